@@ -1,0 +1,1 @@
+//! thrum-cli
