@@ -10,6 +10,7 @@ pub mod ids;
 pub mod name;
 pub mod scope;
 pub mod time;
+pub mod views;
 
 pub use event::{Event, EventError};
 pub use ids::{IdKind, new_id};

@@ -1,1 +1,296 @@
-//! thrum-store
+//! Persistence for thrum: the append-only JSONL event log (the source of
+//! truth) and the SQLite projection (a rebuildable cache for queries).
+//!
+//! [`Store`] is owned by the daemon's single writer. It commits batches of
+//! jobs with group commit: every job's events are applied inside one
+//! SQLite transaction (each job in its own savepoint, so one failing job
+//! does not sink the others), appended to the log and fsynced once, and
+//! only then is the transaction committed and the jobs acknowledged.
+//! [`Reader`]s are separate read-only connections for queries.
+
+pub mod error;
+pub mod log;
+pub mod projection;
+pub mod query;
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use thrum_core::Event;
+
+pub use error::{Result, StoreError};
+pub use log::EventLog;
+pub use query::Reader;
+
+/// How many bytes before a shard's applied offset are remembered to
+/// notice a rewrite.
+const FINGERPRINT_LEN: u64 = 64;
+
+/// What opening the store found and repaired.
+#[derive(Debug, Default, Clone)]
+pub struct Recovery {
+    /// Events applied from the log at start (a tail after a crash, or
+    /// everything after the database was deleted).
+    pub replayed: usize,
+    /// Shards whose applied offset no longer matched and were re-read.
+    pub rescanned: Vec<String>,
+    /// Torn tails cut off, with where the fragment was saved.
+    pub torn: Vec<(String, PathBuf)>,
+    /// Lines that are not valid events: (shard, line number, reason).
+    pub bad_lines: Vec<(String, usize, String)>,
+}
+
+/// A job's outcome inside a batch.
+pub type JobResult<T, E> = std::result::Result<(Vec<Event>, T), E>;
+
+/// The writer side of the store.
+pub struct Store {
+    log: EventLog,
+    db: Connection,
+    db_path: PathBuf,
+    daemon_id: String,
+    sequence: i64,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("db_path", &self.db_path).field("sequence", &self.sequence).finish()
+    }
+}
+
+impl Store {
+    /// Opens the log at `log_dir` and the database at `db_path`, then
+    /// brings the projection up to date with the log. `recovered_dir`
+    /// receives torn fragments cut from shards.
+    pub fn open(log_dir: &Path, db_path: &Path, daemon_id: &str, recovered_dir: &Path) -> Result<(Self, Recovery)> {
+        let log = EventLog::open(log_dir)?;
+        if let Some(dir) = db_path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
+        }
+        let mut db = Connection::open(db_path)?;
+        projection::schema::configure(&db)?;
+        projection::schema::migrate(&mut db)?;
+        let mut store = Store { log, db, db_path: db_path.to_path_buf(), daemon_id: daemon_id.to_string(), sequence: 0 };
+        let recovery = store.catch_up(recovered_dir)?;
+        store.sequence = store.db.query_row(
+            "SELECT COALESCE(MAX(sequence), 0) FROM events WHERE origin_daemon = ?1",
+            [daemon_id],
+            |r| r.get(0),
+        )?;
+        Ok((store, recovery))
+    }
+
+    pub fn db_path(&self) -> &Path {
+        &self.db_path
+    }
+
+    pub fn log(&self) -> &EventLog {
+        &self.log
+    }
+
+    pub fn daemon_id(&self) -> &str {
+        &self.daemon_id
+    }
+
+    /// Applies whatever the log holds beyond what the projection has seen.
+    /// A fresh database replays everything in (timestamp, event_id) order;
+    /// otherwise each shard's tail is applied from its recorded offset.
+    pub fn catch_up(&mut self, recovered_dir: &Path) -> Result<Recovery> {
+        let mut rec = Recovery::default();
+        let mut pending: Vec<(Event, String)> = Vec::new();
+        let mut offsets: Vec<(String, u64)> = Vec::new();
+        for shard in self.log.shards()? {
+            let stored: Option<(i64, Vec<u8>)> = self
+                .db
+                .query_row("SELECT offset, fingerprint FROM log_offsets WHERE shard = ?1", [&shard], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?;
+            let mut from = 0u64;
+            if let Some((off, fp)) = stored {
+                let off = off as u64;
+                if self.log.len(&shard)? >= off && self.log.tail_bytes(&shard, off, FINGERPRINT_LEN)? == fp {
+                    from = off;
+                } else {
+                    rec.rescanned.push(shard.clone());
+                }
+            }
+            let read = self.log.read_from(&shard, from)?;
+            for (n, why) in read.bad_lines {
+                tracing::warn!(shard, line = n, reason = %why, "skipping unreadable log line");
+                rec.bad_lines.push((shard.clone(), n, why));
+            }
+            if let Some(frag) = &read.torn_tail {
+                let saved = self.log.cut_torn_tail(&shard, read.end, recovered_dir)?;
+                tracing::warn!(shard, bytes = frag.len(), saved = %saved.display(), "cut torn tail from log shard");
+                rec.torn.push((shard.clone(), saved));
+            }
+            for l in read.lines {
+                pending.push((l.event, shard.clone()));
+            }
+            offsets.push((shard, read.end));
+        }
+        // Apply in the order the events happened, whichever shard they are in.
+        pending.sort_by(|a, b| (a.0.timestamp(), a.0.event_id()).cmp(&(b.0.timestamp(), b.0.event_id())));
+        let tx = self.db.transaction()?;
+        for (ev, _) in &pending {
+            if projection::apply(&tx, ev)? == projection::Applied::New {
+                rec.replayed += 1;
+            }
+        }
+        for (shard, end) in &offsets {
+            save_offset(&tx, &self.log, shard, *end)?;
+        }
+        tx.commit()?;
+        Ok(rec)
+    }
+
+    /// Commits a batch of jobs with one log fsync. Each job runs against
+    /// the transaction (seeing earlier jobs' effects), returning the events
+    /// to write and a value for its caller, or an error that rejects only
+    /// that job. Results come back in job order.
+    pub fn commit_batch<T, E, F>(&mut self, jobs: Vec<F>) -> Vec<std::result::Result<T, E>>
+    where
+        F: FnOnce(&Connection) -> JobResult<T, E>,
+        E: From<StoreError>,
+    {
+        let n = jobs.len();
+        let seq_before = self.sequence;
+        let mut results: Vec<std::result::Result<T, E>> = Vec::with_capacity(n);
+        let mut written: Vec<(String, Event)> = Vec::new();
+        let outcome = (|| -> Result<()> {
+            let tx = self.db.transaction()?;
+            let mut tx = tx;
+            for job in jobs {
+                let mut sp = tx.savepoint()?;
+                match job(&sp) {
+                    Ok((events, value)) => {
+                        let mut staged = Vec::with_capacity(events.len());
+                        let mut failed = None;
+                        for mut ev in events {
+                            self.sequence += 1;
+                            ev.stamp_origin(&self.daemon_id, self.sequence);
+                            let shard = shard_for(&sp, &ev)?;
+                            if let Err(e) = projection::apply(&sp, &ev) {
+                                failed = Some(e);
+                                break;
+                            }
+                            staged.push((shard, ev));
+                        }
+                        match failed {
+                            None => {
+                                sp.commit()?;
+                                written.extend(staged);
+                                results.push(Ok(value));
+                            }
+                            Some(e) => {
+                                sp.rollback()?;
+                                results.push(Err(E::from(e)));
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        sp.rollback()?;
+                        drop(sp);
+                        results.push(Err(e));
+                    }
+                }
+            }
+            if !written.is_empty() {
+                let lens = self.log.append(&written)?;
+                for (shard, len) in lens {
+                    save_offset(&tx, &self.log, &shard, len)?;
+                }
+            }
+            tx.set_drop_behavior(rusqlite::DropBehavior::Commit);
+            tx.commit()?;
+            Ok(())
+        })();
+        if let Err(e) = outcome {
+            // Nothing of this batch is durable: the transaction rolled back
+            // and the log append (if it started) failed before its fsync
+            // returned. Every job that had succeeded now fails.
+            self.sequence = seq_before;
+            let msg = e.to_string();
+            tracing::error!(error = %msg, "batch commit failed");
+            let full = e.is_disk_full();
+            results = results
+                .into_iter()
+                .map(|r| r.and_then(|_| Err(E::from(if full { StoreError::io(Path::new("log"), std::io::Error::from_raw_os_error(28)) } else { StoreError::Invalid(msg.clone()) }))))
+                .collect();
+            while results.len() < n {
+                results.push(Err(E::from(StoreError::Invalid(msg.clone()))));
+            }
+        }
+        results
+    }
+
+    /// Opens a read-only connection to the projection.
+    pub fn reader(&self) -> Result<Reader> {
+        Reader::open(&self.db_path)
+    }
+
+    /// Direct access for maintenance (purge, migration).
+    pub fn db(&mut self) -> &mut Connection {
+        &mut self.db
+    }
+
+    /// Rewrites shards (purge) and re-records their offsets.
+    pub fn rewrite_shard(&mut self, shard: &str, events: &[Event]) -> Result<()> {
+        let len = self.log.rewrite(shard, events)?;
+        if len == 0 {
+            self.db.execute("DELETE FROM log_offsets WHERE shard = ?1", [shard])?;
+        } else {
+            save_offset(&self.db, &self.log, shard, len)?;
+        }
+        Ok(())
+    }
+
+    /// Reads every event of every shard (for purge and export).
+    pub fn all_events(&self) -> Result<Vec<(String, Event)>> {
+        let mut out = Vec::new();
+        for shard in self.log.shards()? {
+            for l in self.log.read_from(&shard, 0)?.lines {
+                out.push((shard.clone(), l.event));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Picks the shard for an event; message events other than create are
+/// filed with their message's author.
+fn shard_for(conn: &Connection, ev: &Event) -> Result<String> {
+    let kind = ev.kind();
+    if kind.starts_with("message.") && kind != "message.create" {
+        let mid = ev.as_object().get("message_id").and_then(|v| v.as_str()).unwrap_or("");
+        let author: Option<String> = conn
+            .prepare_cached("SELECT agent_id FROM messages WHERE message_id = ?1")?
+            .query_row([mid], |r| r.get(0))
+            .optional()?;
+        return Ok(ev.shard(author.as_deref()));
+    }
+    Ok(ev.shard(None))
+}
+
+fn save_offset(conn: &Connection, log: &EventLog, shard: &str, offset: u64) -> Result<()> {
+    let fp = log.tail_bytes(shard, offset, FINGERPRINT_LEN)?;
+    conn.prepare_cached(
+        "INSERT INTO log_offsets (shard, offset, fingerprint) VALUES (?1, ?2, ?3)
+         ON CONFLICT (shard) DO UPDATE SET offset = excluded.offset, fingerprint = excluded.fingerprint",
+    )?
+    .execute(params![shard, offset as i64, fp])?;
+    Ok(())
+}
+
+/// Opens a connection with the shared settings (used by readers too).
+pub(crate) fn open_conn(path: &Path, read_only: bool) -> Result<Connection> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::default()
+    };
+    let c = Connection::open_with_flags(path, flags)?;
+    c.execute_batch("PRAGMA busy_timeout = 5000; PRAGMA cache_size = -16000; PRAGMA temp_store = MEMORY;")?;
+    Ok(c)
+}

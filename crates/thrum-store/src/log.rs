@@ -104,16 +104,16 @@ impl EventLog {
         }
     }
 
-    /// Appends a batch of events, each to its shard, and fsyncs every
+    /// Appends a batch of events, each to its given shard, and fsyncs every
     /// touched file once. Returns the new length of each touched shard.
     ///
     /// Lines are written whole with one `write_all` per shard so a crash
     /// can tear at most the last line of a file, which [`Self::read_from`]
     /// tolerates.
-    pub fn append(&mut self, batch: &[Event]) -> Result<Vec<(String, u64)>> {
+    pub fn append(&mut self, batch: &[(String, Event)]) -> Result<Vec<(String, u64)>> {
         let mut by_shard: Vec<(String, Vec<u8>)> = Vec::new();
-        for ev in batch {
-            let shard = ev.shard();
+        for (shard, ev) in batch {
+            let shard = shard.clone();
             let mut line = ev.to_line().into_bytes();
             line.push(b'\n');
             match by_shard.iter_mut().find(|(s, _)| *s == shard) {
@@ -124,8 +124,8 @@ impl EventLog {
         let mut out = Vec::with_capacity(by_shard.len());
         for (shard, buf) in by_shard {
             let len = self.len(&shard)?;
-            let file = self.file(&shard)?;
             let path = self.root.join(&shard);
+            let file = self.file(&shard)?;
             file.write_all(&buf).map_err(|e| StoreError::io(&path, e))?;
             file.sync_data().map_err(|e| StoreError::io(&path, e))?;
             let new_len = len + buf.len() as u64;

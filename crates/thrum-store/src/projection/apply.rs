@@ -1,0 +1,296 @@
+//! Applies one event to the SQLite projection.
+//!
+//! Every apply is idempotent: the `events` table records which event ids
+//! have been applied, so replaying a log tail after a crash, or merging a
+//! log that shares history with ours, never double-counts. Events that
+//! arrive before what they refer to (an edit before its create, after a
+//! sync) are recorded and skipped; a full rebuild, which applies in
+//! timestamp order, places them correctly.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use thrum_core::event::{MessageCreate, Payload, WorkContext};
+use thrum_core::Event;
+
+use crate::error::Result;
+
+/// What applying an event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// The event was new and its effects are in the projection.
+    New,
+    /// The event id had been applied before; nothing changed.
+    Duplicate,
+}
+
+/// Applies `ev` inside the caller's transaction.
+pub fn apply(conn: &Connection, ev: &Event) -> Result<Applied> {
+    let inserted = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO events (event_id, sequence, type, timestamp, origin_daemon)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![ev.event_id(), ev.sequence(), ev.kind(), ev.timestamp(), ev.origin_daemon()])?;
+    if inserted == 0 {
+        return Ok(Applied::Duplicate);
+    }
+    let payload = match ev.payload() {
+        Ok(p) => p,
+        // A known type with a malformed body is kept in the log and the
+        // events table but cannot be projected; it is not fatal.
+        Err(e) => {
+            tracing::warn!(event_id = ev.event_id(), error = %e, "skipping malformed event");
+            return Ok(Applied::New);
+        }
+    };
+    let ts = ev.timestamp();
+    match payload {
+        Payload::MessageCreate(m) => message_create(conn, &m, ts)?,
+        Payload::MessageEdit(m) => {
+            let old: Option<String> = conn
+                .prepare_cached("SELECT body_content FROM messages WHERE message_id = ?1")?
+                .query_row([&m.message_id], |r| r.get(0))
+                .optional()?;
+            if let Some(old) = old {
+                conn.prepare_cached(
+                    "INSERT INTO message_edits (message_id, edited_at, old_content, new_content) VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![m.message_id, ts, old, m.body.content])?;
+                conn.prepare_cached(
+                    "UPDATE messages SET body_content = ?2, body_structured = ?3, updated_at = ?4 WHERE message_id = ?1",
+                )?
+                .execute(params![m.message_id, m.body.content, m.body.structured, ts])?;
+            }
+        }
+        Payload::MessageDelete(m) => {
+            conn.prepare_cached(
+                "UPDATE messages SET deleted = 1, deleted_at = ?2, delete_reason = ?3 WHERE message_id = ?1",
+            )?
+            .execute(params![m.message_id, ts, m.reason])?;
+        }
+        Payload::MessageReceipt(r) => {
+            let known: bool = conn
+                .prepare_cached("SELECT 1 FROM messages WHERE message_id = ?1")?
+                .exists([&r.message_id])?;
+            if known {
+                let read = if r.receipt_type == "read" { ts } else { "" };
+                conn.prepare_cached(
+                    "INSERT INTO message_deliveries (message_id, recipient_agent_id, delivered_at, seen_at, read_at)
+                     VALUES (?1, ?2, ?3, ?3, ?4)
+                     ON CONFLICT (message_id, recipient_agent_id) DO UPDATE SET
+                       seen_at = CASE WHEN seen_at = '' THEN excluded.seen_at ELSE seen_at END,
+                       read_at = CASE WHEN read_at = '' THEN excluded.read_at ELSE read_at END",
+                )?
+                .execute(params![r.message_id, r.agent_id, ts, read])?;
+            }
+        }
+        Payload::AgentRegister(a) => {
+            conn.prepare_cached(
+                "INSERT INTO agents (agent_id, kind, role, module, display, hostname, worktree, agent_pid, registered_at, last_seen_at, origin_daemon)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)
+                 ON CONFLICT (agent_id) DO UPDATE SET
+                   kind = excluded.kind, role = excluded.role, module = excluded.module,
+                   display = excluded.display, hostname = excluded.hostname,
+                   worktree = excluded.worktree, agent_pid = excluded.agent_pid,
+                   origin_daemon = excluded.origin_daemon,
+                   last_seen_at = MAX(last_seen_at, excluded.last_seen_at)",
+            )?
+            .execute(params![
+                a.agent_id,
+                if a.kind.is_empty() { "agent" } else { &a.kind },
+                a.role,
+                a.module,
+                a.display,
+                a.hostname,
+                a.worktree,
+                a.agent_pid,
+                ts,
+                ev.origin_daemon()
+            ])?;
+        }
+        Payload::SessionStart(s) => {
+            conn.prepare_cached(
+                "INSERT OR IGNORE INTO sessions (session_id, agent_id, started_at, last_seen_at) VALUES (?1, ?2, ?3, ?3)",
+            )?
+            .execute(params![s.session_id, s.agent_id, ts])?;
+            touch_agent(conn, &s.agent_id, ts)?;
+        }
+        Payload::SessionEnd(s) => {
+            conn.prepare_cached(
+                "UPDATE sessions SET ended_at = ?2, end_reason = ?3 WHERE session_id = ?1 AND ended_at = ''",
+            )?
+            .execute(params![s.session_id, ts, if s.reason.is_empty() { "normal" } else { &s.reason }])?;
+        }
+        Payload::AgentUpdate(u) => {
+            for wc in &u.work_contexts {
+                upsert_context(conn, &u.agent_id, wc)?;
+            }
+            touch_agent(conn, &u.agent_id, ts)?;
+        }
+        Payload::AgentCleanup(c) => delete_agent(conn, &c.agent_id)?,
+        Payload::GroupCreate(g) => {
+            conn.prepare_cached(
+                "INSERT OR IGNORE INTO groups (group_id, name, description, created_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![g.group_id, g.name, g.description, ts, g.created_by])?;
+        }
+        Payload::GroupMemberAdd(m) => {
+            let known = conn.prepare_cached("SELECT 1 FROM groups WHERE group_id = ?1")?.exists([&m.group_id])?;
+            if known {
+                conn.prepare_cached(
+                    "INSERT OR IGNORE INTO group_members (group_id, member_type, member_value, added_at, added_by) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![m.group_id, m.member_type, m.member_value, ts, m.added_by])?;
+            }
+        }
+        Payload::GroupMemberRemove(m) => {
+            conn.prepare_cached(
+                "DELETE FROM group_members WHERE group_id = ?1 AND member_type = ?2 AND member_value = ?3",
+            )?
+            .execute(params![m.group_id, m.member_type, m.member_value])?;
+        }
+        Payload::GroupUpdate(g) => {
+            if let Some(d) = g.fields.get("description") {
+                conn.execute("UPDATE groups SET description = ?2, updated_at = ?3 WHERE group_id = ?1", params![g.group_id, d, ts])?;
+            }
+            if let Some(n) = g.fields.get("name") {
+                conn.execute("UPDATE OR IGNORE groups SET name = ?2, updated_at = ?3 WHERE group_id = ?1", params![g.group_id, n, ts])?;
+            }
+        }
+        Payload::GroupDelete(g) => {
+            conn.prepare_cached("DELETE FROM groups WHERE group_id = ?1")?.execute([&g.group_id])?;
+        }
+        Payload::PurgeExecuted(p) => purge_before(conn, &p.cutoff)?,
+        Payload::Other => {}
+    }
+    Ok(Applied::New)
+}
+
+fn touch_agent(conn: &Connection, agent_id: &str, ts: &str) -> Result<()> {
+    conn.prepare_cached("UPDATE agents SET last_seen_at = ?2 WHERE agent_id = ?1 AND last_seen_at < ?2")?
+        .execute(params![agent_id, ts])?;
+    Ok(())
+}
+
+/// Whether a message is addressed to everyone: explicitly (a `broadcast`
+/// scope or ref), or by naming no agent, role or group at all (the
+/// original's "legacy broadcast").
+fn is_broadcast(m: &MessageCreate) -> bool {
+    let explicit = m.scopes.iter().chain(m.refs.iter()).any(|s| s.kind == "broadcast");
+    let targeted = m.refs.iter().any(|r| r.kind == "mention" || r.kind == "group")
+        || m.scopes.iter().any(|s| s.kind == "group");
+    explicit || !targeted
+}
+
+fn message_create(conn: &Connection, m: &MessageCreate, ts: &str) -> Result<()> {
+    // A message older than a purge stays purged even when a clone that
+    // never purged replays it.
+    let purged: bool = conn
+        .prepare_cached("SELECT 1 FROM purge_metadata WHERE key = 'purge_cutoff' AND value > ?1")?
+        .exists([ts])?;
+    if purged {
+        return Ok(());
+    }
+    let reply_to = m.refs.iter().find(|r| r.kind == "reply_to").map(|r| r.value.as_str()).unwrap_or("");
+    let inserted = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO messages (message_id, thread_id, agent_id, session_id, created_at, body_format, body_content, body_structured, authored_by, disclosed, reply_to, broadcast)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        )?
+        .execute(params![
+            m.message_id,
+            m.thread_id,
+            m.agent_id,
+            m.session_id,
+            ts,
+            if m.body.format.is_empty() { "markdown" } else { &m.body.format },
+            m.body.content,
+            m.body.structured,
+            m.authored_by,
+            m.disclosed,
+            reply_to,
+            is_broadcast(m)
+        ])?;
+    if inserted == 0 {
+        return Ok(());
+    }
+    {
+        let mut st = conn.prepare_cached(
+            "INSERT OR IGNORE INTO message_scopes (message_id, scope_type, scope_value) VALUES (?1, ?2, ?3)",
+        )?;
+        for s in &m.scopes {
+            st.execute(params![m.message_id, s.kind, s.value])?;
+        }
+    }
+    {
+        let mut st = conn.prepare_cached(
+            "INSERT OR IGNORE INTO message_refs (message_id, ref_type, ref_value) VALUES (?1, ?2, ?3)",
+        )?;
+        for r in &m.refs {
+            st.execute(params![m.message_id, r.kind, r.value])?;
+        }
+    }
+    {
+        let mut st = conn.prepare_cached(
+            "INSERT OR IGNORE INTO message_deliveries (message_id, recipient_agent_id, delivered_at, seen_at, read_at)
+             VALUES (?1, ?2, ?3, ?4, ?4)",
+        )?;
+        for r in &m.recipients {
+            let read = if *r == m.agent_id { ts } else { "" };
+            st.execute(params![m.message_id, r, ts, read])?;
+        }
+        // The author has always read their own message.
+        st.execute(params![m.message_id, m.agent_id, ts, ts])?;
+    }
+    // A first reply opens a thread: the parent joins it.
+    if !m.thread_id.is_empty() && !reply_to.is_empty() {
+        conn.prepare_cached("UPDATE messages SET thread_id = ?2 WHERE message_id = ?1 AND thread_id = ''")?
+            .execute(params![reply_to, m.thread_id])?;
+    }
+    Ok(())
+}
+
+fn upsert_context(conn: &Connection, agent_id: &str, wc: &WorkContext) -> Result<()> {
+    let json = serde_json::to_string(wc).unwrap_or_default();
+    conn.prepare_cached(
+        "INSERT INTO work_contexts (session_id, agent_id, context) VALUES (?1, ?2, ?3)
+         ON CONFLICT (session_id) DO UPDATE SET agent_id = excluded.agent_id, context = excluded.context",
+    )?
+    .execute(params![wc.session_id, agent_id, json])?;
+    Ok(())
+}
+
+/// Removes an agent and everything it authored (not messages addressed to
+/// it, which belong to their authors).
+pub fn delete_agent(conn: &Connection, agent_id: &str) -> Result<()> {
+    let sub = "SELECT message_id FROM messages WHERE agent_id = ?1";
+    for table in ["message_scopes", "message_refs", "message_deliveries", "message_edits"] {
+        conn.execute(&format!("DELETE FROM {table} WHERE message_id IN ({sub})"), [agent_id])?;
+    }
+    conn.execute("DELETE FROM messages WHERE agent_id = ?1", [agent_id])?;
+    conn.execute("DELETE FROM message_deliveries WHERE recipient_agent_id = ?1", [agent_id])?;
+    conn.execute("DELETE FROM work_contexts WHERE agent_id = ?1", [agent_id])?;
+    conn.execute("DELETE FROM sessions WHERE agent_id = ?1", [agent_id])?;
+    conn.execute("DELETE FROM agents WHERE agent_id = ?1", [agent_id])?;
+    Ok(())
+}
+
+/// Deletes messages and ended sessions older than `cutoff`, and records
+/// the cutoff so replayed older messages stay purged.
+pub fn purge_before(conn: &Connection, cutoff: &str) -> Result<()> {
+    let sub = "SELECT message_id FROM messages WHERE created_at < ?1";
+    for table in ["message_scopes", "message_refs", "message_deliveries", "message_edits"] {
+        conn.execute(&format!("DELETE FROM {table} WHERE message_id IN ({sub})"), [cutoff])?;
+    }
+    conn.execute("DELETE FROM messages WHERE created_at < ?1", [cutoff])?;
+    conn.execute(
+        "DELETE FROM work_contexts WHERE session_id IN (SELECT session_id FROM sessions WHERE ended_at != '' AND ended_at < ?1)",
+        [cutoff],
+    )?;
+    conn.execute("DELETE FROM sessions WHERE ended_at != '' AND ended_at < ?1", [cutoff])?;
+    conn.execute(
+        "INSERT INTO purge_metadata (key, value) VALUES ('purge_cutoff', ?1)
+         ON CONFLICT (key) DO UPDATE SET value = MAX(value, excluded.value)",
+        [cutoff],
+    )?;
+    Ok(())
+}

@@ -1,0 +1,6 @@
+//! The SQLite projection of the event log: schema, apply, rebuild.
+
+pub mod apply;
+pub mod schema;
+
+pub use apply::{Applied, apply};

@@ -1,0 +1,178 @@
+//! The SQLite schema of the projection, as numbered migrations.
+//!
+//! Migrations are only ever appended, never edited: a database created by
+//! an older thrum is brought forward by running the ones it lacks. The
+//! whole database is a cache of the event log, so a migration may also
+//! simply drop and rebuild (by clearing `log_offsets`).
+
+use rusqlite::Connection;
+
+use crate::error::Result;
+
+/// Ordered migrations; index + 1 is the schema version.
+const MIGRATIONS: &[&str] = &[
+    // 1: the core tables.
+    r#"
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    -- How far each shard has been applied, and the bytes just before that
+    -- offset, so a shard rewritten behind our back is noticed.
+    CREATE TABLE log_offsets (
+        shard TEXT PRIMARY KEY,
+        offset INTEGER NOT NULL,
+        fingerprint BLOB NOT NULL
+    );
+    CREATE TABLE events (
+        event_id TEXT PRIMARY KEY,
+        sequence INTEGER NOT NULL DEFAULT 0,
+        type TEXT NOT NULL,
+        timestamp TEXT NOT NULL,
+        origin_daemon TEXT NOT NULL DEFAULT ''
+    ) WITHOUT ROWID;
+    CREATE INDEX events_origin_seq ON events(origin_daemon, sequence);
+
+    CREATE TABLE agents (
+        agent_id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL DEFAULT 'agent',
+        role TEXT NOT NULL DEFAULT '',
+        module TEXT NOT NULL DEFAULT '',
+        display TEXT NOT NULL DEFAULT '',
+        hostname TEXT NOT NULL DEFAULT '',
+        worktree TEXT NOT NULL DEFAULT '',
+        agent_pid INTEGER NOT NULL DEFAULT 0,
+        registered_at TEXT NOT NULL,
+        last_seen_at TEXT NOT NULL DEFAULT '',
+        origin_daemon TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX agents_role ON agents(role);
+
+    CREATE TABLE sessions (
+        session_id TEXT PRIMARY KEY,
+        agent_id TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        ended_at TEXT NOT NULL DEFAULT '',
+        end_reason TEXT NOT NULL DEFAULT '',
+        last_seen_at TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX sessions_agent ON sessions(agent_id, ended_at, started_at);
+
+    CREATE TABLE work_contexts (
+        session_id TEXT PRIMARY KEY,
+        agent_id TEXT NOT NULL,
+        context TEXT NOT NULL
+    );
+    CREATE INDEX work_contexts_agent ON work_contexts(agent_id);
+
+    CREATE TABLE messages (
+        message_id TEXT PRIMARY KEY,
+        thread_id TEXT NOT NULL DEFAULT '',
+        agent_id TEXT NOT NULL,
+        session_id TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL DEFAULT '',
+        body_format TEXT NOT NULL DEFAULT 'markdown',
+        body_content TEXT NOT NULL DEFAULT '',
+        body_structured TEXT NOT NULL DEFAULT '',
+        deleted INTEGER NOT NULL DEFAULT 0,
+        deleted_at TEXT NOT NULL DEFAULT '',
+        delete_reason TEXT NOT NULL DEFAULT '',
+        authored_by TEXT NOT NULL DEFAULT '',
+        disclosed INTEGER NOT NULL DEFAULT 0,
+        reply_to TEXT NOT NULL DEFAULT '',
+        -- 1 when addressed to everyone (explicitly, or by naming nobody).
+        broadcast INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX messages_created ON messages(created_at, message_id);
+    CREATE INDEX messages_author ON messages(agent_id, created_at);
+    CREATE INDEX messages_thread ON messages(thread_id) WHERE thread_id != '';
+    CREATE INDEX messages_reply ON messages(reply_to) WHERE reply_to != '';
+    CREATE INDEX messages_broadcast ON messages(created_at) WHERE broadcast = 1;
+
+    CREATE TABLE message_scopes (
+        message_id TEXT NOT NULL,
+        scope_type TEXT NOT NULL,
+        scope_value TEXT NOT NULL,
+        PRIMARY KEY (message_id, scope_type, scope_value)
+    ) WITHOUT ROWID;
+    CREATE INDEX message_scopes_tv ON message_scopes(scope_type, scope_value, message_id);
+
+    CREATE TABLE message_refs (
+        message_id TEXT NOT NULL,
+        ref_type TEXT NOT NULL,
+        ref_value TEXT NOT NULL,
+        PRIMARY KEY (message_id, ref_type, ref_value)
+    ) WITHOUT ROWID;
+    CREATE INDEX message_refs_tv ON message_refs(ref_type, ref_value, message_id);
+
+    CREATE TABLE message_deliveries (
+        message_id TEXT NOT NULL,
+        recipient_agent_id TEXT NOT NULL,
+        delivered_at TEXT NOT NULL,
+        seen_at TEXT NOT NULL DEFAULT '',
+        read_at TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (message_id, recipient_agent_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX message_deliveries_recipient ON message_deliveries(recipient_agent_id, message_id);
+
+    CREATE TABLE message_edits (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        message_id TEXT NOT NULL,
+        edited_at TEXT NOT NULL,
+        old_content TEXT NOT NULL,
+        new_content TEXT NOT NULL
+    );
+    CREATE INDEX message_edits_msg ON message_edits(message_id);
+
+    CREATE TABLE groups (
+        group_id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        description TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL DEFAULT '',
+        updated_at TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE group_members (
+        group_id TEXT NOT NULL REFERENCES groups(group_id) ON DELETE CASCADE,
+        member_type TEXT NOT NULL,
+        member_value TEXT NOT NULL,
+        added_at TEXT NOT NULL,
+        added_by TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (group_id, member_type, member_value)
+    ) WITHOUT ROWID;
+    CREATE INDEX group_members_value ON group_members(member_type, member_value);
+
+    CREATE TABLE purge_metadata (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    "#,
+];
+
+/// Brings the database schema up to date.
+pub fn migrate(conn: &mut Connection) -> Result<()> {
+    conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)")?;
+    let current: i64 =
+        conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_version", [], |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate() {
+        let version = i as i64 + 1;
+        if version <= current {
+            continue;
+        }
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [version])?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// Connection settings shared by the writer and the readers: WAL so
+/// readers never block the writer, NORMAL sync because the JSONL log (not
+/// SQLite) is what must survive power loss.
+pub fn configure(conn: &Connection) -> Result<()> {
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = NORMAL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA busy_timeout = 5000;
+         PRAGMA temp_store = MEMORY;
+         PRAGMA cache_size = -16000;",
+    )?;
+    Ok(())
+}

@@ -1,0 +1,692 @@
+//! Read queries over the projection.
+//!
+//! Every query is a free function over a `&Connection`, so the writer can
+//! run the same checks inside its transaction (seeing its own uncommitted
+//! work) that readers run on their own connections.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+use thrum_core::Scope;
+use thrum_core::event::{MessageBody, WorkContext};
+use thrum_core::views::{
+    AgentInfo, Audience, Author, ContextInfo, GroupDetail, GroupMemberInfo, GroupSummary, MessageDetail,
+    MessageMetadata, MessageSummary, Recipient, SessionInfo, UnmergedCommit,
+};
+
+use crate::error::Result;
+
+/// A read-only connection to the projection.
+pub struct Reader {
+    conn: Connection,
+}
+
+impl Reader {
+    pub fn open(path: &Path) -> Result<Self> {
+        Ok(Reader { conn: crate::open_conn(path, true)? })
+    }
+
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl std::ops::Deref for Reader {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+const AGENT_COLS: &str =
+    "agent_id, kind, role, module, display, registered_at, last_seen_at, agent_pid, hostname, worktree, origin_daemon";
+
+fn agent_row(r: &Row<'_>) -> rusqlite::Result<AgentInfo> {
+    Ok(AgentInfo {
+        agent_id: r.get(0)?,
+        kind: r.get(1)?,
+        role: r.get(2)?,
+        module: r.get(3)?,
+        display: r.get(4)?,
+        registered_at: r.get(5)?,
+        last_seen_at: r.get(6)?,
+        agent_pid: r.get(7)?,
+        hostname: r.get(8)?,
+        worktree: r.get(9)?,
+        origin_daemon: r.get(10)?,
+    })
+}
+
+pub fn agent(conn: &Connection, agent_id: &str) -> Result<Option<AgentInfo>> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {AGENT_COLS} FROM agents WHERE agent_id = ?1"))?
+        .query_row([agent_id], agent_row)
+        .optional()?)
+}
+
+/// Agents, newest registration first, optionally filtered.
+pub fn agents(conn: &Connection, role: Option<&str>, module: Option<&str>) -> Result<Vec<AgentInfo>> {
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {AGENT_COLS} FROM agents
+         WHERE (?1 IS NULL OR role = ?1) AND (?2 IS NULL OR module = ?2)
+         ORDER BY registered_at DESC, agent_id"
+    ))?;
+    let rows = st.query_map(params![role, module], agent_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Agents whose id or role equals `name` (how a mention resolves).
+pub fn agents_named_or_role(conn: &Connection, name: &str) -> Result<Vec<AgentInfo>> {
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {AGENT_COLS} FROM agents WHERE agent_id = ?1 OR role = ?1 ORDER BY agent_id"
+    ))?;
+    let rows = st.query_map([name], agent_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+const SESSION_COLS: &str = "s.session_id, s.agent_id, s.started_at, s.ended_at, s.end_reason, s.last_seen_at, COALESCE(w.context, '')";
+
+fn session_row(r: &Row<'_>) -> rusqlite::Result<SessionInfo> {
+    let ended: String = r.get(3)?;
+    let ctx: String = r.get(6)?;
+    let wc: WorkContext = serde_json::from_str(&ctx).unwrap_or_default();
+    Ok(SessionInfo {
+        session_id: r.get(0)?,
+        agent_id: r.get(1)?,
+        started_at: r.get(2)?,
+        status: if ended.is_empty() { "active".into() } else { "ended".into() },
+        ended_at: ended,
+        end_reason: r.get(4)?,
+        last_seen_at: r.get(5)?,
+        intent: wc.intent,
+        current_task: wc.current_task,
+    })
+}
+
+pub fn session(conn: &Connection, session_id: &str) -> Result<Option<SessionInfo>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {SESSION_COLS} FROM sessions s LEFT JOIN work_contexts w ON w.session_id = s.session_id WHERE s.session_id = ?1"
+        ))?
+        .query_row([session_id], session_row)
+        .optional()?)
+}
+
+/// The agent's newest session that has not ended.
+pub fn active_session(conn: &Connection, agent_id: &str) -> Result<Option<SessionInfo>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {SESSION_COLS} FROM sessions s LEFT JOIN work_contexts w ON w.session_id = s.session_id
+             WHERE s.agent_id = ?1 AND s.ended_at = '' ORDER BY s.started_at DESC LIMIT 1"
+        ))?
+        .query_row([agent_id], session_row)
+        .optional()?)
+}
+
+/// All sessions of an agent that have not ended (for crash recovery).
+pub fn open_sessions(conn: &Connection, agent_id: &str) -> Result<Vec<String>> {
+    let mut st = conn.prepare_cached("SELECT session_id FROM sessions WHERE agent_id = ?1 AND ended_at = ''")?;
+    let rows = st.query_map([agent_id], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn sessions(conn: &Connection, agent_id: Option<&str>, active_only: bool) -> Result<Vec<SessionInfo>> {
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {SESSION_COLS} FROM sessions s LEFT JOIN work_contexts w ON w.session_id = s.session_id
+         WHERE (?1 IS NULL OR s.agent_id = ?1) AND (?2 = 0 OR s.ended_at = '')
+         ORDER BY s.started_at DESC"
+    ))?;
+    let rows = st.query_map(params![agent_id, active_only], session_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The stored work context of a session.
+pub fn work_context(conn: &Connection, session_id: &str) -> Result<Option<WorkContext>> {
+    let raw: Option<String> = conn
+        .prepare_cached("SELECT context FROM work_contexts WHERE session_id = ?1")?
+        .query_row([session_id], |r| r.get(0))
+        .optional()?;
+    Ok(raw.and_then(|s| serde_json::from_str(&s).ok()))
+}
+
+/// Work contexts of active sessions, optionally of one agent.
+pub fn contexts(conn: &Connection, agent_id: Option<&str>) -> Result<Vec<ContextInfo>> {
+    let mut st = conn.prepare_cached(
+        "SELECT w.agent_id, w.context FROM work_contexts w JOIN sessions s ON s.session_id = w.session_id
+         WHERE s.ended_at = '' AND (?1 IS NULL OR w.agent_id = ?1) ORDER BY s.started_at DESC",
+    )?;
+    let rows = st.query_map(params![agent_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (agent_id, raw) = row?;
+        let wc: WorkContext = serde_json::from_str(&raw).unwrap_or_default();
+        out.push(ContextInfo {
+            session_id: wc.session_id,
+            agent_id,
+            branch: wc.branch,
+            worktree_path: wc.worktree_path,
+            unmerged_commits: wc
+                .unmerged_commits
+                .into_iter()
+                .map(|c| UnmergedCommit { hash: c.sha, subject: c.message })
+                .collect(),
+            uncommitted_files: wc.uncommitted_files,
+            changed_files: wc.changed_files,
+            git_updated_at: wc.git_updated_at,
+            current_task: wc.current_task,
+            task_updated_at: wc.task_updated_at,
+            intent: wc.intent,
+            intent_updated_at: wc.intent_updated_at,
+        });
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------- messages
+
+fn scopes_of(conn: &Connection, table: &str, message_id: &str) -> Result<Vec<Scope>> {
+    let (t, v) = if table == "message_scopes" { ("scope_type", "scope_value") } else { ("ref_type", "ref_value") };
+    let mut st = conn.prepare_cached(&format!("SELECT {t}, {v} FROM {table} WHERE message_id = ?1 ORDER BY rowid"))
+        .or_else(|_| conn.prepare_cached(&format!("SELECT {t}, {v} FROM {table} WHERE message_id = ?1")))?;
+    let rows = st.query_map([message_id], |r| Ok(Scope::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Who a message is addressed to, derived from its refs and scopes.
+pub fn audiences(scopes: &[Scope], refs: &[Scope], broadcast: bool) -> Vec<Audience> {
+    let mut out: Vec<Audience> = Vec::new();
+    let mut push = |kind: &str, value: &str| {
+        if !out.iter().any(|a| a.kind == kind && a.value == value) {
+            out.push(Audience { kind: kind.into(), value: value.into() });
+        }
+    };
+    for r in refs {
+        match r.kind.as_str() {
+            "mention" => push("mention", &r.value),
+            "group" => push("group", &r.value),
+            _ => {}
+        }
+    }
+    for s in scopes {
+        if s.kind == "group" {
+            push("group", &s.value);
+        }
+    }
+    if broadcast {
+        push("broadcast", "everyone");
+    }
+    out
+}
+
+/// Delivery rows of a message, author excluded.
+pub fn recipients(conn: &Connection, message_id: &str, author: &str) -> Result<Vec<Recipient>> {
+    let mut st = conn.prepare_cached(
+        "SELECT recipient_agent_id, delivered_at, seen_at, read_at FROM message_deliveries
+         WHERE message_id = ?1 AND recipient_agent_id != ?2 ORDER BY recipient_agent_id",
+    )?;
+    let rows = st.query_map([message_id, author], |r| {
+        Ok(Recipient { agent_id: r.get(0)?, delivered_at: r.get(1)?, seen_at: r.get(2)?, read_at: r.get(3)? })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The author and deletion state of a message, if it exists.
+pub fn message_head(conn: &Connection, message_id: &str) -> Result<Option<(String, bool, String)>> {
+    Ok(conn
+        .prepare_cached("SELECT agent_id, deleted, thread_id FROM messages WHERE message_id = ?1")?
+        .query_row([message_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?)
+}
+
+/// Number of edits made to a message.
+pub fn edit_count(conn: &Connection, message_id: &str) -> Result<i64> {
+    Ok(conn
+        .prepare_cached("SELECT COUNT(*) FROM message_edits WHERE message_id = ?1")?
+        .query_row([message_id], |r| r.get(0))?)
+}
+
+pub fn message_detail(conn: &Connection, message_id: &str) -> Result<Option<MessageDetail>> {
+    let row = conn
+        .prepare_cached(
+            "SELECT message_id, thread_id, reply_to, agent_id, session_id, body_format, body_content, body_structured,
+                    created_at, updated_at, deleted, deleted_at, delete_reason, authored_by, disclosed, broadcast
+             FROM messages WHERE message_id = ?1",
+        )?
+        .query_row([message_id], |r| {
+            Ok((
+                MessageDetail {
+                    message_id: r.get(0)?,
+                    thread_id: r.get(1)?,
+                    reply_to: r.get(2)?,
+                    author: Author { agent_id: r.get(3)?, session_id: r.get(4)? },
+                    body: MessageBody { format: r.get(5)?, content: r.get(6)?, structured: r.get(7)? },
+                    created_at: r.get(8)?,
+                    updated_at: r.get(9)?,
+                    deleted: r.get(10)?,
+                    metadata: MessageMetadata { deleted_at: r.get(11)?, delete_reason: r.get(12)? },
+                    authored_by: r.get(13)?,
+                    disclosed: r.get(14)?,
+                    ..Default::default()
+                },
+                r.get::<_, bool>(15)?,
+            ))
+        })
+        .optional()?;
+    let Some((mut d, broadcast)) = row else { return Ok(None) };
+    d.scopes = scopes_of(conn, "message_scopes", message_id)?;
+    d.refs = scopes_of(conn, "message_refs", message_id)?;
+    d.audiences = audiences(&d.scopes, &d.refs, broadcast);
+    d.recipients = recipients(conn, message_id, &d.author.agent_id)?;
+    Ok(Some(d))
+}
+
+/// The filters of `message.list`, already resolved to concrete agents.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub scope: Option<Scope>,
+    pub reference: Option<Scope>,
+    pub thread_id: Option<String>,
+    pub author_id: Option<String>,
+    /// Only messages addressed to this agent (with its role and groups).
+    pub for_agent: Option<String>,
+    pub for_agent_role: Option<String>,
+    /// Only messages with a `mention` ref equal to this value.
+    pub mention_role: Option<String>,
+    /// Only messages this agent has not read.
+    pub unread_for: Option<String>,
+    /// Drop messages authored by this agent.
+    pub exclude_author: Option<String>,
+    /// Whose read state `is_read` and the unread count report.
+    pub reader: Option<String>,
+    pub created_after: Option<String>,
+    pub include_deleted: bool,
+    pub page: i64,
+    pub page_size: i64,
+    pub sort_by_updated: bool,
+    pub ascending: bool,
+}
+
+/// One page of `message.list`.
+#[derive(Debug, Clone, Default)]
+pub struct ListPage {
+    pub messages: Vec<MessageSummary>,
+    pub total: i64,
+    pub unread: i64,
+    pub page: i64,
+    pub page_size: i64,
+    pub total_pages: i64,
+}
+
+/// Names of every group an agent belongs to, directly, through its role,
+/// through the `*` role wildcard, or through nested groups (cycles are
+/// cut by the visited set).
+pub fn groups_of(conn: &Connection, agent_id: &str, role: Option<&str>) -> Result<BTreeSet<String>> {
+    let mut found: BTreeSet<String> = BTreeSet::new();
+    let mut st = conn.prepare_cached(
+        "SELECT g.name FROM group_members m JOIN groups g ON g.group_id = m.group_id
+         WHERE (m.member_type = 'agent' AND m.member_value = ?1)
+            OR (m.member_type = 'role' AND (m.member_value = ?2 OR m.member_value = '*'))",
+    )?;
+    let mut frontier: Vec<String> =
+        st.query_map(params![agent_id, role.unwrap_or("")], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+    let mut nested = conn.prepare_cached(
+        "SELECT g.name FROM group_members m JOIN groups g ON g.group_id = m.group_id
+         WHERE m.member_type = 'group' AND m.member_value = ?1",
+    )?;
+    while let Some(g) = frontier.pop() {
+        if found.insert(g.clone()) {
+            for parent in nested.query_map([&g], |r| r.get::<_, String>(0))? {
+                frontier.push(parent?);
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Builds the WHERE clause shared by the list, the total and the unread
+/// count. `with_author` is false for the unread count, which (as in the
+/// original) ignores the author filter.
+fn where_clause(conn: &Connection, q: &ListQuery, with_author: bool, args: &mut Vec<SqlValue>) -> Result<String> {
+    let mut w: Vec<String> = Vec::new();
+    let arg = |args: &mut Vec<SqlValue>, v: &str| {
+        args.push(SqlValue::Text(v.to_string()));
+        format!("?{}", args.len())
+    };
+    if !q.include_deleted {
+        w.push("m.deleted = 0".into());
+    }
+    if let Some(s) = &q.scope {
+        let (a, b) = (arg(args, &s.kind), arg(args, &s.value));
+        w.push(format!("EXISTS (SELECT 1 FROM message_scopes x WHERE x.message_id = m.message_id AND x.scope_type = {a} AND x.scope_value = {b})"));
+    }
+    if let Some(r) = &q.reference {
+        let (a, b) = (arg(args, &r.kind), arg(args, &r.value));
+        w.push(format!("EXISTS (SELECT 1 FROM message_refs x WHERE x.message_id = m.message_id AND x.ref_type = {a} AND x.ref_value = {b})"));
+    }
+    if let Some(t) = &q.thread_id {
+        let a = arg(args, t);
+        w.push(format!("m.thread_id = {a}"));
+    }
+    if with_author && let Some(au) = &q.author_id {
+        let a = arg(args, au);
+        w.push(format!("m.agent_id = {a}"));
+    }
+    if let Some(me) = &q.exclude_author {
+        let a = arg(args, me);
+        w.push(format!("m.agent_id != {a}"));
+    }
+    if let Some(after) = &q.created_after {
+        let a = arg(args, after);
+        w.push(format!("m.created_at > {a}"));
+    }
+    let mention = q.mention_role.as_ref().map(|role| {
+        let a = arg(args, role);
+        format!("EXISTS (SELECT 1 FROM message_refs x WHERE x.message_id = m.message_id AND x.ref_type = 'mention' AND x.ref_value = {a})")
+    });
+    let for_agent = match &q.for_agent {
+        Some(agent) => {
+            let role = q.for_agent_role.as_deref().filter(|r| !r.is_empty() && *r != agent.as_str());
+            let mut names = vec![arg(args, agent), arg(args, &format!("user:{agent}"))];
+            if let Some(r) = role {
+                names.push(arg(args, r));
+            }
+            let names = names.join(", ");
+            let me = arg(args, agent);
+            let groups = groups_of(conn, agent, role)?;
+            let mut group_clause = String::new();
+            if !groups.is_empty() {
+                let gs: Vec<String> = groups.iter().map(|g| arg(args, g)).collect();
+                let gs = gs.join(", ");
+                group_clause = format!(
+                    " UNION SELECT message_id FROM message_scopes WHERE scope_type = 'group' AND scope_value IN ({gs})
+                      UNION SELECT message_id FROM message_refs WHERE ref_type = 'group' AND ref_value IN ({gs})"
+                );
+            }
+            Some(format!(
+                "(m.broadcast = 1 OR m.message_id IN (
+                    SELECT message_id FROM message_refs WHERE ref_type = 'mention' AND ref_value IN ({names})
+                    UNION SELECT message_id FROM message_deliveries WHERE recipient_agent_id = {me}{group_clause}))"
+            ))
+        }
+        None => None,
+    };
+    match (mention, for_agent) {
+        (Some(a), Some(b)) => w.push(format!("({a} OR {b})")),
+        (Some(a), None) | (None, Some(a)) => w.push(a),
+        (None, None) => {}
+    }
+    if let Some(u) = &q.unread_for {
+        let a = arg(args, u);
+        w.push(format!("NOT EXISTS (SELECT 1 FROM message_deliveries d WHERE d.message_id = m.message_id AND d.recipient_agent_id = {a} AND d.read_at != '')"));
+    }
+    Ok(if w.is_empty() { "1".into() } else { w.join(" AND ") })
+}
+
+/// Runs `message.list`.
+pub fn list_messages(conn: &Connection, q: &ListQuery) -> Result<ListPage> {
+    let page_size = match q.page_size {
+        n if n <= 0 => 10,
+        n => n.min(100),
+    };
+    let page = q.page.max(1);
+    let mut args = Vec::new();
+    let w = where_clause(conn, q, true, &mut args)?;
+    let total: i64 = conn
+        .prepare_cached(&format!("SELECT COUNT(*) FROM messages m WHERE {w}"))?
+        .query_row(params_from_iter(args.iter()), |r| r.get(0))?;
+    let unread = match &q.reader {
+        Some(reader) => {
+            let mut uargs = Vec::new();
+            let mut uq = q.clone();
+            uq.unread_for = Some(reader.clone());
+            let uw = where_clause(conn, &uq, false, &mut uargs)?;
+            conn.prepare_cached(&format!("SELECT COUNT(*) FROM messages m WHERE {uw}"))?
+                .query_row(params_from_iter(uargs.iter()), |r| r.get(0))?
+        }
+        None => 0,
+    };
+    let col = if q.sort_by_updated { "CASE m.updated_at WHEN '' THEN m.created_at ELSE m.updated_at END" } else { "m.created_at" };
+    let dir = if q.ascending { "ASC" } else { "DESC" };
+    let is_read = match &q.reader {
+        Some(r) => {
+            args.push(SqlValue::Text(r.clone()));
+            format!(
+                "EXISTS (SELECT 1 FROM message_deliveries d WHERE d.message_id = m.message_id AND d.recipient_agent_id = ?{} AND d.read_at != '')",
+                args.len()
+            )
+        }
+        None => "0".into(),
+    };
+    args.push(SqlValue::Integer(page_size));
+    let lim = args.len();
+    args.push(SqlValue::Integer((page - 1) * page_size));
+    let off = args.len();
+    let sql = format!(
+        "SELECT m.message_id, m.thread_id, m.reply_to, m.agent_id, m.body_format, m.body_content, m.body_structured,
+                m.created_at, m.updated_at, m.deleted, {is_read}
+         FROM messages m WHERE {w} ORDER BY {col} {dir}, m.message_id {dir} LIMIT ?{lim} OFFSET ?{off}"
+    );
+    let mut st = conn.prepare_cached(&sql)?;
+    let rows = st.query_map(params_from_iter(args.iter()), |r| {
+        Ok(MessageSummary {
+            message_id: r.get(0)?,
+            thread_id: r.get(1)?,
+            reply_to: r.get(2)?,
+            agent_id: r.get(3)?,
+            body: MessageBody { format: r.get(4)?, content: r.get(5)?, structured: r.get(6)? },
+            created_at: r.get(7)?,
+            updated_at: r.get(8)?,
+            deleted: r.get(9)?,
+            is_read: r.get(10)?,
+            ..Default::default()
+        })
+    })?;
+    let messages = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(ListPage {
+        messages,
+        total,
+        unread,
+        page,
+        page_size,
+        total_pages: if total == 0 { 0 } else { (total + page_size - 1) / page_size },
+    })
+}
+
+/// Messages an agent sent, with recipients and read counts (`thrum sent`).
+pub fn outbox(
+    conn: &Connection,
+    author: &str,
+    to: Option<&str>,
+    unread_only: bool,
+    page: i64,
+    page_size: i64,
+) -> Result<ListPage> {
+    let page_size = if page_size <= 0 { 10 } else { page_size.min(100) };
+    let page = page.max(1);
+    let w = "m.agent_id = ?1 AND m.deleted = 0
+        AND (?2 IS NULL OR EXISTS (SELECT 1 FROM message_refs x WHERE x.message_id = m.message_id AND x.ref_type IN ('mention', 'group') AND x.ref_value = ?2)
+             OR EXISTS (SELECT 1 FROM message_deliveries d WHERE d.message_id = m.message_id AND d.recipient_agent_id = ?2 AND d.recipient_agent_id != m.agent_id)
+             OR (?2 = 'everyone' AND m.broadcast = 1))
+        AND (?3 = 0 OR EXISTS (SELECT 1 FROM message_deliveries d WHERE d.message_id = m.message_id AND d.recipient_agent_id != m.agent_id AND d.read_at = ''))";
+    let total: i64 = conn
+        .prepare_cached(&format!("SELECT COUNT(*) FROM messages m WHERE {w}"))?
+        .query_row(params![author, to, unread_only], |r| r.get(0))?;
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT m.message_id, m.thread_id, m.reply_to, m.agent_id, m.body_format, m.body_content, m.body_structured,
+                m.created_at, m.updated_at, m.deleted, m.broadcast
+         FROM messages m WHERE {w} ORDER BY m.created_at DESC, m.message_id DESC LIMIT ?4 OFFSET ?5"
+    ))?;
+    let rows = st.query_map(params![author, to, unread_only, page_size, (page - 1) * page_size], |r| {
+        Ok((
+            MessageSummary {
+                message_id: r.get(0)?,
+                thread_id: r.get(1)?,
+                reply_to: r.get(2)?,
+                agent_id: r.get(3)?,
+                body: MessageBody { format: r.get(4)?, content: r.get(5)?, structured: r.get(6)? },
+                created_at: r.get(7)?,
+                updated_at: r.get(8)?,
+                deleted: r.get(9)?,
+                ..Default::default()
+            },
+            r.get::<_, bool>(10)?,
+        ))
+    })?;
+    let mut messages = Vec::new();
+    for row in rows {
+        let (mut m, broadcast) = row?;
+        let scopes = scopes_of(conn, "message_scopes", &m.message_id)?;
+        let refs = scopes_of(conn, "message_refs", &m.message_id)?;
+        m.audiences = audiences(&scopes, &refs, broadcast);
+        m.recipients = recipients(conn, &m.message_id, author)?;
+        m.read_count = m.recipients.iter().filter(|r| !r.read_at.is_empty()).count() as i64;
+        messages.push(m);
+    }
+    Ok(ListPage {
+        messages,
+        total,
+        unread: 0,
+        page,
+        page_size,
+        total_pages: if total == 0 { 0 } else { (total + page_size - 1) / page_size },
+    })
+}
+
+/// Agents (other than `reader`) that have read a message.
+pub fn read_by(conn: &Connection, message_id: &str, reader: &str) -> Result<Vec<String>> {
+    let mut st = conn.prepare_cached(
+        "SELECT d.recipient_agent_id FROM message_deliveries d JOIN messages m ON m.message_id = d.message_id
+         WHERE d.message_id = ?1 AND d.read_at != '' AND d.recipient_agent_id != ?2 AND d.recipient_agent_id != m.agent_id
+         ORDER BY d.recipient_agent_id",
+    )?;
+    let rows = st.query_map([message_id, reader], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Whether `agent` has already read `message_id`.
+pub fn has_read(conn: &Connection, message_id: &str, agent: &str) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM message_deliveries WHERE message_id = ?1 AND recipient_agent_id = ?2 AND read_at != ''")?
+        .exists([message_id, agent])?)
+}
+
+// ---------------------------------------------------------------- groups
+
+pub fn group_by_name(conn: &Connection, name: &str) -> Result<Option<GroupDetail>> {
+    let g = conn
+        .prepare_cached("SELECT group_id, name, description, created_at, created_by FROM groups WHERE name = ?1")?
+        .query_row([name], |r| {
+            Ok(GroupDetail {
+                group_id: r.get(0)?,
+                name: r.get(1)?,
+                description: r.get(2)?,
+                created_at: r.get(3)?,
+                created_by: r.get(4)?,
+                members: Vec::new(),
+            })
+        })
+        .optional()?;
+    let Some(mut g) = g else { return Ok(None) };
+    let mut st = conn.prepare_cached(
+        "SELECT member_type, member_value, added_at, added_by FROM group_members WHERE group_id = ?1 ORDER BY member_type, member_value",
+    )?;
+    let rows = st.query_map([&g.group_id], |r| {
+        Ok(GroupMemberInfo { member_type: r.get(0)?, member_value: r.get(1)?, added_at: r.get(2)?, added_by: r.get(3)? })
+    })?;
+    g.members = rows.collect::<rusqlite::Result<_>>()?;
+    Ok(Some(g))
+}
+
+pub fn groups(conn: &Connection) -> Result<Vec<GroupSummary>> {
+    let mut st = conn.prepare_cached(
+        "SELECT g.group_id, g.name, g.description, g.created_at, (SELECT COUNT(*) FROM group_members m WHERE m.group_id = g.group_id)
+         FROM groups g ORDER BY g.name",
+    )?;
+    let rows = st.query_map([], |r| {
+        Ok(GroupSummary { group_id: r.get(0)?, name: r.get(1)?, description: r.get(2)?, created_at: r.get(3)?, member_count: r.get(4)? })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Resolves a group to agent ids: agents directly, roles to their agents,
+/// nested groups recursively (each group visited once, so cycles end).
+/// `everyone` expands to every agent.
+pub fn expand_group(conn: &Connection, name: &str) -> Result<BTreeSet<String>> {
+    let mut agents_out = BTreeSet::new();
+    let mut seen = BTreeSet::new();
+    let mut stack = vec![name.to_string()];
+    while let Some(g) = stack.pop() {
+        if !seen.insert(g.clone()) {
+            continue;
+        }
+        if g == "everyone" {
+            for a in agents(conn, None, None)? {
+                agents_out.insert(a.agent_id);
+            }
+            continue;
+        }
+        let Some(detail) = group_by_name(conn, &g)? else { continue };
+        for m in detail.members {
+            match m.member_type.as_str() {
+                "agent" => {
+                    agents_out.insert(m.member_value);
+                }
+                "role" => {
+                    let role = if m.member_value == "*" { None } else { Some(m.member_value.as_str()) };
+                    for a in agents(conn, role, None)? {
+                        agents_out.insert(a.agent_id);
+                    }
+                }
+                "group" => stack.push(m.member_value),
+                _ => {}
+            }
+        }
+    }
+    Ok(agents_out)
+}
+
+/// Whether adding group `child` as a member of `parent` would make a cycle.
+pub fn would_cycle(conn: &Connection, parent: &str, child: &str) -> Result<bool> {
+    if parent == child {
+        return Ok(true);
+    }
+    // A cycle exists if `parent` is reachable from `child` through group members.
+    let mut seen = BTreeSet::new();
+    let mut stack = vec![child.to_string()];
+    while let Some(g) = stack.pop() {
+        if g == parent {
+            return Ok(true);
+        }
+        if !seen.insert(g.clone()) {
+            continue;
+        }
+        if let Some(d) = group_by_name(conn, &g)? {
+            stack.extend(d.members.into_iter().filter(|m| m.member_type == "group").map(|m| m.member_value));
+        }
+    }
+    Ok(false)
+}
+
+/// Unread and total inbox counts for an agent (team view).
+pub fn inbox_counts(conn: &Connection, agent_id: &str, role: Option<&str>) -> Result<(i64, i64)> {
+    let q = ListQuery {
+        for_agent: Some(agent_id.to_string()),
+        for_agent_role: role.map(str::to_string),
+        exclude_author: Some(agent_id.to_string()),
+        reader: Some(agent_id.to_string()),
+        page_size: 1,
+        ..Default::default()
+    };
+    let p = list_messages(conn, &q)?;
+    Ok((p.unread, p.total))
+}
+
+/// Counts used by `purge` previews.
+pub fn count_before(conn: &Connection, cutoff: &str) -> Result<(i64, i64, i64)> {
+    let m = conn.query_row("SELECT COUNT(*) FROM messages WHERE created_at < ?1", [cutoff], |r| r.get(0))?;
+    let s = conn.query_row("SELECT COUNT(*) FROM sessions WHERE ended_at != '' AND ended_at < ?1", [cutoff], |r| r.get(0))?;
+    let e = conn.query_row("SELECT COUNT(*) FROM events WHERE timestamp < ?1", [cutoff], |r| r.get(0))?;
+    Ok((m, s, e))
+}

@@ -1,0 +1,185 @@
+//! Store behaviour: group commit, crash replay, rebuild, torn writes.
+
+use std::fs;
+use std::path::Path;
+
+use thrum_core::Event;
+use thrum_core::event::{AgentRegister, MessageBody, MessageCreate};
+use thrum_store::query::{self, ListQuery};
+use thrum_store::{Store, StoreError};
+
+fn open(dir: &Path) -> (Store, thrum_store::Recovery) {
+    Store::open(&dir.join("log"), &dir.join("var/messages.db"), "d_test", &dir.join("var/recovered"))
+        .unwrap_or_else(|e| panic!("open: {e}"))
+}
+
+fn register(name: &str, role: &str) -> Event {
+    Event::new("agent.register", &AgentRegister {
+        agent_id: name.into(),
+        kind: "agent".into(),
+        name: name.into(),
+        role: role.into(),
+        module: "m".into(),
+        ..Default::default()
+    })
+}
+
+fn message(id: &str, from: &str, to: &str, text: &str) -> Event {
+    Event::new("message.create", &MessageCreate {
+        message_id: id.into(),
+        agent_id: from.into(),
+        session_id: "ses_x".into(),
+        body: MessageBody { format: "markdown".into(), content: text.into(), structured: String::new() },
+        refs: vec![thrum_core::Scope::new("mention", to)],
+        recipients: vec![to.into()],
+        ..Default::default()
+    })
+}
+
+fn commit(store: &mut Store, events: Vec<Event>) {
+    let r: Vec<Result<(), StoreError>> = store.commit_batch(vec![move |_: &rusqlite::Connection| Ok((events, ()))]);
+    assert!(r.iter().all(Result::is_ok), "{r:?}");
+}
+
+fn inbox(store: &Store, agent: &str) -> Vec<String> {
+    let r = store.reader().unwrap_or_else(|e| panic!("{e}"));
+    let role = query::agent(&r, agent).ok().flatten().map(|a| a.role);
+    let q = ListQuery {
+        for_agent: Some(agent.into()),
+        for_agent_role: role,
+        exclude_author: Some(agent.into()),
+        reader: Some(agent.into()),
+        page_size: 100,
+        ..Default::default()
+    };
+    query::list_messages(&r, &q).unwrap_or_else(|e| panic!("{e}")).messages.into_iter().map(|m| m.message_id).collect()
+}
+
+#[test]
+fn commit_shards_and_projects() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (mut store, _) = open(dir.path());
+    commit(&mut store, vec![register("alice", "dev"), register("bob", "rev")]);
+    commit(&mut store, vec![message("msg_1", "alice", "bob", "hi bob")]);
+    let events = fs::read_to_string(dir.path().join("log/events.jsonl")).unwrap_or_default();
+    assert_eq!(events.lines().count(), 2);
+    let alice = fs::read_to_string(dir.path().join("log/messages/alice.jsonl")).unwrap_or_default();
+    assert!(alice.contains("\"origin_daemon\":\"d_test\""));
+    assert!(alice.contains("\"sequence\":3"));
+    assert_eq!(inbox(&store, "bob"), vec!["msg_1"]);
+    assert!(inbox(&store, "alice").is_empty());
+}
+
+#[test]
+fn failing_job_does_not_sink_the_batch() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (mut store, _) = open(dir.path());
+    type Job = Box<dyn FnOnce(&rusqlite::Connection) -> thrum_store::JobResult<u32, StoreError>>;
+    let jobs: Vec<Job> = vec![
+        Box::new(|_| Ok((vec![register("a", "x")], 1))),
+        Box::new(|_| Err(StoreError::Invalid("nope".into()))),
+        Box::new(|c| {
+            // Later jobs see earlier ones' uncommitted effects.
+            let seen = query::agent(c, "a").ok().flatten().is_some();
+            Ok((vec![register("b", "y")], if seen { 3 } else { 0 }))
+        }),
+    ];
+    let r = store.commit_batch(jobs.into_iter().map(|j| move |c: &rusqlite::Connection| j(c)).collect());
+    assert!(matches!(r[0], Ok(1)));
+    assert!(r[1].is_err());
+    assert!(matches!(r[2], Ok(3)));
+    let reader = store.reader().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(query::agents(&reader, None, None).map(|v| v.len()).ok(), Some(2));
+}
+
+#[test]
+fn deleting_the_database_rebuilds_identical_answers() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let before;
+    {
+        let (mut store, _) = open(dir.path());
+        commit(&mut store, vec![register("alice", "dev"), register("bob", "rev")]);
+        for i in 0..50 {
+            commit(&mut store, vec![message(&format!("msg_{i:03}"), "alice", "bob", &format!("m{i}"))]);
+        }
+        before = inbox(&store, "bob");
+    }
+    for f in ["messages.db", "messages.db-wal", "messages.db-shm"] {
+        let _ = fs::remove_file(dir.path().join("var").join(f));
+    }
+    let (store, rec) = open(dir.path());
+    assert_eq!(rec.replayed, 52);
+    assert_eq!(inbox(&store, "bob"), before);
+    // Sequence numbering continues after the rebuild.
+    assert_eq!(before.len(), 50);
+}
+
+#[test]
+fn crash_between_append_and_apply_is_replayed() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    {
+        let (mut store, _) = open(dir.path());
+        commit(&mut store, vec![register("alice", "dev"), register("bob", "rev")]);
+    }
+    // Simulate an append that reached the disk but whose transaction never
+    // committed: write the event straight into the shard.
+    let ev = message("msg_tail", "alice", "bob", "late");
+    let mut line = ev.to_line();
+    line.push('\n');
+    fs::create_dir_all(dir.path().join("log/messages")).unwrap_or_default();
+    fs::write(dir.path().join("log/messages/alice.jsonl"), line).unwrap_or_default();
+    let (store, rec) = open(dir.path());
+    assert_eq!(rec.replayed, 1);
+    assert_eq!(inbox(&store, "bob"), vec!["msg_tail"]);
+}
+
+#[test]
+fn torn_tail_is_cut_saved_and_not_fatal() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    {
+        let (mut store, _) = open(dir.path());
+        commit(&mut store, vec![register("alice", "dev"), register("bob", "rev")]);
+        commit(&mut store, vec![message("msg_ok", "alice", "bob", "whole")]);
+    }
+    let shard = dir.path().join("log/messages/alice.jsonl");
+    let mut data = fs::read(&shard).unwrap_or_default();
+    data.extend_from_slice(b"{\"type\":\"message.create\",\"message_id\":\"msg_to");
+    fs::write(&shard, &data).unwrap_or_default();
+    // A garbage line in the middle of another shard is skipped and reported.
+    let events = dir.path().join("log/events.jsonl");
+    let mut ev = fs::read(&events).unwrap_or_default();
+    ev.extend_from_slice(b"not json at all\n");
+    fs::write(&events, &ev).unwrap_or_default();
+    for f in ["messages.db", "messages.db-wal", "messages.db-shm"] {
+        let _ = fs::remove_file(dir.path().join("var").join(f));
+    }
+    let (mut store, rec) = open(dir.path());
+    assert_eq!(rec.torn.len(), 1);
+    assert_eq!(rec.bad_lines.len(), 1);
+    assert!(rec.torn[0].1.exists());
+    assert_eq!(inbox(&store, "bob"), vec!["msg_ok"]);
+    // Appending after the cut starts on a clean line.
+    commit(&mut store, vec![message("msg_after", "alice", "bob", "next")]);
+    let text = fs::read_to_string(&shard).unwrap_or_default();
+    assert!(text.lines().all(|l| Event::parse_line(l).is_ok()), "{text}");
+    assert_eq!(text.lines().count(), 2);
+}
+
+#[test]
+fn broadcasts_roles_and_groups_reach_the_inbox() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (mut store, _) = open(dir.path());
+    commit(&mut store, vec![register("alice", "dev"), register("bob", "rev"), register("carol", "rev")]);
+    let to_role = message("msg_role", "alice", "rev", "to reviewers");
+    let broadcast = Event::new("message.create", &MessageCreate {
+        message_id: "msg_all".into(),
+        agent_id: "alice".into(),
+        body: MessageBody { format: "markdown".into(), content: "all".into(), structured: String::new() },
+        ..Default::default()
+    });
+    commit(&mut store, vec![to_role, broadcast]);
+    let mut b = inbox(&store, "bob");
+    b.sort();
+    assert_eq!(b, vec!["msg_all", "msg_role"]);
+    assert_eq!(inbox(&store, "alice"), Vec::<String>::new());
+}
