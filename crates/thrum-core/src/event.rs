@@ -296,8 +296,12 @@ pub struct AgentRegister {
     pub role: String,
     #[serde(default)]
     pub module: String,
+    /// The worktree's name (its directory's basename).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub worktree: String,
+    /// Ours: the worktree's absolute path, for orphan detection.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub worktree_path: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub display: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]

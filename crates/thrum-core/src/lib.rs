@@ -1,12 +1,17 @@
 //! Domain types for thrum: identifiers, agent names, scopes and refs, the
-//! versioned event schema, and the pure rules (validation, addressing) that
-//! every other crate shares.
+//! versioned event schema, read models, file layouts and the pure rules
+//! (validation, addressing) that every other crate shares.
 //!
-//! This crate is deliberately pure: no I/O, no async runtime, no SQLite, no
-//! git. Anything here can be unit-tested in microseconds.
+//! This crate does no networking, runs no async runtime, opens no
+//! database and runs no git: anything here can be unit-tested in
+//! microseconds. (It reads a redirect file and parses config text, but
+//! never writes.)
 
+pub mod config;
 pub mod event;
+pub mod identity;
 pub mod ids;
+pub mod layout;
 pub mod name;
 pub mod scope;
 pub mod time;
@@ -14,5 +19,9 @@ pub mod views;
 
 pub use event::{Event, EventError};
 pub use ids::{IdKind, new_id};
+pub use layout::{Layout, LayoutError};
 pub use name::{AgentName, NameError};
 pub use scope::{Scope, ScopeError};
+
+/// This build's version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,1 +1,301 @@
-//! thrum-daemon
+//! The thrum daemon: owns one repository's store and serves JSON-RPC on
+//! its Unix socket.
+//!
+//! Layout:
+//! - [`run`] is the composition root: ownership lock, logging, store,
+//!   writer thread, socket server, signals, graceful shutdown.
+//! - `lifecycle` — the flock and PID file that make one daemon per repo.
+//! - `writer` — the single writer thread with group commit.
+//! - `server` — the socket transport; `rpc` — the router and handlers.
+//! - `caller` — who is calling, from the kernel's peer credentials.
+//! - `subscriptions`, `logging`, `state` — as named.
+
+pub mod caller;
+pub mod error;
+pub mod lifecycle;
+pub mod logging;
+pub mod rpc;
+pub mod server;
+pub mod state;
+pub mod subscriptions;
+pub mod writer;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use thrum_core::Layout;
+use thrum_core::config::{Config, DaemonIdentity};
+use thrum_store::Store;
+use tokio::sync::{broadcast, mpsc, watch};
+
+pub use error::DaemonError;
+
+/// Called once the daemon is accepting connections, or failed to start.
+pub type ReadyFn = Box<dyn FnOnce(Result<u32, String>) + Send>;
+
+pub struct RunOptions {
+    pub layout: Layout,
+    /// `--local` (None: from `THRUM_LOCAL`, then config).
+    pub local: Option<bool>,
+    pub ready: Option<ReadyFn>,
+}
+
+/// Reads config.json (a missing file is an empty config).
+pub fn load_config(layout: &Layout) -> Result<Config, DaemonError> {
+    match std::fs::read_to_string(layout.config_file()) {
+        Ok(t) => Config::parse(&t).map_err(|e| DaemonError::Config(format!("{}: {e}", layout.config_file().display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+        Err(e) => Err(DaemonError::io(layout.config_file(), e)),
+    }
+}
+
+/// Makes sure config.json holds a daemon identity, creating the
+/// `daemon_id` once and refreshing host and path. Returns it.
+pub fn bootstrap_identity(layout: &Layout, repo_root: &Path) -> Result<DaemonIdentity, DaemonError> {
+    let mut cfg = load_config(layout)?;
+    let mut id = cfg.identity.clone().unwrap_or_default();
+    let before = id.clone();
+    if id.daemon_id.is_empty() || !id.daemon_id.starts_with("d_") {
+        id.daemon_id = thrum_core::new_id(thrum_core::IdKind::Daemon);
+        id.init_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        id.git_origin_url = thrum_git::Git::new(repo_root).config_get("remote.origin.url").unwrap_or_default();
+    }
+    id.hostname = rustix::system::uname().nodename().to_string_lossy().into_owned();
+    id.repo_path = repo_root.display().to_string();
+    let base = repo_root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if id.repo_name != base {
+        id.repo_name = base;
+    }
+    if id != before {
+        cfg.identity = Some(id.clone());
+        lifecycle::write_private(&layout.config_file(), cfg.to_pretty().as_bytes())?;
+    }
+    Ok(id)
+}
+
+/// Where the event log lives: the sync worktree on `a-sync` when the
+/// repository is a git repository, else `.thrum/a-sync/`.
+pub fn log_dir(layout: &Layout, repo_root: &Path) -> PathBuf {
+    match thrum_git::Git::new(repo_root).common_dir() {
+        Ok(common) => thrum_git::sync_branch::sync_worktree_path(&common),
+        Err(_) => layout.thrum_dir.join("a-sync"),
+    }
+}
+
+/// Makes sure the sync branch and worktree exist (cheap when healthy).
+fn ensure_sync_worktree(repo_root: &Path, dir: &Path) {
+    let git = thrum_git::Git::new(repo_root);
+    if git.common_dir().is_err() {
+        return;
+    }
+    if thrum_git::sync_branch::worktree_healthy(&git, dir) {
+        return;
+    }
+    // Keep whatever events a broken worktree still holds.
+    let saved = std::env::temp_dir().join(format!("thrum-sync-rescue-{}", std::process::id()));
+    let had_files = dir.join("events.jsonl").exists() || dir.join("messages").exists();
+    if had_files {
+        let _ = copy_tree(dir, &saved);
+    }
+    let res = thrum_git::sync_branch::ensure_branch(&git).and_then(|_| thrum_git::sync_branch::ensure_worktree(&git, dir));
+    if let Err(e) = res {
+        tracing::warn!(error = %e, "could not set up the sync worktree; using the directory as it is");
+        let _ = std::fs::create_dir_all(dir);
+    }
+    if had_files {
+        let _ = merge_rescued(&saved, dir);
+        let _ = std::fs::remove_dir_all(&saved);
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to.join("messages"))?;
+    if from.join("events.jsonl").exists() {
+        std::fs::copy(from.join("events.jsonl"), to.join("events.jsonl"))?;
+    }
+    if let Ok(rd) = std::fs::read_dir(from.join("messages")) {
+        for e in rd.flatten() {
+            std::fs::copy(e.path(), to.join("messages").join(e.file_name()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Appends rescued lines that the fresh worktree lacks (dedup by line).
+fn merge_rescued(saved: &Path, dir: &Path) -> std::io::Result<()> {
+    let mut files = vec![PathBuf::from("events.jsonl")];
+    if let Ok(rd) = std::fs::read_dir(saved.join("messages")) {
+        files.extend(rd.flatten().map(|e| PathBuf::from("messages").join(e.file_name())));
+    }
+    for rel in files {
+        let Ok(old) = std::fs::read_to_string(saved.join(&rel)) else { continue };
+        let target = dir.join(&rel);
+        let cur = std::fs::read_to_string(&target).unwrap_or_default();
+        let have: std::collections::HashSet<&str> = cur.lines().collect();
+        let mut out = cur.clone();
+        for l in old.lines().filter(|l| !l.trim().is_empty() && !have.contains(l)) {
+            out.push_str(l);
+            out.push('\n');
+        }
+        if out != cur {
+            if let Some(p) = target.parent() {
+                std::fs::create_dir_all(p)?;
+            }
+            std::fs::write(&target, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether local-only mode is on: flag > `THRUM_LOCAL` > config > off.
+pub fn local_only(flag: Option<bool>, cfg: &Config) -> bool {
+    if let Some(f) = flag {
+        return f;
+    }
+    if let Ok(v) = std::env::var("THRUM_LOCAL")
+        && !v.is_empty()
+    {
+        return !matches!(v.as_str(), "0" | "false" | "no");
+    }
+    cfg.daemon.local_only.unwrap_or(false)
+}
+
+/// Runs the daemon in the foreground until SIGTERM or SIGINT.
+pub fn run(opts: RunOptions) -> Result<(), DaemonError> {
+    let RunOptions { layout, local, ready } = opts;
+    let result = run_inner(&layout, local, ready);
+    if let Err(e) = &result {
+        tracing::error!(error = %e, "daemon stopped with an error");
+    }
+    result
+}
+
+fn run_inner(layout: &Layout, local: Option<bool>, mut ready: Option<ReadyFn>) -> Result<(), DaemonError> {
+    let fail = |ready: &mut Option<ReadyFn>, e: DaemonError| -> DaemonError {
+        if let Some(r) = ready.take() {
+            r(Err(e.to_string()));
+        }
+        e
+    };
+    let var = layout.var_dir();
+    std::fs::create_dir_all(&var).map_err(|e| fail(&mut ready, DaemonError::io(&var, e)))?;
+    let _ = std::fs::set_permissions(&var, std::fs::Permissions::from_mode(0o700));
+    let cfg = load_config(layout).map_err(|e| fail(&mut ready, e))?;
+    if let Err(e) = logging::init(&layout.log_file(), cfg.log_level()) {
+        return Err(fail(&mut ready, DaemonError::io(layout.log_file(), e)));
+    }
+    let repo_root = layout.repo_root();
+    let socket = layout.socket();
+    let started_at = thrum_core::time::now_rfc3339();
+    let info = lifecycle::PidInfo {
+        pid: i64::from(std::process::id()),
+        repo_path: repo_root.display().to_string(),
+        started_at: started_at.clone(),
+        socket_path: socket.display().to_string(),
+    };
+    let ownership =
+        lifecycle::Ownership::acquire(&layout.lock_file(), &layout.pid_file(), &info).map_err(|e| fail(&mut ready, e))?;
+    let identity = bootstrap_identity(layout, &repo_root).map_err(|e| fail(&mut ready, e))?;
+    let local_only = local_only(local, &cfg);
+    let dir = log_dir(layout, &repo_root);
+    ensure_sync_worktree(&repo_root, &dir);
+    let t0 = std::time::Instant::now();
+    let (store, recovery) = Store::open(&dir, &layout.db_file(), &identity.daemon_id, &var.join("recovered"))
+        .map_err(|e| fail(&mut ready, e.into()))?;
+    let mut warnings = Vec::new();
+    for (shard, saved) in &recovery.torn {
+        warnings.push(format!(
+            "torn write at the end of {shard} was cut off (never acknowledged); fragment saved to {}",
+            saved.display()
+        ));
+    }
+    for (shard, line, why) in &recovery.bad_lines {
+        warnings.push(format!("{shard} line {line} is not a valid event and was skipped: {why}"));
+    }
+    tracing::info!(
+        version = thrum_core::VERSION,
+        pid = std::process::id(),
+        replayed = recovery.replayed,
+        ms = t0.elapsed().as_millis() as u64,
+        log = %dir.display(),
+        "daemon starting"
+    );
+    let db_path = layout.db_file();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .thread_name("thrum-rt")
+        .build()
+        .map_err(|e| fail(&mut ready, DaemonError::io("tokio runtime", e)))?;
+    let (feed, _) = broadcast::channel(4096);
+    let (writer, writer_thread) = writer::Writer::start(store, feed.clone());
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let state = Arc::new(state::DaemonState::new(
+        layout.clone(),
+        repo_root.clone(),
+        identity,
+        local_only,
+        writer,
+        feed,
+        db_path,
+        warnings,
+        shutdown_rx.clone(),
+    ));
+    let served = rt.block_on(async {
+        let listener = bind_socket(&socket)?;
+        if let Some(r) = ready.take() {
+            r(Ok(std::process::id()));
+        }
+        tracing::info!(socket = %socket.display(), "listening");
+        let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
+        let server = tokio::spawn(server::serve(listener, state.clone(), shutdown_rx, done_tx));
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        let _ = shutdown_tx.send(true);
+        let _ = server.await;
+        // In-flight requests finish (their writes included) before exit.
+        let _ = tokio::time::timeout(Duration::from_secs(5), done_rx.recv()).await;
+        Ok::<(), DaemonError>(())
+    });
+    drop(state);
+    rt.shutdown_timeout(Duration::from_secs(2));
+    let _ = writer_thread.join();
+    let _ = std::fs::remove_file(&socket);
+    drop(ownership);
+    tracing::info!("stopped");
+    if let Err(e) = served {
+        return Err(fail(&mut ready, e));
+    }
+    Ok(())
+}
+
+/// Binds the socket, replacing a stale one (we hold the lock, so any
+/// socket file left is from a dead daemon), readable only by the owner.
+fn bind_socket(path: &Path) -> Result<tokio::net::UnixListener, DaemonError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => tracing::info!(socket = %path.display(), "removed stale socket"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(DaemonError::io(path, e)),
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| DaemonError::io(dir, e))?;
+    }
+    let listener = tokio::net::UnixListener::bind(path).map_err(|e| DaemonError::io(path, e))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|e| DaemonError::io(path, e))?;
+    Ok(listener)
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        // Without signal handlers we can still be stopped by SIGKILL.
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}

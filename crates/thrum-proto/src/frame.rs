@@ -57,6 +57,43 @@ pub fn read_frame<R: BufRead>(r: &mut R, buf: &mut Vec<u8>) -> Result<Option<()>
     }
 }
 
+/// The async twin of [`read_frame`], for the daemon's connections.
+#[cfg(feature = "async")]
+pub async fn read_frame_async<R>(r: &mut R, buf: &mut Vec<u8>) -> Result<Option<()>, FrameError>
+where
+    R: tokio::io::AsyncBufRead + Unpin,
+{
+    use tokio::io::AsyncBufReadExt;
+    buf.clear();
+    let mut too_large = false;
+    loop {
+        let available = r.fill_buf().await?;
+        if available.is_empty() {
+            if buf.is_empty() && !too_large {
+                return Ok(None);
+            }
+            return Err(FrameError::Truncated);
+        }
+        let (chunk, done) = match memchr_nl(available) {
+            Some(i) => (&available[..i], Some(i + 1)),
+            None => (available, None),
+        };
+        if !too_large {
+            if buf.len() + chunk.len() > MAX_FRAME {
+                too_large = true;
+                buf.clear();
+            } else {
+                buf.extend_from_slice(chunk);
+            }
+        }
+        let used = done.unwrap_or(available.len());
+        r.consume(used);
+        if done.is_some() {
+            return if too_large { Err(FrameError::TooLarge) } else { Ok(Some(())) };
+        }
+    }
+}
+
 fn memchr_nl(b: &[u8]) -> Option<usize> {
     b.iter().position(|&c| c == b'\n')
 }

@@ -149,7 +149,7 @@ impl Store {
     /// the transaction (seeing earlier jobs' effects), returning the events
     /// to write and a value for its caller, or an error that rejects only
     /// that job. Results come back in job order.
-    pub fn commit_batch<T, E, F>(&mut self, jobs: Vec<F>) -> Vec<std::result::Result<T, E>>
+    pub fn commit_batch<T, E, F>(&mut self, jobs: Vec<F>) -> (Vec<std::result::Result<T, E>>, Vec<Event>)
     where
         F: FnOnce(&Connection) -> JobResult<T, E>,
         E: From<StoreError>,
@@ -159,8 +159,7 @@ impl Store {
         let mut results: Vec<std::result::Result<T, E>> = Vec::with_capacity(n);
         let mut written: Vec<(String, Event)> = Vec::new();
         let outcome = (|| -> Result<()> {
-            let tx = self.db.transaction()?;
-            let mut tx = tx;
+            let mut tx = self.db.transaction()?;
             for job in jobs {
                 let mut sp = tx.savepoint()?;
                 match job(&sp) {
@@ -221,8 +220,9 @@ impl Store {
             while results.len() < n {
                 results.push(Err(E::from(StoreError::Invalid(msg.clone()))));
             }
+            return (results, Vec::new());
         }
-        results
+        (results, written.into_iter().map(|(_, ev)| ev).collect())
     }
 
     /// Opens a read-only connection to the projection.

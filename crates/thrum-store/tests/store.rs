@@ -37,7 +37,7 @@ fn message(id: &str, from: &str, to: &str, text: &str) -> Event {
 }
 
 fn commit(store: &mut Store, events: Vec<Event>) {
-    let r: Vec<Result<(), StoreError>> = store.commit_batch(vec![move |_: &rusqlite::Connection| Ok((events, ()))]);
+    let (r, _): (Vec<Result<(), StoreError>>, _) = store.commit_batch(vec![move |_: &rusqlite::Connection| Ok((events, ()))]);
     assert!(r.iter().all(Result::is_ok), "{r:?}");
 }
 
@@ -84,10 +84,11 @@ fn failing_job_does_not_sink_the_batch() {
             Ok((vec![register("b", "y")], if seen { 3 } else { 0 }))
         }),
     ];
-    let r = store.commit_batch(jobs.into_iter().map(|j| move |c: &rusqlite::Connection| j(c)).collect());
+    let (r, committed) = store.commit_batch(jobs.into_iter().map(|j| move |c: &rusqlite::Connection| j(c)).collect());
     assert!(matches!(r[0], Ok(1)));
     assert!(r[1].is_err());
     assert!(matches!(r[2], Ok(3)));
+    assert_eq!(committed.len(), 2);
     let reader = store.reader().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(query::agents(&reader, None, None).map(|v| v.len()).ok(), Some(2));
 }

@@ -101,7 +101,7 @@ pub fn apply(conn: &Connection, ev: &Event) -> Result<Applied> {
                 a.module,
                 a.display,
                 a.hostname,
-                a.worktree,
+                if a.worktree_path.is_empty() { &a.worktree } else { &a.worktree_path },
                 a.agent_pid,
                 ts,
                 ev.origin_daemon()

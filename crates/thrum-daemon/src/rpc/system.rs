@@ -1,0 +1,95 @@
+//! `health`, `user.identify` and subscriptions.
+
+use serde_json::Value;
+use thrum_proto::methods::system::{
+    HealthResult, SubscribeParams, SubscribeResult, SubscriptionInfo, UnsubscribeParams, UserIdentifyResult,
+};
+use thrum_store::query;
+
+use super::{ok, parse};
+use crate::caller::Caller;
+use crate::error::{HResult, server};
+use crate::state::State;
+use crate::subscriptions::Subscription;
+
+pub async fn health(state: &State) -> HResult<Value> {
+    ok(&HealthResult {
+        status: if state.warnings.is_empty() { "ok".into() } else { "degraded".into() },
+        uptime_ms: state.started.elapsed().as_millis() as u64,
+        version: thrum_core::VERSION.into(),
+        repo_id: String::new(),
+        sync_state: if state.local_only { "local".into() } else { "idle".into() },
+        identity: Some(state.identity.clone()),
+        pid: std::process::id(),
+        protocol_version: thrum_proto::PROTOCOL_VERSION,
+        started_at: state.started_at.clone(),
+        socket_path: state.layout.socket().display().to_string(),
+        local_only: Some(state.local_only),
+        warnings: state.warnings.clone(),
+    })
+}
+
+pub async fn user_identify(state: &State) -> HResult<Value> {
+    let git = thrum_git::Git::new(&state.repo_root);
+    let name = git.config_get("user.name").ok_or_else(|| server("git config user.name not set: run `git config user.name \"Your Name\"`"))?;
+    let email = git.config_get("user.email").unwrap_or_default();
+    ok(&UserIdentifyResult { username: name.to_lowercase().replace(' ', "-"), email, display: name })
+}
+
+/// The caller's active session (subscriptions hang off sessions).
+fn current_session(state: &State, caller: &Caller, claimed: Option<&str>) -> HResult<String> {
+    let agent = caller.resolve(claimed)?;
+    state
+        .read(|r| Ok(query::active_session(r, &agent)?))?
+        .map(|s| s.session_id)
+        .ok_or_else(|| server(format!("no active session found for agent {agent}: run `thrum session start`")))
+}
+
+pub async fn subscribe(state: &State, caller: &Caller, params: Value) -> HResult<Value> {
+    let p: SubscribeParams = parse(params)?;
+    if p.scope.is_none() && p.mention_role.as_deref().unwrap_or("").is_empty() && !p.all {
+        return Err(server("at least one of scope, mention_role, or all must be specified"));
+    }
+    let session_id = current_session(state, caller, p.caller_agent_id.as_deref())?;
+    let agent = caller.resolve(p.caller_agent_id.as_deref())?;
+    let (st, sv) = p.scope.map(|s| (s.kind, s.value)).unwrap_or_default();
+    let sub = state.subscriptions.add(Subscription {
+        id: 0,
+        session_id: session_id.clone(),
+        agent_id: agent,
+        scope_type: st,
+        scope_value: sv,
+        mention_role: p.mention_role.unwrap_or_default().trim_start_matches('@').to_string(),
+        all: p.all,
+        created_at: thrum_core::time::now_rfc3339(),
+    });
+    ok(&SubscribeResult { subscription_id: sub.id, session_id, created_at: sub.created_at })
+}
+
+pub async fn unsubscribe(state: &State, caller: &Caller, params: Value) -> HResult<Value> {
+    let p: UnsubscribeParams = parse(params)?;
+    if p.subscription_id == 0 {
+        return Err(server("subscription_id is required"));
+    }
+    let session_id = current_session(state, caller, p.caller_agent_id.as_deref())?;
+    Ok(serde_json::json!({ "removed": state.subscriptions.remove(p.subscription_id, &session_id) }))
+}
+
+pub async fn subscriptions_list(state: &State, caller: &Caller, params: Value) -> HResult<Value> {
+    let p: UnsubscribeParams = parse(params)?;
+    let session_id = current_session(state, caller, p.caller_agent_id.as_deref())?;
+    let subs: Vec<SubscriptionInfo> = state
+        .subscriptions
+        .for_session(&session_id)
+        .into_iter()
+        .map(|s| SubscriptionInfo {
+            id: s.id,
+            scope_type: s.scope_type,
+            scope_value: s.scope_value,
+            mention_role: s.mention_role,
+            all: s.all,
+            created_at: s.created_at,
+        })
+        .collect();
+    Ok(serde_json::json!({ "subscriptions": subs }))
+}

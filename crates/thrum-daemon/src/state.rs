@@ -1,0 +1,79 @@
+//! Shared daemon state: everything a handler needs, behind one `Arc`.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use thrum_core::Layout;
+use thrum_core::config::DaemonIdentity;
+use thrum_store::Reader;
+use tokio::sync::watch;
+
+use crate::error::HResult;
+use crate::subscriptions::Subscriptions;
+use crate::writer::{EventFeed, Writer};
+
+pub struct DaemonState {
+    pub layout: Layout,
+    pub repo_root: PathBuf,
+    pub identity: DaemonIdentity,
+    pub local_only: bool,
+    pub started: Instant,
+    pub started_at: String,
+    pub writer: Writer,
+    pub feed: EventFeed,
+    pub subscriptions: Subscriptions,
+    pub warnings: Vec<String>,
+    readers: Mutex<Vec<Reader>>,
+    db_path: PathBuf,
+    /// Flips to true when shutdown begins; long-polls watch it.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+pub type State = Arc<DaemonState>;
+
+impl DaemonState {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        layout: Layout,
+        repo_root: PathBuf,
+        identity: DaemonIdentity,
+        local_only: bool,
+        writer: Writer,
+        feed: EventFeed,
+        db_path: PathBuf,
+        warnings: Vec<String>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Self {
+        let subscriptions = Subscriptions::load(layout.var_dir().join("subscriptions.json"));
+        DaemonState {
+            layout,
+            repo_root,
+            identity,
+            local_only,
+            started: Instant::now(),
+            started_at: thrum_core::time::now_rfc3339(),
+            writer,
+            feed,
+            subscriptions,
+            warnings,
+            readers: Mutex::new(Vec::new()),
+            db_path,
+            shutdown,
+        }
+    }
+
+    /// Runs a read query on a pooled read-only connection.
+    pub fn read<T>(&self, f: impl FnOnce(&Reader) -> HResult<T>) -> HResult<T> {
+        let reader = match self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop() {
+            Some(r) => r,
+            None => Reader::open(&self.db_path)?,
+        };
+        let out = f(&reader);
+        let mut pool = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        if pool.len() < 8 {
+            pool.push(reader);
+        }
+        out
+    }
+}

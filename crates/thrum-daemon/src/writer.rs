@@ -1,0 +1,125 @@
+//! The single writer: one thread owns the [`Store`] and commits jobs in
+//! batches (group commit).
+//!
+//! Handlers send a job (a closure that validates against the current
+//! state and returns the events to write) and await its result. The
+//! thread takes every job that is waiting, commits them together with one
+//! log fsync, answers each, then publishes the committed events to
+//! subscribers. Under load many requests share one fsync; idle, a lone
+//! request is committed at once.
+
+use std::sync::Arc;
+
+use rusqlite::Connection;
+use serde_json::Value;
+use thrum_core::Event;
+use thrum_store::{JobResult, Store};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::error::{Fail, HResult};
+
+type BatchFn = Box<dyn FnOnce(&Connection) -> JobResult<Value, Fail> + Send>;
+type ExclusiveFn = Box<dyn FnOnce(&mut Store) -> HResult<(Value, Vec<Event>)> + Send>;
+
+enum Job {
+    Batch(BatchFn, oneshot::Sender<HResult<Value>>),
+    /// Needs the whole store (rewrites shards); runs alone.
+    Exclusive(ExclusiveFn, oneshot::Sender<HResult<Value>>),
+}
+
+/// Most jobs committed under one fsync.
+const MAX_BATCH: usize = 1024;
+
+/// A cheap handle for submitting jobs to the writer thread.
+#[derive(Clone)]
+pub struct Writer {
+    tx: mpsc::UnboundedSender<Job>,
+}
+
+/// Committed events, published after every commit.
+pub type EventFeed = broadcast::Sender<Arc<[Event]>>;
+
+impl Writer {
+    /// Starts the writer thread. It stops when every handle is dropped,
+    /// after finishing the jobs already queued.
+    pub fn start(mut store: Store, feed: EventFeed) -> (Writer, std::thread::JoinHandle<()>) {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
+        let handle = std::thread::Builder::new()
+            .name("thrum-writer".into())
+            .spawn(move || {
+                let mut pending: Option<Job> = None;
+                loop {
+                    let first = match pending.take() {
+                        Some(j) => j,
+                        None => match rx.blocking_recv() {
+                            Some(j) => j,
+                            None => break,
+                        },
+                    };
+                    match first {
+                        Job::Exclusive(f, reply) => {
+                            let out = f(&mut store).map(|(v, events)| {
+                                if !events.is_empty() {
+                                    let _ = feed.send(events.into());
+                                }
+                                v
+                            });
+                            let _ = reply.send(out);
+                        }
+                        Job::Batch(f, reply) => {
+                            let mut fns = vec![f];
+                            let mut replies = vec![reply];
+                            while fns.len() < MAX_BATCH {
+                                match rx.try_recv() {
+                                    Ok(Job::Batch(f, r)) => {
+                                        fns.push(f);
+                                        replies.push(r);
+                                    }
+                                    Ok(ex @ Job::Exclusive(..)) => {
+                                        pending = Some(ex);
+                                        break;
+                                    }
+                                    Err(_) => break,
+                                }
+                            }
+                            let (results, committed) = store.commit_batch(fns);
+                            for (r, reply) in results.into_iter().zip(replies) {
+                                let _ = reply.send(r);
+                            }
+                            if !committed.is_empty() {
+                                let _ = feed.send(committed.into());
+                            }
+                        }
+                    }
+                }
+                tracing::info!("writer stopped");
+            })
+            .unwrap_or_else(|e| panic!("cannot start the writer thread: {e}"));
+        (Writer { tx }, handle)
+    }
+
+    /// Runs `f` in the next batch and returns its value once the events
+    /// it produced are durable.
+    pub async fn submit<F>(&self, f: F) -> HResult<Value>
+    where
+        F: FnOnce(&Connection) -> JobResult<Value, Fail> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(Job::Batch(Box::new(f), tx)).map_err(|_| shutting_down())?;
+        rx.await.map_err(|_| shutting_down())?
+    }
+
+    /// Runs `f` alone with the whole store.
+    pub async fn exclusive<F>(&self, f: F) -> HResult<Value>
+    where
+        F: FnOnce(&mut Store) -> HResult<(Value, Vec<Event>)> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(Job::Exclusive(Box::new(f), tx)).map_err(|_| shutting_down())?;
+        rx.await.map_err(|_| shutting_down())?
+    }
+}
+
+fn shutting_down() -> Fail {
+    crate::error::server("the daemon is shutting down: retry in a moment")
+}

@@ -1,0 +1,169 @@
+//! `agent.*` methods.
+
+use serde::{Deserialize, Serialize};
+use thrum_core::views::{AgentInfo, ContextInfo};
+
+pub const REGISTER: &str = "agent.register";
+pub const LIST: &str = "agent.list";
+pub const WHOAMI: &str = "agent.whoami";
+pub const LIST_CONTEXT: &str = "agent.listContext";
+pub const DELETE: &str = "agent.delete";
+pub const CLEANUP: &str = "agent.cleanup";
+pub const SET_STATUS: &str = "agent.set-status";
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RegisterParams {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    #[serde(default)]
+    pub role: String,
+    #[serde(default)]
+    pub module: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub display: String,
+    #[serde(default, skip_serializing_if = "crate::methods::is_false")]
+    pub force: bool,
+    #[serde(default, skip_serializing_if = "crate::methods::is_false")]
+    pub re_register: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_pid: Option<i64>,
+    /// Ours: the worktree the agent registers from (its basename is
+    /// recorded; the CLI passes the git toplevel).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub worktree: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Conflict {
+    pub existing_agent_id: String,
+    pub registered_at: String,
+    #[serde(default)]
+    pub last_seen_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conflict_pid: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RegisterResult {
+    pub agent_id: String,
+    pub status: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub session_id: String,
+    #[serde(default, skip_serializing_if = "crate::methods::is_false")]
+    pub session_resumed: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conflict: Option<Conflict>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ListParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ListResult {
+    pub agents: Vec<AgentInfo>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct WhoamiParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_agent_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct WhoamiResult {
+    pub agent_id: String,
+    pub role: String,
+    pub module: String,
+    #[serde(default)]
+    pub display: String,
+    pub source: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub session_id: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub session_start: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub branch: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub intent: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ListContextParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ListContextResult {
+    pub contexts: Vec<ContextInfo>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DeleteParams {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_agent_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DeleteResult {
+    pub agent_id: String,
+    pub deleted: bool,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CleanupParams {
+    #[serde(default)]
+    pub dry_run: bool,
+    #[serde(default)]
+    pub force: bool,
+    #[serde(default)]
+    pub threshold: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Orphan {
+    pub agent_id: String,
+    pub role: String,
+    pub module: String,
+    #[serde(default)]
+    pub worktree: String,
+    #[serde(default)]
+    pub branch: String,
+    #[serde(default)]
+    pub last_seen_at: String,
+    pub worktree_missing: bool,
+    pub branch_missing: bool,
+    pub days_since_last_seen: i64,
+    pub message_count: i64,
+    /// Ours: why it counts as orphaned, in words.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CleanupResult {
+    pub orphans: Vec<Orphan>,
+    pub deleted: Vec<String>,
+    pub dry_run: bool,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SetStatusParams {
+    pub agent: String,
+    pub status: String,
+}

@@ -1,0 +1,255 @@
+//! `message.*` methods.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use thrum_core::Scope;
+use thrum_core::views::{Audience, MessageDetail, MessageSummary, Recipient};
+
+pub const SEND: &str = "message.send";
+pub const GET: &str = "message.get";
+pub const LIST: &str = "message.list";
+pub const OUTBOX: &str = "message.outbox";
+pub const EDIT: &str = "message.edit";
+pub const DELETE: &str = "message.delete";
+pub const MARK_READ: &str = "message.markRead";
+pub const DELETE_BY_AGENT: &str = "message.deleteByAgent";
+pub const DELETE_BY_SCOPE: &str = "message.deleteByScope";
+pub const WAIT: &str = "message.wait";
+pub const PURGE: &str = "message.purge";
+
+/// Largest accepted message body, in bytes.
+pub const MAX_CONTENT: usize = 256 * 1024;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SendParams {
+    #[serde(default)]
+    pub content: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub format: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub structured: Option<Value>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reply_to: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<Scope>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refs: Vec<Scope>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_agent_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SendResult {
+    pub message_id: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub thread_id: String,
+    pub created_at: String,
+    pub resolved_to: i64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub audiences: Vec<Audience>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recipients: Vec<Recipient>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct GetParams {
+    #[serde(default)]
+    pub message_id: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct GetResult {
+    pub message: MessageDetail,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ListParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Scope>,
+    #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
+    pub reference: Option<Scope>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author_id: Option<String>,
+    #[serde(default, skip_serializing_if = "crate::methods::is_false")]
+    pub mentions: bool,
+    #[serde(default, skip_serializing_if = "crate::methods::is_false")]
+    pub unread: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mention_role: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unread_for_agent: Option<String>,
+    #[serde(default, skip_serializing_if = "crate::methods::is_false")]
+    pub exclude_self: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_agent_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_mention_role: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_agent: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_agent_role: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_after: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_size: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sort_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sort_order: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ListResult {
+    pub messages: Vec<MessageSummary>,
+    pub total: i64,
+    #[serde(default)]
+    pub unread: i64,
+    pub page: i64,
+    pub page_size: i64,
+    pub total_pages: i64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct OutboxParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_agent_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    #[serde(default, skip_serializing_if = "crate::methods::is_false")]
+    pub unread: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_size: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct EditParams {
+    #[serde(default)]
+    pub message_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub structured: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_agent_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct EditResult {
+    pub message_id: String,
+    pub updated_at: String,
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DeleteParams {
+    #[serde(default)]
+    pub message_id: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_agent_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DeleteResult {
+    pub message_id: String,
+    pub deleted_at: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct MarkReadParams {
+    #[serde(default)]
+    pub message_ids: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_agent_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct MarkReadResult {
+    pub marked_count: i64,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub also_read_by: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DeleteByAgentParams {
+    #[serde(default)]
+    pub agent_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_agent_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DeleteCountResult {
+    pub deleted_count: i64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DeleteByScopeParams {
+    #[serde(default)]
+    pub scope_type: String,
+    #[serde(default)]
+    pub scope_value: String,
+}
+
+/// Ours: block until a message addressed to the caller arrives.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct WaitParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_agent_id: Option<String>,
+    /// Only messages created after this RFC 3339 instant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+    #[serde(default)]
+    pub timeout_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Scope>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mention_role: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct WaitResult {
+    /// `received` or `timeout`.
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<MessageSummary>,
+}
+
+/// Ours: `thrum purge`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PurgeParams {
+    /// RFC 3339 cutoff: everything created before it goes.
+    pub before: String,
+    #[serde(default)]
+    pub confirm: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_agent_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PurgeResult {
+    pub before: String,
+    pub confirmed: bool,
+    pub messages: i64,
+    pub sessions: i64,
+    pub events: i64,
+    pub message_files: i64,
+    pub event_files: i64,
+}

@@ -1,0 +1,40 @@
+//! The method catalogue: every RPC's name, parameters and result, one
+//! module per family. The daemon deserialises params from these types and
+//! the client serialises them, so the two sides share one definition.
+//!
+//! Field names, optionality and omission rules follow the original's
+//! `docs/rpc-api.md`.
+
+pub mod agent;
+pub mod group;
+pub mod message;
+pub mod session;
+pub mod system;
+
+/// Methods an anonymous caller (a process outside every registered
+/// worktree) may call: the read-only ones, plus the three that bootstrap
+/// a new agent.
+pub const ANONYMOUS_ALLOWED: &[&str] = &[
+    system::HEALTH,
+    agent::LIST,
+    agent::WHOAMI,
+    agent::LIST_CONTEXT,
+    session::LIST,
+    message::GET,
+    message::LIST,
+    message::OUTBOX,
+    group::LIST,
+    group::INFO,
+    group::MEMBERS,
+    system::USER_IDENTIFY,
+    system::SUBSCRIPTIONS_LIST,
+    agent::REGISTER,
+    session::START,
+    session::SET_INTENT,
+    message::WAIT,
+];
+
+/// Serde helper: skip `false`.
+pub(crate) fn is_false(b: &bool) -> bool {
+    !*b
+}
