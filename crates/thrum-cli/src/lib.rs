@@ -1,1 +1,136 @@
-//! thrum-cli
+//! The `thrum` command line: argument definitions, dispatch, and the
+//! mapping from outcomes to exit codes. Each command lives in its own
+//! module under `commands/`.
+
+pub mod commands;
+pub mod context;
+pub mod identity;
+pub mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::context::Ctx;
+use crate::output::Out;
+
+/// Git-backed messaging and coordination for AI coding agents.
+#[derive(Debug, Parser)]
+#[command(name = "thrum", version, about, long_about = None, disable_help_subcommand = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command accepts.
+#[derive(Debug, Args, Clone)]
+pub struct Global {
+    /// Machine-readable JSON output.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Suppress non-essential output (success lines, hints).
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
+    /// Extra detail on stderr.
+    #[arg(long, short = 'v', global = true)]
+    pub verbose: bool,
+    /// Agent role (or THRUM_ROLE).
+    #[arg(long, global = true, value_name = "ROLE")]
+    pub role: Option<String>,
+    /// Agent module (or THRUM_MODULE).
+    #[arg(long, global = true, value_name = "MODULE")]
+    pub module: Option<String>,
+    /// Repository path (default: the current directory, or THRUM_HOME).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub repo: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Set up thrum in this repository (.thrum/, the a-sync branch and its worktree).
+    Init(commands::init::InitArgs),
+    /// Register, start a session and set your intent, in one step.
+    Quickstart(commands::agent::QuickstartArgs),
+    /// Show who you are (works without the daemon).
+    Whoami(commands::agent::WhoamiArgs),
+    /// Send a message.
+    Send(commands::messaging::SendArgs),
+    /// Reply to a message (threads automatically).
+    Reply(commands::messaging::ReplyArgs),
+    /// List messages addressed to you.
+    Inbox(commands::messaging::InboxArgs),
+    /// List messages you sent, with read receipts.
+    Sent(commands::messaging::SentArgs),
+    /// Block until a message for you arrives (exit 0 received, 1 timeout, 2 error).
+    Wait(commands::messaging::WaitArgs),
+    /// Get, edit, delete or mark messages read.
+    #[command(subcommand)]
+    Message(commands::message::MessageCmd),
+    /// Remove old messages and sessions (preview unless --confirm).
+    Purge(commands::message::PurgeArgs),
+    /// Agents: register, list, delete, clean up, and session aliases.
+    #[command(subcommand)]
+    Agent(commands::agent::AgentCmd),
+    /// Work sessions.
+    #[command(subcommand)]
+    Session(commands::session::SessionCmd),
+    /// Named groups of agents and roles.
+    #[command(subcommand)]
+    Group(commands::group::GroupCmd),
+    /// What everyone is working on.
+    Team(commands::views::TeamArgs),
+    /// You, your team and your inbox in one view.
+    Overview,
+    /// Your current state.
+    Status,
+    /// Is an agent online?
+    Ping(commands::views::PingArgs),
+    /// Subscribe to a scope, a mention, or everything.
+    Subscribe(commands::views::SubscribeArgs),
+    /// Remove a subscription.
+    Unsubscribe(commands::views::UnsubscribeArgs),
+    /// List your subscriptions.
+    Subscriptions,
+    /// The background daemon.
+    #[command(subcommand)]
+    Daemon(commands::daemon::DaemonCmd),
+    /// Move data from the old in-repo layout to the a-sync branch.
+    Migrate,
+    /// Show version information.
+    Version,
+    /// Print a shell completion script.
+    Completion(commands::misc::CompletionArgs),
+}
+
+/// Parses arguments, runs the command, and returns the exit code:
+/// 0 success, 1 failure, 2 usage (and `wait`'s own 0/1/2).
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let out = Out { json: cli.global.json, quiet: cli.global.quiet, verbose: cli.global.verbose };
+    let mut ctx = Ctx::new(out, cli.global.role.clone(), cli.global.module.clone(), cli.global.repo.clone());
+    match commands::run(&mut ctx, cli.command) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            let msg = format!("{e:#}");
+            if is_broken_pipe(&e) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("Error: {msg}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+}

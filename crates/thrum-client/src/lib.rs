@@ -1,1 +1,13 @@
-//! thrum-client
+//! Talking to a thrum daemon over its Unix socket, starting it first when
+//! it is not running. Used by the CLI and the MCP server alike.
+//!
+//! The client is blocking: a CLI command makes a handful of calls and
+//! exits, and a plain socket is the fastest way to do that.
+
+mod autostart;
+mod connection;
+mod error;
+
+pub use autostart::{StartOutcome, connect_or_start, start_daemon};
+pub use connection::Client;
+pub use error::ClientError;

@@ -1,0 +1,317 @@
+//! `thrum daemon start|stop|status|restart|logs|run`.
+
+use std::io::{BufRead, Read, Seek, SeekFrom, Write};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Args, Subcommand};
+use serde::Serialize;
+use thrum_client::{Client, StartOutcome};
+use thrum_core::Layout;
+use thrum_daemon::lifecycle::{pid_alive, read_pid_file};
+use thrum_proto::methods::system::{HEALTH, HealthResult};
+
+use crate::context::Ctx;
+use crate::output::{self, Out};
+
+#[derive(Debug, Subcommand)]
+pub enum DaemonCmd {
+    /// Start the daemon in the background.
+    Start(StartArgs),
+    /// Stop the daemon gracefully (in-flight writes finish).
+    Stop,
+    /// Show whether the daemon runs, and its identity.
+    Status,
+    /// Stop, then start.
+    Restart(StartArgs),
+    /// Show the daemon log.
+    Logs(LogsArgs),
+    /// Run the daemon in the foreground (for supervisors such as systemd).
+    Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Local-only mode: never fetch or push the sync branch.
+    #[arg(long)]
+    pub local: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Local-only mode: never fetch or push the sync branch.
+    #[arg(long)]
+    pub local: bool,
+    /// Detach from the terminal and report readiness on stdout (used by
+    /// `daemon start` and auto-start).
+    #[arg(long, hide = true)]
+    pub background: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Keep printing new lines as they are written.
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+    /// Number of lines to show (0 = all).
+    #[arg(long, short = 'n', default_value_t = 50)]
+    pub lines: usize,
+    /// Only lines since a duration ago (1h, 7d), a date or RFC 3339.
+    #[arg(long)]
+    pub since: Option<String>,
+}
+
+pub fn run(ctx: &mut Ctx, cmd: DaemonCmd) -> Result<u8> {
+    match cmd {
+        DaemonCmd::Start(a) => start(ctx, a.local, "started"),
+        DaemonCmd::Stop => stop(ctx, true),
+        DaemonCmd::Status => status(ctx),
+        DaemonCmd::Restart(a) => {
+            let _ = stop(ctx, false);
+            start(ctx, a.local, "restarted")
+        }
+        DaemonCmd::Logs(a) => logs(ctx, a),
+        DaemonCmd::Run(a) => run_foreground(ctx, a),
+    }
+}
+
+fn start(ctx: &mut Ctx, local: bool, verb: &str) -> Result<u8> {
+    let layout = ctx.layout()?.clone();
+    let out = ctx.out;
+    let outcome = thrum_client::start_daemon(&layout, local.then_some(true))?;
+    let health = Client::connect(&layout.socket()).and_then(|mut c| c.call::<_, HealthResult>(HEALTH, &serde_json::json!({})));
+    let pid = health.as_ref().map(|h| h.pid).unwrap_or(0);
+    if out.json {
+        out.json(&serde_json::json!({
+            "running": true,
+            "status": match outcome { StartOutcome::Started(_) => verb, StartOutcome::AlreadyRunning => "already_running" },
+            "pid": pid,
+            "socket": layout.socket(),
+        }));
+        return Ok(0);
+    }
+    match outcome {
+        StartOutcome::Started(_) => out.ok(format!("Daemon {verb} (PID {pid})")),
+        StartOutcome::AlreadyRunning => out.ok(format!("Daemon already running (PID {pid})")),
+    }
+    Ok(0)
+}
+
+fn stop(ctx: &mut Ctx, loud: bool) -> Result<u8> {
+    let layout = ctx.layout()?.clone();
+    let out = ctx.out;
+    let info = read_pid_file(&layout.pid_file()).filter(|i| pid_alive(i.pid));
+    let Some(info) = info else {
+        if loud {
+            bail!("daemon is not running");
+        }
+        return Ok(0);
+    };
+    let pid = rustix::process::Pid::from_raw(info.pid as i32).ok_or_else(|| anyhow!("bad PID {}", info.pid))?;
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM)
+        .with_context(|| format!("signal daemon PID {}", info.pid))?;
+    // The daemon finishes in-flight writes, then releases its lock.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pid_alive(info.pid) && layout.pid_file().exists() {
+        if Instant::now() > deadline {
+            bail!("timeout waiting for daemon to stop (PID {} still running)", info.pid);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if loud {
+        if out.json {
+            out.json(&serde_json::json!({ "stopped": true, "pid": info.pid }));
+        } else {
+            out.ok("Daemon stopped successfully");
+            if !out.quiet {
+                out.line("  All messaging commands will start it again on first use, or run:");
+                out.line("    thrum daemon start");
+            }
+        }
+    }
+    Ok(0)
+}
+
+#[derive(Debug, Serialize)]
+struct StatusJson {
+    running: bool,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    repo_path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uptime: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uptime_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    socket: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sync_state: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    identity: Option<thrum_core::config::DaemonIdentity>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<String>,
+}
+
+fn status(ctx: &mut Ctx) -> Result<u8> {
+    let layout = ctx.layout()?.clone();
+    let out = ctx.out;
+    let health = Client::connect(&layout.socket()).and_then(|mut c| c.call::<_, HealthResult>(HEALTH, &serde_json::json!({})));
+    let Ok(h) = health else {
+        if out.json {
+            out.json(&StatusJson {
+                running: false,
+                status: "stopped",
+                pid: None,
+                repo_path: None,
+                uptime: None,
+                uptime_ms: None,
+                version: None,
+                socket: None,
+                sync_state: None,
+                identity: None,
+                warnings: Vec::new(),
+            });
+            return Ok(0);
+        }
+        out.line("Daemon: not running");
+        out.line("  Start it with: thrum daemon start (or just run any command)");
+        return Ok(1);
+    };
+    let repo = layout.repo_root().display().to_string();
+    if out.json {
+        out.json(&StatusJson {
+            running: true,
+            status: "running",
+            pid: Some(h.pid),
+            repo_path: Some(repo),
+            uptime: Some(output::duration(h.uptime_ms as i64)),
+            uptime_ms: Some(h.uptime_ms),
+            version: Some(h.version),
+            socket: Some(h.socket_path),
+            sync_state: Some(h.sync_state),
+            identity: h.identity,
+            warnings: h.warnings,
+        });
+        return Ok(0);
+    }
+    out.line(format!("Daemon: running (PID {}, uptime {})", h.pid, output::duration(h.uptime_ms as i64)));
+    out.line(format!("  Version:  v{}", h.version));
+    out.line(format!("  Socket:   {}", h.socket_path));
+    out.line(format!("  Repo:     {repo}"));
+    if let Some(id) = h.identity {
+        out.line("");
+        out.line("Identity:");
+        out.line(format!("  daemon_id:  {}", id.daemon_id));
+        out.line(format!("  repo_name:  {}", id.repo_name));
+        out.line(format!("  hostname:   {}", id.hostname));
+        out.line(format!("  repo_path:  {}", id.repo_path));
+        if !id.git_origin_url.is_empty() {
+            out.line(format!("  git_origin: {}", id.git_origin_url));
+        }
+        out.line(format!("  init_at:    {}", id.init_at));
+    }
+    for w in &h.warnings {
+        out.warn(w);
+    }
+    Ok(0)
+}
+
+/// The leading RFC 3339 timestamp of a log line, if any.
+fn line_time(line: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    thrum_core::time::parse_ts(line.split_whitespace().next()?)
+}
+
+fn logs(ctx: &mut Ctx, a: LogsArgs) -> Result<u8> {
+    let layout = ctx.layout()?.clone();
+    let path = layout.log_file();
+    let since = match &a.since {
+        Some(s) => Some(
+            thrum_core::time::parse_before(s, chrono::Utc::now())
+                .ok_or_else(|| anyhow!("--since: invalid value {s:?} (use 1h, 7d, 2026-04-09 or RFC 3339)"))?,
+        ),
+        None => None,
+    };
+    let file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !a.follow => {
+            bail!("no daemon log yet at {}: start the daemon with `thrum daemon start`", path.display())
+        }
+        Err(e) => return Err(e).with_context(|| format!("open {}", path.display())),
+    };
+    let mut reader = std::io::BufReader::new(file);
+    let mut lines: Vec<String> = Vec::new();
+    let mut keep = since.is_none();
+    for l in reader.by_ref().lines() {
+        let l = l?;
+        if let (Some(s), Some(t)) = (since, line_time(&l)) {
+            keep = t >= s;
+        }
+        if keep {
+            lines.push(l);
+        }
+    }
+    let skip = if a.lines == 0 { 0 } else { lines.len().saturating_sub(a.lines) };
+    let stdout = std::io::stdout();
+    let mut w = stdout.lock();
+    for l in &lines[skip..] {
+        writeln!(w, "{l}")?;
+    }
+    w.flush()?;
+    if !a.follow {
+        return Ok(0);
+    }
+    let mut pos = reader.stream_position()?;
+    loop {
+        std::thread::sleep(Duration::from_millis(200));
+        let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        if len < pos {
+            // Rotated: start over on the new file.
+            reader = std::io::BufReader::new(std::fs::File::open(&path)?);
+            pos = 0;
+        }
+        reader.seek(SeekFrom::Start(pos))?;
+        let mut buf = String::new();
+        while reader.read_line(&mut buf)? > 0 {
+            if buf.ends_with('\n') {
+                write!(w, "{buf}")?;
+                pos += buf.len() as u64;
+            }
+            buf.clear();
+        }
+        w.flush()?;
+    }
+}
+
+fn run_foreground(ctx: &mut Ctx, a: RunArgs) -> Result<u8> {
+    let layout: Layout = ctx
+        .layout()
+        .map_err(|_| anyhow!("thrum not initialized - run 'thrum init' first"))?
+        .clone();
+    let out: Out = ctx.out;
+    if a.background {
+        // Leave the caller's session so terminal signals do not reach us.
+        let _ = rustix::process::setsid();
+    }
+    let background = a.background;
+    let ready: thrum_daemon::ReadyFn = Box::new(move |r| {
+        if background {
+            let mut so = std::io::stdout();
+            let _ = match r {
+                Ok(pid) => writeln!(so, "READY {pid}"),
+                Err(e) => writeln!(so, "ERROR {}", e.replace('\n', " ")),
+            };
+            let _ = so.flush();
+        } else if let Ok(pid) = r
+            && !out.quiet
+        {
+            eprintln!("thrum daemon running (PID {pid}); stop with Ctrl-C or SIGTERM");
+        }
+    });
+    let local = if a.local { Some(true) } else { None };
+    thrum_daemon::run(thrum_daemon::RunOptions { layout, local, ready: Some(ready) })?;
+    Ok(0)
+}

@@ -1,0 +1,216 @@
+//! `thrum init`: creates `.thrum/`, the ignore entries, the `a-sync`
+//! orphan branch and its sparse worktree. Idempotent: a second run
+//! repairs what is missing and changes nothing else.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use serde::Serialize;
+use thrum_core::Layout;
+use thrum_core::layout::THRUM_DIR;
+use thrum_git::Git;
+
+use crate::context::Ctx;
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Initialize even outside a git repository (messages stay local).
+    #[arg(long)]
+    pub force: bool,
+    /// Write ignore entries to .git/info/exclude instead of .gitignore.
+    #[arg(long)]
+    pub stealth: bool,
+    /// Show what would be done without changing anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Runtime preset to record (claude, codex, cursor, gemini, …).
+    #[arg(long)]
+    pub runtime: Option<String>,
+    /// Never prompt (the default when stdin is not a terminal).
+    #[arg(long)]
+    pub non_interactive: bool,
+}
+
+const IGNORE_HEADER: &str = "# Thrum data directory (all data lives on a-sync branch via worktree)";
+const STEALTH_HEADER: &str = "# Thrum stealth mode (added by thrum init --stealth)";
+const IGNORE_LINES: &[&str] = &[".thrum/", ".thrum.*.json"];
+
+#[derive(Debug, Default, Serialize)]
+struct Report {
+    repo_path: String,
+    thrum_dir: String,
+    sync_worktree: String,
+    created: Vec<String>,
+    updated: Vec<String>,
+    unchanged: Vec<String>,
+    dry_run: bool,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    redirect: String,
+}
+
+pub fn run(ctx: &mut Ctx, a: InitArgs) -> Result<u8> {
+    let start = ctx.start_dir()?;
+    let git = Git::new(&start);
+    let (root, common) = match (git.toplevel(), git.common_dir()) {
+        (Ok(t), Ok(c)) => (t, Some(c)),
+        _ if a.force => (start.clone(), None),
+        _ => bail!(
+            "not a git repository: {}\n  thrum keeps messages on a git branch; run `git init` first, or pass --force to use thrum without git",
+            start.display()
+        ),
+    };
+    let mut rep = Report { repo_path: root.display().to_string(), dry_run: a.dry_run, ..Default::default() };
+    let thrum = root.join(THRUM_DIR);
+    rep.thrum_dir = thrum.display().to_string();
+
+    // A linked worktree shares the main repository's .thrum through a redirect.
+    if let Some(common) = &common
+        && let Some(main_root) = main_root_of(common)
+        && main_root != root
+    {
+        let main_thrum = main_root.join(THRUM_DIR);
+        if !main_thrum.is_dir() {
+            bail!(
+                "this is a git worktree, but the main repo ({}) is not initialized\n  Run 'thrum init' in the main repo first, then run 'thrum init' here again",
+                main_root.display()
+            );
+        }
+        rep.redirect = main_thrum.display().to_string();
+        step(&mut rep, a.dry_run, "created", ".thrum/identities/ (local to this worktree)", !thrum.join("identities").is_dir(), || {
+            std::fs::create_dir_all(thrum.join("identities")).map_err(Into::into)
+        })?;
+        if !a.dry_run {
+            std::fs::create_dir_all(thrum.join("context")).context("create .thrum/context")?;
+        }
+        let want = format!("{}\n", main_thrum.display());
+        let have = std::fs::read_to_string(thrum.join("redirect")).unwrap_or_default();
+        step(&mut rep, a.dry_run, "created", ".thrum/redirect", have != want, || {
+            std::fs::write(thrum.join("redirect"), &want).map_err(Into::into)
+        })?;
+        return finish(ctx, rep, true);
+    }
+
+    for sub in ["", "identities", "context", "var"] {
+        let p = if sub.is_empty() { thrum.clone() } else { thrum.join(sub) };
+        let label = if sub.is_empty() { ".thrum/".to_string() } else { format!(".thrum/{sub}/") };
+        step(&mut rep, a.dry_run, "created", &label, !p.is_dir(), || std::fs::create_dir_all(&p).map_err(Into::into))?;
+    }
+    let cfg = thrum.join("config.json");
+    step(&mut rep, a.dry_run, "created", ".thrum/config.json", !cfg.exists(), || {
+        let mut c = serde_json::json!({ "daemon": { "sync_interval": 60, "log_level": "info" } });
+        if let Some(rt) = &a.runtime {
+            c["runtime"] = serde_json::json!({ "primary": rt });
+        }
+        let text = format!("{}\n", serde_json::to_string_pretty(&c)?);
+        thrum_daemon::lifecycle::write_private(&cfg, text.as_bytes()).map_err(Into::into)
+    })?;
+
+    let (ignore_file, header) = match (&common, a.stealth) {
+        (Some(c), true) => (c.join("info").join("exclude"), STEALTH_HEADER),
+        (_, true) => bail!("--stealth needs a git repository"),
+        _ => (root.join(".gitignore"), IGNORE_HEADER),
+    };
+    let label = if a.stealth { ".git/info/exclude (stealth mode)".to_string() } else { ".gitignore".to_string() };
+    let text = std::fs::read_to_string(&ignore_file).unwrap_or_default();
+    let missing = IGNORE_LINES.iter().any(|l| !text.lines().any(|x| x.trim() == *l));
+    step(&mut rep, a.dry_run, "updated", &label, missing, || add_ignore(&ignore_file, &text, header))?;
+
+    if let Some(common) = &common {
+        let sync = thrum_git::sync_branch::sync_worktree_path(common);
+        rep.sync_worktree = sync.display().to_string();
+        let git = Git::new(&root);
+        let exists = git.ref_exists("refs/heads/a-sync");
+        step(&mut rep, a.dry_run, "created", "a-sync branch for message sync", !exists, || {
+            thrum_git::sync_branch::ensure_branch(&git).map(|_| ()).map_err(Into::into)
+        })?;
+        let healthy = thrum_git::sync_branch::worktree_healthy(&git, &sync);
+        step(&mut rep, a.dry_run, "created", &format!("sync worktree {}", sync.display()), !healthy, || {
+            thrum_git::sync_branch::ensure_worktree(&git, &sync).map(|_| ()).map_err(Into::into)
+        })?;
+    } else {
+        rep.sync_worktree = thrum.join("a-sync").display().to_string();
+    }
+    if !a.dry_run {
+        let layout = Layout::for_root(&root)?;
+        thrum_daemon::bootstrap_identity(&layout, &root).context("write the daemon identity")?;
+    }
+    finish(ctx, rep, false)
+}
+
+/// The main worktree's root, from the common git dir (`…/.git`).
+fn main_root_of(common: &Path) -> Option<PathBuf> {
+    if common.file_name().is_some_and(|n| n == ".git") { common.parent().map(Path::to_path_buf) } else { None }
+}
+
+fn step(
+    rep: &mut Report,
+    dry: bool,
+    kind: &str,
+    what: &str,
+    needed: bool,
+    f: impl FnOnce() -> Result<()>,
+) -> Result<()> {
+    if !needed {
+        rep.unchanged.push(what.to_string());
+        return Ok(());
+    }
+    if !dry {
+        f().with_context(|| format!("create {what}"))?;
+    }
+    if kind == "updated" { rep.updated.push(what.to_string()) } else { rep.created.push(what.to_string()) }
+    Ok(())
+}
+
+fn add_ignore(path: &Path, text: &str, header: &str) -> Result<()> {
+    let mut out = text.to_string();
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    out.push_str(header);
+    out.push('\n');
+    for l in IGNORE_LINES {
+        if !text.lines().any(|x| x.trim() == *l) {
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, out).with_context(|| format!("write {}", path.display()))
+}
+
+fn finish(ctx: &mut Ctx, rep: Report, worktree: bool) -> Result<u8> {
+    let out = ctx.out;
+    if out.json {
+        out.json(&rep);
+        return Ok(0);
+    }
+    let prefix = if rep.dry_run { "Would create" } else { "Created" };
+    if worktree {
+        out.ok("Worktree detected — set up redirect to main repo");
+        out.line(format!("  Redirect: .thrum/redirect → {}", rep.redirect));
+    } else if rep.created.is_empty() && rep.updated.is_empty() {
+        out.ok("Thrum already initialized (nothing to change)");
+    } else if rep.dry_run {
+        out.line("Dry run: nothing was changed.");
+    } else {
+        out.ok("Thrum initialized successfully");
+    }
+    out.line(format!("  Repository: {}", rep.repo_path));
+    for c in &rep.created {
+        out.line(format!("  {prefix}: {c}"));
+    }
+    for u in &rep.updated {
+        out.line(format!("  {}: {u}", if rep.dry_run { "Would update" } else { "Updated" }));
+    }
+    if !rep.dry_run {
+        println!();
+        println!("Done. Run 'thrum quickstart --name <name> --role <role> --module <module>' to register an agent.");
+    }
+    Ok(0)
+}

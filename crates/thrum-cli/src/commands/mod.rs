@@ -1,0 +1,53 @@
+//! One module per command family; `run` dispatches.
+
+pub mod agent;
+pub mod daemon;
+pub mod group;
+pub mod init;
+pub mod message;
+pub mod messaging;
+pub mod misc;
+pub mod session;
+pub mod views;
+
+use anyhow::Result;
+
+use crate::Command;
+use crate::context::Ctx;
+
+/// Runs a command, returning its exit code.
+pub fn run(ctx: &mut Ctx, cmd: Command) -> Result<u8> {
+    match cmd {
+        Command::Init(a) => init::run(ctx, a),
+        Command::Quickstart(a) => agent::quickstart(ctx, a),
+        Command::Whoami(a) => agent::whoami(ctx, a),
+        Command::Send(a) => messaging::send(ctx, a),
+        Command::Reply(a) => messaging::reply(ctx, a),
+        Command::Inbox(a) => messaging::inbox(ctx, a),
+        Command::Sent(a) => messaging::sent(ctx, a),
+        Command::Wait(a) => Ok(messaging::wait(ctx, a)),
+        Command::Message(c) => message::run(ctx, c),
+        Command::Purge(a) => message::purge(ctx, a),
+        Command::Agent(c) => agent::run(ctx, c),
+        Command::Session(c) => session::run(ctx, c),
+        Command::Group(c) => group::run(ctx, c),
+        Command::Team(a) => views::team(ctx, a),
+        Command::Overview => views::overview(ctx),
+        Command::Status => views::status(ctx),
+        Command::Ping(a) => views::ping(ctx, a),
+        Command::Subscribe(a) => views::subscribe(ctx, a),
+        Command::Unsubscribe(a) => views::unsubscribe(ctx, a),
+        Command::Subscriptions => views::subscriptions(ctx),
+        Command::Daemon(c) => daemon::run(ctx, c),
+        Command::Migrate => misc::migrate(ctx),
+        Command::Version => misc::version(ctx),
+        Command::Completion(a) => misc::completion(a),
+    }
+}
+
+/// Parses repeated `type:value` flags.
+pub fn scopes(list: &[String], what: &'static str) -> Result<Vec<thrum_core::Scope>> {
+    list.iter()
+        .map(|s| thrum_core::Scope::parse(s, what).map_err(|e| anyhow::anyhow!("{e}")))
+        .collect()
+}

@@ -1,0 +1,374 @@
+//! Read-only views: `team`, `overview`, `status`, `ping`, and the
+//! subscription commands.
+
+use anyhow::{Result, anyhow, bail};
+use clap::Args;
+use serde::Serialize;
+use serde_json::json;
+use thrum_core::views::{AgentInfo, ContextInfo, SessionInfo};
+use thrum_proto::methods::agent::{self as am, ListContextResult, ListResult as AgentList, WhoamiResult};
+use thrum_proto::methods::message::{self as mm, ListResult as MsgList};
+use thrum_proto::methods::session::{self as sm, ListResult as SessionList};
+use thrum_proto::methods::system::{self as ym, HealthResult, SubscribeResult};
+
+use crate::context::Ctx;
+use crate::output::{self, truncate};
+
+#[derive(Debug, Args)]
+pub struct TeamArgs {
+    /// Include offline agents.
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PingArgs {
+    pub agent: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SubscribeArgs {
+    /// Messages with this scope (type:value).
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// Messages mentioning this role.
+    #[arg(long)]
+    pub mention: Option<String>,
+    /// Every message.
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UnsubscribeArgs {
+    pub id: i64,
+}
+
+#[derive(Debug, Serialize, Clone)]
+struct Member {
+    agent_id: String,
+    role: String,
+    module: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    display: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    hostname: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    agent_pid: Option<i64>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    worktree: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    session_id: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    session_start: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    last_seen: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    intent: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    current_task: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    branch: String,
+    unmerged_commits: i64,
+    inbox_total: i64,
+    inbox_unread: i64,
+    status: String,
+}
+
+struct Team {
+    members: Vec<Member>,
+}
+
+fn gather(ctx: &mut Ctx) -> Result<Team> {
+    let agents: AgentList = ctx.call(am::LIST, &json!({}))?;
+    let sessions: SessionList = ctx.call(sm::LIST, &json!({ "active_only": true }))?;
+    let contexts: ListContextResult = ctx.call(am::LIST_CONTEXT, &json!({}))?;
+    let mut members = Vec::new();
+    for a in agents.agents {
+        let s: Option<&SessionInfo> = sessions.sessions.iter().find(|s| s.agent_id == a.agent_id);
+        let c: Option<&ContextInfo> = contexts.contexts.iter().find(|c| c.agent_id == a.agent_id);
+        let inbox: MsgList = ctx.call(
+            mm::LIST,
+            &json!({ "caller_agent_id": a.agent_id, "for_agent": a.agent_id, "for_agent_role": a.role, "exclude_self": true, "page_size": 1 }),
+        )?;
+        members.push(member(&a, s, c, &inbox));
+    }
+    Ok(Team { members })
+}
+
+fn member(a: &AgentInfo, s: Option<&SessionInfo>, c: Option<&ContextInfo>, inbox: &MsgList) -> Member {
+    Member {
+        agent_id: a.agent_id.clone(),
+        role: a.role.clone(),
+        module: a.module.clone(),
+        display: a.display.clone(),
+        hostname: a.hostname.clone(),
+        agent_pid: (a.agent_pid > 0).then_some(a.agent_pid),
+        worktree: a.worktree.clone(),
+        session_id: s.map(|s| s.session_id.clone()).unwrap_or_default(),
+        session_start: s.map(|s| s.started_at.clone()).unwrap_or_default(),
+        last_seen: if a.last_seen_at.is_empty() { a.registered_at.clone() } else { a.last_seen_at.clone() },
+        intent: c.map(|c| c.intent.clone()).unwrap_or_default(),
+        current_task: c.map(|c| c.current_task.clone()).unwrap_or_default(),
+        branch: c.map(|c| c.branch.clone()).unwrap_or_default(),
+        unmerged_commits: c.map(|c| c.unmerged_commits.len() as i64).unwrap_or(0),
+        inbox_total: inbox.total,
+        inbox_unread: inbox.unread,
+        status: if s.is_some() { "active".into() } else { "offline".into() },
+    }
+}
+
+pub fn team(ctx: &mut Ctx, a: TeamArgs) -> Result<u8> {
+    let out = ctx.out;
+    let mut t = gather(ctx)?;
+    if !a.all {
+        t.members.retain(|m| m.status == "active");
+    }
+    if out.json {
+        out.json(&json!({ "members": t.members }));
+        return Ok(0);
+    }
+    if t.members.is_empty() {
+        out.line(if a.all { "No agents registered." } else { "No active agents. (thrum team --all includes offline agents)" });
+        return Ok(0);
+    }
+    for (i, m) in t.members.iter().enumerate() {
+        if i > 0 {
+            out.line("");
+        }
+        let glyph = if m.status == "active" { "●" } else { "○" };
+        out.line(format!("{glyph} @{} [{}]", m.agent_id, m.status));
+        out.line(format!("  Role:     {}", m.role));
+        out.line(format!("  Module:   {}", m.module));
+        if let Some(pid) = m.agent_pid {
+            let live = thrum_daemon::lifecycle::pid_alive(pid);
+            out.line(format!("  PID:      {pid} [{}]", if live { "live" } else { "stale" }));
+        }
+        if !m.worktree.is_empty() {
+            out.line(format!("  Worktree: {}", m.worktree));
+        }
+        if !m.session_id.is_empty() {
+            out.line(format!("  Session:  {} (duration: {})", m.session_id, output::duration(output::since_ms(&m.session_start))));
+        } else {
+            out.line(format!("  Last seen: {}", output::relative(&m.last_seen)));
+        }
+        if !m.intent.is_empty() {
+            out.line(format!("  Intent:   {}", m.intent));
+        }
+        if !m.current_task.is_empty() {
+            out.line(format!("  Task:     {}", m.current_task));
+        }
+        out.line(format!("  Inbox:    {} unread / {} total", m.inbox_unread, m.inbox_total));
+        if !m.branch.is_empty() {
+            out.line(format!("  Branch:   {}", m.branch));
+        }
+    }
+    Ok(0)
+}
+
+pub fn overview(ctx: &mut Ctx) -> Result<u8> {
+    let out = ctx.out;
+    let health: HealthResult = ctx.call(ym::HEALTH, &json!({}))?;
+    let me = ctx.me().ok();
+    let who: Option<WhoamiResult> = match &me {
+        Some(m) => ctx.call(am::WHOAMI, &json!({ "caller_agent_id": m.name })).ok(),
+        None => None,
+    };
+    let team = gather(ctx)?;
+    let mine = me.as_ref().and_then(|m| team.members.iter().find(|x| x.agent_id == m.name).cloned());
+    let others: Vec<Member> =
+        team.members.iter().filter(|x| Some(&x.agent_id) != me.as_ref().map(|m| &m.name) && x.status == "active").cloned().collect();
+    if out.json {
+        out.json(&json!({
+            "health": health,
+            "agent": who,
+            "team": others,
+            "inbox": mine.as_ref().map(|m| json!({ "total": m.inbox_total, "unread": m.inbox_unread })),
+        }));
+        return Ok(0);
+    }
+    match (&who, &mine) {
+        (Some(w), Some(m)) => {
+            out.line(format!("You: @{} ({}, module {})", w.agent_id, w.role, w.module));
+            if w.session_id.is_empty() {
+                out.line("Session: none (thrum session start)");
+            } else {
+                out.line(format!("Session: active for {}", output::duration(output::since_ms(&w.session_start))));
+            }
+            if !w.intent.is_empty() {
+                out.line(format!("Intent: {}", w.intent));
+            }
+            if !w.branch.is_empty() {
+                out.line(format!("Branch: {}", w.branch));
+            }
+            out.line("");
+            out.line("Team:");
+            if others.is_empty() {
+                out.line("  (no other active agents)");
+            }
+            for o in &others {
+                out.line(format!(
+                    "  {:<14} {:<20} {:<30} {}",
+                    format!("@{}", o.agent_id),
+                    if o.branch.is_empty() { "-" } else { &o.branch },
+                    if o.intent.is_empty() { "-".to_string() } else { truncate(&o.intent, 30) },
+                    output::relative(&o.last_seen)
+                ));
+            }
+            out.line("");
+            if m.inbox_unread > 0 {
+                out.line(format!("Inbox: {} unread ({} total)", m.inbox_unread, m.inbox_total));
+            } else if m.inbox_total > 0 {
+                out.line(format!("Inbox: {} messages (all read)", m.inbox_total));
+            } else {
+                out.line("Inbox: empty");
+            }
+        }
+        _ => out.line("Not registered (use 'thrum quickstart --name NAME --role ROLE --module MODULE')"),
+    }
+    out.line(format!("Daemon: running (PID {}, up {}, v{})", health.pid, output::duration(health.uptime_ms as i64), health.version));
+    Ok(0)
+}
+
+pub fn status(ctx: &mut Ctx) -> Result<u8> {
+    let out = ctx.out;
+    let me = ctx.me()?;
+    let health: HealthResult = ctx.call(ym::HEALTH, &json!({}))?;
+    let who: WhoamiResult = ctx.call(am::WHOAMI, &json!({ "caller_agent_id": me.name }))?;
+    let role = who.role.clone();
+    let inbox: MsgList = ctx.call(
+        mm::LIST,
+        &json!({ "caller_agent_id": me.name, "for_agent": me.name, "for_agent_role": role, "exclude_self": true, "page_size": 1 }),
+    )?;
+    if out.json {
+        out.json(&json!({
+            "agent": who,
+            "inbox": { "total": inbox.total, "unread": inbox.unread },
+            "health": health,
+        }));
+        return Ok(0);
+    }
+    out.line(format!("Agent:    {} (@{})", who.agent_id, who.role));
+    out.line(format!("Module:   {}", who.module));
+    if !who.display.is_empty() {
+        out.line(format!("Display:  {}", who.display));
+    }
+    if who.session_id.is_empty() {
+        out.line("Session:  none (thrum session start)");
+    } else {
+        out.line(format!("Session:  {} (duration: {})", who.session_id, output::duration(output::since_ms(&who.session_start))));
+    }
+    if !who.intent.is_empty() {
+        out.line(format!("Intent:   {}", who.intent));
+    }
+    if !who.branch.is_empty() {
+        out.line(format!("Branch:   {}", who.branch));
+    }
+    out.line(format!("Inbox:    {} messages ({} unread)", inbox.total, inbox.unread));
+    out.line(format!("Daemon:   running ({} uptime, v{})", output::duration(health.uptime_ms as i64), health.version));
+    Ok(0)
+}
+
+pub fn ping(ctx: &mut Ctx, a: PingArgs) -> Result<u8> {
+    let out = ctx.out;
+    let name = a.agent.trim_start_matches('@').to_string();
+    let agents: AgentList = ctx.call(am::LIST, &json!({}))?;
+    let Some(agent) = agents.agents.into_iter().find(|x| x.agent_id == name) else {
+        bail!("unknown agent @{name}: see `thrum agent list`");
+    };
+    let sessions: SessionList = ctx.call(sm::LIST, &json!({ "agent_id": name, "active_only": true }))?;
+    let ctxs: ListContextResult = ctx.call(am::LIST_CONTEXT, &json!({ "agent_id": name }))?;
+    let active = !sessions.sessions.is_empty();
+    let seen = if agent.last_seen_at.is_empty() { agent.registered_at.clone() } else { agent.last_seen_at.clone() };
+    let c = ctxs.contexts.into_iter().next();
+    if out.json {
+        out.json(&json!({
+            "agent_id": name,
+            "status": if active { "active" } else { "offline" },
+            "last_seen_at": seen,
+            "intent": c.as_ref().map(|c| c.intent.clone()),
+            "current_task": c.as_ref().map(|c| c.current_task.clone()),
+            "branch": c.as_ref().map(|c| c.branch.clone()),
+        }));
+        return Ok(0);
+    }
+    if active {
+        out.line(format!("@{name}: active, last heartbeat {}", output::relative(&seen)));
+        if let Some(c) = c {
+            if !c.intent.is_empty() {
+                out.line(format!("  Intent: {}", c.intent));
+            }
+            if !c.current_task.is_empty() {
+                out.line(format!("  Task: {}", c.current_task));
+            }
+            if !c.branch.is_empty() {
+                out.line(format!("  Branch: {}", c.branch));
+            }
+        }
+    } else {
+        out.line(format!("@{name}: offline (last seen {})", output::relative(&seen)));
+    }
+    Ok(0)
+}
+
+pub fn subscribe(ctx: &mut Ctx, a: SubscribeArgs) -> Result<u8> {
+    let out = ctx.out;
+    let me = ctx.me()?;
+    let scope = match &a.scope {
+        Some(s) => Some(thrum_core::Scope::parse(s, "scope").map_err(|e| anyhow!("{e}"))?),
+        None => None,
+    };
+    if scope.is_none() && a.mention.is_none() && !a.all {
+        bail!("say what to subscribe to: --scope type:value, --mention @role or --all");
+    }
+    let r: SubscribeResult = ctx.call(
+        ym::SUBSCRIBE,
+        &json!({ "scope": scope, "mention_role": a.mention.map(|m| m.trim_start_matches('@').to_string()), "all": a.all, "caller_agent_id": me.name }),
+    )?;
+    if out.json { out.json(&r) } else { out.ok(format!("Subscribed (id {})", r.subscription_id)) }
+    Ok(0)
+}
+
+pub fn unsubscribe(ctx: &mut Ctx, a: UnsubscribeArgs) -> Result<u8> {
+    let out = ctx.out;
+    let me = ctx.me()?;
+    let r = ctx.call_value(ym::UNSUBSCRIBE, json!({ "subscription_id": a.id, "caller_agent_id": me.name }))?;
+    if out.json {
+        out.json(&r);
+    } else if r.get("removed").and_then(|v| v.as_bool()) == Some(true) {
+        out.ok(format!("Unsubscribed {}", a.id));
+    } else {
+        bail!("no subscription {} in your current session (see `thrum subscriptions`)", a.id);
+    }
+    Ok(0)
+}
+
+pub fn subscriptions(ctx: &mut Ctx) -> Result<u8> {
+    let out = ctx.out;
+    let me = ctx.me()?;
+    let r = ctx.call_value(ym::SUBSCRIPTIONS_LIST, json!({ "caller_agent_id": me.name }))?;
+    if out.json {
+        out.json(&r);
+        return Ok(0);
+    }
+    let subs = r.get("subscriptions").and_then(|v| v.as_array()).cloned().unwrap_or_default();
+    if subs.is_empty() {
+        out.line("No subscriptions.");
+        return Ok(0);
+    }
+    for s in subs {
+        let what = if s.get("all").and_then(|v| v.as_bool()) == Some(true) {
+            "all messages".to_string()
+        } else if let Some(m) = s.get("mention_role").and_then(|v| v.as_str()) {
+            format!("mention @{m}")
+        } else {
+            format!(
+                "scope {}:{}",
+                s.get("scope_type").and_then(|v| v.as_str()).unwrap_or(""),
+                s.get("scope_value").and_then(|v| v.as_str()).unwrap_or("")
+            )
+        };
+        out.line(format!("  {:>4}  {what}", s.get("id").and_then(|v| v.as_i64()).unwrap_or(0)));
+    }
+    Ok(0)
+}

@@ -1,0 +1,137 @@
+//! Human and `--json` rendering: one place decides what goes to stdout
+//! and stderr, so `--json` output stays machine-clean.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// Output settings from the global flags.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Out {
+    pub json: bool,
+    pub quiet: bool,
+    pub verbose: bool,
+}
+
+impl Out {
+    /// Prints a value as indented JSON (the original's 2-space format).
+    pub fn json<T: Serialize>(&self, v: &T) {
+        println!("{}", serde_json::to_string_pretty(v).unwrap_or_else(|_| "null".into()));
+    }
+
+    /// A success line (`✓ …`), dropped by `--quiet`.
+    pub fn ok(&self, msg: impl AsRef<str>) {
+        if !self.quiet {
+            println!("✓ {}", msg.as_ref());
+        }
+    }
+
+    /// A plain line of human output.
+    pub fn line(&self, msg: impl AsRef<str>) {
+        println!("{}", msg.as_ref());
+    }
+
+    /// A next-step hint on stderr, dropped by --quiet, --json and
+    /// THRUM_NO_HINTS.
+    pub fn hint(&self, msg: impl AsRef<str>) {
+        let off = std::env::var("THRUM_NO_HINTS").map(|v| !v.is_empty() && v != "0" && v != "false").unwrap_or(false);
+        if !self.quiet && !self.json && !off {
+            eprintln!("hint: {}", msg.as_ref());
+        }
+    }
+
+    /// A warning on stderr (kept under --json, dropped by --quiet).
+    pub fn warn(&self, msg: impl AsRef<str>) {
+        if !self.quiet {
+            eprintln!("warning: {}", msg.as_ref());
+        }
+    }
+}
+
+/// `just now`, `5m ago`, `3h ago`, `2d ago`, or a date.
+pub fn relative(ts: &str) -> String {
+    let Some(t) = thrum_core::time::parse_ts(ts) else { return ts.to_string() };
+    relative_to(t, Utc::now())
+}
+
+pub fn relative_to(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let secs = (now - t).num_seconds();
+    if secs < 60 {
+        "just now".into()
+    } else if secs < 3600 {
+        format!("{}m ago", secs / 60)
+    } else if secs < 86_400 {
+        format!("{}h ago", secs / 3600)
+    } else if secs < 7 * 86_400 {
+        format!("{}d ago", secs / 86_400)
+    } else {
+        t.format("%b %-d").to_string()
+    }
+}
+
+/// `2026-02-03 10:00:00` in local-independent UTC.
+pub fn absolute(ts: &str) -> String {
+    thrum_core::time::parse_ts(ts).map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_else(|| ts.to_string())
+}
+
+/// A compact duration: `45s`, `12m`, `2h15m`, `3d4h`.
+pub fn duration(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    let (d, h, m) = (s / 86_400, (s % 86_400) / 3600, (s % 3600) / 60);
+    if d > 0 {
+        format!("{d}d{h}h")
+    } else if h > 0 {
+        if m > 0 { format!("{h}h{m}m") } else { format!("{h}h") }
+    } else if m > 0 {
+        format!("{m}m")
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// Milliseconds since an RFC 3339 time.
+pub fn since_ms(ts: &str) -> i64 {
+    thrum_core::time::parse_ts(ts).map(|t| (Utc::now() - t).num_milliseconds()).unwrap_or(0)
+}
+
+/// Shortens a message id for tables (`msg_01HXE8Z7…`).
+pub fn short_id(id: &str) -> &str {
+    let n = id.len().min(16);
+    &id[..n]
+}
+
+/// Truncates to `max` characters with an ellipsis.
+pub fn truncate(s: &str, max: usize) -> String {
+    let one_line = s.replace('\n', " ");
+    if one_line.chars().count() <= max {
+        one_line
+    } else {
+        let mut t: String = one_line.chars().take(max.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_forms() {
+        let now = thrum_core::time::parse_ts("2026-03-10T12:00:00Z").unwrap_or_default();
+        let ago = |s: i64| relative_to(now - chrono::Duration::seconds(s), now);
+        assert_eq!(ago(5), "just now");
+        assert_eq!(ago(300), "5m ago");
+        assert_eq!(ago(7200), "2h ago");
+        assert_eq!(ago(2 * 86_400), "2d ago");
+        assert_eq!(ago(30 * 86_400), "Feb 8");
+    }
+
+    #[test]
+    fn durations_and_truncation() {
+        assert_eq!(duration(45_000), "45s");
+        assert_eq!(duration(8_100_000), "2h15m");
+        assert_eq!(duration(7_200_000), "2h");
+        assert_eq!(truncate("hello world", 6), "hello…");
+        assert_eq!(truncate("a\nb", 10), "a b");
+    }
+}

@@ -1,0 +1,87 @@
+//! One connection: send a request frame, read frames until the matching
+//! response (notifications in between are skipped).
+
+use std::io::{BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use thrum_proto::frame::{FrameError, encode, read_frame};
+use thrum_proto::{Request, Response};
+
+use crate::error::ClientError;
+
+/// Default time to wait for an answer.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct Client {
+    reader: BufReader<UnixStream>,
+    writer: UnixStream,
+    next_id: u64,
+    timeout: Duration,
+    buf: Vec<u8>,
+}
+
+impl Client {
+    /// Connects to a daemon socket.
+    pub fn connect(socket: &Path) -> Result<Client, ClientError> {
+        let stream = UnixStream::connect(socket).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
+                ClientError::NotRunning(socket.display().to_string())
+            }
+            _ => ClientError::Io(e),
+        })?;
+        stream.set_read_timeout(Some(DEFAULT_TIMEOUT))?;
+        let writer = stream.try_clone()?;
+        Ok(Client { reader: BufReader::new(stream), writer, next_id: 1, timeout: DEFAULT_TIMEOUT, buf: Vec::new() })
+    }
+
+    /// Sets how long a call may wait for its answer.
+    pub fn set_timeout(&mut self, t: Duration) -> Result<(), ClientError> {
+        self.timeout = t;
+        self.reader.get_ref().set_read_timeout(Some(t))?;
+        Ok(())
+    }
+
+    /// Calls `method` with raw JSON params.
+    pub fn call_value(&mut self, method: &str, params: Value) -> Result<Value, ClientError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.writer.write_all(&encode(&Request::new(id, method, params)))?;
+        loop {
+            match read_frame(&mut self.reader, &mut self.buf) {
+                Ok(Some(())) => {}
+                Ok(None) | Err(FrameError::Truncated) => {
+                    return Err(ClientError::Protocol("the daemon closed the connection".into()));
+                }
+                Err(FrameError::TooLarge) => return Err(ClientError::Protocol("reply too large".into())),
+                Err(FrameError::Io(e))
+                    if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) =>
+                {
+                    return Err(ClientError::Timeout(self.timeout.as_secs()));
+                }
+                Err(FrameError::Io(e)) => return Err(ClientError::Io(e)),
+            }
+            let v: Value = serde_json::from_slice(&self.buf).map_err(|e| ClientError::Protocol(e.to_string()))?;
+            // A push notification has a method and no id.
+            if v.get("method").is_some() && v.get("id").is_none() {
+                continue;
+            }
+            let resp: Response = serde_json::from_value(v).map_err(|e| ClientError::Protocol(e.to_string()))?;
+            if resp.id != Value::from(id) {
+                continue;
+            }
+            return resp.into_result().map_err(ClientError::Rpc);
+        }
+    }
+
+    /// Calls `method` with typed params and result.
+    pub fn call<P: Serialize, R: DeserializeOwned>(&mut self, method: &str, params: &P) -> Result<R, ClientError> {
+        let p = serde_json::to_value(params).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let v = self.call_value(method, p)?;
+        serde_json::from_value(v).map_err(|e| ClientError::Protocol(format!("{method}: {e}")))
+    }
+}
