@@ -87,6 +87,24 @@ impl Ctx {
         self.client()?.call(method, params).map_err(|e| rpc_error(method, e))
     }
 
+    /// A call that is safe to repeat (idempotent on the daemon side):
+    /// when the connection fails, reconnect (restarting the daemon if it
+    /// died) and try again, up to three times.
+    pub fn call_retrying<P: Serialize, R: DeserializeOwned>(&mut self, method: &str, params: &P) -> Result<R> {
+        let mut last = None;
+        for _ in 0..3 {
+            match self.client()?.call(method, params) {
+                Ok(v) => return Ok(v),
+                Err(ClientError::Rpc(r)) => return Err(anyhow!("{}", r.message)),
+                Err(e) => {
+                    self.client = None;
+                    last = Some(e);
+                }
+            }
+        }
+        Err(last.map(|e| anyhow!(e)).unwrap_or_else(|| anyhow!("{method} failed")))
+    }
+
     pub fn call_value(&mut self, method: &str, params: Value) -> Result<Value> {
         self.client()?.call_value(method, params).map_err(|e| rpc_error(method, e))
     }

@@ -103,11 +103,14 @@ pub enum Command {
     Version,
     /// Print a shell completion script.
     Completion(commands::misc::CompletionArgs),
+    /// Call a daemon RPC method directly and print the JSON result.
+    Rpc(commands::misc::RpcArgs),
 }
 
 /// Parses arguments, runs the command, and returns the exit code:
 /// 0 success, 1 failure, 2 usage (and `wait`'s own 0/1/2).
 pub fn main() -> ExitCode {
+    quiet_broken_pipe();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -121,16 +124,26 @@ pub fn main() -> ExitCode {
     match commands::run(&mut ctx, cli.command) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            let msg = format!("{e:#}");
-            if is_broken_pipe(&e) {
-                return ExitCode::SUCCESS;
-            }
-            eprintln!("Error: {msg}");
+            eprintln!("Error: {e:#}");
             ExitCode::from(1)
         }
     }
 }
 
-fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+/// `thrum inbox | head` closes our stdout early; Rust's print macros
+/// then panic. Exit quietly instead, as other Unix tools do.
+fn quiet_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.contains("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
 }

@@ -1,1 +1,234 @@
-//! thrum-testkit
+//! Test fixtures: throw-away git repositories with a real bare remote, a
+//! hermetic environment, and helpers to run the real `thrum` binary.
+//!
+//! Nothing here mocks thrum: tests drive the binary, which starts a real
+//! daemon on a real Unix socket, which runs real git.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A temporary home with a git repository (`repo/`, one commit on
+/// `main`) and a bare remote (`remote.git`) set as its origin.
+pub struct TestEnv {
+    pub dir: tempfile::TempDir,
+    pub bin: PathBuf,
+}
+
+/// Runs git in `dir` with the hermetic environment, panicking on failure.
+pub fn git(env: &TestEnv, dir: &Path, args: &[&str]) -> String {
+    let out = env.hermetic(Command::new("git")).args(args).current_dir(dir).output().unwrap();
+    assert!(out.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+impl TestEnv {
+    /// A fresh environment for the binary at `bin` (pass
+    /// `env!("CARGO_BIN_EXE_thrum")`).
+    pub fn new(bin: &str) -> TestEnv {
+        let dir = tempfile::Builder::new().prefix("thrum-test-").tempdir().unwrap();
+        let env = TestEnv { dir, bin: PathBuf::from(bin) };
+        std::fs::create_dir_all(env.home()).unwrap();
+        std::fs::write(
+            env.home().join(".gitconfig"),
+            "[user]\n\tname = Test User\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n",
+        )
+        .unwrap();
+        let repo = env.repo();
+        std::fs::create_dir_all(&repo).unwrap();
+        git(&env, &repo, &["init", "-q"]);
+        std::fs::write(repo.join("README.md"), "test repo\n").unwrap();
+        git(&env, &repo, &["add", "README.md"]);
+        git(&env, &repo, &["commit", "-q", "-m", "initial"]);
+        let remote = env.dir.path().join("remote.git");
+        git(&env, env.dir.path(), &["init", "-q", "--bare", remote.to_str().unwrap()]);
+        git(&env, &repo, &["remote", "add", "origin", remote.to_str().unwrap()]);
+        env
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+
+    pub fn repo(&self) -> PathBuf {
+        self.dir.path().join("repo")
+    }
+
+    /// Applies the hermetic environment: a private HOME and git config,
+    /// no inherited THRUM_* variables.
+    pub fn hermetic(&self, mut cmd: Command) -> Command {
+        for (k, _) in std::env::vars() {
+            if k.starts_with("THRUM_") || k.starts_with("GIT_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.env("HOME", self.home())
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", self.home().join(".gitconfig"))
+            .env("THRUM_NO_HINTS", "1")
+            .env("COLUMNS", "80");
+        cmd
+    }
+
+    /// A `thrum` command run in the repository.
+    pub fn thrum(&self, args: &[&str]) -> Command {
+        self.thrum_in(&self.repo(), args)
+    }
+
+    pub fn thrum_in(&self, dir: &Path, args: &[&str]) -> Command {
+        let mut c = self.hermetic(Command::new(&self.bin));
+        c.args(args).current_dir(dir).stdin(Stdio::null());
+        c
+    }
+
+    /// Runs thrum as `agent` (THRUM_NAME) and returns the output.
+    pub fn run_as(&self, agent: Option<&str>, args: &[&str]) -> Output {
+        let mut c = self.thrum(args);
+        if let Some(a) = agent {
+            c.env("THRUM_NAME", a);
+        }
+        c.output().unwrap()
+    }
+
+    /// Runs thrum and asserts success, returning stdout.
+    pub fn ok(&self, agent: Option<&str>, args: &[&str]) -> String {
+        let out = self.run_as(agent, args);
+        assert!(
+            out.status.success(),
+            "thrum {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs thrum with `--json`, asserting success, and parses stdout.
+    pub fn json(&self, agent: Option<&str>, args: &[&str]) -> Value {
+        let mut a = args.to_vec();
+        a.push("--json");
+        let s = self.ok(agent, &a);
+        serde_json::from_str(&s).unwrap_or_else(|e| panic!("thrum {args:?} printed invalid JSON ({e}): {s}"))
+    }
+
+    /// Runs thrum expecting failure; returns (exit code, stderr).
+    pub fn fail(&self, agent: Option<&str>, args: &[&str]) -> (i32, String) {
+        let out = self.run_as(agent, args);
+        assert!(!out.status.success(), "thrum {args:?} unexpectedly succeeded: {}", String::from_utf8_lossy(&out.stdout));
+        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+
+    /// `thrum init` plus one registered agent per (name, role, module).
+    pub fn with_agents(bin: &str, agents: &[(&str, &str, &str)]) -> TestEnv {
+        let env = TestEnv::new(bin);
+        env.ok(None, &["init"]);
+        for (name, role, module) in agents {
+            env.ok(None, &["quickstart", "--name", name, "--role", role, "--module", module, "--no-agent-pid"]);
+        }
+        env
+    }
+
+    pub fn thrum_dir(&self) -> PathBuf {
+        self.repo().join(".thrum")
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.thrum_dir().join("var/thrum.sock")
+    }
+
+    pub fn sync_dir(&self) -> PathBuf {
+        self.repo().join(".git/thrum-sync/a-sync")
+    }
+
+    /// The running daemon's PID, from its PID file.
+    pub fn daemon_pid(&self) -> Option<i32> {
+        let text = std::fs::read_to_string(self.thrum_dir().join("var/thrum.pid")).ok()?;
+        let v: Value = serde_json::from_str(&text).ok()?;
+        v.get("pid")?.as_i64().map(|p| p as i32)
+    }
+
+    /// Kills the daemon with SIGKILL and waits until it is gone.
+    pub fn kill_daemon(&self) {
+        if let Some(pid) = self.daemon_pid() {
+            if let Some(p) = rustix::process::Pid::from_raw(pid) {
+                let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+                wait_until(Duration::from_secs(10), || !alive(pid));
+            }
+        }
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        if let Some(pid) = self.daemon_pid()
+            && let Some(p) = rustix::process::Pid::from_raw(pid)
+        {
+            let _ = rustix::process::kill_process(p, rustix::process::Signal::TERM);
+            if !wait_until(Duration::from_secs(5), || !alive(pid)) {
+                let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+            }
+        }
+    }
+}
+
+/// Whether a process exists (and is not a zombie).
+pub fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => {
+            let state = s.rsplit(')').next().and_then(|r| r.split_whitespace().next()).unwrap_or("");
+            state != "Z" && state != "X"
+        }
+        Err(_) => false,
+    }
+}
+
+/// Polls `cond` until it holds or `limit` passes; returns whether it held.
+pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A raw JSON-RPC connection to the daemon socket, for protocol tests.
+pub struct RawConn {
+    pub stream: std::os::unix::net::UnixStream,
+    reader: std::io::BufReader<std::os::unix::net::UnixStream>,
+}
+
+impl RawConn {
+    pub fn connect(socket: &Path) -> RawConn {
+        let stream = std::os::unix::net::UnixStream::connect(socket).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let reader = std::io::BufReader::new(stream.try_clone().unwrap());
+        RawConn { stream, reader }
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        use std::io::Write;
+        self.stream.write_all(bytes).unwrap();
+    }
+
+    pub fn read_line(&mut self) -> Value {
+        use std::io::BufRead;
+        let mut line = String::new();
+        self.reader.read_line(&mut line).unwrap();
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad response {line:?}: {e}"))
+    }
+
+    pub fn call(&mut self, id: u64, method: &str, params: Value) -> Value {
+        let req = serde_json::json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
+        self.send_raw(format!("{req}\n").as_bytes());
+        self.read_line()
+    }
+}

@@ -165,6 +165,7 @@ pub fn send(ctx: &mut Ctx, a: SendArgs) -> Result<u8> {
     let mut mentions: Vec<String> = to.iter().map(|t| t.trim_start_matches('@').to_string()).collect();
     mentions.extend(a.mention.iter().map(|m| m.trim_start_matches('@').to_string()));
     let params = json!({
+        "message_id": thrum_core::new_id(thrum_core::IdKind::Message),
         "content": a.message,
         "format": a.format,
         "structured": structured(&a.structured)?,
@@ -174,7 +175,7 @@ pub fn send(ctx: &mut Ctx, a: SendArgs) -> Result<u8> {
         "reply_to": a.reply_to.unwrap_or_default(),
         "caller_agent_id": me.name,
     });
-    let r: SendResult = ctx.call(mm::SEND, &params)?;
+    let r: SendResult = ctx.call_retrying(mm::SEND, &params)?;
     print_sent(out, &r, "Message sent");
     Ok(0)
 }
@@ -201,13 +202,14 @@ pub fn reply(ctx: &mut Ctx, a: ReplyArgs) -> Result<u8> {
         mentions.push(p.author.agent_id.clone());
     }
     let params = json!({
+        "message_id": thrum_core::new_id(thrum_core::IdKind::Message),
         "content": a.text,
         "format": a.format,
         "reply_to": p.message_id,
         "mentions": mentions,
         "caller_agent_id": me.name,
     });
-    let r: SendResult = ctx.call(mm::SEND, &params)?;
+    let r: SendResult = ctx.call_retrying(mm::SEND, &params)?;
     // Replying means you read it (best effort).
     let _ = ctx.call_value(mm::MARK_READ, json!({ "message_ids": [p.message_id], "caller_agent_id": me.name }));
     print_sent(out, &r, "Reply sent");

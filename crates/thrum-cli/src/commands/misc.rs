@@ -13,6 +13,26 @@ pub struct CompletionArgs {
     pub shell: Shell,
 }
 
+#[derive(Debug, Args)]
+pub struct RpcArgs {
+    /// Method name, e.g. health or message.list.
+    pub method: String,
+    /// Params as a JSON object (default {}).
+    pub params: Option<String>,
+}
+
+/// Calls any method as this process (the daemon identifies the caller by
+/// its working directory, as for every command).
+pub fn rpc(ctx: &mut Ctx, a: RpcArgs) -> Result<u8> {
+    let params: serde_json::Value = match &a.params {
+        Some(p) => serde_json::from_str(p).with_context(|| format!("params are not valid JSON: {p}"))?,
+        None => json!({}),
+    };
+    let v = ctx.call_value(&a.method, params)?;
+    println!("{}", serde_json::to_string_pretty(&v)?);
+    Ok(0)
+}
+
 pub fn version(ctx: &mut Ctx) -> Result<u8> {
     let out = ctx.out;
     if out.json {

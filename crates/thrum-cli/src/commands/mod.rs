@@ -42,6 +42,7 @@ pub fn run(ctx: &mut Ctx, cmd: Command) -> Result<u8> {
         Command::Migrate => misc::migrate(ctx),
         Command::Version => misc::version(ctx),
         Command::Completion(a) => misc::completion(a),
+        Command::Rpc(a) => misc::rpc(ctx, a),
     }
 }
 

@@ -72,6 +72,11 @@ pub async fn send(state: &State, caller: &Caller, params: Value) -> HResult<Valu
     let structured = structured_string(&p.structured)?;
     check_scopes(&p.scopes, "scope")?;
     check_scopes(&p.refs, "ref")?;
+    if let Some(id) = &p.message_id
+        && !thrum_core::ids::is_valid(IdKind::Message, id)
+    {
+        return Err(bad_params(format!("invalid message_id {id:?}: expected msg_ followed by a ULID")));
+    }
     let mut targets: Vec<String> = Vec::new();
     for t in p.to.iter().chain(p.mentions.iter()) {
         let t = t.trim().trim_start_matches('@').to_string();
@@ -88,6 +93,24 @@ pub async fn send(state: &State, caller: &Caller, params: Value) -> HResult<Valu
     state
         .writer
         .submit(move |c| {
+            if let Some(id) = &p.message_id
+                && let Some(existing) = query::message_detail(c, id)?
+            {
+                // A retry of a send that already went through.
+                if existing.author.agent_id != author {
+                    return Err(server(format!("message_id {id} is already used by another message")));
+                }
+                let r = SendResult {
+                    message_id: existing.message_id,
+                    thread_id: existing.thread_id,
+                    created_at: existing.created_at,
+                    resolved_to: existing.audiences.len() as i64,
+                    warnings: Vec::new(),
+                    audiences: existing.audiences,
+                    recipients: existing.recipients,
+                };
+                return Ok((Vec::new(), ok(&r)?));
+            }
             let session_id = active_session_id(c, &author)?;
             let mut scopes = p.scopes.clone();
             let mut refs = p.refs.clone();
@@ -152,7 +175,7 @@ pub async fn send(state: &State, caller: &Caller, params: Value) -> HResult<Valu
                 thread_id = if parent_thread.is_empty() { new_id(IdKind::Thread) } else { parent_thread };
                 push_unique(&mut refs, Scope::new("reply_to", p.reply_to.as_str()));
             }
-            let message_id = new_id(IdKind::Message);
+            let message_id = p.message_id.clone().unwrap_or_else(|| new_id(IdKind::Message));
             let ev = Event::new("message.create", &MessageCreate {
                 message_id: message_id.clone(),
                 thread_id: thread_id.clone(),

@@ -26,6 +26,11 @@ pub const MAX_CONTENT: usize = 256 * 1024;
 pub struct SendParams {
     #[serde(default)]
     pub content: String,
+    /// Ours: a client-chosen id (`msg_` + ULID). Sending twice with the
+    /// same id stores one message, so a client may retry safely after a
+    /// dropped connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub format: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

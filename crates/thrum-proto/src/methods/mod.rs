@@ -11,6 +11,46 @@ pub mod message;
 pub mod session;
 pub mod system;
 
+/// Every method the daemon serves on its socket.
+pub const ALL: &[&str] = &[
+    system::HEALTH,
+    system::USER_IDENTIFY,
+    system::USER_REGISTER,
+    system::SUBSCRIBE,
+    system::UNSUBSCRIBE,
+    system::SUBSCRIPTIONS_LIST,
+    agent::REGISTER,
+    agent::LIST,
+    agent::WHOAMI,
+    agent::LIST_CONTEXT,
+    agent::DELETE,
+    agent::CLEANUP,
+    agent::SET_STATUS,
+    session::START,
+    session::END,
+    session::LIST,
+    session::HEARTBEAT,
+    session::SET_INTENT,
+    session::SET_TASK,
+    message::SEND,
+    message::GET,
+    message::LIST,
+    message::OUTBOX,
+    message::EDIT,
+    message::DELETE,
+    message::MARK_READ,
+    message::DELETE_BY_AGENT,
+    message::WAIT,
+    message::PURGE,
+    group::CREATE,
+    group::DELETE,
+    group::MEMBER_ADD,
+    group::MEMBER_REMOVE,
+    group::LIST,
+    group::INFO,
+    group::MEMBERS,
+];
+
 /// Methods an anonymous caller (a process outside every registered
 /// worktree) may call: the read-only ones, plus the three that bootstrap
 /// a new agent.

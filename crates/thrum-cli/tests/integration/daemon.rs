@@ -1,0 +1,146 @@
+//! Daemon lifecycle: start, status, stop, races, SIGKILL, stale files.
+
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::time::Duration;
+
+use thrum_testkit::{TestEnv, alive, wait_until};
+
+use crate::BIN;
+
+#[test]
+fn start_status_stop() {
+    let env = TestEnv::new(BIN);
+    env.ok(None, &["init"]);
+    let (code, _) = env.fail(None, &["daemon", "status"]);
+    assert_eq!(code, 1);
+    let st = env.json(None, &["daemon", "status"]);
+    assert_eq!(st["running"], false);
+
+    env.ok(None, &["daemon", "start"]);
+    let st = env.json(None, &["daemon", "status"]);
+    assert_eq!(st["running"], true);
+    let pid = st["pid"].as_i64().unwrap() as i32;
+    assert!(st["identity"]["daemon_id"].as_str().unwrap().starts_with("d_"));
+    assert_eq!(st["repo_path"].as_str().unwrap(), env.repo().to_str().unwrap());
+
+    // The PID file is JSON with the original's keys; the socket is private.
+    let pidfile: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(env.thrum_dir().join("var/thrum.pid")).unwrap()).unwrap();
+    assert_eq!(pidfile["pid"].as_i64(), Some(i64::from(pid)));
+    assert!(pidfile["socket_path"].as_str().unwrap().ends_with("thrum.sock"));
+    let meta = std::fs::metadata(env.socket()).unwrap();
+    assert!(meta.file_type().is_socket());
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+
+    // The daemon id is created once and kept across restarts.
+    let id1 = st["identity"]["daemon_id"].clone();
+    env.ok(None, &["daemon", "stop"]);
+    assert!(!alive(pid));
+    assert!(!env.socket().exists());
+    assert!(!env.thrum_dir().join("var/thrum.pid").exists());
+    env.ok(None, &["daemon", "start"]);
+    assert_eq!(env.json(None, &["daemon", "status"])["identity"]["daemon_id"], id1);
+    let (_, err) = env.fail(None, &["daemon", "stop", "--quiet", "--bogus"]);
+    assert!(err.contains("--bogus"));
+    env.ok(None, &["daemon", "stop"]);
+    let (code, err) = env.fail(None, &["daemon", "stop"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("not running"), "{err}");
+}
+
+#[test]
+fn concurrent_starts_leave_exactly_one_daemon() {
+    let env = TestEnv::new(BIN);
+    env.ok(None, &["init"]);
+    let children: Vec<_> = (0..8).map(|_| env.thrum(&["daemon", "start", "--json"]).spawn().unwrap()).collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let pid = env.daemon_pid().unwrap();
+    // Exactly one thrum daemon process holds this repository.
+    let mut daemons = 0;
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(p) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let cmd = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        let cwd = std::fs::read_link(format!("/proc/{p}/cwd")).unwrap_or_default();
+        if cmd.contains("daemon run") && cwd == env.repo() && alive(p) {
+            daemons += 1;
+            assert_eq!(p, pid);
+        }
+    }
+    assert_eq!(daemons, 1);
+}
+
+#[test]
+fn sigkilled_daemon_never_blocks_the_next_start_and_stale_socket_is_replaced() {
+    let env = crate::env_with(&[("alice", "implementer", "auth"), ("bob", "reviewer", "auth")]);
+    env.ok(Some("alice"), &["send", "before the crash", "--to", "@bob"]);
+    env.kill_daemon();
+    // The lock died with the process; the socket and PID files are stale.
+    assert!(env.socket().exists());
+    // Any command brings the daemon back on its own, and says so once.
+    let out = env.run_as(Some("bob"), &["inbox", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("started daemon"));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["messages"][0]["body"]["content"], "before the crash");
+    // A second command does not announce a start.
+    let out = env.run_as(Some("bob"), &["inbox", "--json"]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("started daemon"));
+}
+
+#[test]
+fn sigterm_finishes_in_flight_writes() {
+    let env = crate::env_with(&[("alice", "implementer", "auth"), ("bob", "reviewer", "auth")]);
+    let pid = env.daemon_pid().unwrap();
+    let senders: Vec<_> = (0..6)
+        .map(|i| {
+            env.thrum(&["send", &format!("m{i}"), "--to", "@bob", "--json"])
+                .env("THRUM_NAME", "alice")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let _ = rustix::process::kill_process(rustix::process::Pid::from_raw(pid).unwrap(), rustix::process::Signal::TERM);
+    let mut acked = Vec::new();
+    for c in senders {
+        let out = c.wait_with_output().unwrap();
+        if out.status.success()
+            && let Ok(v) = serde_json::from_slice::<serde_json::Value>(&out.stdout)
+        {
+            acked.push(v["message_id"].as_str().unwrap().to_string());
+        }
+    }
+    assert!(wait_until(Duration::from_secs(10), || !alive(pid)));
+    let inbox = env.json(Some("bob"), &["inbox", "--page-size", "100"]);
+    let have: Vec<&str> = inbox["messages"].as_array().unwrap().iter().map(|m| m["message_id"].as_str().unwrap()).collect();
+    for id in &acked {
+        assert!(have.contains(&id.as_str()), "acknowledged {id} lost");
+    }
+}
+
+#[test]
+fn logs_show_the_daemon_log() {
+    let env = crate::env_with(&[("alice", "implementer", "auth")]);
+    let out = env.ok(None, &["daemon", "logs", "-n", "200"]);
+    assert!(out.contains("listening"), "{out}");
+    let out = env.ok(None, &["daemon", "logs", "--since", "1h"]);
+    assert!(out.contains("listening"), "{out}");
+    let (_, err) = env.fail(None, &["daemon", "logs", "--since", "yesterdayish"]);
+    assert!(err.contains("--since"), "{err}");
+}
+
+#[test]
+fn whoami_works_without_the_daemon() {
+    let env = crate::env_with(&[("alice", "implementer", "auth")]);
+    env.ok(None, &["daemon", "stop"]);
+    let v = env.json(None, &["whoami"]);
+    assert_eq!(v["agent_id"], "alice");
+    assert_eq!(v["role"], "implementer");
+    assert_eq!(v["daemon_running"], false);
+    assert!(!env.socket().exists(), "whoami must not start the daemon");
+    assert_eq!(env.ok(None, &["whoami", "--field", "module"]).trim(), "auth");
+}

@@ -1,0 +1,122 @@
+//! `thrum init`: files, ignore entries, the orphan branch and worktree.
+
+use std::os::unix::fs::PermissionsExt;
+
+use thrum_testkit::{TestEnv, git};
+
+use crate::BIN;
+
+#[test]
+fn init_creates_layout_branch_and_worktree_without_touching_user_state() {
+    let env = TestEnv::new(BIN);
+    let repo = env.repo();
+    // Some user work in progress that must survive untouched.
+    std::fs::write(repo.join("wip.txt"), "uncommitted\n").unwrap();
+    std::fs::write(repo.join("README.md"), "edited\n").unwrap();
+    git(&env, &repo, &["add", "README.md"]);
+    let head_before = git(&env, &repo, &["rev-parse", "HEAD"]);
+    let status_before = git(&env, &repo, &["status", "--porcelain"]);
+
+    let out = env.ok(None, &["init"]);
+    assert!(out.contains("Thrum initialized"), "{out}");
+    for d in ["identities", "context", "var"] {
+        assert!(env.thrum_dir().join(d).is_dir(), "missing .thrum/{d}");
+    }
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(env.thrum_dir().join("config.json")).unwrap()).unwrap();
+    assert!(cfg["identity"]["daemon_id"].as_str().unwrap().starts_with("d_"));
+    let gi = std::fs::read_to_string(repo.join(".gitignore")).unwrap();
+    assert!(gi.lines().any(|l| l == ".thrum/"), "{gi}");
+
+    // The branch exists, holds the empty tree, and the user's state is unchanged.
+    assert_eq!(git(&env, &repo, &["rev-parse", "a-sync^{tree}"]), "4b825dc642cb6eb9a060e54bf8d69288fbee4904");
+    assert_eq!(git(&env, &repo, &["rev-parse", "HEAD"]), head_before);
+    assert_eq!(git(&env, &repo, &["branch", "--show-current"]), "main");
+    let mut after: Vec<String> = git(&env, &repo, &["status", "--porcelain"]).lines().map(str::to_string).collect();
+    let mut expected: Vec<String> = status_before.lines().map(str::to_string).collect();
+    expected.push("?? .gitignore".into());
+    after.sort();
+    expected.sort();
+    assert_eq!(after, expected);
+    assert_eq!(std::fs::read_to_string(repo.join("wip.txt")).unwrap(), "uncommitted\n");
+
+    let wt = env.sync_dir();
+    assert!(wt.join(".git").is_file());
+    assert_eq!(git(&env, &wt, &["rev-parse", "--abbrev-ref", "HEAD"]), "a-sync");
+    assert!(git(&env, &repo, &["worktree", "list"]).contains("thrum-sync/a-sync"));
+    // The main checkout must not have been switched to sparse mode.
+    assert_ne!(git(&env, &repo, &["config", "--get", "core.sparseCheckout"]).as_str(), "true");
+}
+
+#[test]
+fn init_is_idempotent() {
+    let env = TestEnv::new(BIN);
+    env.ok(None, &["init"]);
+    let gi = std::fs::read_to_string(env.repo().join(".gitignore")).unwrap();
+    let cfg = std::fs::read_to_string(env.thrum_dir().join("config.json")).unwrap();
+    let second = env.json(None, &["init"]);
+    assert_eq!(second["created"].as_array().unwrap().len(), 0, "{second}");
+    assert_eq!(second["updated"].as_array().unwrap().len(), 0, "{second}");
+    assert_eq!(std::fs::read_to_string(env.repo().join(".gitignore")).unwrap(), gi);
+    assert_eq!(std::fs::read_to_string(env.thrum_dir().join("config.json")).unwrap(), cfg);
+}
+
+#[test]
+fn init_dry_run_changes_nothing() {
+    let env = TestEnv::new(BIN);
+    let out = env.json(None, &["init", "--dry-run"]);
+    assert_eq!(out["dry_run"], true);
+    assert!(!out["created"].as_array().unwrap().is_empty());
+    assert!(!env.thrum_dir().exists());
+    assert!(!env.repo().join(".gitignore").exists());
+    assert!(git(&env, &env.repo(), &["branch", "--list", "a-sync"]).is_empty());
+}
+
+#[test]
+fn init_stealth_uses_info_exclude() {
+    let env = TestEnv::new(BIN);
+    env.ok(None, &["init", "--stealth"]);
+    assert!(!env.repo().join(".gitignore").exists());
+    let ex = std::fs::read_to_string(env.repo().join(".git/info/exclude")).unwrap();
+    assert!(ex.contains("# Thrum stealth mode") && ex.lines().any(|l| l == ".thrum/"), "{ex}");
+}
+
+#[test]
+fn init_refuses_outside_git_unless_forced() {
+    let env = TestEnv::new(BIN);
+    let plain = env.dir.path().join("plain");
+    std::fs::create_dir_all(&plain).unwrap();
+    let out = env.thrum_in(&plain, &["init"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not a git repository") && err.contains("--force"), "{err}");
+    assert!(!plain.join(".thrum").exists());
+    let out = env.thrum_in(&plain, &["init", "--force"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(plain.join(".thrum/config.json").exists());
+    // Messaging works without git too.
+    let q = env
+        .thrum_in(&plain, &["quickstart", "--name", "solo", "--role", "dev", "--module", "x", "--no-agent-pid"])
+        .output()
+        .unwrap();
+    assert!(q.status.success(), "{}", String::from_utf8_lossy(&q.stderr));
+    let pid = std::fs::read_to_string(plain.join(".thrum/var/thrum.pid")).unwrap();
+    let pid: serde_json::Value = serde_json::from_str(&pid).unwrap();
+    let p = rustix::process::Pid::from_raw(pid["pid"].as_i64().unwrap() as i32).unwrap();
+    let _ = rustix::process::kill_process(p, rustix::process::Signal::TERM);
+}
+
+#[test]
+fn identity_files_are_private_v5() {
+    let env = crate::env_with(&[("alice", "implementer", "auth")]);
+    let path = env.thrum_dir().join("identities/alice.json");
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let f: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(f["version"], 5);
+    assert_eq!(f["agent"]["name"], "alice");
+    assert_eq!(f["agent"]["role"], "implementer");
+    assert_eq!(f["agent"]["module"], "auth");
+    assert_eq!(f["worktree"], "repo");
+    assert!(f["session_id"].as_str().unwrap().starts_with("ses_"));
+}

@@ -1,0 +1,24 @@
+//! End-to-end tests: the real `thrum` binary, a real daemon on a real
+//! socket, real git with a bare remote, in throw-away directories.
+
+#![allow(clippy::unwrap_used)]
+
+mod daemon;
+mod init;
+mod messaging;
+mod robustness;
+mod rpc;
+
+use thrum_testkit::TestEnv;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_thrum");
+
+/// A repository with thrum initialized and these agents registered.
+pub fn env_with(agents: &[(&str, &str, &str)]) -> TestEnv {
+    TestEnv::with_agents(BIN, agents)
+}
+
+/// alice (implementer/auth), bob (reviewer/auth), carol (reviewer/ui).
+pub fn team() -> TestEnv {
+    env_with(&[("alice", "implementer", "auth"), ("bob", "reviewer", "auth"), ("carol", "reviewer", "ui")])
+}

@@ -1,0 +1,300 @@
+//! Registration, sending, inbox, replies, receipts, groups, wait, purge.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::team;
+
+fn ids(v: &Value) -> Vec<String> {
+    v["messages"].as_array().unwrap().iter().map(|m| m["message_id"].as_str().unwrap().to_string()).collect()
+}
+
+fn count_events(env: &thrum_testkit::TestEnv) -> usize {
+    let mut n = 0;
+    let dir = env.sync_dir();
+    n += std::fs::read_to_string(dir.join("events.jsonl")).unwrap_or_default().lines().count();
+    for e in std::fs::read_dir(dir.join("messages")).unwrap().flatten() {
+        n += std::fs::read_to_string(e.path()).unwrap().lines().count();
+    }
+    n
+}
+
+#[test]
+fn send_to_name_role_and_everyone_reaches_the_right_inboxes() {
+    let env = team();
+    let direct = env.json(Some("alice"), &["send", "for bob only", "--to", "@bob"]);
+    assert!(direct["message_id"].as_str().unwrap().starts_with("msg_"));
+    assert_eq!(direct["resolved_to"], 1);
+    let role = env.json(Some("alice"), &["send", "reviewers please look", "--to", "@reviewer", "--scope", "module:auth"]);
+    let all = env.json(Some("alice"), &["send", "standup in 5", "--broadcast"]);
+
+    let bob = env.json(Some("bob"), &["inbox"]);
+    let carol = env.json(Some("carol"), &["inbox"]);
+    let alice = env.json(Some("alice"), &["inbox"]);
+    let d = direct["message_id"].as_str().unwrap().to_string();
+    let r = role["message_id"].as_str().unwrap().to_string();
+    let a = all["message_id"].as_str().unwrap().to_string();
+    assert_eq!(ids(&bob), vec![a.clone(), r.clone(), d.clone()]);
+    assert_eq!(ids(&carol), vec![a.clone(), r.clone()]);
+    assert!(ids(&alice).is_empty(), "own messages never appear in one's inbox");
+    assert_eq!(bob["total"], 3);
+    assert_eq!(bob["unread"], 3);
+    assert_eq!(bob["messages"][0]["body"]["format"], "markdown");
+
+    // Viewing marked them read; a second view shows them read.
+    let again = env.json(Some("bob"), &["inbox"]);
+    assert_eq!(again["unread"], 0);
+    assert!(again["messages"].as_array().unwrap().iter().all(|m| m["is_read"] == true));
+
+    // Scope filter and --all.
+    let scoped = env.json(Some("carol"), &["inbox", "--scope", "module:auth"]);
+    assert_eq!(ids(&scoped), vec![r.clone()]);
+    let everything = env.json(Some("carol"), &["inbox", "--all"]);
+    assert_eq!(everything["total"], 3);
+    // --from filters by sender.
+    assert_eq!(env.json(Some("bob"), &["inbox", "--from", "@carol"])["total"], 0);
+}
+
+#[test]
+fn unknown_recipient_is_an_error_and_nothing_is_stored() {
+    let env = team();
+    let before = count_events(&env);
+    let (code, err) = env.fail(Some("alice"), &["send", "hello?", "--to", "@bob", "--to", "@nobody"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("unknown recipient: @nobody"), "{err}");
+    assert_eq!(count_events(&env), before);
+    assert_eq!(env.json(Some("bob"), &["inbox"])["total"], 0);
+    // No recipient at all is refused with a hint.
+    let (_, err) = env.fail(Some("alice"), &["send", "to whom?"]);
+    assert!(err.contains("--to") && err.contains("--broadcast"), "{err}");
+}
+
+#[test]
+fn bad_input_gets_one_clear_line_and_no_write() {
+    let env = team();
+    let before = count_events(&env);
+    for (args, needle) in [
+        (vec!["send", "x", "--to", "@bob", "--scope", "nocolon"], "type:value"),
+        (vec!["send", "x", "--to", "@bob", "--format", "html"], "--format"),
+        (vec!["send", "x", "--to", "@bob", "--structured", "{not json"], "invalid structured data"),
+        (vec!["send", "", "--to", "@bob"], "content is required"),
+        (vec!["inbox", "--page-size", "0"], "page-size"),
+        (vec!["purge"], "--before or --all"),
+        (vec!["message", "get", "msg_doesnotexist"], "message not found"),
+    ] {
+        let (code, err) = env.fail(Some("alice"), &args);
+        assert_eq!(code, 1, "{args:?}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{args:?} printed more than one line: {err}");
+    }
+    let (_, err) = env.fail(None, &["quickstart", "--name", "Bad-Name", "--role", "x", "--module", "y"]);
+    assert!(err.contains("invalid agent name"), "{err}");
+    let (_, err) = env.fail(None, &["quickstart", "--name", "daemon", "--role", "x", "--module", "y"]);
+    assert!(err.contains("reserved"), "{err}");
+    let (_, err) = env.fail(None, &["quickstart", "--name", "tester", "--role", "tester", "--module", "y"]);
+    assert!(err.contains("cannot be the same as its role"), "{err}");
+    assert_eq!(count_events(&env), before);
+}
+
+#[test]
+fn reply_threads_and_receipts_are_durable() {
+    let env = team();
+    let first = env.json(Some("alice"), &["send", "PR ready", "--to", "@bob"]);
+    let first_id = first["message_id"].as_str().unwrap().to_string();
+    let r1 = env.json(Some("bob"), &["reply", &first_id, "looking"]);
+    let thread = r1["thread_id"].as_str().unwrap().to_string();
+    assert!(thread.starts_with("thr_"));
+    let r2 = env.json(Some("alice"), &["reply", r1["message_id"].as_str().unwrap(), "thanks"]);
+    assert_eq!(r2["thread_id"].as_str().unwrap(), thread, "later replies join the thread");
+    let parent = env.json(Some("alice"), &["message", "get", &first_id]);
+    assert_eq!(parent["message"]["thread_id"].as_str().unwrap(), thread, "the parent joins the thread");
+    let reply = env.json(Some("alice"), &["message", "get", r1["message_id"].as_str().unwrap()]);
+    assert_eq!(reply["message"]["reply_to"], first_id.as_str());
+
+    // bob read the parent by replying; alice sees the receipt.
+    let sent = env.json(Some("alice"), &["sent"]);
+    let m = sent["messages"].as_array().unwrap().iter().find(|m| m["message_id"] == first_id.as_str()).unwrap();
+    assert_eq!(m["recipients"][0]["agent_id"], "bob");
+    assert!(!m["recipients"][0]["read_at"].as_str().unwrap_or("").is_empty(), "{m}");
+    assert_eq!(m["read_count"], 1);
+    // Receipts survive a rebuild from the log.
+    env.ok(None, &["daemon", "stop"]);
+    for f in ["messages.db", "messages.db-wal", "messages.db-shm"] {
+        let _ = std::fs::remove_file(env.thrum_dir().join("var").join(f));
+    }
+    let sent2 = env.json(Some("alice"), &["sent"]);
+    assert_eq!(sent, sent2);
+}
+
+#[test]
+fn edit_delete_and_mark_read() {
+    let env = team();
+    let m = env.json(Some("alice"), &["send", "typo hree", "--to", "@bob"]);
+    let id = m["message_id"].as_str().unwrap();
+    let e = env.json(Some("alice"), &["message", "edit", id, "typo here"]);
+    assert_eq!(e["version"], 1);
+    let (_, err) = env.fail(Some("bob"), &["message", "edit", id, "hijack"]);
+    assert!(err.contains("only message author can edit"), "{err}");
+    let got = env.json(Some("bob"), &["message", "get", id]);
+    assert_eq!(got["message"]["body"]["content"], "typo here");
+    assert!(!got["message"]["updated_at"].as_str().unwrap().is_empty());
+
+    let m2 = env.json(Some("alice"), &["send", "second", "--to", "@bob"]);
+    let id2 = m2["message_id"].as_str().unwrap();
+    let r = env.json(Some("bob"), &["message", "read", "--all"]);
+    assert_eq!(r["marked_count"], 1, "{r}");
+    assert_eq!(env.json(Some("bob"), &["inbox", "--unread"])["total"], 0);
+
+    let (_, err) = env.fail(Some("alice"), &["message", "delete", id2]);
+    assert!(err.contains("--force"), "{err}");
+    let (_, err) = env.fail(Some("bob"), &["message", "delete", id2, "--force"]);
+    assert!(err.contains("only message author can delete"), "{err}");
+    env.ok(Some("alice"), &["message", "delete", id2, "--force"]);
+    assert_eq!(env.json(Some("bob"), &["inbox"])["total"], 1);
+    assert_eq!(env.json(Some("bob"), &["message", "get", id2])["message"]["deleted"], true);
+}
+
+#[test]
+fn groups_nest_without_cycles() {
+    let env = team();
+    env.ok(Some("alice"), &["group", "create", "backend"]);
+    env.ok(Some("alice"), &["group", "create", "leads"]);
+    env.ok(Some("alice"), &["group", "add", "backend", "@bob"]);
+    env.ok(Some("alice"), &["group", "add", "leads", "--group", "backend"]);
+    let (_, err) = env.fail(Some("alice"), &["group", "add", "backend", "--group", "leads"]);
+    assert!(err.contains("cycle"), "{err}");
+    let members = env.json(None, &["group", "members", "leads", "--expand"]);
+    assert_eq!(members["expanded"], serde_json::json!(["bob"]));
+    let sent = env.json(Some("alice"), &["send", "leads only", "--to", "@leads"]);
+    assert_eq!(sent["recipients"][0]["agent_id"], "bob");
+    assert_eq!(env.json(Some("bob"), &["inbox"])["total"], 1);
+    assert_eq!(env.json(Some("carol"), &["inbox"])["total"], 0);
+    let (_, err) = env.fail(Some("alice"), &["group", "delete", "everyone"]);
+    assert!(err.contains("cannot delete"), "{err}");
+    let list = env.json(None, &["group", "list"]);
+    let names: Vec<&str> = list["groups"].as_array().unwrap().iter().map(|g| g["name"].as_str().unwrap()).collect();
+    assert_eq!(names, vec!["backend", "everyone", "leads"]);
+}
+
+#[test]
+fn wait_returns_quickly_on_arrival_and_times_out_with_exit_1() {
+    let env = team();
+    let start = Instant::now();
+    let out = env.run_as(Some("bob"), &["wait", "--timeout", "300ms"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("NO_MESSAGES_TIMEOUT"));
+    assert!(start.elapsed() < Duration::from_secs(5));
+
+    let waiter = env
+        .thrum(&["wait", "--timeout", "20s", "--json"])
+        .env("THRUM_NAME", "bob")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let waiter = std::sync::Arc::new(std::sync::Mutex::new(Some(waiter)));
+    // Give the waiter time to connect, then send; it must wake promptly.
+    std::thread::sleep(Duration::from_millis(300));
+    let sent_at = Instant::now();
+    env.ok(Some("alice"), &["send", "wake up", "--to", "@bob"]);
+    let child = waiter.lock().unwrap().take().unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(sent_at.elapsed() < Duration::from_secs(5));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["status"], "received");
+    // Messages to others do not wake carol.
+    let out = env.run_as(Some("carol"), &["wait", "--timeout", "200ms", "--after", "-1m"]);
+    assert_eq!(out.status.code(), Some(1));
+    // --after -1m sees the recent message to bob.
+    let out = env.run_as(Some("bob"), &["wait", "--timeout", "200ms", "--after", "-1m"]);
+    assert_eq!(out.status.code(), Some(0));
+    // Errors exit 2.
+    let out = env.run_as(Some("bob"), &["wait", "--timeout", "soon"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn purge_previews_then_removes_messages_but_keeps_agents() {
+    let env = team();
+    for i in 0..3 {
+        env.ok(Some("alice"), &["send", &format!("old {i}"), "--to", "@bob"]);
+    }
+    let preview = env.json(None, &["purge", "--all"]);
+    assert_eq!(preview["confirmed"], false);
+    assert_eq!(preview["messages"], 3);
+    assert_eq!(env.json(Some("bob"), &["inbox"])["total"], 3, "preview changes nothing");
+    let done = env.json(None, &["purge", "--all", "--confirm"]);
+    assert_eq!(done["confirmed"], true);
+    assert_eq!(env.json(Some("bob"), &["inbox"])["total"], 0);
+    let shard = std::fs::read_to_string(env.sync_dir().join("messages/alice.jsonl")).unwrap_or_default();
+    assert!(!shard.contains("old 0"), "the JSONL was rewritten");
+    assert_eq!(env.json(None, &["agent", "list"])["agents"].as_array().unwrap().len(), 3);
+    // A rebuild agrees.
+    env.ok(None, &["daemon", "stop"]);
+    let _ = std::fs::remove_file(env.thrum_dir().join("var/messages.db"));
+    assert_eq!(env.json(Some("bob"), &["inbox"])["total"], 0);
+    let (_, err) = env.fail(None, &["purge", "--before", "whenever"]);
+    assert!(err.contains("invalid --before"), "{err}");
+}
+
+#[test]
+fn sessions_intent_team_and_views() {
+    let env = team();
+    env.ok(Some("alice"), &["session", "set-intent", "Fixing token refresh"]);
+    env.ok(Some("alice"), &["agent", "set-task", "beads:42"]);
+    let team = env.json(None, &["team"]);
+    let alice = team["members"].as_array().unwrap().iter().find(|m| m["agent_id"] == "alice").unwrap();
+    assert_eq!(alice["intent"], "Fixing token refresh");
+    assert_eq!(alice["current_task"], "beads:42");
+    assert_eq!(alice["branch"], "main");
+    let ping = env.json(None, &["ping", "@alice"]);
+    assert_eq!(ping["status"], "active");
+    env.ok(Some("carol"), &["session", "end"]);
+    let ping = env.json(None, &["ping", "carol"]);
+    assert_eq!(ping["status"], "offline");
+    let sessions = env.json(None, &["session", "list", "--agent", "carol"]);
+    assert_eq!(sessions["sessions"][0]["status"], "ended");
+    let (_, err) = env.fail(Some("carol"), &["send", "x", "--to", "@bob"]);
+    assert!(err.contains("no active session"), "{err}");
+    let ov = env.json(Some("bob"), &["overview"]);
+    assert_eq!(ov["agent"]["agent_id"], "bob");
+    let st = env.json(Some("bob"), &["status"]);
+    assert_eq!(st["agent"]["role"], "reviewer");
+    let ctx = env.json(None, &["agent", "list", "--context"]);
+    assert!(ctx["contexts"].as_array().unwrap().iter().any(|c| c["intent"] == "Fixing token refresh"));
+}
+
+#[test]
+fn agent_delete_and_cleanup() {
+    let env = team();
+    env.ok(Some("carol"), &["send", "bye", "--to", "@bob"]);
+    let (_, err) = env.fail(None, &["agent", "delete", "carol"]);
+    assert!(err.contains("--force"), "{err}");
+    let d = env.json(None, &["agent", "delete", "carol", "--force"]);
+    assert_eq!(d["deleted"], true);
+    assert!(!env.thrum_dir().join("identities/carol.json").exists());
+    assert!(!env.sync_dir().join("messages/carol.jsonl").exists());
+    assert_eq!(env.json(Some("bob"), &["inbox"])["total"], 0);
+    // bob's identity file vanishes: cleanup finds him orphaned.
+    std::fs::remove_file(env.thrum_dir().join("identities/bob.json")).unwrap();
+    let dry = env.json(None, &["agent", "cleanup", "--dry-run"]);
+    let orphans: Vec<&str> = dry["orphans"].as_array().unwrap().iter().map(|o| o["agent_id"].as_str().unwrap()).collect();
+    assert_eq!(orphans, vec!["bob"]);
+    let done = env.json(None, &["agent", "cleanup", "--force"]);
+    assert_eq!(done["deleted"], serde_json::json!(["bob"]));
+    let agents = env.json(None, &["agent", "list"]);
+    assert_eq!(agents["agents"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn version_and_completion() {
+    let env = thrum_testkit::TestEnv::new(crate::BIN);
+    let v = env.json(None, &["version"]);
+    assert!(v["version"].as_str().is_some());
+    for sh in ["bash", "zsh", "fish"] {
+        let s = env.ok(None, &["completion", sh]);
+        assert!(s.contains("quickstart"), "{sh}");
+    }
+}
