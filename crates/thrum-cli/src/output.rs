@@ -49,7 +49,9 @@ impl Out {
 
 /// `just now`, `5m ago`, `3h ago`, `2d ago`, or a date.
 pub fn relative(ts: &str) -> String {
-    let Some(t) = thrum_core::time::parse_ts(ts) else { return ts.to_string() };
+    let Some(t) = thrum_core::time::parse_ts(ts) else {
+        return ts.to_string();
+    };
     relative_to(t, Utc::now())
 }
 

@@ -48,7 +48,8 @@ pub fn connect_or_start(layout: &Layout, local: Option<bool>) -> Result<(Client,
 pub fn start_daemon(layout: &Layout, local: Option<bool>) -> Result<StartOutcome, ClientError> {
     let var = layout.var_dir();
     std::fs::create_dir_all(&var)?;
-    let lock = OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(layout.start_lock_file())?;
+    let lock =
+        OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(layout.start_lock_file())?;
     // Blocks while another client is starting the daemon; the kernel
     // releases it if that client dies.
     flock(&lock, FlockOperation::LockExclusive).map_err(|e| ClientError::Io(e.into()))?;
@@ -59,11 +60,8 @@ pub fn start_daemon(layout: &Layout, local: Option<bool>) -> Result<StartOutcome
     let log = OpenOptions::new().create(true).append(true).open(layout.log_file())?;
     let mut cmd = Command::new(exe);
     cmd.arg("daemon").arg("run").arg("--background");
-    match local {
-        Some(true) => {
-            cmd.arg("--local");
-        }
-        Some(false) | None => {}
+    if local == Some(true) {
+        cmd.arg("--local");
     }
     cmd.current_dir(layout.repo_root())
         .env("THRUM_HOME", layout.repo_root())

@@ -57,7 +57,9 @@ impl Client {
                 Ok(None) | Err(FrameError::Truncated) => {
                     return Err(ClientError::Protocol("the daemon closed the connection".into()));
                 }
-                Err(FrameError::TooLarge) => return Err(ClientError::Protocol("reply too large".into())),
+                Err(FrameError::TooLarge) => {
+                    return Err(ClientError::Protocol("reply too large".into()));
+                }
                 Err(FrameError::Io(e))
                     if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) =>
                 {
@@ -71,7 +73,7 @@ impl Client {
                 continue;
             }
             let resp: Response = serde_json::from_value(v).map_err(|e| ClientError::Protocol(e.to_string()))?;
-            if resp.id != Value::from(id) {
+            if resp.id != id {
                 continue;
             }
             return resp.into_result().map_err(ClientError::Rpc);

@@ -63,7 +63,9 @@ impl Event {
     }
 
     fn from_value(v: Value, line: &str) -> Result<Self, EventError> {
-        let Value::Object(mut obj) = v else { return Err(EventError::NotObject) };
+        let Value::Object(mut obj) = v else {
+            return Err(EventError::NotObject);
+        };
         if !matches!(obj.get("type"), Some(Value::String(s)) if !s.is_empty()) {
             return Err(EventError::NoType);
         }
@@ -171,10 +173,8 @@ impl Event {
 
 /// Maps an agent id to a file-name-safe stem (`user:leon` → `user_leon`).
 pub fn file_safe(agent_id: &str) -> String {
-    let s: String = agent_id
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
-        .collect();
+    let s: String =
+        agent_id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).collect();
     if s.is_empty() || s.starts_with('.') { format!("_{s}") } else { s }
 }
 
@@ -462,11 +462,10 @@ mod tests {
 
     #[test]
     fn new_events_get_envelope() {
-        let ev = Event::new("agent.session.start", &SessionStart {
-            timestamp: String::new(),
-            session_id: "ses_1".into(),
-            agent_id: "a".into(),
-        });
+        let ev = Event::new(
+            "agent.session.start",
+            &SessionStart { timestamp: String::new(), session_id: "ses_1".into(), agent_id: "a".into() },
+        );
         assert!(ev.event_id().starts_with("evt_"));
         assert_eq!(ev.as_object().get("v"), Some(&Value::from(1)));
         assert!(!ev.timestamp().is_empty());
@@ -474,11 +473,10 @@ mod tests {
 
     #[test]
     fn new_event_keeps_given_timestamp_when_set() {
-        let ev = Event::new("agent.session.end", &SessionEnd {
-            timestamp: "2026-01-01T00:00:00Z".into(),
-            session_id: "s".into(),
-            reason: String::new(),
-        });
+        let ev = Event::new(
+            "agent.session.end",
+            &SessionEnd { timestamp: "2026-01-01T00:00:00Z".into(), session_id: "s".into(), reason: String::new() },
+        );
         assert_eq!(ev.timestamp(), "2026-01-01T00:00:00Z");
     }
 
@@ -500,11 +498,10 @@ mod tests {
 
     #[test]
     fn edits_route_to_author_file() {
-        let ev = Event::new("message.edit", &MessageEdit {
-            timestamp: String::new(),
-            message_id: "msg_1".into(),
-            body: MessageBody::default(),
-        });
+        let ev = Event::new(
+            "message.edit",
+            &MessageEdit { timestamp: String::new(), message_id: "msg_1".into(), body: MessageBody::default() },
+        );
         assert_eq!(ev.shard(Some("user:leon")), "messages/user_leon.jsonl");
         assert_eq!(ev.shard(None), "messages/_unresolved.jsonl");
     }

@@ -106,7 +106,8 @@ pub fn resolve_redirect(local: &Path) -> Result<PathBuf, LayoutError> {
     if !target.is_absolute() {
         return Err(bad("the target must be an absolute path"));
     }
-    let same = |a: &Path, b: &Path| a.canonicalize().ok().zip(b.canonicalize().ok()).map(|(x, y)| x == y).unwrap_or(a == b);
+    let same =
+        |a: &Path, b: &Path| a.canonicalize().ok().zip(b.canonicalize().ok()).map(|(x, y)| x == y).unwrap_or(a == b);
     if same(&target, local) {
         return Err(bad("it points at itself"));
     }

@@ -35,9 +35,7 @@ impl Scope {
             return Err(ScopeError::TooLong { what, raw: raw.to_string() });
         }
         match raw.split_once(':') {
-            Some((k, v)) if !k.is_empty() && !v.is_empty() && !k.contains(char::is_whitespace) => {
-                Ok(Scope::new(k, v))
-            }
+            Some((k, v)) if !k.is_empty() && !v.is_empty() && !k.contains(char::is_whitespace) => Ok(Scope::new(k, v)),
             _ => Err(ScopeError::Format { what, raw: raw.to_string() }),
         }
     }

@@ -99,10 +99,7 @@ mod tests {
         let now = parse_ts("2026-03-20T00:00:00Z").unwrap_or_default();
         assert_eq!(parse_before("2d", now), parse_ts("2026-03-18T00:00:00Z"));
         assert_eq!(parse_before("2026-03-15", now), parse_ts("2026-03-15T00:00:00Z"));
-        assert_eq!(
-            parse_before("2026-03-15T10:00:00+02:00", now),
-            parse_ts("2026-03-15T08:00:00Z")
-        );
+        assert_eq!(parse_before("2026-03-15T10:00:00+02:00", now), parse_ts("2026-03-15T08:00:00Z"));
         assert_eq!(parse_before("yesterday", now), None);
     }
 

@@ -31,7 +31,9 @@ pub enum Caller {
 impl Caller {
     /// Classifies a peer by PID.
     pub fn from_pid(pid: Option<i32>, thrum_dir: &Path) -> Caller {
-        let Some(pid) = pid else { return Caller::Unknown };
+        let Some(pid) = pid else {
+            return Caller::Unknown;
+        };
         let cwd = match std::fs::read_link(format!("/proc/{pid}/cwd")) {
             Ok(p) => p,
             Err(_) => return Caller::Unknown,
@@ -41,7 +43,9 @@ impl Caller {
 
     /// Classifies a working directory.
     pub fn from_cwd(cwd: &Path, thrum_dir: &Path) -> Caller {
-        let Ok(layout) = Layout::discover(cwd) else { return Caller::Anonymous };
+        let Ok(layout) = Layout::discover(cwd) else {
+            return Caller::Anonymous;
+        };
         let ours = thrum_dir.canonicalize().unwrap_or_else(|_| thrum_dir.to_path_buf());
         let theirs = layout.thrum_dir.canonicalize().unwrap_or_else(|_| layout.thrum_dir.clone());
         if ours != theirs {
@@ -52,7 +56,9 @@ impl Caller {
 
     /// Agents whose identity files are in the caller's worktree.
     pub fn agents(&self) -> Vec<String> {
-        let Caller::Worktree { identities, .. } = self else { return Vec::new() };
+        let Caller::Worktree { identities, .. } = self else {
+            return Vec::new();
+        };
         let mut out: Vec<String> = std::fs::read_dir(identities)
             .map(|rd| {
                 rd.filter_map(|e| e.ok())
@@ -80,9 +86,9 @@ impl Caller {
     pub fn resolve(&self, claimed: Option<&str>) -> HResult<String> {
         let claimed = claimed.map(|c| c.trim_start_matches('@')).filter(|c| !c.is_empty());
         match self {
-            Caller::Unknown => claimed.map(str::to_string).ok_or_else(|| {
-                identity_err("caller_agent_id is required: set THRUM_NAME or pass --name")
-            }),
+            Caller::Unknown => claimed
+                .map(str::to_string)
+                .ok_or_else(|| identity_err("caller_agent_id is required: set THRUM_NAME or pass --name")),
             Caller::Anonymous => Err(identity_err(
                 "caller is outside every worktree of this repository: cd into a registered agent worktree and retry",
             )),

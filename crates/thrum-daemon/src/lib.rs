@@ -99,7 +99,8 @@ fn ensure_sync_worktree(repo_root: &Path, dir: &Path) {
     if had_files {
         let _ = copy_tree(dir, &saved);
     }
-    let res = thrum_git::sync_branch::ensure_branch(&git).and_then(|_| thrum_git::sync_branch::ensure_worktree(&git, dir));
+    let res =
+        thrum_git::sync_branch::ensure_branch(&git).and_then(|_| thrum_git::sync_branch::ensure_worktree(&git, dir));
     if let Err(e) = res {
         tracing::warn!(error = %e, "could not set up the sync worktree; using the directory as it is");
         let _ = std::fs::create_dir_all(dir);
@@ -130,7 +131,9 @@ fn merge_rescued(saved: &Path, dir: &Path) -> std::io::Result<()> {
         files.extend(rd.flatten().map(|e| PathBuf::from("messages").join(e.file_name())));
     }
     for rel in files {
-        let Ok(old) = std::fs::read_to_string(saved.join(&rel)) else { continue };
+        let Ok(old) = std::fs::read_to_string(saved.join(&rel)) else {
+            continue;
+        };
         let target = dir.join(&rel);
         let cur = std::fs::read_to_string(&target).unwrap_or_default();
         let have: std::collections::HashSet<&str> = cur.lines().collect();
@@ -195,8 +198,8 @@ fn run_inner(layout: &Layout, local: Option<bool>, mut ready: Option<ReadyFn>) -
         started_at: started_at.clone(),
         socket_path: socket.display().to_string(),
     };
-    let ownership =
-        lifecycle::Ownership::acquire(&layout.lock_file(), &layout.pid_file(), &info).map_err(|e| fail(&mut ready, e))?;
+    let ownership = lifecycle::Ownership::acquire(&layout.lock_file(), &layout.pid_file(), &info)
+        .map_err(|e| fail(&mut ready, e))?;
     let identity = bootstrap_identity(layout, &repo_root).map_err(|e| fail(&mut ready, e))?;
     let local_only = local_only(local, &cfg);
     let dir = log_dir(layout, &repo_root);

@@ -42,18 +42,21 @@ impl Git {
 
     /// Runs git and returns trimmed stdout, or the failure with stderr.
     pub fn run(&self, args: &[&str]) -> Result<String, GitError> {
-        let mut child = Command::new("git")
-            .args(args)
-            .current_dir(&self.dir)
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .env("GIT_ASKPASS", "")
-            .env("SSH_ASKPASS", "")
-            .env("LC_ALL", "C")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| if e.kind() == std::io::ErrorKind::NotFound { GitError::NotInstalled } else { GitError::Io(e) })?;
+        let mut child =
+            Command::new("git")
+                .args(args)
+                .current_dir(&self.dir)
+                .env("GIT_TERMINAL_PROMPT", "0")
+                .env("GIT_ASKPASS", "")
+                .env("SSH_ASKPASS", "")
+                .env("LC_ALL", "C")
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .map_err(|e| {
+                    if e.kind() == std::io::ErrorKind::NotFound { GitError::NotInstalled } else { GitError::Io(e) }
+                })?;
         // Drain both pipes on threads so a chatty git cannot fill a pipe
         // buffer and deadlock against our wait.
         let mut out = child.stdout.take();
@@ -97,12 +100,10 @@ impl Git {
 
     /// The top of the working tree containing `dir`.
     pub fn toplevel(&self) -> Result<PathBuf, GitError> {
-        self.run(&["rev-parse", "--show-toplevel"])
-            .map(PathBuf::from)
-            .map_err(|e| match e {
-                GitError::Failed { .. } => GitError::NotARepo(self.dir.clone()),
-                other => other,
-            })
+        self.run(&["rev-parse", "--show-toplevel"]).map(PathBuf::from).map_err(|e| match e {
+            GitError::Failed { .. } => GitError::NotARepo(self.dir.clone()),
+            other => other,
+        })
     }
 
     /// The common git directory (shared by all worktrees), absolute.

@@ -46,11 +46,14 @@ pub fn worktree_healthy(git: &Git, path: &Path) -> bool {
     if !dotgit.is_file() {
         return false;
     }
-    let Ok(list) = git.run(&["worktree", "list", "--porcelain"]) else { return false };
+    let Ok(list) = git.run(&["worktree", "list", "--porcelain"]) else {
+        return false;
+    };
     let canon = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-    let listed = list.lines().filter_map(|l| l.strip_prefix("worktree ")).any(|p| {
-        Path::new(p).canonicalize().map(|c| c == canon).unwrap_or(false)
-    });
+    let listed = list
+        .lines()
+        .filter_map(|l| l.strip_prefix("worktree "))
+        .any(|p| Path::new(p).canonicalize().map(|c| c == canon).unwrap_or(false));
     if !listed {
         return false;
     }
@@ -78,7 +81,8 @@ pub fn ensure_worktree(git: &Git, path: &Path) -> Result<bool, GitError> {
         let p = path.to_string_lossy().to_string();
         let _ = git.run(&["worktree", "remove", "--force", &p]);
         let _ = git.run(&["worktree", "prune"]);
-        std::fs::remove_dir_all(path).or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) })?;
+        std::fs::remove_dir_all(path)
+            .or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) })?;
     }
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;

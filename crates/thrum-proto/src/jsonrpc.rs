@@ -190,8 +190,7 @@ mod tests {
 
     #[test]
     fn response_shape() {
-        let r = serde_json::to_value(Response::err(json!(1), RpcError::server("nope")))
-            .unwrap_or_default();
+        let r = serde_json::to_value(Response::err(json!(1), RpcError::server("nope"))).unwrap_or_default();
         assert_eq!(r, json!({"jsonrpc":"2.0","error":{"code":-32000,"message":"nope"},"id":1}));
     }
 }

@@ -70,7 +70,8 @@ impl Store {
         let mut db = Connection::open(db_path)?;
         projection::schema::configure(&db)?;
         projection::schema::migrate(&mut db)?;
-        let mut store = Store { log, db, db_path: db_path.to_path_buf(), daemon_id: daemon_id.to_string(), sequence: 0 };
+        let mut store =
+            Store { log, db, db_path: db_path.to_path_buf(), daemon_id: daemon_id.to_string(), sequence: 0 };
         let recovery = store.catch_up(recovered_dir)?;
         store.sequence = store.db.query_row(
             "SELECT COALESCE(MAX(sequence), 0) FROM events WHERE origin_daemon = ?1",
@@ -215,7 +216,15 @@ impl Store {
             let full = e.is_disk_full();
             results = results
                 .into_iter()
-                .map(|r| r.and_then(|_| Err(E::from(if full { StoreError::io(Path::new("log"), std::io::Error::from_raw_os_error(28)) } else { StoreError::Invalid(msg.clone()) }))))
+                .map(|r| {
+                    r.and_then(|_| {
+                        Err(E::from(if full {
+                            StoreError::io(Path::new("log"), std::io::Error::from_raw_os_error(28))
+                        } else {
+                            StoreError::Invalid(msg.clone())
+                        }))
+                    })
+                })
                 .collect();
             while results.len() < n {
                 results.push(Err(E::from(StoreError::Invalid(msg.clone()))));

@@ -139,11 +139,7 @@ impl EventLog {
         if !self.files.contains_key(shard) {
             let path = self.root.join(shard);
             let existed = path.exists();
-            let f = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .map_err(|e| StoreError::io(&path, e))?;
+            let f = OpenOptions::new().create(true).append(true).open(&path).map_err(|e| StoreError::io(&path, e))?;
             if !existed {
                 // A new file is only durable once its directory entry is.
                 if let Some(dir) = path.parent() {
@@ -260,9 +256,10 @@ pub fn parse_lines(data: &[u8], base: u64) -> ShardRead {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        match std::str::from_utf8(line).map_err(|e| e.to_string()).and_then(|s| {
-            Event::parse_line(s).map_err(|e| e.to_string())
-        }) {
+        match std::str::from_utf8(line)
+            .map_err(|e| e.to_string())
+            .and_then(|s| Event::parse_line(s).map_err(|e| e.to_string()))
+        {
             Ok(event) => out.lines.push(LogLine { event, end }),
             Err(e) => out.bad_lines.push((lineno, e)),
         }

@@ -86,7 +86,8 @@ pub fn agents_named_or_role(conn: &Connection, name: &str) -> Result<Vec<AgentIn
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-const SESSION_COLS: &str = "s.session_id, s.agent_id, s.started_at, s.ended_at, s.end_reason, s.last_seen_at, COALESCE(w.context, '')";
+const SESSION_COLS: &str =
+    "s.session_id, s.agent_id, s.started_at, s.ended_at, s.end_reason, s.last_seen_at, COALESCE(w.context, '')";
 
 fn session_row(r: &Row<'_>) -> rusqlite::Result<SessionInfo> {
     let ended: String = r.get(3)?;
@@ -188,7 +189,8 @@ pub fn contexts(conn: &Connection, agent_id: Option<&str>) -> Result<Vec<Context
 
 fn scopes_of(conn: &Connection, table: &str, message_id: &str) -> Result<Vec<Scope>> {
     let (t, v) = if table == "message_scopes" { ("scope_type", "scope_value") } else { ("ref_type", "ref_value") };
-    let mut st = conn.prepare_cached(&format!("SELECT {t}, {v} FROM {table} WHERE message_id = ?1 ORDER BY rowid"))
+    let mut st = conn
+        .prepare_cached(&format!("SELECT {t}, {v} FROM {table} WHERE message_id = ?1 ORDER BY rowid"))
         .or_else(|_| conn.prepare_cached(&format!("SELECT {t}, {v} FROM {table} WHERE message_id = ?1")))?;
     let rows = st.query_map([message_id], |r| Ok(Scope::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -274,7 +276,9 @@ pub fn message_detail(conn: &Connection, message_id: &str) -> Result<Option<Mess
             ))
         })
         .optional()?;
-    let Some((mut d, broadcast)) = row else { return Ok(None) };
+    let Some((mut d, broadcast)) = row else {
+        return Ok(None);
+    };
     d.scopes = scopes_of(conn, "message_scopes", message_id)?;
     d.refs = scopes_of(conn, "message_refs", message_id)?;
     d.audiences = audiences(&d.scopes, &d.refs, broadcast);
@@ -447,7 +451,11 @@ pub fn list_messages(conn: &Connection, q: &ListQuery) -> Result<ListPage> {
         }
         None => 0,
     };
-    let col = if q.sort_by_updated { "CASE m.updated_at WHEN '' THEN m.created_at ELSE m.updated_at END" } else { "m.created_at" };
+    let col = if q.sort_by_updated {
+        "CASE m.updated_at WHEN '' THEN m.created_at ELSE m.updated_at END"
+    } else {
+        "m.created_at"
+    };
     let dir = if q.ascending { "ASC" } else { "DESC" };
     let is_read = match &q.reader {
         Some(r) => {
@@ -568,7 +576,9 @@ pub fn read_by(conn: &Connection, message_id: &str, reader: &str) -> Result<Vec<
 /// Whether `agent` has already read `message_id`.
 pub fn has_read(conn: &Connection, message_id: &str, agent: &str) -> Result<bool> {
     Ok(conn
-        .prepare_cached("SELECT 1 FROM message_deliveries WHERE message_id = ?1 AND recipient_agent_id = ?2 AND read_at != ''")?
+        .prepare_cached(
+            "SELECT 1 FROM message_deliveries WHERE message_id = ?1 AND recipient_agent_id = ?2 AND read_at != ''",
+        )?
         .exists([message_id, agent])?)
 }
 
@@ -593,7 +603,12 @@ pub fn group_by_name(conn: &Connection, name: &str) -> Result<Option<GroupDetail
         "SELECT member_type, member_value, added_at, added_by FROM group_members WHERE group_id = ?1 ORDER BY member_type, member_value",
     )?;
     let rows = st.query_map([&g.group_id], |r| {
-        Ok(GroupMemberInfo { member_type: r.get(0)?, member_value: r.get(1)?, added_at: r.get(2)?, added_by: r.get(3)? })
+        Ok(GroupMemberInfo {
+            member_type: r.get(0)?,
+            member_value: r.get(1)?,
+            added_at: r.get(2)?,
+            added_by: r.get(3)?,
+        })
     })?;
     g.members = rows.collect::<rusqlite::Result<_>>()?;
     Ok(Some(g))
@@ -605,7 +620,13 @@ pub fn groups(conn: &Connection) -> Result<Vec<GroupSummary>> {
          FROM groups g ORDER BY g.name",
     )?;
     let rows = st.query_map([], |r| {
-        Ok(GroupSummary { group_id: r.get(0)?, name: r.get(1)?, description: r.get(2)?, created_at: r.get(3)?, member_count: r.get(4)? })
+        Ok(GroupSummary {
+            group_id: r.get(0)?,
+            name: r.get(1)?,
+            description: r.get(2)?,
+            created_at: r.get(3)?,
+            member_count: r.get(4)?,
+        })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
@@ -627,7 +648,9 @@ pub fn expand_group(conn: &Connection, name: &str) -> Result<BTreeSet<String>> {
             }
             continue;
         }
-        let Some(detail) = group_by_name(conn, &g)? else { continue };
+        let Some(detail) = group_by_name(conn, &g)? else {
+            continue;
+        };
         for m in detail.members {
             match m.member_type.as_str() {
                 "agent" => {
@@ -686,7 +709,8 @@ pub fn inbox_counts(conn: &Connection, agent_id: &str, role: Option<&str>) -> Re
 /// Counts used by `purge` previews.
 pub fn count_before(conn: &Connection, cutoff: &str) -> Result<(i64, i64, i64)> {
     let m = conn.query_row("SELECT COUNT(*) FROM messages WHERE created_at < ?1", [cutoff], |r| r.get(0))?;
-    let s = conn.query_row("SELECT COUNT(*) FROM sessions WHERE ended_at != '' AND ended_at < ?1", [cutoff], |r| r.get(0))?;
+    let s =
+        conn.query_row("SELECT COUNT(*) FROM sessions WHERE ended_at != '' AND ended_at < ?1", [cutoff], |r| r.get(0))?;
     let e = conn.query_row("SELECT COUNT(*) FROM events WHERE timestamp < ?1", [cutoff], |r| r.get(0))?;
     Ok((m, s, e))
 }

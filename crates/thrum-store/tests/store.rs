@@ -14,30 +14,37 @@ fn open(dir: &Path) -> (Store, thrum_store::Recovery) {
 }
 
 fn register(name: &str, role: &str) -> Event {
-    Event::new("agent.register", &AgentRegister {
-        agent_id: name.into(),
-        kind: "agent".into(),
-        name: name.into(),
-        role: role.into(),
-        module: "m".into(),
-        ..Default::default()
-    })
+    Event::new(
+        "agent.register",
+        &AgentRegister {
+            agent_id: name.into(),
+            kind: "agent".into(),
+            name: name.into(),
+            role: role.into(),
+            module: "m".into(),
+            ..Default::default()
+        },
+    )
 }
 
 fn message(id: &str, from: &str, to: &str, text: &str) -> Event {
-    Event::new("message.create", &MessageCreate {
-        message_id: id.into(),
-        agent_id: from.into(),
-        session_id: "ses_x".into(),
-        body: MessageBody { format: "markdown".into(), content: text.into(), structured: String::new() },
-        refs: vec![thrum_core::Scope::new("mention", to)],
-        recipients: vec![to.into()],
-        ..Default::default()
-    })
+    Event::new(
+        "message.create",
+        &MessageCreate {
+            message_id: id.into(),
+            agent_id: from.into(),
+            session_id: "ses_x".into(),
+            body: MessageBody { format: "markdown".into(), content: text.into(), structured: String::new() },
+            refs: vec![thrum_core::Scope::new("mention", to)],
+            recipients: vec![to.into()],
+            ..Default::default()
+        },
+    )
 }
 
 fn commit(store: &mut Store, events: Vec<Event>) {
-    let (r, _): (Vec<Result<(), StoreError>>, _) = store.commit_batch(vec![move |_: &rusqlite::Connection| Ok((events, ()))]);
+    let (r, _): (Vec<Result<(), StoreError>>, _) =
+        store.commit_batch(vec![move |_: &rusqlite::Connection| Ok((events, ()))]);
     assert!(r.iter().all(Result::is_ok), "{r:?}");
 }
 
@@ -172,12 +179,15 @@ fn broadcasts_roles_and_groups_reach_the_inbox() {
     let (mut store, _) = open(dir.path());
     commit(&mut store, vec![register("alice", "dev"), register("bob", "rev"), register("carol", "rev")]);
     let to_role = message("msg_role", "alice", "rev", "to reviewers");
-    let broadcast = Event::new("message.create", &MessageCreate {
-        message_id: "msg_all".into(),
-        agent_id: "alice".into(),
-        body: MessageBody { format: "markdown".into(), content: "all".into(), structured: String::new() },
-        ..Default::default()
-    });
+    let broadcast = Event::new(
+        "message.create",
+        &MessageCreate {
+            message_id: "msg_all".into(),
+            agent_id: "alice".into(),
+            body: MessageBody { format: "markdown".into(), content: "all".into(), structured: String::new() },
+            ..Default::default()
+        },
+    );
     commit(&mut store, vec![to_role, broadcast]);
     let mut b = inbox(&store, "bob");
     b.sort();

@@ -118,7 +118,11 @@ impl TestEnv {
     /// Runs thrum expecting failure; returns (exit code, stderr).
     pub fn fail(&self, agent: Option<&str>, args: &[&str]) -> (i32, String) {
         let out = self.run_as(agent, args);
-        assert!(!out.status.success(), "thrum {args:?} unexpectedly succeeded: {}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            !out.status.success(),
+            "thrum {args:?} unexpectedly succeeded: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
         (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
     }
 
@@ -153,11 +157,11 @@ impl TestEnv {
 
     /// Kills the daemon with SIGKILL and waits until it is gone.
     pub fn kill_daemon(&self) {
-        if let Some(pid) = self.daemon_pid() {
-            if let Some(p) = rustix::process::Pid::from_raw(pid) {
-                let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
-                wait_until(Duration::from_secs(10), || !alive(pid));
-            }
+        if let Some(pid) = self.daemon_pid()
+            && let Some(p) = rustix::process::Pid::from_raw(pid)
+        {
+            let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+            wait_until(Duration::from_secs(10), || !alive(pid));
         }
     }
 }

@@ -159,29 +159,13 @@ fn worktree_root(ctx: &mut Ctx) -> Result<std::path::PathBuf> {
     Ok(thrum_git::Git::new(&layout.worktree_root).toplevel().unwrap_or(layout.worktree_root))
 }
 
-/// Registers with the daemon and writes the identity file.
-fn do_register(
-    ctx: &mut Ctx,
-    name: &str,
-    role: &str,
-    module: &str,
-    display: &str,
-    force: bool,
-    re_register: bool,
-    pid: i64,
-    runtime: Option<&str>,
-) -> Result<RegisterResult> {
+/// Registers with the daemon and writes the identity file. `params`
+/// need not carry the worktree; it is filled in here.
+fn do_register(ctx: &mut Ctx, mut params: RegisterParams, runtime: Option<&str>) -> Result<RegisterResult> {
     let tree = worktree_root(ctx)?;
-    let params = RegisterParams {
-        name: name.to_string(),
-        role: role.to_string(),
-        module: module.to_string(),
-        display: display.to_string(),
-        force,
-        re_register,
-        agent_pid: (pid > 0).then_some(pid),
-        worktree: tree.display().to_string(),
-    };
+    params.worktree = tree.display().to_string();
+    let (role, module, display, pid) =
+        (params.role.clone(), params.module.clone(), params.display.clone(), params.agent_pid.unwrap_or(0));
     let r: RegisterResult = ctx.call(am::REGISTER, &params)?;
     if r.status == "registered" || r.status == "updated" {
         let layout = ctx.layout()?.clone();
@@ -191,9 +175,9 @@ fn do_register(
         f.agent = IdentityAgent {
             kind: "agent".into(),
             name: r.agent_id.clone(),
-            role: role.into(),
-            module: module.into(),
-            display: display.into(),
+            role: role.clone(),
+            module: module.clone(),
+            display: display.clone(),
             other: f.agent.other.clone(),
         };
         f.worktree = tree.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -263,17 +247,30 @@ pub fn quickstart(ctx: &mut Ctx, a: QuickstartArgs) -> Result<u8> {
         }
         return Ok(0);
     }
-    let display = a.display.clone().unwrap_or_default();
-    let mut reg = do_register(ctx, &name, &role, &module, &display, a.force, false, pid, a.runtime.as_deref())?;
+    let mut params = RegisterParams {
+        name: name.clone(),
+        role: role.clone(),
+        module: module.clone(),
+        display: a.display.clone().unwrap_or_default(),
+        force: a.force,
+        re_register: false,
+        agent_pid: (pid > 0).then_some(pid),
+        worktree: String::new(),
+    };
+    let mut reg = do_register(ctx, params.clone(), a.runtime.as_deref())?;
     if reg.status == "conflict" {
-        reg = do_register(ctx, &name, &role, &module, &display, a.force, true, pid, a.runtime.as_deref())?;
+        params.re_register = true;
+        reg = do_register(ctx, params, a.runtime.as_deref())?;
     }
     if reg.status == "conflict" {
         bail!("register failed: conflict with {:?}", reg.conflict.map(|c| c.existing_agent_id));
     }
     let tree = worktree_root(ctx)?;
     let session: StartResult = ctx
-        .call(sm::START, &json!({ "agent_id": reg.agent_id, "refs": [{ "type": "worktree", "value": tree.display().to_string() }] }))
+        .call(
+            sm::START,
+            &json!({ "agent_id": reg.agent_id, "refs": [{ "type": "worktree", "value": tree.display().to_string() }] }),
+        )
         .map_err(|e| anyhow!("session start failed: {e}"))?;
     let intent = match a.intent.as_deref().filter(|i| !i.is_empty()) {
         Some(i) => Some(
@@ -317,7 +314,17 @@ fn register(ctx: &mut Ctx, a: RegisterArgs) -> Result<u8> {
     };
     let out = ctx.out;
     let pid = identity::runtime_pid();
-    let r = do_register(ctx, &name, &role, &module, a.display.as_deref().unwrap_or(""), a.force, a.re_register, pid, None)?;
+    let params = RegisterParams {
+        name,
+        role,
+        module,
+        display: a.display.unwrap_or_default(),
+        force: a.force,
+        re_register: a.re_register,
+        agent_pid: (pid > 0).then_some(pid),
+        worktree: String::new(),
+    };
+    let r = do_register(ctx, params, None)?;
     if out.json {
         out.json(&r);
         return Ok(if r.status == "conflict" { 1 } else { 0 });
@@ -449,8 +456,21 @@ pub fn whoami(ctx: &mut Ctx, a: WhoamiArgs) -> Result<u8> {
 
 impl WhoamiJson {
     const FIELDS: &'static [&'static str] = &[
-        "agent_id", "role", "module", "display", "source", "session_id", "session_start", "branch", "worktree",
-        "intent", "identity_file", "status", "updated_at", "pid", "daemon_running",
+        "agent_id",
+        "role",
+        "module",
+        "display",
+        "source",
+        "session_id",
+        "session_start",
+        "branch",
+        "worktree",
+        "intent",
+        "identity_file",
+        "status",
+        "updated_at",
+        "pid",
+        "daemon_running",
     ];
 }
 
@@ -475,7 +495,11 @@ fn list(ctx: &mut Ctx, a: ListArgs) -> Result<u8> {
         out.line("─".repeat(104));
         for c in &contexts.contexts {
             let files = c.changed_files.len().max(c.uncommitted_files.len());
-            let upd = [&c.git_updated_at, &c.intent_updated_at, &c.task_updated_at].into_iter().max().cloned().unwrap_or_default();
+            let upd = [&c.git_updated_at, &c.intent_updated_at, &c.task_updated_at]
+                .into_iter()
+                .max()
+                .cloned()
+                .unwrap_or_default();
             out.line(format!(
                 "{:<14} {:<14} {:<20} {:>7} {:>5} {:<30} {}",
                 truncate(&format!("@{}", c.agent_id), 14),
@@ -503,7 +527,12 @@ fn list(ctx: &mut Ctx, a: ListArgs) -> Result<u8> {
     for ag in &agents.agents {
         let ctxs: Vec<_> = contexts.contexts.iter().filter(|c| c.agent_id == ag.agent_id).collect();
         let active = !ctxs.is_empty();
-        out.line(format!("┌─ {} @{} ({})", if active { "●" } else { "○" }, ag.agent_id, if active { "active" } else { "offline" }));
+        out.line(format!(
+            "┌─ {} @{} ({})",
+            if active { "●" } else { "○" },
+            ag.agent_id,
+            if active { "active" } else { "offline" }
+        ));
         out.line(format!("│  Role:    {}", ag.role));
         out.line(format!("│  Module:  {}", ag.module));
         if let Some(c) = ctxs.first() {
@@ -609,7 +638,8 @@ fn set_status(ctx: &mut Ctx, a: SetStatusArgs) -> Result<u8> {
     }
     match &a.agent {
         Some(agent) => {
-            let v = ctx.call_value(am::SET_STATUS, json!({ "agent": agent.trim_start_matches('@'), "status": a.status }))?;
+            let v =
+                ctx.call_value(am::SET_STATUS, json!({ "agent": agent.trim_start_matches('@'), "status": a.status }))?;
             if out.json {
                 out.json(&v);
             } else {

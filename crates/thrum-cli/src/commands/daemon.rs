@@ -79,7 +79,8 @@ fn start(ctx: &mut Ctx, local: bool, verb: &str) -> Result<u8> {
     let layout = ctx.layout()?.clone();
     let out = ctx.out;
     let outcome = thrum_client::start_daemon(&layout, local.then_some(true))?;
-    let health = Client::connect(&layout.socket()).and_then(|mut c| c.call::<_, HealthResult>(HEALTH, &serde_json::json!({})));
+    let health =
+        Client::connect(&layout.socket()).and_then(|mut c| c.call::<_, HealthResult>(HEALTH, &serde_json::json!({})));
     let pid = health.as_ref().map(|h| h.pid).unwrap_or(0);
     if out.json {
         out.json(&serde_json::json!({
@@ -159,7 +160,8 @@ struct StatusJson {
 fn status(ctx: &mut Ctx) -> Result<u8> {
     let layout = ctx.layout()?.clone();
     let out = ctx.out;
-    let health = Client::connect(&layout.socket()).and_then(|mut c| c.call::<_, HealthResult>(HEALTH, &serde_json::json!({})));
+    let health =
+        Client::connect(&layout.socket()).and_then(|mut c| c.call::<_, HealthResult>(HEALTH, &serde_json::json!({})));
     let Ok(h) = health else {
         if out.json {
             out.json(&StatusJson {
@@ -287,10 +289,7 @@ fn logs(ctx: &mut Ctx, a: LogsArgs) -> Result<u8> {
 }
 
 fn run_foreground(ctx: &mut Ctx, a: RunArgs) -> Result<u8> {
-    let layout: Layout = ctx
-        .layout()
-        .map_err(|_| anyhow!("thrum not initialized - run 'thrum init' first"))?
-        .clone();
+    let layout: Layout = ctx.layout().map_err(|_| anyhow!("thrum not initialized - run 'thrum init' first"))?.clone();
     let out: Out = ctx.out;
     if a.background {
         // Leave the caller's session so terminal signals do not reach us.

@@ -70,7 +70,8 @@ pub fn run(ctx: &mut Ctx, cmd: GroupCmd) -> Result<u8> {
             if out.json { out.json(&r) } else { out.ok(format!("Group created: {}", r.name)) }
         }
         GroupCmd::Delete { name } => {
-            let r: DeleteResult = ctx.call(gm::DELETE, &json!({ "name": name.trim_start_matches('@'), "caller_agent_id": caller }))?;
+            let r: DeleteResult =
+                ctx.call(gm::DELETE, &json!({ "name": name.trim_start_matches('@'), "caller_agent_id": caller }))?;
             if out.json { out.json(&r) } else { out.ok(format!("Group deleted: {}", r.name)) }
         }
         GroupCmd::Add { group, member: m, role, group_member } => {
@@ -79,7 +80,11 @@ pub fn run(ctx: &mut Ctx, cmd: GroupCmd) -> Result<u8> {
                 gm::MEMBER_ADD,
                 &json!({ "group": group.trim_start_matches('@'), "member_type": kind, "member_value": value, "caller_agent_id": caller }),
             )?;
-            if out.json { out.json(&r) } else { out.ok(format!("Added {} {} to group {}", r.member_type, r.member_value, r.group)) }
+            if out.json {
+                out.json(&r)
+            } else {
+                out.ok(format!("Added {} {} to group {}", r.member_type, r.member_value, r.group))
+            }
         }
         GroupCmd::Remove { group, member: m, role, group_member } => {
             let (kind, value) = member(m, role, group_member)?;
@@ -131,7 +136,8 @@ pub fn run(ctx: &mut Ctx, cmd: GroupCmd) -> Result<u8> {
                 out.line("");
                 out.line("  Members:");
                 for m in &g.members {
-                    let v = if m.member_type == "agent" { format!("@{}", m.member_value) } else { m.member_value.clone() };
+                    let v =
+                        if m.member_type == "agent" { format!("@{}", m.member_value) } else { m.member_value.clone() };
                     out.line(format!("    - {v} ({})", m.member_type));
                 }
             }

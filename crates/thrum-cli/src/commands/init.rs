@@ -77,9 +77,14 @@ pub fn run(ctx: &mut Ctx, a: InitArgs) -> Result<u8> {
             );
         }
         rep.redirect = main_thrum.display().to_string();
-        step(&mut rep, a.dry_run, "created", ".thrum/identities/ (local to this worktree)", !thrum.join("identities").is_dir(), || {
-            std::fs::create_dir_all(thrum.join("identities")).map_err(Into::into)
-        })?;
+        step(
+            &mut rep,
+            a.dry_run,
+            "created",
+            ".thrum/identities/ (local to this worktree)",
+            !thrum.join("identities").is_dir(),
+            || std::fs::create_dir_all(thrum.join("identities")).map_err(Into::into),
+        )?;
         if !a.dry_run {
             std::fs::create_dir_all(thrum.join("context")).context("create .thrum/context")?;
         }
@@ -158,7 +163,11 @@ fn step(
     if !dry {
         f().with_context(|| format!("create {what}"))?;
     }
-    if kind == "updated" { rep.updated.push(what.to_string()) } else { rep.created.push(what.to_string()) }
+    if kind == "updated" {
+        rep.updated.push(what.to_string())
+    } else {
+        rep.created.push(what.to_string())
+    }
     Ok(())
 }
 

@@ -56,9 +56,12 @@ pub fn run(ctx: &mut Ctx, cmd: MessageCmd) -> Result<u8> {
             let r: GetResult = ctx.call(mm::GET, &json!({ "message_id": message_id }))?;
             match ctx.me() {
                 Ok(me) => {
-                    let _ = ctx.call_value(mm::MARK_READ, json!({ "message_ids": [message_id], "caller_agent_id": me.name }));
+                    let _ = ctx
+                        .call_value(mm::MARK_READ, json!({ "message_ids": [message_id], "caller_agent_id": me.name }));
                 }
-                Err(e) if !out.quiet => eprintln!("Warning: Could not mark as read (no identity): {e}"),
+                Err(e) if !out.quiet => {
+                    eprintln!("Warning: Could not mark as read (no identity): {e}")
+                }
                 Err(_) => {}
             }
             if out.json {
@@ -93,7 +96,13 @@ pub fn run(ctx: &mut Ctx, cmd: MessageCmd) -> Result<u8> {
             if !m.recipients.is_empty() {
                 out.line("  Recipients:");
                 for x in &m.recipients {
-                    let st = if !x.read_at.is_empty() { "read" } else if !x.seen_at.is_empty() { "seen" } else { "delivered" };
+                    let st = if !x.read_at.is_empty() {
+                        "read"
+                    } else if !x.seen_at.is_empty() {
+                        "seen"
+                    } else {
+                        "delivered"
+                    };
                     out.line(format!("    - @{} ({st})", x.agent_id));
                 }
             }
@@ -153,7 +162,8 @@ pub fn run(ctx: &mut Ctx, cmd: MessageCmd) -> Result<u8> {
                 }
                 return Ok(0);
             }
-            let r: MarkReadResult = ctx.call(mm::MARK_READ, &json!({ "message_ids": ids, "caller_agent_id": me.name }))?;
+            let r: MarkReadResult =
+                ctx.call(mm::MARK_READ, &json!({ "message_ids": ids, "caller_agent_id": me.name }))?;
             if out.json {
                 out.json(&r);
             } else {
@@ -191,7 +201,10 @@ pub fn purge(ctx: &mut Ctx, a: PurgeArgs) -> Result<u8> {
         out.line(format!("  Messages:   {:>6} deleted", r.messages));
         out.line(format!("  Sessions:   {:>6} deleted", r.sessions));
         out.line(format!("  Events:     {:>6} deleted", r.events));
-        out.line(format!("  Sync files: {} message files filtered, {} events file filtered", r.message_files, r.event_files));
+        out.line(format!(
+            "  Sync files: {} message files filtered, {} events file filtered",
+            r.message_files, r.event_files
+        ));
         out.line("");
         out.line("Done.");
         out.hint("agents and groups were kept; other clones apply the same cutoff when they sync");

@@ -446,7 +446,8 @@ pub fn wait(ctx: &mut Ctx, a: WaitArgs) -> u8 {
     }
 }
 
-const ACTION: &str = "ACTION REQUIRED: You have unread messages. Run `thrum inbox --unread` now to read and respond to them.";
+const ACTION: &str =
+    "ACTION REQUIRED: You have unread messages. Run `thrum inbox --unread` now to read and respond to them.";
 
 fn wait_inner(ctx: &mut Ctx, a: WaitArgs) -> Result<u8> {
     let out = ctx.out;

@@ -69,7 +69,8 @@ pub fn migrate(ctx: &mut Ctx) -> Result<u8> {
         }
     }
     if let Ok(rd) = std::fs::read_dir(old.join("messages")) {
-        let mut v: Vec<_> = rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "jsonl")).collect();
+        let mut v: Vec<_> =
+            rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "jsonl")).collect();
         v.sort();
         sources.extend(v);
     }
@@ -94,7 +95,9 @@ pub fn migrate(ctx: &mut Ctx) -> Result<u8> {
     for src in &sources {
         let text = std::fs::read_to_string(src).with_context(|| format!("read {}", src.display()))?;
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            let Ok(ev) = thrum_core::Event::parse_line(line) else { continue };
+            let Ok(ev) = thrum_core::Event::parse_line(line) else {
+                continue;
+            };
             let shard = ev.shard(None);
             let target = dir.join(&shard);
             let existing = std::fs::read_to_string(&target).unwrap_or_default();

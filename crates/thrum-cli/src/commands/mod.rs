@@ -48,7 +48,5 @@ pub fn run(ctx: &mut Ctx, cmd: Command) -> Result<u8> {
 
 /// Parses repeated `type:value` flags.
 pub fn scopes(list: &[String], what: &'static str) -> Result<Vec<thrum_core::Scope>> {
-    list.iter()
-        .map(|s| thrum_core::Scope::parse(s, what).map_err(|e| anyhow::anyhow!("{e}")))
-        .collect()
+    list.iter().map(|s| thrum_core::Scope::parse(s, what).map_err(|e| anyhow::anyhow!("{e}"))).collect()
 }

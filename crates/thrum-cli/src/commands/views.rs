@@ -129,7 +129,11 @@ pub fn team(ctx: &mut Ctx, a: TeamArgs) -> Result<u8> {
         return Ok(0);
     }
     if t.members.is_empty() {
-        out.line(if a.all { "No agents registered." } else { "No active agents. (thrum team --all includes offline agents)" });
+        out.line(if a.all {
+            "No agents registered."
+        } else {
+            "No active agents. (thrum team --all includes offline agents)"
+        });
         return Ok(0);
     }
     for (i, m) in t.members.iter().enumerate() {
@@ -148,7 +152,11 @@ pub fn team(ctx: &mut Ctx, a: TeamArgs) -> Result<u8> {
             out.line(format!("  Worktree: {}", m.worktree));
         }
         if !m.session_id.is_empty() {
-            out.line(format!("  Session:  {} (duration: {})", m.session_id, output::duration(output::since_ms(&m.session_start))));
+            out.line(format!(
+                "  Session:  {} (duration: {})",
+                m.session_id,
+                output::duration(output::since_ms(&m.session_start))
+            ));
         } else {
             out.line(format!("  Last seen: {}", output::relative(&m.last_seen)));
         }
@@ -176,8 +184,12 @@ pub fn overview(ctx: &mut Ctx) -> Result<u8> {
     };
     let team = gather(ctx)?;
     let mine = me.as_ref().and_then(|m| team.members.iter().find(|x| x.agent_id == m.name).cloned());
-    let others: Vec<Member> =
-        team.members.iter().filter(|x| Some(&x.agent_id) != me.as_ref().map(|m| &m.name) && x.status == "active").cloned().collect();
+    let others: Vec<Member> = team
+        .members
+        .iter()
+        .filter(|x| Some(&x.agent_id) != me.as_ref().map(|m| &m.name) && x.status == "active")
+        .cloned()
+        .collect();
     if out.json {
         out.json(&json!({
             "health": health,
@@ -226,7 +238,12 @@ pub fn overview(ctx: &mut Ctx) -> Result<u8> {
         }
         _ => out.line("Not registered (use 'thrum quickstart --name NAME --role ROLE --module MODULE')"),
     }
-    out.line(format!("Daemon: running (PID {}, up {}, v{})", health.pid, output::duration(health.uptime_ms as i64), health.version));
+    out.line(format!(
+        "Daemon: running (PID {}, up {}, v{})",
+        health.pid,
+        output::duration(health.uptime_ms as i64),
+        health.version
+    ));
     Ok(0)
 }
 
@@ -256,7 +273,11 @@ pub fn status(ctx: &mut Ctx) -> Result<u8> {
     if who.session_id.is_empty() {
         out.line("Session:  none (thrum session start)");
     } else {
-        out.line(format!("Session:  {} (duration: {})", who.session_id, output::duration(output::since_ms(&who.session_start))));
+        out.line(format!(
+            "Session:  {} (duration: {})",
+            who.session_id,
+            output::duration(output::since_ms(&who.session_start))
+        ));
     }
     if !who.intent.is_empty() {
         out.line(format!("Intent:   {}", who.intent));
@@ -325,7 +346,11 @@ pub fn subscribe(ctx: &mut Ctx, a: SubscribeArgs) -> Result<u8> {
         ym::SUBSCRIBE,
         &json!({ "scope": scope, "mention_role": a.mention.map(|m| m.trim_start_matches('@').to_string()), "all": a.all, "caller_agent_id": me.name }),
     )?;
-    if out.json { out.json(&r) } else { out.ok(format!("Subscribed (id {})", r.subscription_id)) }
+    if out.json {
+        out.json(&r)
+    } else {
+        out.ok(format!("Subscribed (id {})", r.subscription_id))
+    }
     Ok(0)
 }
 

@@ -60,7 +60,9 @@ fn concurrent_starts_leave_exactly_one_daemon() {
     // Exactly one thrum daemon process holds this repository.
     let mut daemons = 0;
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(p) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(p) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
         let cmd = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
         let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
         let cwd = std::fs::read_link(format!("/proc/{p}/cwd")).unwrap_or_default();
@@ -116,7 +118,8 @@ fn sigterm_finishes_in_flight_writes() {
     }
     assert!(wait_until(Duration::from_secs(10), || !alive(pid)));
     let inbox = env.json(Some("bob"), &["inbox", "--page-size", "100"]);
-    let have: Vec<&str> = inbox["messages"].as_array().unwrap().iter().map(|m| m["message_id"].as_str().unwrap()).collect();
+    let have: Vec<&str> =
+        inbox["messages"].as_array().unwrap().iter().map(|m| m["message_id"].as_str().unwrap()).collect();
     for id in &acked {
         assert!(have.contains(&id.as_str()), "acknowledged {id} lost");
     }

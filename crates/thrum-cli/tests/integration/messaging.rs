@@ -26,7 +26,8 @@ fn send_to_name_role_and_everyone_reaches_the_right_inboxes() {
     let direct = env.json(Some("alice"), &["send", "for bob only", "--to", "@bob"]);
     assert!(direct["message_id"].as_str().unwrap().starts_with("msg_"));
     assert_eq!(direct["resolved_to"], 1);
-    let role = env.json(Some("alice"), &["send", "reviewers please look", "--to", "@reviewer", "--scope", "module:auth"]);
+    let role =
+        env.json(Some("alice"), &["send", "reviewers please look", "--to", "@reviewer", "--scope", "module:auth"]);
     let all = env.json(Some("alice"), &["send", "standup in 5", "--broadcast"]);
 
     let bob = env.json(Some("bob"), &["inbox"]);
@@ -280,7 +281,8 @@ fn agent_delete_and_cleanup() {
     // bob's identity file vanishes: cleanup finds him orphaned.
     std::fs::remove_file(env.thrum_dir().join("identities/bob.json")).unwrap();
     let dry = env.json(None, &["agent", "cleanup", "--dry-run"]);
-    let orphans: Vec<&str> = dry["orphans"].as_array().unwrap().iter().map(|o| o["agent_id"].as_str().unwrap()).collect();
+    let orphans: Vec<&str> =
+        dry["orphans"].as_array().unwrap().iter().map(|o| o["agent_id"].as_str().unwrap()).collect();
     assert_eq!(orphans, vec!["bob"]);
     let done = env.json(None, &["agent", "cleanup", "--force"]);
     assert_eq!(done["deleted"], serde_json::json!(["bob"]));

@@ -150,5 +150,8 @@ fn garbage_on_the_socket_and_in_the_log_never_crashes_the_daemon() {
     }
     assert_eq!(env.json(Some("bob"), &["inbox"])["total"], 1);
     let st = env.json(None, &["daemon", "status"]);
-    assert!(st["warnings"].as_array().unwrap().iter().any(|w| w.as_str().unwrap().contains("not a valid event")), "{st}");
+    assert!(
+        st["warnings"].as_array().unwrap().iter().any(|w| w.as_str().unwrap().contains("not a valid event")),
+        "{st}"
+    );
 }

@@ -71,11 +71,7 @@ fn anonymous_callers_may_only_read() {
     let outside = env.dir.path().join("elsewhere");
     std::fs::create_dir_all(&outside).unwrap();
     let send = json!({ "content": "forged", "mentions": ["bob"], "caller_agent_id": "alice" }).to_string();
-    let out = env
-        .thrum_in(&outside, &["rpc", "message.send", &send])
-        .env("THRUM_HOME", env.repo())
-        .output()
-        .unwrap();
+    let out = env.thrum_in(&outside, &["rpc", "message.send", &send]).env("THRUM_HOME", env.repo()).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("anonymous caller cannot invoke \"message.send\""), "{err}");

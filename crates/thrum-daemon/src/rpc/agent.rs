@@ -58,10 +58,8 @@ pub async fn register(state: &State, _caller: &Caller, params: Value) -> HResult
         )));
     }
     let worktree_path = p.worktree.clone();
-    let worktree_name = std::path::Path::new(&worktree_path)
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let worktree_name =
+        std::path::Path::new(&worktree_path).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let local_daemon = state.identity.daemon_id.clone();
     state
         .writer
@@ -72,13 +70,13 @@ pub async fn register(state: &State, _caller: &Caller, params: Value) -> HResult
                         "agent name {agent_id:?} conflicts with existing role '{agent_id}' — choose a different name"
                     )));
                 }
-                if let Some(a) = query::agent(c, &p.role)? {
-                    if a.agent_id != agent_id {
-                        return Err(server(format!(
-                            "role {:?} conflicts with existing agent name '{}' — choose a different role",
-                            p.role, p.role
-                        )));
-                    }
+                if let Some(a) = query::agent(c, &p.role)?
+                    && a.agent_id != agent_id
+                {
+                    return Err(server(format!(
+                        "role {:?} conflicts with existing agent name '{}' — choose a different role",
+                        p.role, p.role
+                    )));
                 }
             }
             let existing = query::agent(c, &agent_id)?;
@@ -165,7 +163,9 @@ pub async fn whoami(state: &State, caller: &Caller, params: Value) -> HResult<Va
         Ok((a, s, c))
     })?;
     let agent: AgentInfo = agent.ok_or_else(|| {
-        server(format!("agent {agent_id} is not registered: run `thrum quickstart --name {agent_id} --role ROLE --module MODULE`"))
+        server(format!(
+            "agent {agent_id} is not registered: run `thrum quickstart --name {agent_id} --role ROLE --module MODULE`"
+        ))
     })?;
     let ctx = ctx.unwrap_or_default();
     ok(&WhoamiResult {
@@ -188,7 +188,9 @@ pub async fn list_context(state: &State, params: Value) -> HResult<Value> {
         contexts.retain(|c| &c.branch == b);
     }
     if let Some(f) = &p.file {
-        contexts.retain(|c| c.changed_files.iter().chain(c.uncommitted_files.iter()).any(|x| x == f || x.ends_with(&format!("/{f}"))));
+        contexts.retain(|c| {
+            c.changed_files.iter().chain(c.uncommitted_files.iter()).any(|x| x == f || x.ends_with(&format!("/{f}")))
+        });
     }
     ok(&ListContextResult { contexts })
 }
@@ -205,15 +207,17 @@ pub async fn delete(state: &State, _caller: &Caller, params: Value) -> HResult<V
             if query::agent(store.db(), &name)?.is_none() {
                 return Err(server(format!("agent not found: {name} (see `thrum agent list`)")));
             }
-            let ev = Event::new("agent.cleanup", &AgentCleanup {
-                agent_id: name.clone(),
-                reason: "manual deletion".into(),
-                method: "manual".into(),
-                ..Default::default()
-            });
-            let (mut r, committed) = store.commit_batch(vec![move |_: &rusqlite::Connection| {
-                Ok::<_, crate::error::Fail>((vec![ev], ()))
-            }]);
+            let ev = Event::new(
+                "agent.cleanup",
+                &AgentCleanup {
+                    agent_id: name.clone(),
+                    reason: "manual deletion".into(),
+                    method: "manual".into(),
+                    ..Default::default()
+                },
+            );
+            let (mut r, committed) =
+                store.commit_batch(vec![move |_: &rusqlite::Connection| Ok::<_, crate::error::Fail>((vec![ev], ()))]);
             r.pop().unwrap_or(Ok(()))?;
             // The agent's own shard goes with it.
             let shard = format!("messages/{}.jsonl", thrum_core::event::file_safe(&name));
@@ -237,7 +241,8 @@ pub async fn cleanup(state: &State, params: Value) -> HResult<Value> {
             }
             let wt = std::path::Path::new(&a.worktree);
             let worktree_missing = wt.is_absolute() && !wt.exists();
-            let identity_missing = wt.is_absolute() && !wt.join(".thrum/identities").join(format!("{}.json", a.agent_id)).exists();
+            let identity_missing =
+                wt.is_absolute() && !wt.join(".thrum/identities").join(format!("{}.json", a.agent_id)).exists();
             let seen = if a.last_seen_at.is_empty() { &a.registered_at } else { &a.last_seen_at };
             let days = thrum_core::time::parse_ts(seen).map(|t| (now - t).num_days()).unwrap_or(0);
             let stale = days > threshold;
@@ -251,7 +256,8 @@ pub async fn cleanup(state: &State, params: Value) -> HResult<Value> {
             } else {
                 format!("not seen in {days} days")
             };
-            let count: i64 = r.query_row("SELECT COUNT(*) FROM messages WHERE agent_id = ?1", [&a.agent_id], |x| x.get(0))?;
+            let count: i64 =
+                r.query_row("SELECT COUNT(*) FROM messages WHERE agent_id = ?1", [&a.agent_id], |x| x.get(0))?;
             out.push(Orphan {
                 agent_id: a.agent_id,
                 role: a.role,
@@ -293,15 +299,17 @@ pub async fn set_status(state: &State, params: Value) -> HResult<Value> {
         return Err(server(format!("invalid status {:?}: must be working, idle, blocked, or stuck", p.status)));
     }
     let name = AgentName::parse(&p.agent).map_err(|e| bad_params(format!("invalid agent name: {e}")))?.to_string();
-    let agent = state
-        .read(|r| Ok(query::agent(r, &name)?))?
-        .ok_or_else(|| server(format!("agent not found: {name}")))?;
+    let agent =
+        state.read(|r| Ok(query::agent(r, &name)?))?.ok_or_else(|| server(format!("agent not found: {name}")))?;
     let mut candidates = vec![state.layout.identities_dir().join(format!("{name}.json"))];
     if std::path::Path::new(&agent.worktree).is_absolute() {
-        candidates.insert(0, std::path::Path::new(&agent.worktree).join(".thrum/identities").join(format!("{name}.json")));
+        candidates
+            .insert(0, std::path::Path::new(&agent.worktree).join(".thrum/identities").join(format!("{name}.json")));
     }
     for path in candidates {
-        let Ok(text) = std::fs::read_to_string(&path) else { continue };
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
         let mut f = IdentityFile::parse(&text).map_err(server)?;
         f.agent_status = p.status.clone();
         f.agent_status_updated_at = thrum_core::time::now_rfc3339();

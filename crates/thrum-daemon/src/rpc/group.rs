@@ -53,13 +53,16 @@ pub async fn create(state: &State, caller: &Caller, params: Value) -> HResult<Va
                     "group name {name:?} is already an agent or role name: pick another so @{name} stays unambiguous"
                 )));
             }
-            let ev = Event::new("group.create", &GroupCreate {
-                group_id: new_id(IdKind::Group),
-                name: name.clone(),
-                description: p.description.clone(),
-                created_by: by.clone(),
-                ..Default::default()
-            });
+            let ev = Event::new(
+                "group.create",
+                &GroupCreate {
+                    group_id: new_id(IdKind::Group),
+                    name: name.clone(),
+                    description: p.description.clone(),
+                    created_by: by.clone(),
+                    ..Default::default()
+                },
+            );
             let gid = ev.as_object().get("group_id").and_then(|v| v.as_str()).unwrap_or("").to_string();
             let r = CreateResult { group_id: gid, name, created_at: ev.timestamp().into(), created_by: by };
             Ok((vec![ev], ok(&r)?))
@@ -81,7 +84,8 @@ pub async fn delete(state: &State, params: Value) -> HResult<Value> {
         .writer
         .submit(move |c| {
             let g = query::group_by_name(c, &name)?.ok_or_else(|| server(format!("group {name:?} not found")))?;
-            let ev = Event::new("group.delete", &GroupDelete { group_id: g.group_id, deleted_by: by, ..Default::default() });
+            let ev =
+                Event::new("group.delete", &GroupDelete { group_id: g.group_id, deleted_by: by, ..Default::default() });
             let r = DeleteResult { name, deleted_at: ev.timestamp().into() };
             Ok((vec![ev], ok(&r)?))
         })
@@ -159,13 +163,16 @@ pub async fn member_remove(state: &State, params: Value) -> HResult<Value> {
             if !g.members.iter().any(|m| m.member_type == kind && m.member_value == value) {
                 return Err(server(format!("member not found: {kind} {value} in group {group}")));
             }
-            let ev = Event::new("group.member.remove", &GroupMember {
-                group_id: g.group_id,
-                member_type: kind.clone(),
-                member_value: value.clone(),
-                removed_by: by,
-                ..Default::default()
-            });
+            let ev = Event::new(
+                "group.member.remove",
+                &GroupMember {
+                    group_id: g.group_id,
+                    member_type: kind.clone(),
+                    member_value: value.clone(),
+                    removed_by: by,
+                    ..Default::default()
+                },
+            );
             Ok((vec![ev], ok(&MemberResult { group, member_type: kind, member_value: value })?))
         })
         .await

@@ -7,9 +7,9 @@ use thrum_core::event::{MessageBody, MessageCreate, MessageDelete, MessageEdit, 
 use thrum_core::views::{Audience, Recipient};
 use thrum_core::{Event, IdKind, Scope, new_id};
 use thrum_proto::methods::message::{
-    DeleteByAgentParams, DeleteCountResult, DeleteParams, DeleteResult, EditParams, EditResult, GetParams,
-    GetResult, ListParams, ListResult, MAX_CONTENT, MarkReadParams, MarkReadResult, OutboxParams, PurgeParams,
-    PurgeResult, SendParams, SendResult, WaitParams, WaitResult,
+    DeleteByAgentParams, DeleteCountResult, DeleteParams, DeleteResult, EditParams, EditResult, GetParams, GetResult,
+    ListParams, ListResult, MAX_CONTENT, MarkReadParams, MarkReadResult, OutboxParams, PurgeParams, PurgeResult,
+    SendParams, SendResult, WaitParams, WaitResult,
 };
 use thrum_store::query::{self, ListQuery};
 
@@ -32,7 +32,9 @@ fn check_scopes(list: &[Scope], what: &str) -> HResult<()> {
     }
     for s in list {
         if s.kind.is_empty() || s.value.is_empty() || s.kind.len() + s.value.len() > 256 {
-            return Err(bad_params(format!("invalid {what} {s}: expected type:value, each part non-empty, under 256 bytes")));
+            return Err(bad_params(format!(
+                "invalid {what} {s}: expected type:value, each part non-empty, under 256 bytes"
+            )));
         }
     }
     Ok(())
@@ -176,17 +178,20 @@ pub async fn send(state: &State, caller: &Caller, params: Value) -> HResult<Valu
                 push_unique(&mut refs, Scope::new("reply_to", p.reply_to.as_str()));
             }
             let message_id = p.message_id.clone().unwrap_or_else(|| new_id(IdKind::Message));
-            let ev = Event::new("message.create", &MessageCreate {
-                message_id: message_id.clone(),
-                thread_id: thread_id.clone(),
-                agent_id: author.clone(),
-                session_id,
-                body: MessageBody { format, content: p.content.clone(), structured },
-                scopes,
-                refs,
-                recipients: recipients.iter().cloned().collect(),
-                ..Default::default()
-            });
+            let ev = Event::new(
+                "message.create",
+                &MessageCreate {
+                    message_id: message_id.clone(),
+                    thread_id: thread_id.clone(),
+                    agent_id: author.clone(),
+                    session_id,
+                    body: MessageBody { format, content: p.content.clone(), structured },
+                    scopes,
+                    refs,
+                    recipients: recipients.iter().cloned().collect(),
+                    ..Default::default()
+                },
+            );
             let created_at = ev.timestamp().to_string();
             let r = SendResult {
                 message_id,
@@ -221,12 +226,16 @@ fn list_query(state: &State, caller: &Caller, p: &ListParams) -> HResult<ListQue
     let sort_by_updated = match p.sort_by.as_deref() {
         None | Some("") | Some("created_at") => false,
         Some("updated_at") => true,
-        Some(o) => return Err(server(format!("invalid sort_by: {o} (must be 'created_at' or 'updated_at')"))),
+        Some(o) => {
+            return Err(server(format!("invalid sort_by: {o} (must be 'created_at' or 'updated_at')")));
+        }
     };
     let ascending = match p.sort_order.as_deref() {
         None | Some("") | Some("desc") => false,
         Some("asc") => true,
-        Some(o) => return Err(server(format!("invalid sort_order: {o} (must be 'asc' or 'desc')"))),
+        Some(o) => {
+            return Err(server(format!("invalid sort_order: {o} (must be 'asc' or 'desc')")));
+        }
     };
     let needs_me = p.exclude_self || p.unread || p.mentions;
     let me = match (&p.caller_agent_id, needs_me) {
@@ -334,7 +343,10 @@ pub async fn edit(state: &State, caller: &Caller, params: Value) -> HResult<Valu
                 return Err(server("cannot edit deleted message"));
             }
             if d.author.agent_id != me {
-                return Err(server(format!("only message author can edit (author: {}, current: {me})", d.author.agent_id)));
+                return Err(server(format!(
+                    "only message author can edit (author: {}, current: {me})",
+                    d.author.agent_id
+                )));
             }
             active_session_id(c, &me)?;
             let body = MessageBody {
@@ -342,7 +354,10 @@ pub async fn edit(state: &State, caller: &Caller, params: Value) -> HResult<Valu
                 content: p.content.clone().unwrap_or(d.body.content),
                 structured: if p.structured.is_some() { structured } else { d.body.structured },
             };
-            let ev = Event::new("message.edit", &MessageEdit { message_id: p.message_id.clone(), body, ..Default::default() });
+            let ev = Event::new(
+                "message.edit",
+                &MessageEdit { message_id: p.message_id.clone(), body, ..Default::default() },
+            );
             let updated_at = ev.timestamp().to_string();
             let version = query::edit_count(c, &p.message_id)? + 1;
             let r = EditResult { message_id: p.message_id, updated_at, version };
@@ -368,11 +383,10 @@ pub async fn delete(state: &State, caller: &Caller, params: Value) -> HResult<Va
             if author != me {
                 return Err(server(format!("only message author can delete (author: {author}, current: {me})")));
             }
-            let ev = Event::new("message.delete", &MessageDelete {
-                message_id: p.message_id.clone(),
-                reason: p.reason.clone(),
-                ..Default::default()
-            });
+            let ev = Event::new(
+                "message.delete",
+                &MessageDelete { message_id: p.message_id.clone(), reason: p.reason.clone(), ..Default::default() },
+            );
             let r = DeleteResult { message_id: p.message_id, deleted_at: ev.timestamp().to_string() };
             Ok((vec![ev], ok(&r)?))
         })
@@ -409,13 +423,16 @@ pub async fn mark_read(state: &State, caller: &Caller, params: Value) -> HResult
                 if query::has_read(c, id, &me)? {
                     continue;
                 }
-                events.push(Event::new("message.receipt", &MessageReceipt {
-                    message_id: id.clone(),
-                    agent_id: me.clone(),
-                    session_id: session_id.clone(),
-                    receipt_type: "read".into(),
-                    ..Default::default()
-                }));
+                events.push(Event::new(
+                    "message.receipt",
+                    &MessageReceipt {
+                        message_id: id.clone(),
+                        agent_id: me.clone(),
+                        session_id: session_id.clone(),
+                        receipt_type: "read".into(),
+                        ..Default::default()
+                    },
+                ));
             }
             Ok((events, ok(&MarkReadResult { marked_count: marked, also_read_by: also })?))
         })
@@ -557,9 +574,8 @@ pub async fn purge(state: &State, params: Value) -> HResult<Value> {
                 return Ok((ok(&result)?, Vec::new()));
             }
             let marker = Event::new("purge.executed", &PurgeExecuted { cutoff: cutoff.clone(), ..Default::default() });
-            let (mut r, committed) = store.commit_batch(vec![move |_: &rusqlite::Connection| {
-                Ok::<_, crate::error::Fail>((vec![marker], ()))
-            }]);
+            let (mut r, committed) = store
+                .commit_batch(vec![move |_: &rusqlite::Connection| Ok::<_, crate::error::Fail>((vec![marker], ()))]);
             r.pop().unwrap_or(Ok(()))?;
             for shard in &files {
                 let keep: Vec<Event> = store

@@ -26,10 +26,9 @@ pub async fn dispatch(state: &State, caller: &Caller, method: &str, params: Valu
     let out = match method {
         ym::HEALTH => system::health(state).await,
         ym::USER_IDENTIFY => system::user_identify(state).await,
-        ym::USER_REGISTER => Err(Fail(RpcError::new(
-            ErrorCode::Identity,
-            "user.register is only available over the WebSocket API",
-        ))),
+        ym::USER_REGISTER => {
+            Err(Fail(RpcError::new(ErrorCode::Identity, "user.register is only available over the WebSocket API")))
+        }
         ym::SUBSCRIBE => system::subscribe(state, caller, params).await,
         ym::UNSUBSCRIBE => system::unsubscribe(state, caller, params).await,
         ym::SUBSCRIPTIONS_LIST => system::subscriptions_list(state, caller, params).await,

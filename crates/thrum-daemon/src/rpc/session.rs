@@ -5,8 +5,8 @@ use serde_json::Value;
 use thrum_core::event::{AgentUpdate, SessionEnd, SessionStart, WorkContext};
 use thrum_core::{Event, IdKind, new_id};
 use thrum_proto::methods::session::{
-    EndParams, EndResult, HeartbeatParams, HeartbeatResult, ListParams, ListResult, SetIntentParams,
-    SetIntentResult, SetTaskParams, SetTaskResult, StartParams, StartResult,
+    EndParams, EndResult, HeartbeatParams, HeartbeatResult, ListParams, ListResult, SetIntentParams, SetIntentResult,
+    SetTaskParams, SetTaskResult, StartParams, StartResult,
 };
 use thrum_store::query;
 
@@ -24,7 +24,8 @@ pub async fn start(state: &State, params: Value) -> HResult<Value> {
     // Read the worktree's branch before entering the writer (file reads,
     // no git subprocess).
     let worktree = p.refs.iter().find(|r| r.kind == "worktree").map(|r| r.value.clone()).unwrap_or_default();
-    let branch = if worktree.is_empty() { String::new() } else { thrum_git::head_branch(std::path::Path::new(&worktree)) };
+    let branch =
+        if worktree.is_empty() { String::new() } else { thrum_git::head_branch(std::path::Path::new(&worktree)) };
     state
         .writer
         .submit(move |c| {
@@ -88,11 +89,10 @@ pub async fn end(state: &State, params: Value) -> HResult<Value> {
             if !s.ended_at.is_empty() {
                 return Err(server(format!("session {} has already ended", p.session_id)));
             }
-            let ev = Event::new("agent.session.end", &SessionEnd {
-                session_id: p.session_id.clone(),
-                reason,
-                ..Default::default()
-            });
+            let ev = Event::new(
+                "agent.session.end",
+                &SessionEnd { session_id: p.session_id.clone(), reason, ..Default::default() },
+            );
             let ended_at = ev.timestamp().to_string();
             let dur = match (thrum_core::time::parse_ts(&s.started_at), thrum_core::time::parse_ts(&ended_at)) {
                 (Some(a), Some(b)) => (b - a).num_milliseconds(),
@@ -133,8 +133,10 @@ fn update_event(agent_id: String, wc: WorkContext) -> Event {
 
 pub async fn heartbeat(state: &State, params: Value) -> HResult<Value> {
     let p: HeartbeatParams = parse(params)?;
-    let worktree = state.read(|r| Ok(query::work_context(r, &p.session_id)?))?.map(|w| w.worktree_path).unwrap_or_default();
-    let branch = if worktree.is_empty() { String::new() } else { thrum_git::head_branch(std::path::Path::new(&worktree)) };
+    let worktree =
+        state.read(|r| Ok(query::work_context(r, &p.session_id)?))?.map(|w| w.worktree_path).unwrap_or_default();
+    let branch =
+        if worktree.is_empty() { String::new() } else { thrum_git::head_branch(std::path::Path::new(&worktree)) };
     state
         .writer
         .submit(move |c| {

@@ -31,7 +31,9 @@ pub async fn health(state: &State) -> HResult<Value> {
 
 pub async fn user_identify(state: &State) -> HResult<Value> {
     let git = thrum_git::Git::new(&state.repo_root);
-    let name = git.config_get("user.name").ok_or_else(|| server("git config user.name not set: run `git config user.name \"Your Name\"`"))?;
+    let name = git
+        .config_get("user.name")
+        .ok_or_else(|| server("git config user.name not set: run `git config user.name \"Your Name\"`"))?;
     let email = git.config_get("user.email").unwrap_or_default();
     ok(&UserIdentifyResult { username: name.to_lowercase().replace(' ', "-"), email, display: name })
 }

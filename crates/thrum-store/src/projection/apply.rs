@@ -8,8 +8,8 @@
 //! timestamp order, places them correctly.
 
 use rusqlite::{Connection, OptionalExtension, params};
-use thrum_core::event::{MessageCreate, Payload, WorkContext};
 use thrum_core::Event;
+use thrum_core::event::{MessageCreate, Payload, WorkContext};
 
 use crate::error::Result;
 
@@ -68,9 +68,8 @@ pub fn apply(conn: &Connection, ev: &Event) -> Result<Applied> {
             .execute(params![m.message_id, ts, m.reason])?;
         }
         Payload::MessageReceipt(r) => {
-            let known: bool = conn
-                .prepare_cached("SELECT 1 FROM messages WHERE message_id = ?1")?
-                .exists([&r.message_id])?;
+            let known: bool =
+                conn.prepare_cached("SELECT 1 FROM messages WHERE message_id = ?1")?.exists([&r.message_id])?;
             if known {
                 let read = if r.receipt_type == "read" { ts } else { "" };
                 conn.prepare_cached(
@@ -150,10 +149,16 @@ pub fn apply(conn: &Connection, ev: &Event) -> Result<Applied> {
         }
         Payload::GroupUpdate(g) => {
             if let Some(d) = g.fields.get("description") {
-                conn.execute("UPDATE groups SET description = ?2, updated_at = ?3 WHERE group_id = ?1", params![g.group_id, d, ts])?;
+                conn.execute(
+                    "UPDATE groups SET description = ?2, updated_at = ?3 WHERE group_id = ?1",
+                    params![g.group_id, d, ts],
+                )?;
             }
             if let Some(n) = g.fields.get("name") {
-                conn.execute("UPDATE OR IGNORE groups SET name = ?2, updated_at = ?3 WHERE group_id = ?1", params![g.group_id, n, ts])?;
+                conn.execute(
+                    "UPDATE OR IGNORE groups SET name = ?2, updated_at = ?3 WHERE group_id = ?1",
+                    params![g.group_id, n, ts],
+                )?;
             }
         }
         Payload::GroupDelete(g) => {
@@ -176,17 +181,16 @@ fn touch_agent(conn: &Connection, agent_id: &str, ts: &str) -> Result<()> {
 /// original's "legacy broadcast").
 fn is_broadcast(m: &MessageCreate) -> bool {
     let explicit = m.scopes.iter().chain(m.refs.iter()).any(|s| s.kind == "broadcast");
-    let targeted = m.refs.iter().any(|r| r.kind == "mention" || r.kind == "group")
-        || m.scopes.iter().any(|s| s.kind == "group");
+    let targeted =
+        m.refs.iter().any(|r| r.kind == "mention" || r.kind == "group") || m.scopes.iter().any(|s| s.kind == "group");
     explicit || !targeted
 }
 
 fn message_create(conn: &Connection, m: &MessageCreate, ts: &str) -> Result<()> {
     // A message older than a purge stays purged even when a clone that
     // never purged replays it.
-    let purged: bool = conn
-        .prepare_cached("SELECT 1 FROM purge_metadata WHERE key = 'purge_cutoff' AND value > ?1")?
-        .exists([ts])?;
+    let purged: bool =
+        conn.prepare_cached("SELECT 1 FROM purge_metadata WHERE key = 'purge_cutoff' AND value > ?1")?.exists([ts])?;
     if purged {
         return Ok(());
     }
