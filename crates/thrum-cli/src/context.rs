@@ -82,8 +82,12 @@ impl Ctx {
         self.client.as_mut()
     }
 
-    /// One typed RPC call; daemon errors keep their message.
+    /// One typed RPC call; daemon errors keep their message. Calls that
+    /// are safe to repeat are retried across a dropped connection.
     pub fn call<P: Serialize, R: DeserializeOwned>(&mut self, method: &str, params: &P) -> Result<R> {
+        if repeatable(method) {
+            return self.call_retrying(method, params);
+        }
         self.client()?.call(method, params).map_err(|e| rpc_error(method, e))
     }
 
@@ -114,6 +118,14 @@ impl Ctx {
         let layout = self.layout()?.clone();
         identity::resolve(&layout, None)
     }
+}
+
+/// Reads, and writes whose repetition changes nothing.
+fn repeatable(method: &str) -> bool {
+    use thrum_proto::methods::{agent, message, session, system};
+    const WRITES: &[&str] = &[agent::REGISTER, session::START, session::SET_INTENT];
+    (thrum_proto::methods::ANONYMOUS_ALLOWED.contains(&method) && !WRITES.contains(&method))
+        || [message::MARK_READ, session::HEARTBEAT, system::HEALTH].contains(&method)
 }
 
 fn rpc_error(_method: &str, e: ClientError) -> anyhow::Error {

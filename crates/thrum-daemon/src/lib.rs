@@ -12,6 +12,7 @@
 
 pub mod caller;
 pub mod error;
+pub mod legacy;
 pub mod lifecycle;
 pub mod logging;
 pub mod rpc;
@@ -204,6 +205,17 @@ fn run_inner(layout: &Layout, local: Option<bool>, mut ready: Option<ReadyFn>) -
     let local_only = local_only(local, &cfg);
     let dir = log_dir(layout, &repo_root);
     ensure_sync_worktree(&repo_root, &dir);
+    if legacy::pending(layout) {
+        match legacy::migrate(layout, &dir) {
+            Ok(m) => tracing::info!(
+                imported = m.imported,
+                skipped = m.skipped,
+                files = m.files.len(),
+                "imported legacy .thrum/ log"
+            ),
+            Err(e) => tracing::warn!(error = %e, "could not import the legacy .thrum/ log; run `thrum migrate`"),
+        }
+    }
     let t0 = std::time::Instant::now();
     let (store, recovery) = Store::open(&dir, &layout.db_file(), &identity.daemon_id, &var.join("recovered"))
         .map_err(|e| fail(&mut ready, e.into()))?;

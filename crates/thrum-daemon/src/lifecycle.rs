@@ -50,6 +50,18 @@ pub fn pid_alive(pid: i64) -> bool {
     }
 }
 
+/// The PID of the daemon that holds the repository's lock, if any. A PID
+/// file whose lock is free is stale (its daemon died) and is ignored, so a
+/// recycled PID never gets signalled.
+pub fn running_pid(lock_path: &Path, pid_path: &Path) -> Option<i64> {
+    let file = File::open(lock_path).ok()?;
+    if flock(&file, FlockOperation::NonBlockingLockShared).is_ok() {
+        let _ = flock(&file, FlockOperation::Unlock);
+        return None;
+    }
+    read_pid_file(pid_path).map(|i| i.pid).filter(|p| pid_alive(*p))
+}
+
 /// The held exclusive lock; released (and the PID file removed) on drop.
 #[derive(Debug)]
 pub struct Ownership {

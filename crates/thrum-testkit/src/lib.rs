@@ -148,11 +148,16 @@ impl TestEnv {
         self.repo().join(".git/thrum-sync/a-sync")
     }
 
-    /// The running daemon's PID, from its PID file.
+    /// The running daemon's PID, from its PID file — only if that process
+    /// really is this repository's daemon (PIDs get recycled).
     pub fn daemon_pid(&self) -> Option<i32> {
         let text = std::fs::read_to_string(self.thrum_dir().join("var/thrum.pid")).ok()?;
         let v: Value = serde_json::from_str(&text).ok()?;
-        v.get("pid")?.as_i64().map(|p| p as i32)
+        let pid = v.get("pid")?.as_i64()? as i32;
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).ok()?;
+        (cmd.contains("daemon run") && cwd == self.repo() && alive(pid)).then_some(pid)
     }
 
     /// Kills the daemon with SIGKILL and waits until it is gone.
@@ -168,6 +173,15 @@ impl TestEnv {
 
 impl Drop for TestEnv {
     fn drop(&mut self) {
+        // A failing test shows the daemon's side of the story.
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(self.thrum_dir().join("var/daemon.log")).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(60).collect();
+            eprintln!("---- daemon.log (last {} lines) ----", tail.len());
+            for l in tail.into_iter().rev() {
+                eprintln!("{l}");
+            }
+        }
         if let Some(pid) = self.daemon_pid()
             && let Some(p) = rustix::process::Pid::from_raw(pid)
         {

@@ -98,10 +98,11 @@ fn start(ctx: &mut Ctx, local: bool, verb: &str) -> Result<u8> {
     Ok(0)
 }
 
-fn stop(ctx: &mut Ctx, loud: bool) -> Result<u8> {
+pub(crate) fn stop(ctx: &mut Ctx, loud: bool) -> Result<u8> {
     let layout = ctx.layout()?.clone();
     let out = ctx.out;
-    let info = read_pid_file(&layout.pid_file()).filter(|i| pid_alive(i.pid));
+    let running = thrum_daemon::lifecycle::running_pid(&layout.lock_file(), &layout.pid_file());
+    let info = running.and_then(|_| read_pid_file(&layout.pid_file()));
     let Some(info) = info else {
         if loud {
             bail!("daemon is not running");

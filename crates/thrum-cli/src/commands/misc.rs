@@ -1,6 +1,6 @@
 //! `thrum version`, `completion` and `migrate`.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Args, CommandFactory};
 use clap_complete::Shell;
 use serde_json::json;
@@ -53,28 +53,16 @@ pub fn completion(a: CompletionArgs) -> Result<u8> {
     Ok(0)
 }
 
-/// Moves the legacy in-repo layout (`.thrum/events.jsonl`,
+/// Imports the legacy in-repo layout (`.thrum/events.jsonl`,
 /// `.thrum/messages.jsonl`, `.thrum/messages/*.jsonl`) into the sync
-/// worktree. Lines already there are not duplicated; the old files stay
-/// on disk as a backup. The daemon picks the events up on its next start.
+/// worktree, then stops tracking the old files in git (they stay on disk
+/// as a backup) and makes `.gitignore` ignore `.thrum/` as a whole.
 pub fn migrate(ctx: &mut Ctx) -> Result<u8> {
     let out = ctx.out;
     let layout = ctx.layout()?.clone();
     let root = layout.repo_root();
-    let old = &layout.thrum_dir;
-    let mut sources = Vec::new();
-    for f in ["events.jsonl", "messages.jsonl"] {
-        if old.join(f).is_file() {
-            sources.push(old.join(f));
-        }
-    }
-    if let Ok(rd) = std::fs::read_dir(old.join("messages")) {
-        let mut v: Vec<_> =
-            rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "jsonl")).collect();
-        v.sort();
-        sources.extend(v);
-    }
-    if sources.is_empty() {
+    let files = thrum_daemon::legacy::legacy_files(&layout.thrum_dir);
+    if files.is_empty() {
         if out.json {
             out.json(&json!({ "migrated": false, "files": [] }));
         } else {
@@ -82,46 +70,49 @@ pub fn migrate(ctx: &mut Ctx) -> Result<u8> {
         }
         return Ok(0);
     }
-    // The daemon owns the log: stop it, migrate, and let it restart on demand.
-    if let Some(info) = thrum_daemon::lifecycle::read_pid_file(&layout.pid_file())
-        && thrum_daemon::lifecycle::pid_alive(info.pid)
-    {
-        bail!("stop the daemon first (`thrum daemon stop`), then run `thrum migrate` again");
+    // The daemon owns the log while it runs: stop it; the next command restarts it.
+    if thrum_daemon::lifecycle::running_pid(&layout.lock_file(), &layout.pid_file()).is_some() {
+        crate::commands::daemon::stop(ctx, false).context("stop the daemon")?;
     }
     let dir = thrum_daemon::log_dir(&layout, &root);
-    std::fs::create_dir_all(dir.join("messages")).with_context(|| format!("create {}", dir.display()))?;
-    let mut copied = Vec::new();
-    let mut moved = 0usize;
-    for src in &sources {
-        let text = std::fs::read_to_string(src).with_context(|| format!("read {}", src.display()))?;
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            let Ok(ev) = thrum_core::Event::parse_line(line) else {
-                continue;
-            };
-            let shard = ev.shard(None);
-            let target = dir.join(&shard);
-            let existing = std::fs::read_to_string(&target).unwrap_or_default();
-            let id = ev.event_id().to_string();
-            if existing.lines().any(|l| thrum_core::Event::parse_line(l).map(|e| e.event_id() == id).unwrap_or(false)) {
-                continue;
-            }
-            use std::io::Write;
-            let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&target)?;
-            writeln!(f, "{}", ev.to_line())?;
-            f.sync_data()?;
-            moved += 1;
+    let m = thrum_daemon::legacy::migrate(&layout, &dir)?;
+    let git = thrum_git::Git::new(&root);
+    let mut untracked = Vec::new();
+    for f in &files {
+        let rel = f.strip_prefix(&root).unwrap_or(f).display().to_string();
+        if git.run(&["ls-files", "--error-unmatch", &rel]).is_ok() && git.run(&["rm", "--cached", "-q", &rel]).is_ok() {
+            untracked.push(rel);
         }
-        copied.push(src.display().to_string());
+    }
+    let gi = root.join(".gitignore");
+    let text = std::fs::read_to_string(&gi).unwrap_or_default();
+    let gitignore_updated = !text.lines().any(|l| l.trim() == ".thrum/");
+    if gitignore_updated {
+        let mut t = text.clone();
+        if !t.is_empty() && !t.ends_with('\n') {
+            t.push('\n');
+        }
+        t.push_str(".thrum/\n");
+        std::fs::write(&gi, t).with_context(|| format!("write {}", gi.display()))?;
     }
     if out.json {
-        out.json(&json!({ "migrated": true, "files": copied, "events": moved, "sync_dir": dir }));
+        out.json(&json!({ "migrated": true, "result": m, "untracked": untracked, "gitignore_updated": gitignore_updated, "sync_dir": dir }));
         return Ok(0);
     }
     out.line("Migration complete:");
-    for c in &copied {
-        out.line(format!("  Copied: {c} -> {}", dir.display()));
+    for f in &m.files {
+        out.line(format!("  Copied: {f} -> {}", dir.display()));
     }
-    out.line(format!("  Events imported: {moved}"));
-    out.line("Original files remain on disk as backup.");
+    out.line(format!(
+        "  Events imported: {} ({} already present, {} unreadable lines skipped)",
+        m.imported, m.skipped, m.unreadable
+    ));
+    for u in &untracked {
+        out.line(format!("  Untracked from main: {u}"));
+    }
+    if gitignore_updated {
+        out.line("  Updated .gitignore: .thrum/");
+    }
+    out.line("Original files remain on disk as backup. Commit the .gitignore change when ready.");
     Ok(0)
 }

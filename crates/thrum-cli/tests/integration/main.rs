@@ -5,6 +5,7 @@
 
 mod daemon;
 mod init;
+mod legacy;
 mod messaging;
 mod robustness;
 mod rpc;

@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""Times whole `thrum` processes against a warm daemon.
+
+Builds the release binary, makes a throw-away repository with 50 agents and
+10,000 messages, then reports medians for `thrum send`, `thrum inbox --json`
+(page of 100), daemon start-to-ready with 10k messages, start after deleting
+the SQLite projection (full rebuild), and the daemon's idle RSS.
+
+Usage: python3 bench/cli.py [--runs N] [--messages N] [--agents N]
+"""
+
+import argparse
+import json
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def sh(args, cwd, env, check=True):
+    r = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+    if check and r.returncode != 0:
+        sys.exit(f"{' '.join(args)} failed: {r.stderr}")
+    return r
+
+
+def timed(args, cwd, env, runs):
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        r = subprocess.run(args, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        times.append((time.perf_counter() - t) * 1000)
+        if r.returncode != 0:
+            sys.exit(f"{' '.join(args)} failed: {r.stderr.decode()}")
+    return statistics.median(times), times
+
+
+class Rpc:
+    def __init__(self, path):
+        self.s = socket.socket(socket.AF_UNIX)
+        self.s.connect(path)
+        self.f = self.s.makefile("rwb")
+        self.n = 0
+
+    def call(self, method, params):
+        self.n += 1
+        self.f.write((json.dumps({"jsonrpc": "2.0", "id": self.n, "method": method, "params": params}) + "\n").encode())
+        self.f.flush()
+        resp = json.loads(self.f.readline())
+        if "error" in resp:
+            sys.exit(f"{method}: {resp['error']}")
+        return resp["result"]
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=100)
+    ap.add_argument("--messages", type=int, default=10_000)
+    ap.add_argument("--agents", type=int, default=50)
+    a = ap.parse_args()
+
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "thrum-cli"], cwd=ROOT, check=True)
+    thrum = os.path.join(ROOT, "target", "release", "thrum")
+    tmp = tempfile.mkdtemp(prefix="thrum-bench-")
+    repo = os.path.join(tmp, "repo")
+    os.makedirs(repo)
+    env = dict(os.environ, HOME=tmp, THRUM_NO_HINTS="1", GIT_CONFIG_NOSYSTEM="1")
+    env.pop("THRUM_NAME", None)
+    with open(os.path.join(tmp, ".gitconfig"), "w") as f:
+        f.write("[user]\n\tname = Bench\n\temail = bench@example.com\n")
+    try:
+        sh(["git", "init", "-q"], repo, env)
+        sh(["git", "commit", "-q", "--allow-empty", "-m", "init"], repo, env)
+        sh([thrum, "init", "--quiet"], repo, env)
+        for i in range(a.agents):
+            sh([thrum, "quickstart", "--name", f"agent_{i}", "--role", f"role_{i % 5}", "--module", "bench",
+                "--no-agent-pid", "--quiet"], repo, env)
+        # Generate the store over one socket connection (fast path).
+        os.chdir(repo)  # the daemon identifies callers by working directory
+        rpc = Rpc(os.path.join(repo, ".thrum", "var", "thrum.sock"))
+        rnd = random.Random(7)
+        t = time.perf_counter()
+        for n in range(a.messages):
+            frm = rnd.randrange(a.agents)
+            to = (frm + 1 + rnd.randrange(a.agents - 1)) % a.agents
+            rpc.call("message.send", {"content": f"message {n} with some ordinary text in it",
+                                      "mentions": [f"agent_{to}"], "caller_agent_id": f"agent_{frm}"})
+        gen = time.perf_counter() - t
+        print(f"generated {a.messages} messages from {a.agents} agents in {gen:.1f}s "
+              f"({a.messages / gen:.0f} sequential sends/s over one connection)")
+
+        send_env = dict(env, THRUM_NAME="agent_0")
+        inbox_env = dict(env, THRUM_NAME="agent_3")
+        # Warm up (first inbox view marks the page read).
+        timed([thrum, "inbox", "--json", "--page-size", "100"], repo, inbox_env, 3)
+        med_send, _ = timed([thrum, "send", "benchmark", "--to", "@agent_1", "--json"], repo, send_env, a.runs)
+        med_inbox, _ = timed([thrum, "inbox", "--json", "--page-size", "100"], repo, inbox_env, a.runs)
+        med_whoami, _ = timed([thrum, "whoami", "--json"], repo, inbox_env, a.runs)
+        pid = int(json.load(open(os.path.join(repo, ".thrum", "var", "thrum.pid")))["pid"])
+        time.sleep(1.0)
+        rss = rss_kib(pid)
+
+        starts = []
+        for _ in range(5):
+            sh([thrum, "daemon", "stop", "--quiet"], repo, env)
+            t = time.perf_counter()
+            sh([thrum, "daemon", "start", "--quiet"], repo, env)
+            starts.append((time.perf_counter() - t) * 1000)
+        rebuilds = []
+        for _ in range(3):
+            sh([thrum, "daemon", "stop", "--quiet"], repo, env)
+            for f in ("messages.db", "messages.db-wal", "messages.db-shm"):
+                p = os.path.join(repo, ".thrum", "var", f)
+                if os.path.exists(p):
+                    os.remove(p)
+            t = time.perf_counter()
+            sh([thrum, "daemon", "start", "--quiet"], repo, env)
+            rebuilds.append((time.perf_counter() - t) * 1000)
+        sh([thrum, "daemon", "stop", "--quiet"], repo, env)
+
+        print(f"thrum send (whole process, warm daemon):          median {med_send:6.2f} ms  (target <= 3 ms)")
+        print(f"thrum inbox --json, page of 100 over {a.messages}:   median {med_inbox:6.2f} ms  (target <= 3 ms)")
+        print(f"thrum whoami --json (no daemon call needed):      median {med_whoami:6.2f} ms")
+        print(f"daemon idle RSS after the runs:                   {rss / 1024:6.1f} MiB (target <= 20 MiB)")
+        print(f"daemon start-to-ready with {a.messages} messages:     median {statistics.median(starts):6.1f} ms "
+              f"(target <= 100 ms; includes process spawn and git worktree check)")
+        print(f"daemon start with projection rebuild:             median {statistics.median(rebuilds):6.1f} ms")
+    finally:
+        os.chdir(ROOT)
+        subprocess.run([thrum, "daemon", "stop", "--quiet"], cwd=repo, env=env, capture_output=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

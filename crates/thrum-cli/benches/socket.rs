@@ -1,0 +1,112 @@
+//! Whole-system socket benchmarks against a real daemon:
+//! - durable `message.send` throughput with 16 concurrent clients;
+//! - send → `message.wait` wake-up latency (p50/p99).
+//!
+//! Run with `cargo bench --bench socket`. Prints medians and percentiles.
+
+#![allow(clippy::unwrap_used, clippy::print_stdout)]
+
+use std::sync::Arc;
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use thrum_testkit::{RawConn, TestEnv};
+
+const CLIENTS: usize = 16;
+const PER_CLIENT: usize = 2_000;
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        println!("socket: benchmark");
+        return;
+    }
+    let agents: Vec<(String, String, String)> =
+        (0..CLIENTS).map(|i| (format!("agent_{i}"), "dev".to_string(), "bench".to_string())).collect();
+    let refs: Vec<(&str, &str, &str)> = agents.iter().map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str())).collect();
+    let env = TestEnv::with_agents(env!("CARGO_BIN_EXE_thrum"), &refs);
+    // The daemon identifies callers by working directory: be in the repo.
+    std::env::set_current_dir(env.repo()).unwrap();
+
+    // Throughput: 16 clients, each sending PER_CLIENT messages back to back.
+    let mut rates = Vec::new();
+    for round in 0..3 {
+        let barrier = Arc::new(Barrier::new(CLIENTS + 1));
+        let handles: Vec<_> = (0..CLIENTS)
+            .map(|i| {
+                let sock = env.socket();
+                let barrier = barrier.clone();
+                std::thread::spawn(move || {
+                    let mut c = RawConn::connect(&sock);
+                    let me = format!("agent_{i}");
+                    let to = format!("agent_{}", (i + 1) % CLIENTS);
+                    barrier.wait();
+                    for n in 0..PER_CLIENT {
+                        let r = c.call(
+                            n as u64,
+                            "message.send",
+                            json!({ "content": format!("round {round} msg {n}"), "mentions": [to], "caller_agent_id": me }),
+                        );
+                        assert!(r.get("result").is_some(), "{r}");
+                    }
+                })
+            })
+            .collect();
+        barrier.wait();
+        let t = Instant::now();
+        for h in handles {
+            h.join().unwrap();
+        }
+        let rate = (CLIENTS * PER_CLIENT) as f64 / t.elapsed().as_secs_f64();
+        rates.push(rate);
+    }
+    rates.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "message.send, {CLIENTS} concurrent clients, durable acks: median {:.0} msg/s (runs: {})",
+        rates[1],
+        rates.iter().map(|r| format!("{r:.0}")).collect::<Vec<_>>().join(", ")
+    );
+
+    // Latency: a waiter blocks in message.wait; a sender sends; measure
+    // from just before the send to the waiter's return.
+    let sock = env.socket();
+    let mut lat = Vec::new();
+    let mut sender = RawConn::connect(&sock);
+    for n in 0..300u64 {
+        let after = chrono_now();
+        let (tx, rx) = std::sync::mpsc::channel::<Instant>();
+        let sock2 = sock.clone();
+        let waiter = std::thread::spawn(move || {
+            let mut w = RawConn::connect(&sock2);
+            let r =
+                w.call(1, "message.wait", json!({ "caller_agent_id": "agent_1", "after": after, "timeout_ms": 5000 }));
+            let done = Instant::now();
+            assert_eq!(r["result"]["status"], "received", "{r}");
+            tx.send(done).unwrap();
+        });
+        // Let the waiter reach its blocking point.
+        std::thread::sleep(Duration::from_millis(3));
+        let t = Instant::now();
+        let r = sender.call(
+            n,
+            "message.send",
+            json!({ "content": "ping", "mentions": ["agent_1"], "caller_agent_id": "agent_0" }),
+        );
+        assert!(r.get("result").is_some());
+        let done = rx.recv().unwrap();
+        waiter.join().unwrap();
+        lat.push(done.duration_since(t));
+    }
+    lat.sort();
+    let pct = |p: f64| lat[((lat.len() as f64 - 1.0) * p) as usize];
+    println!(
+        "send -> message.wait wake-up: p50 {:.2} ms, p99 {:.2} ms (includes the durable send itself)",
+        pct(0.5).as_secs_f64() * 1e3,
+        pct(0.99).as_secs_f64() * 1e3
+    );
+}
+
+/// RFC 3339 "now" minus a millisecond (so the next message is "after").
+fn chrono_now() -> String {
+    (chrono::Utc::now() - chrono::Duration::milliseconds(1)).to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}

@@ -1,0 +1,59 @@
+//! The original's older on-disk layouts are read and migrated.
+
+use thrum_testkit::{TestEnv, git};
+
+use crate::BIN;
+
+const EVENTS: &str = r#"{"type":"agent.register","timestamp":"2026-01-01T10:00:00Z","event_id":"evt_L1","v":1,"agent_id":"furiosa","kind":"agent","name":"furiosa","role":"implementer","module":"auth"}
+{"type":"agent.register","timestamp":"2026-01-01T10:00:01Z","event_id":"evt_L2","v":1,"agent_id":"nux","kind":"agent","name":"nux","role":"reviewer","module":"auth"}
+"#;
+// A monolithic messages.jsonl from before sharding, with a line that has
+// no event_id (very old) — and a per-agent shard with a field from the future.
+const MONOLITHIC: &str = r#"{"type":"message.create","timestamp":"2026-01-01T10:05:00Z","v":1,"message_id":"msg_L1","agent_id":"furiosa","session_id":"ses_x","body":{"format":"markdown","content":"legacy hello"},"refs":[{"type":"mention","value":"nux"}]}
+"#;
+const SHARD: &str = r#"{"type":"message.create","timestamp":"2026-01-01T10:06:00Z","event_id":"evt_L4","v":1,"message_id":"msg_L2","agent_id":"furiosa","session_id":"ses_x","body":{"format":"markdown","content":"second legacy"},"refs":[{"type":"mention","value":"reviewer"}],"future_field":{"keep":true}}
+"#;
+const IDENTITY_V2: &str = r#"{"version":2,"repo_id":"r_7K2Q1X9M3P0B","agent":{"kind":"agent","name":"nux","role":"reviewer","module":"auth","display":"Reviewer"},"worktree":"repo","confirmed_by":"human:leon","updated_at":"2026-02-03T18:02:10.000Z"}
+"#;
+
+#[test]
+fn legacy_layout_is_imported_on_start_and_by_migrate() {
+    let env = TestEnv::new(BIN);
+    env.ok(None, &["init"]);
+    let t = env.thrum_dir();
+    std::fs::write(t.join("events.jsonl"), EVENTS).unwrap();
+    std::fs::write(t.join("messages.jsonl"), MONOLITHIC).unwrap();
+    std::fs::create_dir_all(t.join("messages")).unwrap();
+    std::fs::write(t.join("messages/furiosa.jsonl"), SHARD).unwrap();
+    std::fs::write(t.join("identities/nux.json"), IDENTITY_V2).unwrap();
+    // The legacy files were tracked on the user's branch.
+    git(
+        &env,
+        &env.repo(),
+        &["add", "-f", ".thrum/events.jsonl", ".thrum/messages.jsonl", ".thrum/messages/furiosa.jsonl"],
+    );
+    git(&env, &env.repo(), &["commit", "-q", "-m", "old thrum data"]);
+
+    // First use starts the daemon, which imports the legacy log.
+    let inbox = env.json(None, &["inbox"]);
+    let contents: Vec<&str> =
+        inbox["messages"].as_array().unwrap().iter().map(|m| m["body"]["content"].as_str().unwrap()).collect();
+    assert_eq!(contents, vec!["second legacy", "legacy hello"], "{inbox}");
+    let shard = std::fs::read_to_string(env.sync_dir().join("messages/furiosa.jsonl")).unwrap();
+    assert!(shard.contains(r#""future_field":{"keep":true}"#), "unknown fields survive: {shard}");
+    assert!(shard.contains("evt_legacy_"), "old lines get a stable event id");
+    let whoami = env.json(None, &["whoami"]);
+    assert_eq!(whoami["agent_id"], "nux");
+    assert_eq!(whoami["display"], "Reviewer");
+
+    // `thrum migrate` finishes the job: nothing new to import, the old
+    // files leave the index, and .thrum/ is ignored.
+    let m = env.json(None, &["migrate"]);
+    assert_eq!(m["result"]["imported"], 0, "{m}");
+    assert_eq!(m["result"]["skipped"], 4, "{m}");
+    assert_eq!(m["untracked"].as_array().unwrap().len(), 3, "{m}");
+    assert!(git(&env, &env.repo(), &["ls-files", ".thrum"]).is_empty());
+    assert!(t.join("events.jsonl").exists(), "old files stay as a backup");
+    // The daemon comes back on its own with the same answers.
+    assert_eq!(env.json(None, &["inbox"])["total"], 2);
+}
