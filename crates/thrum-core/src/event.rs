@@ -132,24 +132,25 @@ impl Event {
     /// The typed view of this event.
     pub fn payload(&self) -> Result<Payload, EventError> {
         let kind = self.kind();
-        let v = Value::Object(self.obj.clone());
+        // Deserialise straight from the stored map: no copy of the event.
+        let v = &self.obj;
         let bad = |e: serde_json::Error| EventError::Payload { kind: kind.to_string(), reason: e.to_string() };
         Ok(match kind {
-            "message.create" => Payload::MessageCreate(MessageCreate::deserialize(&v).map_err(bad)?),
-            "message.edit" => Payload::MessageEdit(MessageEdit::deserialize(&v).map_err(bad)?),
-            "message.delete" => Payload::MessageDelete(MessageDelete::deserialize(&v).map_err(bad)?),
-            "message.receipt" => Payload::MessageReceipt(MessageReceipt::deserialize(&v).map_err(bad)?),
-            "agent.register" => Payload::AgentRegister(AgentRegister::deserialize(&v).map_err(bad)?),
-            "agent.update" => Payload::AgentUpdate(AgentUpdate::deserialize(&v).map_err(bad)?),
-            "agent.cleanup" => Payload::AgentCleanup(AgentCleanup::deserialize(&v).map_err(bad)?),
-            "agent.session.start" => Payload::SessionStart(SessionStart::deserialize(&v).map_err(bad)?),
-            "agent.session.end" => Payload::SessionEnd(SessionEnd::deserialize(&v).map_err(bad)?),
-            "group.create" => Payload::GroupCreate(GroupCreate::deserialize(&v).map_err(bad)?),
-            "group.member.add" => Payload::GroupMemberAdd(GroupMember::deserialize(&v).map_err(bad)?),
-            "group.member.remove" => Payload::GroupMemberRemove(GroupMember::deserialize(&v).map_err(bad)?),
-            "group.update" => Payload::GroupUpdate(GroupUpdate::deserialize(&v).map_err(bad)?),
-            "group.delete" => Payload::GroupDelete(GroupDelete::deserialize(&v).map_err(bad)?),
-            "purge.executed" => Payload::PurgeExecuted(PurgeExecuted::deserialize(&v).map_err(bad)?),
+            "message.create" => Payload::MessageCreate(MessageCreate::deserialize(v).map_err(bad)?),
+            "message.edit" => Payload::MessageEdit(MessageEdit::deserialize(v).map_err(bad)?),
+            "message.delete" => Payload::MessageDelete(MessageDelete::deserialize(v).map_err(bad)?),
+            "message.receipt" => Payload::MessageReceipt(MessageReceipt::deserialize(v).map_err(bad)?),
+            "agent.register" => Payload::AgentRegister(AgentRegister::deserialize(v).map_err(bad)?),
+            "agent.update" => Payload::AgentUpdate(AgentUpdate::deserialize(v).map_err(bad)?),
+            "agent.cleanup" => Payload::AgentCleanup(AgentCleanup::deserialize(v).map_err(bad)?),
+            "agent.session.start" => Payload::SessionStart(SessionStart::deserialize(v).map_err(bad)?),
+            "agent.session.end" => Payload::SessionEnd(SessionEnd::deserialize(v).map_err(bad)?),
+            "group.create" => Payload::GroupCreate(GroupCreate::deserialize(v).map_err(bad)?),
+            "group.member.add" => Payload::GroupMemberAdd(GroupMember::deserialize(v).map_err(bad)?),
+            "group.member.remove" => Payload::GroupMemberRemove(GroupMember::deserialize(v).map_err(bad)?),
+            "group.update" => Payload::GroupUpdate(GroupUpdate::deserialize(v).map_err(bad)?),
+            "group.delete" => Payload::GroupDelete(GroupDelete::deserialize(v).map_err(bad)?),
+            "purge.executed" => Payload::PurgeExecuted(PurgeExecuted::deserialize(v).map_err(bad)?),
             _ => Payload::Other,
         })
     }

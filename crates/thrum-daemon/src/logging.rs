@@ -20,6 +20,7 @@ struct Inner {
     path: PathBuf,
     file: File,
     size: u64,
+    max: u64,
 }
 
 /// A size-rotating log file shared by all tracing writers.
@@ -30,9 +31,14 @@ pub struct RotatingLog {
 
 impl RotatingLog {
     pub fn open(path: &Path) -> io::Result<Self> {
+        Self::with_limit(path, MAX_BYTES)
+    }
+
+    /// A log that rotates past `max` bytes.
+    pub fn with_limit(path: &Path, max: u64) -> io::Result<Self> {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
         let size = file.metadata()?.len();
-        Ok(RotatingLog { inner: Arc::new(Mutex::new(Inner { path: path.to_path_buf(), file, size })) })
+        Ok(RotatingLog { inner: Arc::new(Mutex::new(Inner { path: path.to_path_buf(), file, size, max })) })
     }
 }
 
@@ -57,7 +63,7 @@ pub struct LogWriter(Arc<Mutex<Inner>>);
 impl Write for LogWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let mut g = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if g.size + buf.len() as u64 > MAX_BYTES {
+        if g.size > 0 && g.size + buf.len() as u64 > g.max {
             // A failed rotation keeps logging into the current file.
             let _ = g.rotate();
         }
@@ -90,4 +96,30 @@ pub fn init(path: &Path, level: &str) -> io::Result<()> {
     let filter = EnvFilter::try_from_env("THRUM_LOG").unwrap_or_else(|_| EnvFilter::new(level));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).with_writer(log).try_init();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotates_by_size_and_keeps_four_backups() {
+        let dir = std::env::temp_dir().join(format!("thrum-log-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).ok();
+        let path = dir.join("daemon.log");
+        let log = RotatingLog::with_limit(&path, 100).unwrap_or_else(|e| panic!("{e}"));
+        for i in 0..40 {
+            let mut w = log.make_writer();
+            w.write_all(format!("line {i:03} {}\n", "x".repeat(40)).as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let live = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(live.contains("line 039"));
+        assert!(live.len() <= 100);
+        for i in 1..=4 {
+            assert!(dir.join(format!("daemon.log.{i}")).exists(), "backup {i}");
+        }
+        assert!(!dir.join("daemon.log.5").exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod daemon;
+mod identity;
 mod init;
 mod legacy;
 mod messaging;

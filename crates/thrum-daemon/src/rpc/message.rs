@@ -280,6 +280,7 @@ fn list_query(state: &State, caller: &Caller, p: &ListParams) -> HResult<ListQue
         reader: me.or_else(|| p.for_agent.clone()),
         created_after,
         include_deleted: false,
+        no_counts: false,
         page: p.page.unwrap_or(1),
         page_size: p.page_size.unwrap_or(10),
         sort_by_updated,
@@ -504,7 +505,8 @@ pub async fn wait(state: &State, caller: &Caller, params: Value) -> HResult<Valu
         page_size: Some(1),
         ..Default::default()
     };
-    let q = list_query(state, caller, &list)?;
+    let mut q = list_query(state, caller, &list)?;
+    q.no_counts = true;
     loop {
         let found = state.read(|r| Ok(query::list_messages(r, &q)?))?;
         if let Some(m) = found.messages.into_iter().next() {

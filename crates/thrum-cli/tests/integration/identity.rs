@@ -1,0 +1,87 @@
+//! Identity rules across worktrees, subscriptions, and small RPCs.
+
+use serde_json::json;
+use thrum_testkit::git;
+
+use crate::{BIN, team};
+
+#[test]
+fn a_name_held_by_a_live_process_in_another_worktree_is_refused() {
+    let env = thrum_testkit::TestEnv::new(BIN);
+    env.ok(None, &["init"]);
+    // alice registers from the main worktree; her runtime (this test
+    // process) is alive.
+    env.ok(None, &["quickstart", "--name", "alice", "--role", "implementer", "--module", "auth"]);
+    let wt = env.dir.path().join("wt2");
+    git(&env, &env.repo(), &["worktree", "add", "-q", wt.to_str().unwrap(), "-b", "feature"]);
+    let out = env.thrum_in(&wt, &["init"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(wt.join(".thrum/redirect").exists());
+    // Another process in the other worktree asks for the same name.
+    let quick = |extra: &str| {
+        let cmd = format!("'{BIN}' quickstart --name alice --role implementer --module auth {extra}");
+        env.hermetic(std::process::Command::new("sh")).arg("-c").arg(cmd).current_dir(&wt).output().unwrap()
+    };
+    let out = quick("");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("held by a running agent session") && err.contains("--force"), "{err}");
+    let out = quick("--force");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Both worktrees share one daemon and one store; identities stay local.
+    assert!(wt.join(".thrum/identities/alice.json").exists());
+    let agents = env.json(None, &["agent", "list"]);
+    assert_eq!(agents["agents"].as_array().unwrap().len(), 1);
+    assert!(!wt.join(".thrum/var").exists(), "the worktree uses the main .thrum/var");
+}
+
+#[test]
+fn several_identities_need_thrum_name() {
+    let env = team();
+    let (_, err) = env.fail(None, &["send", "hi", "--to", "@bob"]);
+    assert!(err.contains("THRUM_NAME"), "{err}");
+    let (_, err) = env.fail(Some("zed"), &["whoami"]);
+    assert!(err.contains("THRUM_NAME=zed") && err.contains("quickstart"), "{err}");
+}
+
+#[test]
+fn subscriptions_round_trip() {
+    let env = team();
+    let s = env.json(Some("bob"), &["subscribe", "--scope", "module:auth"]);
+    let id = s["subscription_id"].as_i64().unwrap();
+    env.ok(Some("bob"), &["subscribe", "--mention", "@reviewer"]);
+    let list = env.json(Some("bob"), &["subscriptions"]);
+    assert_eq!(list["subscriptions"].as_array().unwrap().len(), 2, "{list}");
+    env.ok(Some("bob"), &["unsubscribe", &id.to_string()]);
+    let list = env.json(Some("bob"), &["subscriptions"]);
+    assert_eq!(list["subscriptions"].as_array().unwrap().len(), 1);
+    let (_, err) = env.fail(Some("bob"), &["unsubscribe", &id.to_string()]);
+    assert!(err.contains("no subscription"), "{err}");
+    // Ending the session drops its subscriptions.
+    env.ok(Some("bob"), &["session", "end"]);
+    env.ok(Some("bob"), &["session", "start"]);
+    assert_eq!(env.json(Some("bob"), &["subscriptions"])["subscriptions"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn user_identify_and_delete_by_agent() {
+    let env = team();
+    let who = env.json(None, &["rpc", "user.identify"]);
+    assert_eq!(who["username"], "test-user");
+    assert_eq!(who["email"], "test@example.com");
+    env.ok(Some("alice"), &["send", "one", "--to", "@bob"]);
+    env.ok(Some("alice"), &["send", "two", "--to", "@bob"]);
+    env.ok(Some("carol"), &["send", "three", "--to", "@bob"]);
+    let params = json!({ "agent_id": "alice", "caller_agent_id": "alice" }).to_string();
+    let r = env.json(Some("alice"), &["rpc", "message.deleteByAgent", &params]);
+    assert_eq!(r["deleted_count"], 2);
+    let inbox = env.json(Some("bob"), &["inbox"]);
+    assert_eq!(inbox["total"], 1);
+    // Someone else's messages are not yours to delete.
+    let params = json!({ "agent_id": "carol", "caller_agent_id": "alice" }).to_string();
+    let (_, err) = env.fail(Some("alice"), &["rpc", "message.deleteByAgent", &params]);
+    assert!(err.contains("unauthorized"), "{err}");
+    // The internal scope deletion is not reachable from outside.
+    let (_, err) = env.fail(Some("alice"), &["rpc", "message.deleteByScope", "{}"]);
+    assert!(err.contains("Method not found"), "{err}");
+}
