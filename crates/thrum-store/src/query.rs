@@ -406,8 +406,8 @@ fn where_clause(conn: &Connection, q: &ListQuery, with_author: bool, args: &mut 
                 let gs: Vec<String> = groups.iter().map(|g| arg(args, g)).collect();
                 let gs = gs.join(", ");
                 group_clause = format!(
-                    " UNION SELECT message_id FROM message_scopes WHERE scope_type = 'group' AND scope_value IN ({gs})
-                      UNION SELECT message_id FROM message_refs WHERE ref_type = 'group' AND ref_value IN ({gs})"
+                    " UNION ALL SELECT message_id FROM message_scopes WHERE scope_type = 'group' AND scope_value IN ({gs})
+                      UNION ALL SELECT message_id FROM message_refs WHERE ref_type = 'group' AND ref_value IN ({gs})"
                 );
             }
             // One materialised set of candidate ids, each branch served by
@@ -415,8 +415,8 @@ fn where_clause(conn: &Connection, q: &ListQuery, with_author: bool, args: &mut 
             Some(format!(
                 "m.message_id IN (
                     SELECT message_id FROM message_refs WHERE ref_type = 'mention' AND ref_value IN ({names})
-                    UNION SELECT message_id FROM message_deliveries WHERE recipient_agent_id = {me}
-                    UNION SELECT message_id FROM messages WHERE broadcast = 1{group_clause})"
+                    UNION ALL SELECT message_id FROM message_deliveries WHERE recipient_agent_id = {me}
+                    UNION ALL SELECT message_id FROM messages WHERE broadcast = 1{group_clause})"
             ))
         }
         None => None,
@@ -433,7 +433,8 @@ fn where_clause(conn: &Connection, q: &ListQuery, with_author: bool, args: &mut 
     Ok(if w.is_empty() { "1".into() } else { w.join(" AND ") })
 }
 
-/// Runs `message.list`.
+/// Runs `message.list`: one query computes the page and (with window
+/// functions over the same filtered set) the total and unread counts.
 pub fn list_messages(conn: &Connection, q: &ListQuery) -> Result<ListPage> {
     let page_size = match q.page_size {
         n if n <= 0 => 10,
@@ -442,52 +443,43 @@ pub fn list_messages(conn: &Connection, q: &ListQuery) -> Result<ListPage> {
     let page = q.page.max(1);
     let mut args = Vec::new();
     let w = where_clause(conn, q, true, &mut args)?;
-    let total: i64 = if q.no_counts {
-        0
-    } else {
-        conn.prepare_cached(&format!("SELECT COUNT(*) FROM messages m WHERE {w}"))?
-            .query_row(params_from_iter(args.iter()), |r| r.get(0))?
-    };
-    let unread = match &q.reader {
-        Some(_) if q.no_counts => 0,
-        Some(reader) => {
-            let mut uargs = Vec::new();
-            let mut uq = q.clone();
-            uq.unread_for = Some(reader.clone());
-            let uw = where_clause(conn, &uq, false, &mut uargs)?;
-            conn.prepare_cached(&format!("SELECT COUNT(*) FROM messages m WHERE {uw}"))?
-                .query_row(params_from_iter(uargs.iter()), |r| r.get(0))?
-        }
-        None => 0,
-    };
-    let col = if q.sort_by_updated {
-        "CASE m.updated_at WHEN '' THEN m.created_at ELSE m.updated_at END"
-    } else {
-        "m.created_at"
-    };
+    let col =
+        if q.sort_by_updated { "CASE updated_at WHEN '' THEN created_at ELSE updated_at END" } else { "created_at" };
     let dir = if q.ascending { "ASC" } else { "DESC" };
-    let is_read = match &q.reader {
+    // The reader's delivery row, joined once, says whether it was read.
+    let (is_read, join) = match &q.reader {
         Some(r) => {
             args.push(SqlValue::Text(r.clone()));
-            format!(
-                "EXISTS (SELECT 1 FROM message_deliveries d WHERE d.message_id = m.message_id AND d.recipient_agent_id = ?{} AND d.read_at != '')",
-                args.len()
+            (
+                "COALESCE(rd.read_at != '', 0)".to_string(),
+                format!(
+                    " LEFT JOIN message_deliveries rd ON rd.message_id = m.message_id AND rd.recipient_agent_id = ?{}",
+                    args.len()
+                ),
             )
         }
-        None => "0".into(),
+        None => ("0".to_string(), String::new()),
     };
+    let counts = if q.no_counts { "0, 0" } else { "COUNT(*) OVER (), SUM(1 - is_read) OVER ()" };
     args.push(SqlValue::Integer(page_size));
     let lim = args.len();
     args.push(SqlValue::Integer((page - 1) * page_size));
     let off = args.len();
     let sql = format!(
-        "SELECT m.message_id, m.thread_id, m.reply_to, m.agent_id, m.body_format, m.body_content, m.body_structured,
-                m.created_at, m.updated_at, m.deleted, {is_read}
-         FROM messages m WHERE {w} ORDER BY {col} {dir}, m.message_id {dir} LIMIT ?{lim} OFFSET ?{off}"
+        "SELECT message_id, thread_id, reply_to, agent_id, body_format, body_content, body_structured,
+                created_at, updated_at, deleted, is_read, {counts}
+         FROM (SELECT m.*, {is_read} AS is_read FROM messages m{join} WHERE {w})
+         ORDER BY {col} {dir}, message_id {dir} LIMIT ?{lim} OFFSET ?{off}"
     );
+    let mut total = 0i64;
+    let mut unread = 0i64;
     let mut st = conn.prepare_cached(&sql)?;
-    let rows = st.query_map(params_from_iter(args.iter()), |r| {
-        Ok(MessageSummary {
+    let mut rows = st.query(params_from_iter(args.iter()))?;
+    let mut messages = Vec::new();
+    while let Some(r) = rows.next()? {
+        total = r.get(11)?;
+        unread = r.get::<_, Option<i64>>(12)?.unwrap_or(0);
+        messages.push(MessageSummary {
             message_id: r.get(0)?,
             thread_id: r.get(1)?,
             reply_to: r.get(2)?,
@@ -498,9 +490,24 @@ pub fn list_messages(conn: &Connection, q: &ListQuery) -> Result<ListPage> {
             deleted: r.get(9)?,
             is_read: r.get(10)?,
             ..Default::default()
-        })
-    })?;
-    let messages = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+        });
+    }
+    drop(rows);
+    // A page past the end has no rows to carry the counts.
+    if messages.is_empty() && page > 1 && !q.no_counts {
+        let n = args.len() - 2;
+        let count_sql = format!(
+            "SELECT COUNT(*), COALESCE(SUM(1 - is_read), 0) FROM (SELECT m.*, {is_read} AS is_read FROM messages m{join} WHERE {w})"
+        );
+        let (t, u): (i64, i64) = conn
+            .prepare_cached(&count_sql)?
+            .query_row(params_from_iter(args[..n].iter()), |r| Ok((r.get(0)?, r.get(1)?)))?;
+        total = t;
+        unread = u;
+    }
+    if q.reader.is_none() {
+        unread = 0;
+    }
     Ok(ListPage {
         messages,
         total,

@@ -142,6 +142,12 @@ const MIGRATIONS: &[&str] = &[
 
     CREATE TABLE purge_metadata (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     "#,
+    // 2: broadcast ids as a covering partial index, so the inbox's
+    // candidate set never scans the messages table.
+    r#"
+    DROP INDEX IF EXISTS messages_broadcast;
+    CREATE INDEX messages_broadcast_id ON messages(message_id) WHERE broadcast = 1;
+    "#,
 ];
 
 /// Brings the database schema up to date.
