@@ -134,17 +134,10 @@ impl Store {
         // Apply in the order the events happened, whichever shard they are in.
         pending.sort_by(|a, b| (a.0.timestamp(), a.0.event_id()).cmp(&(b.0.timestamp(), b.0.event_id())));
         let tx = self.db.transaction()?;
-        // A big replay into an empty projection (a rebuild) loads faster
-        // with the secondary indexes built once at the end.
-        let fresh: bool = tx.query_row("SELECT NOT EXISTS (SELECT 1 FROM events)", [], |r| r.get(0))?;
-        let deferred = if fresh && pending.len() > 2000 { drop_indexes(&tx)? } else { Vec::new() };
         for (ev, _) in &pending {
             if projection::apply(&tx, ev)? == projection::Applied::New {
                 rec.replayed += 1;
             }
-        }
-        for sql in &deferred {
-            tx.execute_batch(sql)?;
         }
         for (shard, end) in &offsets {
             save_offset(&tx, &self.log, shard, *end)?;
@@ -272,19 +265,6 @@ impl Store {
         }
         Ok(out)
     }
-}
-
-/// Drops every secondary index, returning the SQL to recreate them.
-fn drop_indexes(conn: &Connection) -> Result<Vec<String>> {
-    let mut st = conn.prepare(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name != 'log_offsets'",
-    )?;
-    let idx: Vec<(String, String)> =
-        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
-    for (name, _) in &idx {
-        conn.execute_batch(&format!("DROP INDEX \"{name}\""))?;
-    }
-    Ok(idx.into_iter().map(|(_, sql)| sql).collect())
 }
 
 /// Picks the shard for an event; message events other than create are
