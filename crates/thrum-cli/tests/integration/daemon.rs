@@ -147,3 +147,36 @@ fn whoami_works_without_the_daemon() {
     assert!(!env.socket().exists(), "whoami must not start the daemon");
     assert_eq!(env.ok(None, &["whoami", "--field", "module"]).trim(), "auth");
 }
+
+#[test]
+fn foreground_run_for_supervisors_stops_cleanly_on_sigint() {
+    let env = TestEnv::new(BIN);
+    env.ok(None, &["init"]);
+    let mut child = env
+        .thrum(&["daemon", "run", "--local"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(wait_until(Duration::from_secs(10), || env.socket().exists()));
+    let h = env.json(None, &["rpc", "health"]);
+    assert_eq!(h["local_only"], true);
+    assert_eq!(h["pid"].as_u64().unwrap(), u64::from(child.id()));
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    assert!(!env.socket().exists());
+    assert!(!env.thrum_dir().join("var/thrum.pid").exists());
+    // A second foreground daemon cannot run beside a live one.
+    env.ok(None, &["daemon", "start"]);
+    let out = env.thrum(&["daemon", "run"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("already running"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.ok(None, &["daemon", "restart"]);
+    assert_eq!(env.json(None, &["daemon", "status"])["running"], true);
+}
