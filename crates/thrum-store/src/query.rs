@@ -308,6 +308,9 @@ pub struct ListQuery {
     pub include_deleted: bool,
     /// Skip the total and unread counts (callers that only want rows).
     pub no_counts: bool,
+    /// The time filter is narrow (a waiter looking at the last moments):
+    /// test candidate rows one by one instead of building the set.
+    pub scan_recent: bool,
     pub page: i64,
     pub page_size: i64,
     pub sort_by_updated: bool,
@@ -410,6 +413,24 @@ fn where_clause(conn: &Connection, q: &ListQuery, with_author: bool, args: &mut 
                       UNION ALL SELECT message_id FROM message_refs WHERE ref_type = 'group' AND ref_value IN ({gs})"
                 );
             }
+            if q.scan_recent {
+                // Few rows pass the time filter: test each one instead of
+                // building the agent's whole candidate set.
+                let mut group_rows = String::new();
+                if !groups.is_empty() {
+                    let gs: Vec<String> = groups.iter().map(|g| arg(args, g)).collect();
+                    let gs = gs.join(", ");
+                    group_rows = format!(
+                        " OR EXISTS (SELECT 1 FROM message_scopes x WHERE x.message_id = m.message_id AND x.scope_type = 'group' AND x.scope_value IN ({gs}))
+                          OR EXISTS (SELECT 1 FROM message_refs x WHERE x.message_id = m.message_id AND x.ref_type = 'group' AND x.ref_value IN ({gs}))"
+                    );
+                }
+                return Ok(finish(w, Some(format!(
+                    "(m.broadcast = 1
+                      OR EXISTS (SELECT 1 FROM message_refs x WHERE x.message_id = m.message_id AND x.ref_type = 'mention' AND x.ref_value IN ({names}))
+                      OR EXISTS (SELECT 1 FROM message_deliveries x WHERE x.message_id = m.message_id AND x.recipient_agent_id = {me}){group_rows})"
+                )), mention, q, args));
+            }
             // One materialised set of candidate ids, each branch served by
             // an index, instead of an OR that would force a table scan.
             Some(format!(
@@ -421,16 +442,31 @@ fn where_clause(conn: &Connection, q: &ListQuery, with_author: bool, args: &mut 
         }
         None => None,
     };
+    Ok(finish(w, for_agent, mention, q, args))
+}
+
+/// Joins the clauses: the mention and for-agent filters are OR-ed (as in
+/// the original), then the unread filter.
+fn finish(
+    mut w: Vec<String>,
+    for_agent: Option<String>,
+    mention: Option<String>,
+    q: &ListQuery,
+    args: &mut Vec<SqlValue>,
+) -> String {
     match (mention, for_agent) {
         (Some(a), Some(b)) => w.push(format!("({a} OR {b})")),
         (Some(a), None) | (None, Some(a)) => w.push(a),
         (None, None) => {}
     }
     if let Some(u) = &q.unread_for {
-        let a = arg(args, u);
-        w.push(format!("NOT EXISTS (SELECT 1 FROM message_deliveries d WHERE d.message_id = m.message_id AND d.recipient_agent_id = {a} AND d.read_at != '')"));
+        args.push(SqlValue::Text(u.clone()));
+        w.push(format!(
+            "NOT EXISTS (SELECT 1 FROM message_deliveries d WHERE d.message_id = m.message_id AND d.recipient_agent_id = ?{} AND d.read_at != '')",
+            args.len()
+        ));
     }
-    Ok(if w.is_empty() { "1".into() } else { w.join(" AND ") })
+    if w.is_empty() { "1".into() } else { w.join(" AND ") }
 }
 
 /// Runs `message.list`: one query computes the page and (with window

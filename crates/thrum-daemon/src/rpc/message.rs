@@ -281,6 +281,7 @@ fn list_query(state: &State, caller: &Caller, p: &ListParams) -> HResult<ListQue
         created_after,
         include_deleted: false,
         no_counts: false,
+        scan_recent: false,
         page: p.page.unwrap_or(1),
         page_size: p.page_size.unwrap_or(10),
         sort_by_updated,
@@ -507,6 +508,7 @@ pub async fn wait(state: &State, caller: &Caller, params: Value) -> HResult<Valu
     };
     let mut q = list_query(state, caller, &list)?;
     q.no_counts = true;
+    q.scan_recent = true;
     loop {
         let found = state.read(|r| Ok(query::list_messages(r, &q)?))?;
         if let Some(m) = found.messages.into_iter().next() {
