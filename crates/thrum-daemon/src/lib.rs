@@ -233,6 +233,7 @@ fn run_inner(layout: &Layout, local: Option<bool>, mut ready: Option<ReadyFn>) -
         version = thrum_core::VERSION,
         pid = std::process::id(),
         replayed = recovery.replayed,
+        restored_from_journal = recovery.restored_from_journal,
         ms = t0.elapsed().as_millis() as u64,
         log = %dir.display(),
         "daemon starting"

@@ -38,6 +38,8 @@ pub struct Recovery {
     pub torn: Vec<(String, PathBuf)>,
     /// Lines that are not valid events: (shard, line number, reason).
     pub bad_lines: Vec<(String, usize, String)>,
+    /// Journaled events a shard lacked after a crash, re-appended.
+    pub restored_from_journal: usize,
 }
 
 /// A job's outcome inside a batch.
@@ -63,7 +65,10 @@ impl Store {
     /// brings the projection up to date with the log. `recovered_dir`
     /// receives torn fragments cut from shards.
     pub fn open(log_dir: &Path, db_path: &Path, daemon_id: &str, recovered_dir: &Path) -> Result<(Self, Recovery)> {
-        let log = EventLog::open(log_dir)?;
+        // The write-ahead journal lives beside the database (local state,
+        // never in the synced worktree).
+        let journal = db_path.parent().unwrap_or(Path::new(".")).join("journal");
+        let (log, journal_fix) = EventLog::open_writer(log_dir, &journal, recovered_dir)?;
         if let Some(dir) = db_path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
         }
@@ -72,7 +77,9 @@ impl Store {
         projection::schema::migrate(&mut db)?;
         let mut store =
             Store { log, db, db_path: db_path.to_path_buf(), daemon_id: daemon_id.to_string(), sequence: 0 };
-        let recovery = store.catch_up(recovered_dir)?;
+        let mut recovery = store.catch_up(recovered_dir)?;
+        recovery.restored_from_journal = journal_fix.restored;
+        recovery.torn.splice(0..0, journal_fix.torn);
         store.sequence = store.db.query_row(
             "SELECT COALESCE(MAX(sequence), 0) FROM events WHERE origin_daemon = ?1",
             [daemon_id],
@@ -234,6 +241,11 @@ impl Store {
         (results, written.into_iter().map(|(_, ev)| ev).collect())
     }
 
+    /// Flushes the shards and empties the journal (also done on drop).
+    pub fn checkpoint(&mut self) -> Result<()> {
+        self.log.checkpoint()
+    }
+
     /// Opens a read-only connection to the projection.
     pub fn reader(&self) -> Result<Reader> {
         Reader::open(&self.db_path)
@@ -264,6 +276,14 @@ impl Store {
             }
         }
         Ok(out)
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        if let Err(e) = self.log.checkpoint() {
+            tracing::warn!(error = %e, "checkpoint at close failed; the journal will be replayed at next start");
+        }
     }
 }
 

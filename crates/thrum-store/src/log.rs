@@ -2,9 +2,13 @@
 //!
 //! The log is the source of truth. Each shard is a file of one JSON event
 //! per line (`events.jsonl`, `messages/{agent}.jsonl`). The single writer
-//! appends a batch, then `fsync`s every file it touched once, so many
-//! concurrent requests share one fsync (group commit). Nothing is
-//! acknowledged before that fsync returns.
+//! appends a whole batch to one journal file (`.thrum/var/journal`) and
+//! fsyncs it once — that is the moment the batch is durable — then
+//! appends the same lines to their shards without waiting. A batch that
+//! touches fifty shards still costs one flush. Every few megabytes (and at
+//! shutdown) a checkpoint flushes the shards and empties the journal;
+//! after a crash, opening the log re-appends any journaled event a shard
+//! is missing.
 //!
 //! Reading is tolerant: a line that is not valid JSON is reported and
 //! skipped, never fatal, and a torn last line (a write cut short by a
@@ -46,6 +50,26 @@ pub struct ShardRead {
     pub torn_tail: Option<Vec<u8>>,
 }
 
+/// What opening the journal repaired.
+#[derive(Debug, Default)]
+pub struct JournalRestore {
+    /// Journaled events re-appended to shards that lacked them.
+    pub restored: usize,
+    /// Torn shard tails cut on the way, with where they were saved.
+    pub torn: Vec<(String, PathBuf)>,
+}
+
+/// The journal is emptied once it grows past this.
+const CHECKPOINT_BYTES: u64 = 8 * 1024 * 1024;
+
+/// The write-ahead journal: `shard \t event-json \n` per line.
+#[derive(Debug)]
+struct Journal {
+    path: PathBuf,
+    file: File,
+    len: u64,
+}
+
 /// The event log rooted at a sync worktree directory.
 #[derive(Debug)]
 pub struct EventLog {
@@ -55,13 +79,119 @@ pub struct EventLog {
     /// Current length of each open shard, kept exact because this process
     /// is the only writer.
     lens: HashMap<String, u64>,
+    /// Present for the writer; read-only users have none.
+    journal: Option<Journal>,
+    /// Shards written since the last checkpoint (not yet flushed).
+    dirty: std::collections::BTreeSet<String>,
 }
 
 impl EventLog {
     /// Opens (creating if needed) the log at `root`.
     pub fn open(root: &Path) -> Result<Self> {
         fs::create_dir_all(root.join(MESSAGES_DIR)).map_err(|e| StoreError::io(root, e))?;
-        Ok(EventLog { root: root.to_path_buf(), files: HashMap::new(), lens: HashMap::new() })
+        Ok(EventLog {
+            root: root.to_path_buf(),
+            files: HashMap::new(),
+            lens: HashMap::new(),
+            journal: None,
+            dirty: Default::default(),
+        })
+    }
+
+    /// Opens the log for writing with its journal at `journal`, first
+    /// restoring into the shards any journaled event they lack (a crash
+    /// after the journal flush). Returns the log, how many events were
+    /// restored, and the torn shard tails cut on the way.
+    pub fn open_writer(root: &Path, journal: &Path, recovered_dir: &Path) -> Result<(Self, JournalRestore)> {
+        let mut log = Self::open(root)?;
+        if let Some(dir) = journal.parent() {
+            fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
+        }
+        let mut torn = Vec::new();
+        let restored = log.restore_from_journal(journal, recovered_dir, &mut torn)?;
+        let file =
+            OpenOptions::new().create(true).append(true).open(journal).map_err(|e| StoreError::io(journal, e))?;
+        let len = file.metadata().map_err(|e| StoreError::io(journal, e))?.len();
+        log.journal = Some(Journal { path: journal.to_path_buf(), file, len });
+        Ok((log, JournalRestore { restored, torn }))
+    }
+
+    /// Re-appends journaled events missing from their shards, flushes,
+    /// and empties the journal.
+    fn restore_from_journal(
+        &mut self,
+        journal: &Path,
+        recovered_dir: &Path,
+        torn: &mut Vec<(String, PathBuf)>,
+    ) -> Result<usize> {
+        let data = match fs::read(journal) {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(StoreError::io(journal, e)),
+        };
+        let mut by_shard: Vec<(String, Vec<Event>)> = Vec::new();
+        // Only whole lines count: a torn last line was never acknowledged.
+        for line in data.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            let Ok(text) = std::str::from_utf8(line) else { continue };
+            let Some((shard, json)) = text.split_once('\t') else { continue };
+            if !is_shard_name(shard) {
+                continue;
+            }
+            let Ok(ev) = Event::parse_line(json) else { continue };
+            match by_shard.iter_mut().find(|(s, _)| s == shard) {
+                Some((_, v)) => v.push(ev),
+                None => by_shard.push((shard.to_string(), vec![ev])),
+            }
+        }
+        let mut restored = 0;
+        for (shard, events) in by_shard {
+            let read = self.read_from(&shard, 0)?;
+            if read.torn_tail.is_some() {
+                let saved = self.cut_torn_tail(&shard, read.end, recovered_dir)?;
+                torn.push((shard.clone(), saved));
+            }
+            let have: std::collections::HashSet<String> =
+                read.lines.iter().map(|l| l.event.event_id().to_string()).collect();
+            let mut buf = Vec::new();
+            for ev in events.iter().filter(|e| !have.contains(e.event_id())) {
+                buf.extend_from_slice(ev.to_line().as_bytes());
+                buf.push(b'\n');
+                restored += 1;
+            }
+            if !buf.is_empty() {
+                let path = self.root.join(&shard);
+                let file = self.file(&shard)?;
+                file.write_all(&buf).map_err(|e| StoreError::io(&path, e))?;
+                file.sync_data().map_err(|e| StoreError::io(&path, e))?;
+                self.lens.remove(&shard);
+            }
+        }
+        if !data.is_empty() {
+            let f = OpenOptions::new().write(true).open(journal).map_err(|e| StoreError::io(journal, e))?;
+            f.set_len(0).map_err(|e| StoreError::io(journal, e))?;
+            f.sync_all().map_err(|e| StoreError::io(journal, e))?;
+        }
+        Ok(restored)
+    }
+
+    /// Flushes every shard written since the last checkpoint, then empties
+    /// the journal (in that order: the journal may only forget what the
+    /// shards hold durably).
+    pub fn checkpoint(&mut self) -> Result<()> {
+        let dirty: Vec<String> = std::mem::take(&mut self.dirty).into_iter().collect();
+        let files: Vec<(&str, &File)> =
+            dirty.iter().filter_map(|s| self.files.get(s).map(|f| (s.as_str(), f))).collect();
+        if let Some((shard, e)) = sync_all_parallel(&files) {
+            return Err(StoreError::io(&self.root.join(shard), e));
+        }
+        if let Some(j) = self.journal.as_mut()
+            && j.len > 0
+        {
+            j.file.set_len(0).map_err(|e| StoreError::io(&j.path, e))?;
+            j.file.sync_data().map_err(|e| StoreError::io(&j.path, e))?;
+            j.len = 0;
+        }
+        Ok(())
     }
 
     pub fn root(&self) -> &Path {
@@ -121,33 +251,93 @@ impl EventLog {
                 None => by_shard.push((shard, line)),
             }
         }
-        let mut out = Vec::with_capacity(by_shard.len());
+        if self.journal.is_none() {
+            return self.append_direct(&by_shard);
+        }
+        // 1. The journal: one write, one flush. After this the batch is durable.
+        let mut jbuf = Vec::new();
         for (shard, buf) in &by_shard {
+            for line in buf.split_inclusive(|&b| b == b'\n') {
+                jbuf.extend_from_slice(shard.as_bytes());
+                jbuf.push(b'\t');
+                jbuf.extend_from_slice(line);
+            }
+        }
+        let jlen = match self.journal.as_mut() {
+            Some(j) => {
+                let before = j.len;
+                let res = j.file.write_all(&jbuf).and_then(|()| j.file.sync_data());
+                if let Err(e) = res {
+                    // Leave no half-written batch to be replayed later.
+                    let _ = j.file.set_len(before);
+                    return Err(StoreError::io(&j.path, e));
+                }
+                j.len += jbuf.len() as u64;
+                before
+            }
+            None => return Err(StoreError::Invalid("journal missing".into())),
+        };
+        // 2. The shards, without waiting for the disk.
+        let mut out = Vec::with_capacity(by_shard.len());
+        let mut failure = None;
+        for (shard, buf) in &by_shard {
+            let len = match self.len(shard) {
+                Ok(l) => l,
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            };
+            let path = self.root.join(shard);
+            let res = self.file(shard).and_then(|f| f.write_all(buf).map_err(|e| StoreError::io(&path, e)));
+            out.push((shard.clone(), len, len + buf.len() as u64));
+            if let Err(e) = res {
+                failure = Some(e);
+                break;
+            }
+        }
+        if let Some(e) = failure {
+            // Undo this batch everywhere, so an error means "not stored".
+            for (shard, before, _) in &out {
+                if let Some(f) = self.files.get(shard) {
+                    let _ = f.set_len(*before);
+                }
+                self.lens.insert(shard.clone(), *before);
+            }
+            if let Some(j) = self.journal.as_mut() {
+                let _ = j.file.set_len(jlen);
+                let _ = j.file.sync_data();
+                j.len = jlen;
+            }
+            return Err(e);
+        }
+        let mut result = Vec::with_capacity(out.len());
+        for (shard, _, len) in out {
+            self.lens.insert(shard.clone(), len);
+            self.dirty.insert(shard.clone());
+            result.push((shard, len));
+        }
+        if self.journal.as_ref().is_some_and(|j| j.len > CHECKPOINT_BYTES) {
+            self.checkpoint()?;
+        }
+        Ok(result)
+    }
+
+    /// Appends without a journal: each touched shard is flushed (in
+    /// parallel) before returning.
+    fn append_direct(&mut self, by_shard: &[(String, Vec<u8>)]) -> Result<Vec<(String, u64)>> {
+        let mut out = Vec::with_capacity(by_shard.len());
+        for (shard, buf) in by_shard {
             let len = self.len(shard)?;
             let path = self.root.join(shard);
             let file = self.file(shard)?;
             file.write_all(buf).map_err(|e| StoreError::io(&path, e))?;
             out.push((shard.clone(), len + buf.len() as u64));
         }
-        // Flush every touched shard at once: the file system folds
-        // concurrent fdatasyncs into one journal commit, so a batch that
-        // spans many authors costs about one disk flush, not one each.
         let files: Vec<(&str, &File)> =
             out.iter().filter_map(|(shard, _)| self.files.get(shard).map(|f| (shard.as_str(), f))).collect();
-        let root = &self.root;
-        let failed = if files.len() == 1 {
-            files[0].1.sync_data().err().map(|e| (files[0].0.to_string(), e))
-        } else {
-            std::thread::scope(|s| {
-                let handles: Vec<_> = files
-                    .iter()
-                    .map(|(shard, f)| s.spawn(move || f.sync_data().err().map(|e| (shard.to_string(), e))))
-                    .collect();
-                handles.into_iter().filter_map(|h| h.join().ok().flatten()).next()
-            })
-        };
-        if let Some((shard, e)) = failed {
-            return Err(StoreError::io(&root.join(shard), e));
+        if let Some((shard, e)) = sync_all_parallel(&files) {
+            return Err(StoreError::io(&self.root.join(shard), e));
         }
         for (shard, len) in &out {
             self.lens.insert(shard.clone(), *len);
@@ -234,6 +424,9 @@ impl EventLog {
     /// file, fsync, rename over, fsync the directory). Used by purge and
     /// migration; an empty `events` removes the shard.
     pub fn rewrite(&mut self, shard: &str, events: &[Event]) -> Result<u64> {
+        // The journal must not hold lines a crash could bring back into
+        // the rewritten shard.
+        self.checkpoint()?;
         let path = self.root.join(shard);
         self.files.remove(shard);
         self.lens.remove(shard);
@@ -256,6 +449,32 @@ impl EventLog {
         write_atomic(&path, &buf)?;
         Ok(buf.len() as u64)
     }
+}
+
+/// Flushes files concurrently (the file system folds concurrent flushes
+/// into one journal commit); returns the first failure.
+fn sync_all_parallel<'a>(files: &[(&'a str, &'a File)]) -> Option<(String, std::io::Error)> {
+    match files {
+        [] => None,
+        [(shard, f)] => f.sync_data().err().map(|e| (shard.to_string(), e)),
+        _ => std::thread::scope(|s| {
+            let handles: Vec<_> = files
+                .iter()
+                .map(|(shard, f)| s.spawn(move || f.sync_data().err().map(|e| (shard.to_string(), e))))
+                .collect();
+            handles.into_iter().filter_map(|h| h.join().ok().flatten()).next()
+        }),
+    }
+}
+
+/// Whether a journal line names a real shard (never a path outside).
+fn is_shard_name(s: &str) -> bool {
+    s == EVENTS_SHARD
+        || s.strip_prefix("messages/").and_then(|n| n.strip_suffix(".jsonl")).is_some_and(|n| {
+            !n.is_empty()
+                && !n.starts_with('.')
+                && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        })
 }
 
 /// Splits raw shard bytes into events, reporting bad and torn lines.
