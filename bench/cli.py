@@ -111,6 +111,8 @@ def main():
         med_send, _ = timed([thrum, "send", "benchmark", "--to", "@agent_1", "--json"], repo, send_env, a.runs)
         med_inbox, _ = timed([thrum, "inbox", "--json", "--page-size", "100"], repo, inbox_env, a.runs)
         med_whoami, _ = timed([thrum, "whoami", "--json"], repo, inbox_env, a.runs)
+        med_true, _ = timed(["/bin/true"], repo, env, a.runs)
+        med_version, _ = timed([thrum, "version"], repo, env, a.runs)
         pid = int(json.load(open(os.path.join(repo, ".thrum", "var", "thrum.pid")))["pid"])
         time.sleep(1.0)
         rss = rss_kib(pid)
@@ -133,6 +135,8 @@ def main():
             rebuilds.append((time.perf_counter() - t) * 1000)
         sh([thrum, "daemon", "stop", "--quiet"], repo, env)
 
+        print(f"baseline: /bin/true as a process:                 median {med_true:6.2f} ms")
+        print(f"baseline: thrum version (no daemon, no repo):     median {med_version:6.2f} ms")
         print(f"thrum send (whole process, warm daemon):          median {med_send:6.2f} ms  (target <= 3 ms)")
         print(f"thrum inbox --json, page of 100 over {a.messages}:   median {med_inbox:6.2f} ms  (target <= 3 ms)")
         print(f"thrum whoami --json (no daemon call needed):      median {med_whoami:6.2f} ms")

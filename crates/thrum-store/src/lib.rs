@@ -73,6 +73,9 @@ impl Store {
             std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
         }
         let mut db = Connection::open(db_path)?;
+        // The writer cycles through a few dozen statements; the default
+        // cache of 16 would re-prepare them constantly.
+        db.set_prepared_statement_cache_capacity(256);
         projection::schema::configure(&db)?;
         projection::schema::migrate(&mut db)?;
         let mut store =
@@ -169,36 +172,42 @@ impl Store {
         let outcome = (|| -> Result<()> {
             let mut tx = self.db.transaction()?;
             for job in jobs {
-                let mut sp = tx.savepoint()?;
-                match job(&sp) {
+                // Savepoints through cached statements: rusqlite's helper
+                // would re-parse the SQL for every job.
+                tx.prepare_cached("SAVEPOINT job")?.execute([])?;
+                let seq_job = self.sequence;
+                let outcome = match job(&tx) {
                     Ok((events, value)) => {
                         let mut staged = Vec::with_capacity(events.len());
                         let mut failed = None;
                         for mut ev in events {
                             self.sequence += 1;
                             ev.stamp_origin(&self.daemon_id, self.sequence);
-                            let shard = shard_for(&sp, &ev)?;
-                            if let Err(e) = projection::apply(&sp, &ev) {
-                                failed = Some(e);
-                                break;
+                            match shard_for(&tx, &ev).and_then(|s| projection::apply(&tx, &ev).map(|_| s)) {
+                                Ok(shard) => staged.push((shard, ev)),
+                                Err(e) => {
+                                    failed = Some(e);
+                                    break;
+                                }
                             }
-                            staged.push((shard, ev));
                         }
                         match failed {
-                            None => {
-                                sp.commit()?;
-                                written.extend(staged);
-                                results.push(Ok(value));
-                            }
-                            Some(e) => {
-                                sp.rollback()?;
-                                results.push(Err(E::from(e)));
-                            }
+                            None => Ok((staged, value)),
+                            Some(e) => Err(E::from(e)),
                         }
                     }
+                    Err(e) => Err(e),
+                };
+                match outcome {
+                    Ok((staged, value)) => {
+                        tx.prepare_cached("RELEASE job")?.execute([])?;
+                        written.extend(staged);
+                        results.push(Ok(value));
+                    }
                     Err(e) => {
-                        sp.rollback()?;
-                        drop(sp);
+                        tx.prepare_cached("ROLLBACK TO job")?.execute([])?;
+                        tx.prepare_cached("RELEASE job")?.execute([])?;
+                        self.sequence = seq_job;
                         results.push(Err(e));
                     }
                 }
@@ -320,6 +329,7 @@ pub(crate) fn open_conn(path: &Path, read_only: bool) -> Result<Connection> {
         OpenFlags::default()
     };
     let c = Connection::open_with_flags(path, flags)?;
+    c.set_prepared_statement_cache_capacity(128);
     c.execute_batch("PRAGMA busy_timeout = 5000; PRAGMA cache_size = -2000; PRAGMA temp_store = MEMORY;")?;
     Ok(c)
 }
