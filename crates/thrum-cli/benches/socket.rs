@@ -74,7 +74,7 @@ fn main() {
     let mut sender = RawConn::connect(&sock);
     for n in 0..300u64 {
         let after = chrono_now();
-        let (tx, rx) = std::sync::mpsc::channel::<Instant>();
+        let (tx, rx) = std::sync::mpsc::channel::<(Instant, String)>();
         let sock2 = sock.clone();
         let waiter = std::thread::spawn(move || {
             let mut w = RawConn::connect(&sock2);
@@ -82,7 +82,7 @@ fn main() {
                 w.call(1, "message.wait", json!({ "caller_agent_id": "agent_1", "after": after, "timeout_ms": 5000 }));
             let done = Instant::now();
             assert_eq!(r["result"]["status"], "received", "{r}");
-            tx.send(done).unwrap();
+            tx.send((done, r["result"]["message"]["message_id"].as_str().unwrap_or("").to_string())).unwrap();
         });
         // Let the waiter reach its blocking point.
         std::thread::sleep(Duration::from_millis(3));
@@ -92,9 +92,10 @@ fn main() {
             "message.send",
             json!({ "content": "ping", "mentions": ["agent_1"], "caller_agent_id": "agent_0" }),
         );
-        assert!(r.get("result").is_some());
-        let done = rx.recv().unwrap();
+        let sent = r["result"]["message_id"].as_str().unwrap_or("").to_string();
+        let (done, got) = rx.recv().unwrap();
         waiter.join().unwrap();
+        assert_eq!(got, sent, "the waiter woke for an older message");
         lat.push(done.duration_since(t));
     }
     lat.sort();
@@ -106,7 +107,7 @@ fn main() {
     );
 }
 
-/// RFC 3339 "now" minus a millisecond (so the next message is "after").
+/// RFC 3339 "now": only messages sent from here on wake the waiter.
 fn chrono_now() -> String {
-    (chrono::Utc::now() - chrono::Duration::milliseconds(1)).to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
