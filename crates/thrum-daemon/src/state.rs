@@ -71,7 +71,7 @@ impl DaemonState {
         };
         let out = f(&reader);
         let mut pool = self.readers.lock().unwrap_or_else(|p| p.into_inner());
-        if pool.len() < 8 {
+        if pool.len() < 4 {
             pool.push(reader);
         }
         out
