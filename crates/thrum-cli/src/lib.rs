@@ -94,6 +94,9 @@ pub enum Command {
     Unsubscribe(commands::views::UnsubscribeArgs),
     /// List your subscriptions.
     Subscriptions,
+    /// Git sync of the a-sync branch with the remote.
+    #[command(subcommand)]
+    Sync(commands::sync::SyncCmd),
     /// The background daemon.
     #[command(subcommand)]
     Daemon(commands::daemon::DaemonCmd),

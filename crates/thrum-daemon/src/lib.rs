@@ -19,6 +19,7 @@ pub mod rpc;
 pub mod server;
 pub mod state;
 pub mod subscriptions;
+pub mod sync;
 pub mod writer;
 
 use std::os::unix::fs::PermissionsExt;
@@ -166,6 +167,18 @@ pub fn local_only(flag: Option<bool>, cfg: &Config) -> bool {
     cfg.daemon.local_only.unwrap_or(false)
 }
 
+/// The sync loop's timing: `daemon.sync_interval` seconds (default 60,
+/// `THRUM_SYNC_INTERVAL`) and a debounce after local writes of
+/// `daemon.sync_debounce_ms` (default 2000, `THRUM_SYNC_DEBOUNCE_MS`).
+fn sync_timing(cfg: &Config) -> sync::Timing {
+    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
+    let interval = env("THRUM_SYNC_INTERVAL").or(cfg.daemon.sync_interval).filter(|s| *s > 0).unwrap_or(60);
+    let debounce = env("THRUM_SYNC_DEBOUNCE_MS")
+        .or_else(|| cfg.daemon.other.get("sync_debounce_ms").and_then(|v| v.as_u64()))
+        .unwrap_or(2000);
+    sync::Timing { interval: Duration::from_secs(interval), debounce: Duration::from_millis(debounce) }
+}
+
 /// Runs the daemon in the foreground until SIGTERM or SIGINT.
 pub fn run(opts: RunOptions) -> Result<(), DaemonError> {
     let RunOptions { layout, local, ready } = opts;
@@ -248,6 +261,9 @@ fn run_inner(layout: &Layout, local: Option<bool>, mut ready: Option<ReadyFn>) -
     let (feed, _) = broadcast::channel(4096);
     let (writer, writer_thread) = writer::Writer::start(store, feed.clone());
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let timing = sync_timing(&cfg);
+    let remote = thrum_git::sync::origin_url(&thrum_git::Git::new(&repo_root));
+    let (sync_handle, sync_rx) = sync::handle(local_only, remote, timing);
     let state = Arc::new(state::DaemonState::new(
         layout.clone(),
         repo_root.clone(),
@@ -258,6 +274,8 @@ fn run_inner(layout: &Layout, local: Option<bool>, mut ready: Option<ReadyFn>) -
         db_path,
         warnings,
         shutdown_rx.clone(),
+        dir.clone(),
+        sync_handle,
     ));
     let served = rt.block_on(async {
         let listener = bind_socket(&socket)?;
@@ -267,10 +285,12 @@ fn run_inner(layout: &Layout, local: Option<bool>, mut ready: Option<ReadyFn>) -
         tracing::info!(socket = %socket.display(), "listening");
         let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
         let server = tokio::spawn(server::serve(listener, state.clone(), shutdown_rx, done_tx));
+        let syncer = tokio::spawn(sync::run(state.clone(), sync_rx, timing));
         wait_for_signal().await;
         tracing::info!("shutting down");
         let _ = shutdown_tx.send(true);
         let _ = server.await;
+        let _ = syncer.await;
         // In-flight requests finish (their writes included) before exit.
         let _ = tokio::time::timeout(Duration::from_secs(5), done_rx.recv()).await;
         Ok::<(), DaemonError>(())

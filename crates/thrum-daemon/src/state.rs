@@ -11,6 +11,7 @@ use tokio::sync::watch;
 
 use crate::error::HResult;
 use crate::subscriptions::Subscriptions;
+use crate::sync::SyncHandle;
 use crate::writer::{EventFeed, Writer};
 
 pub struct DaemonState {
@@ -24,6 +25,9 @@ pub struct DaemonState {
     pub feed: EventFeed,
     pub subscriptions: Subscriptions,
     pub warnings: Vec<String>,
+    /// The sync worktree (where the log lives).
+    pub log_dir: PathBuf,
+    pub sync: SyncHandle,
     readers: Mutex<Vec<Reader>>,
     db_path: PathBuf,
     /// Flips to true when shutdown begins; long-polls watch it.
@@ -44,6 +48,8 @@ impl DaemonState {
         db_path: PathBuf,
         warnings: Vec<String>,
         shutdown: watch::Receiver<bool>,
+        log_dir: PathBuf,
+        sync: SyncHandle,
     ) -> Self {
         let subscriptions = Subscriptions::load(layout.var_dir().join("subscriptions.json"));
         DaemonState {
@@ -57,6 +63,8 @@ impl DaemonState {
             feed,
             subscriptions,
             warnings,
+            log_dir,
+            sync,
             readers: Mutex::new(Vec::new()),
             db_path,
             shutdown,

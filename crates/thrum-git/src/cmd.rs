@@ -42,6 +42,11 @@ impl Git {
 
     /// Runs git and returns trimmed stdout, or the failure with stderr.
     pub fn run(&self, args: &[&str]) -> Result<String, GitError> {
+        self.run_bytes(args, None).map(|b| String::from_utf8_lossy(&b).trim().to_string())
+    }
+
+    /// Runs git feeding `input` on stdin; returns raw stdout.
+    pub fn run_bytes(&self, args: &[&str], input: Option<&[u8]>) -> Result<Vec<u8>, GitError> {
         let mut child =
             Command::new("git")
                 .args(args)
@@ -50,15 +55,22 @@ impl Git {
                 .env("GIT_ASKPASS", "")
                 .env("SSH_ASKPASS", "")
                 .env("LC_ALL", "C")
-                .stdin(Stdio::null())
+                .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
                 .map_err(|e| {
                     if e.kind() == std::io::ErrorKind::NotFound { GitError::NotInstalled } else { GitError::Io(e) }
                 })?;
-        // Drain both pipes on threads so a chatty git cannot fill a pipe
-        // buffer and deadlock against our wait.
+        // Feed stdin and drain both pipes on threads so a chatty git cannot
+        // fill a pipe buffer and deadlock against our wait.
+        if let (Some(data), Some(mut stdin)) = (input, child.stdin.take()) {
+            let data = data.to_vec();
+            std::thread::spawn(move || {
+                use std::io::Write;
+                let _ = stdin.write_all(&data);
+            });
+        }
         let mut out = child.stdout.take();
         let mut err = child.stderr.take();
         let t_out = std::thread::spawn(move || {
@@ -95,7 +107,7 @@ impl Git {
                 stderr: String::from_utf8_lossy(&stderr).trim().to_string(),
             });
         }
-        Ok(String::from_utf8_lossy(&stdout).trim().to_string())
+        Ok(stdout)
     }
 
     /// The top of the working tree containing `dir`.

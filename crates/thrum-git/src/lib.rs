@@ -7,6 +7,7 @@
 //! hang on a password prompt, and with a timeout.
 
 mod cmd;
+pub mod sync;
 pub mod sync_branch;
 
 pub use cmd::{Git, GitError};

@@ -250,6 +250,90 @@ impl Store {
         (results, written.into_iter().map(|(_, ev)| ev).collect())
     }
 
+    /// Merges events from another clone into the local shards: a union by
+    /// `event_id` (never a text merge), each changed shard rewritten in
+    /// (timestamp, event_id) order, atomically. The events that were new
+    /// here are applied to the projection and returned (for subscribers).
+    /// Message and session events older than the purge cutoff (ours, or
+    /// one arriving in this very merge) are dropped, so a purge on one
+    /// clone is not undone by another clone's history.
+    pub fn merge_remote(&mut self, remote: Vec<(String, Event)>) -> Result<Vec<Event>> {
+        self.log.checkpoint()?;
+        let mut cutoff: String = self.db.query_row(
+            "SELECT COALESCE(MAX(value), '') FROM purge_metadata WHERE key = 'purge_cutoff'",
+            [],
+            |r| r.get(0),
+        )?;
+        for (_, ev) in &remote {
+            if ev.kind() == "purge.executed"
+                && let Some(c) = ev.as_object().get("cutoff").and_then(|v| v.as_str())
+                && c > cutoff.as_str()
+            {
+                cutoff = c.to_string();
+            }
+        }
+        // Group the incoming events by the local shard they belong in.
+        let mut by_shard: std::collections::BTreeMap<String, Vec<Event>> = Default::default();
+        for (path, ev) in remote {
+            let shard = if log::is_shard_name(&path) { path } else { shard_for(&self.db, &ev)? };
+            by_shard.entry(shard).or_default().push(ev);
+        }
+        let known = |db: &Connection, id: &str| -> Result<bool> {
+            Ok(db.prepare_cached("SELECT 1 FROM events WHERE event_id = ?1")?.exists([id])?)
+        };
+        let mut fresh: Vec<Event> = Vec::new();
+        for (shard, incoming) in by_shard {
+            let local: Vec<Event> = self.log.read_from(&shard, 0)?.lines.into_iter().map(|l| l.event).collect();
+            let mut ids: std::collections::HashSet<String> = local.iter().map(|e| e.event_id().to_string()).collect();
+            let mut added = Vec::new();
+            for ev in incoming {
+                if purged(&ev, &cutoff) || !ids.insert(ev.event_id().to_string()) {
+                    continue;
+                }
+                added.push(ev);
+            }
+            if added.is_empty() {
+                continue;
+            }
+            let mut merged: Vec<Event> = local.into_iter().filter(|e| !purged(e, &cutoff)).collect();
+            merged.extend(added.iter().cloned());
+            merged.sort_by(|a, b| (a.timestamp(), a.event_id()).cmp(&(b.timestamp(), b.event_id())));
+            self.rewrite_shard(&shard, &merged)?;
+            for ev in added {
+                if !known(&self.db, ev.event_id())? {
+                    fresh.push(ev);
+                }
+            }
+        }
+        fresh.sort_by(|a, b| (a.timestamp(), a.event_id()).cmp(&(b.timestamp(), b.event_id())));
+        let tx = self.db.transaction()?;
+        let mut applied = Vec::with_capacity(fresh.len());
+        for ev in fresh {
+            if projection::apply(&tx, &ev)? == projection::Applied::New {
+                applied.push(ev);
+            }
+        }
+        tx.commit()?;
+        Ok(applied)
+    }
+
+    /// Rewrites every shard without the message and session events older
+    /// than `cutoff` (the file side of a purge).
+    pub fn prune_before(&mut self, cutoff: &str) -> Result<(usize, usize)> {
+        let mut files = 0;
+        let mut dropped = 0;
+        for shard in self.log.shards()? {
+            let events: Vec<Event> = self.log.read_from(&shard, 0)?.lines.into_iter().map(|l| l.event).collect();
+            let keep: Vec<Event> = events.iter().filter(|e| !purged(e, cutoff)).cloned().collect();
+            if keep.len() != events.len() {
+                dropped += events.len() - keep.len();
+                files += 1;
+                self.rewrite_shard(&shard, &keep)?;
+            }
+        }
+        Ok((files, dropped))
+    }
+
     /// Flushes the shards and empties the journal (also done on drop).
     pub fn checkpoint(&mut self) -> Result<()> {
         self.log.checkpoint()
@@ -286,6 +370,14 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// Whether a purge with this cutoff removes the event: message and
+/// session events from before it (agents and groups always stay).
+pub fn purged(ev: &Event, cutoff: &str) -> bool {
+    !cutoff.is_empty()
+        && ev.timestamp() < cutoff
+        && (ev.kind().starts_with("message.") || ev.kind().starts_with("agent.session."))
 }
 
 impl Drop for Store {

@@ -467,8 +467,8 @@ fn sync_all_parallel<'a>(files: &[(&'a str, &'a File)]) -> Option<(String, std::
     }
 }
 
-/// Whether a journal line names a real shard (never a path outside).
-fn is_shard_name(s: &str) -> bool {
+/// Whether a name is a real shard path (never a path outside the log).
+pub fn is_shard_name(s: &str) -> bool {
     s == EVENTS_SHARD
         || s.strip_prefix("messages/").and_then(|n| n.strip_suffix(".jsonl")).is_some_and(|n| {
             !n.is_empty()

@@ -17,6 +17,9 @@ use serde_json::Value;
 pub struct TestEnv {
     pub dir: tempfile::TempDir,
     pub bin: PathBuf,
+    /// Other clones made with [`TestEnv::clone_repo`] (their daemons are
+    /// stopped on drop too).
+    clones: std::cell::RefCell<Vec<PathBuf>>,
 }
 
 /// Runs git in `dir` with the hermetic environment, panicking on failure.
@@ -31,7 +34,7 @@ impl TestEnv {
     /// `env!("CARGO_BIN_EXE_thrum")`).
     pub fn new(bin: &str) -> TestEnv {
         let dir = tempfile::Builder::new().prefix("thrum-test-").tempdir().unwrap();
-        let env = TestEnv { dir, bin: PathBuf::from(bin) };
+        let env = TestEnv { dir, bin: PathBuf::from(bin), clones: Default::default() };
         std::fs::create_dir_all(env.home()).unwrap();
         std::fs::write(
             env.home().join(".gitconfig"),
@@ -48,6 +51,42 @@ impl TestEnv {
         git(&env, env.dir.path(), &["init", "-q", "--bare", remote.to_str().unwrap()]);
         git(&env, &repo, &["remote", "add", "origin", remote.to_str().unwrap()]);
         env
+    }
+
+    /// Pushes `main` to the bare remote (once) and clones it as `name`.
+    pub fn clone_repo(&self, name: &str) -> PathBuf {
+        let remote = self.dir.path().join("remote.git");
+        git(self, &self.repo(), &["push", "-q", "origin", "main"]);
+        let dest = self.dir.path().join(name);
+        git(self, self.dir.path(), &["clone", "-q", remote.to_str().unwrap(), dest.to_str().unwrap()]);
+        self.clones.borrow_mut().push(dest.clone());
+        dest
+    }
+
+    /// Runs thrum in `dir` as `agent`, asserting success; returns stdout.
+    pub fn ok_in(&self, dir: &Path, agent: Option<&str>, args: &[&str]) -> String {
+        let mut c = self.thrum_in(dir, args);
+        if let Some(a) = agent {
+            c.env("THRUM_NAME", a);
+        }
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "thrum {args:?} in {} failed ({}):\nstdout: {}\nstderr: {}",
+            dir.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Like [`TestEnv::ok_in`] with `--json`, parsed.
+    pub fn json_in(&self, dir: &Path, agent: Option<&str>, args: &[&str]) -> Value {
+        let mut a = args.to_vec();
+        a.push("--json");
+        let s = self.ok_in(dir, agent, &a);
+        serde_json::from_str(&s).unwrap_or_else(|e| panic!("thrum {args:?} printed invalid JSON ({e}): {s}"))
     }
 
     pub fn home(&self) -> PathBuf {
@@ -151,13 +190,7 @@ impl TestEnv {
     /// The running daemon's PID, from its PID file — only if that process
     /// really is this repository's daemon (PIDs get recycled).
     pub fn daemon_pid(&self) -> Option<i32> {
-        let text = std::fs::read_to_string(self.thrum_dir().join("var/thrum.pid")).ok()?;
-        let v: Value = serde_json::from_str(&text).ok()?;
-        let pid = v.get("pid")?.as_i64()? as i32;
-        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-        let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).ok()?;
-        (cmd.contains("daemon run") && cwd == self.repo() && alive(pid)).then_some(pid)
+        daemon_pid_in(&self.repo())
     }
 
     /// Kills the daemon with SIGKILL and waits until it is gone.
@@ -173,6 +206,14 @@ impl TestEnv {
 
 impl Drop for TestEnv {
     fn drop(&mut self) {
+        for root in self.clones.borrow().iter() {
+            if let Some(pid) = daemon_pid_in(root)
+                && let Some(p) = rustix::process::Pid::from_raw(pid)
+            {
+                let _ = rustix::process::kill_process(p, rustix::process::Signal::TERM);
+                wait_until(Duration::from_secs(5), || !alive(pid));
+            }
+        }
         // A failing test shows the daemon's side of the story.
         if std::thread::panicking() {
             let log = std::fs::read_to_string(self.thrum_dir().join("var/daemon.log")).unwrap_or_default();
@@ -191,6 +232,17 @@ impl Drop for TestEnv {
             }
         }
     }
+}
+
+/// The daemon serving the repository at `root`, if one runs.
+pub fn daemon_pid_in(root: &Path) -> Option<i32> {
+    let text = std::fs::read_to_string(root.join(".thrum/var/thrum.pid")).ok()?;
+    let v: Value = serde_json::from_str(&text).ok()?;
+    let pid = v.get("pid")?.as_i64()? as i32;
+    let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+    let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).ok()?;
+    (cmd.contains("daemon run") && cwd == root && alive(pid)).then_some(pid)
 }
 
 /// Whether a process exists (and is not a zombie).

@@ -8,6 +8,7 @@ pub mod message;
 pub mod messaging;
 pub mod misc;
 pub mod session;
+pub mod sync;
 pub mod views;
 
 use anyhow::Result;
@@ -38,6 +39,7 @@ pub fn run(ctx: &mut Ctx, cmd: Command) -> Result<u8> {
         Command::Subscribe(a) => views::subscribe(ctx, a),
         Command::Unsubscribe(a) => views::unsubscribe(ctx, a),
         Command::Subscriptions => views::subscriptions(ctx),
+        Command::Sync(c) => sync::run(ctx, c),
         Command::Daemon(c) => daemon::run(ctx, c),
         Command::Migrate => misc::migrate(ctx),
         Command::Version => misc::version(ctx),

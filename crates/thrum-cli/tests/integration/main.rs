@@ -10,6 +10,7 @@ mod legacy;
 mod messaging;
 mod robustness;
 mod rpc;
+mod sync;
 
 use thrum_testkit::TestEnv;
 

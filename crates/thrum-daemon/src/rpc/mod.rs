@@ -32,6 +32,8 @@ pub async fn dispatch(state: &State, caller: &Caller, method: &str, params: Valu
         ym::SUBSCRIBE => system::subscribe(state, caller, params).await,
         ym::UNSUBSCRIBE => system::unsubscribe(state, caller, params).await,
         ym::SUBSCRIPTIONS_LIST => system::subscriptions_list(state, caller, params).await,
+        ym::SYNC_FORCE => system::sync_force(state, params).await,
+        ym::SYNC_STATUS => ok(&state.sync.status()),
 
         am::REGISTER => agent::register(state, caller, params).await,
         am::LIST => agent::list(state, params).await,

@@ -18,7 +18,7 @@ pub async fn health(state: &State) -> HResult<Value> {
         uptime_ms: state.started.elapsed().as_millis() as u64,
         version: thrum_core::VERSION.into(),
         repo_id: String::new(),
-        sync_state: if state.local_only { "local".into() } else { "idle".into() },
+        sync_state: state.sync.status().sync_state,
         identity: Some(state.identity.clone()),
         pid: std::process::id(),
         protocol_version: thrum_proto::PROTOCOL_VERSION,
@@ -94,4 +94,14 @@ pub async fn subscriptions_list(state: &State, caller: &Caller, params: Value) -
         })
         .collect();
     Ok(serde_json::json!({ "subscriptions": subs }))
+}
+
+pub async fn sync_force(state: &State, params: Value) -> HResult<Value> {
+    let p: thrum_proto::methods::system::SyncForceParams = parse(params)?;
+    let st = state.sync.force(p.wait).await?;
+    let mut v = serde_json::to_value(&st).unwrap_or_default();
+    if let Some(o) = v.as_object_mut() {
+        o.insert("triggered".into(), Value::from(true));
+    }
+    Ok(v)
 }

@@ -11,6 +11,15 @@ pub const SUBSCRIBE: &str = "subscribe";
 pub const UNSUBSCRIBE: &str = "unsubscribe";
 pub const SUBSCRIPTIONS_LIST: &str = "subscriptions.list";
 pub const SHUTDOWN: &str = "daemon.shutdown";
+pub const SYNC_FORCE: &str = "sync.force";
+pub const SYNC_STATUS: &str = "sync.status";
+
+/// `sync.force`: trigger a cycle (non-blocking unless `wait`, ours).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SyncForceParams {
+    #[serde(default)]
+    pub wait: bool,
+}
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct HealthResult {

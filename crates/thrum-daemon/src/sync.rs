@@ -1,0 +1,366 @@
+//! The git sync loop: moves the event log between clones through the
+//! repository's ordinary remote, on the `a-sync` branch.
+//!
+//! A cycle: take `.thrum/var/sync.lock`; fetch `a-sync`; merge what the
+//! remote has that we lack (the store's union by event_id — never a git
+//! text merge) and project it; commit the worktree with plumbing (the
+//! remote tip as a second parent, so the push fast-forwards); push; on a
+//! rejection fetch, merge and retry with backoff. The merge and commit run
+//! as an exclusive writer job, so no append interleaves with git reading
+//! the files; fetch and push run outside it.
+//!
+//! Triggers: at start, a debounce after local writes, `sync.force`, and a
+//! periodic timer. In local-only mode (or with no remote) nothing is
+//! fetched or pushed, but the worktree is still committed locally.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use thrum_core::Event;
+use thrum_git::Git;
+use thrum_git::sync::{self as gsync, Push};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::{Instant, MissedTickBehavior};
+
+use crate::error::{Fail, server};
+use crate::state::State;
+
+/// What `sync.status` reports.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SyncStatus {
+    /// `normal` or `local-only`.
+    pub mode: String,
+    pub local_only: bool,
+    /// The remote's URL ("" when the repository has none).
+    pub remote: String,
+    /// `idle` (never ran), `syncing`, `synced`, `error`, `local`.
+    pub sync_state: String,
+    pub running: bool,
+    pub last_sync_at: String,
+    /// `ok`, `error`, or "" before the first cycle.
+    pub last_result: String,
+    pub last_error: String,
+    /// What to do about the last error.
+    pub last_error_hint: String,
+    pub cycles: u64,
+    pub last_pulled: u64,
+    pub last_pushed: u64,
+    pub pulled_total: u64,
+    pub pushed_total: u64,
+    pub last_cycle_ms: u64,
+    /// The remote commit last merged (no work when it has not moved).
+    pub last_merged: String,
+    pub interval_s: u64,
+    pub debounce_ms: u64,
+}
+
+/// A request to the sync task.
+pub enum Cmd {
+    /// Run a cycle now; optionally report the status after it.
+    Run(Option<oneshot::Sender<SyncStatus>>),
+}
+
+/// A cheap handle to the sync task.
+#[derive(Clone)]
+pub struct SyncHandle {
+    tx: mpsc::UnboundedSender<Cmd>,
+    status: Arc<Mutex<SyncStatus>>,
+}
+
+impl SyncHandle {
+    pub fn status(&self) -> SyncStatus {
+        self.status.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Asks for a cycle now; with `wait`, returns the status after it.
+    pub async fn force(&self, wait: bool) -> Result<SyncStatus, Fail> {
+        if !wait {
+            self.tx.send(Cmd::Run(None)).map_err(|_| server("the sync loop is not running"))?;
+            return Ok(self.status());
+        }
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(Cmd::Run(Some(tx))).map_err(|_| server("the sync loop is not running"))?;
+        rx.await.map_err(|_| server("the sync loop stopped before finishing"))
+    }
+}
+
+/// Timing of the loop.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    pub interval: Duration,
+    pub debounce: Duration,
+}
+
+/// Creates the handle; `run` drives it.
+pub fn handle(local_only: bool, remote: Option<String>, timing: Timing) -> (SyncHandle, mpsc::UnboundedReceiver<Cmd>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let status = SyncStatus {
+        mode: if local_only { "local-only".into() } else { "normal".into() },
+        local_only,
+        remote: remote.unwrap_or_default(),
+        sync_state: "idle".into(),
+        interval_s: timing.interval.as_secs(),
+        debounce_ms: timing.debounce.as_millis() as u64,
+        ..Default::default()
+    };
+    (SyncHandle { tx, status: Arc::new(Mutex::new(status)) }, rx)
+}
+
+/// The loop: runs until shutdown.
+pub async fn run(state: State, mut rx: mpsc::UnboundedReceiver<Cmd>, timing: Timing) {
+    let mut timer = tokio::time::interval(timing.interval);
+    // A slow cycle must not cause a burst of catch-up cycles.
+    timer.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut feed = state.feed.subscribe();
+    let mut shutdown = state.shutdown.clone();
+    let me = state.identity.daemon_id.clone();
+    let mut due: Option<Instant> = None;
+    let mut waiters: Vec<oneshot::Sender<SyncStatus>> = Vec::new();
+    let mut local_since_push: u64 = 0;
+    loop {
+        let sleep = async {
+            match due {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            // The first tick is immediate: the initial sync at start.
+            _ = timer.tick() => due = Some(Instant::now()),
+            cmd = rx.recv() => match cmd {
+                Some(Cmd::Run(reply)) => {
+                    due = Some(Instant::now());
+                    waiters.extend(reply);
+                }
+                None => break,
+            },
+            got = feed.recv() => match got {
+                Ok(events) => {
+                    let local = events.iter().filter(|e| e.origin_daemon() == me).count() as u64;
+                    local_since_push += local;
+                    if local > 0 && due.is_none() {
+                        due = Some(Instant::now() + timing.debounce);
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    if due.is_none() {
+                        due = Some(Instant::now() + timing.debounce);
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            },
+            _ = sleep => {
+                due = None;
+                set(&state, |s| { s.running = true; if s.sync_state != "error" { s.sync_state = "syncing".into(); } });
+                let started = std::time::Instant::now();
+                let st = state.clone();
+                let rt = tokio::runtime::Handle::current();
+                let outcome = tokio::task::spawn_blocking(move || cycle(&st, &rt)).await;
+                let elapsed = started.elapsed().as_millis() as u64;
+                let pushed = local_since_push;
+                set(&state, |s| {
+                    s.running = false;
+                    s.cycles += 1;
+                    s.last_cycle_ms = elapsed;
+                    s.last_sync_at = thrum_core::time::now_rfc3339();
+                    match &outcome {
+                        Ok(Ok(r)) => {
+                            s.last_pulled = r.pulled;
+                            s.pulled_total += r.pulled;
+                            if r.pushed {
+                                s.last_pushed = pushed;
+                                s.pushed_total += pushed;
+                            } else {
+                                s.last_pushed = 0;
+                            }
+                            if !r.merged.is_empty() {
+                                s.last_merged = r.merged.clone();
+                            }
+                            match &r.warning {
+                                Some((e, hint)) => {
+                                    s.last_result = "error".into();
+                                    s.sync_state = "error".into();
+                                    s.last_error = e.clone();
+                                    s.last_error_hint = hint.clone();
+                                }
+                                None => {
+                                    s.last_result = "ok".into();
+                                    s.sync_state = if s.local_only || s.remote.is_empty() { "local".into() } else { "synced".into() };
+                                    s.last_error.clear();
+                                    s.last_error_hint.clear();
+                                }
+                            }
+                        }
+                        Ok(Err((e, hint))) => {
+                            s.last_result = "error".into();
+                            s.sync_state = "error".into();
+                            s.last_error = e.clone();
+                            s.last_error_hint = hint.clone();
+                        }
+                        Err(e) => {
+                            s.last_result = "error".into();
+                            s.sync_state = "error".into();
+                            s.last_error = format!("sync cycle crashed: {e}");
+                            s.last_error_hint = "see .thrum/var/daemon.log".into();
+                        }
+                    }
+                });
+                if matches!(&outcome, Ok(Ok(r)) if r.pushed) {
+                    local_since_push = local_since_push.saturating_sub(pushed);
+                }
+                if let Ok(Err((e, _))) | Ok(Ok(CycleReport { warning: Some((e, _)), .. })) = &outcome {
+                    tracing::warn!(error = %e, "sync cycle");
+                }
+                let status = state.sync.status();
+                for w in waiters.drain(..) {
+                    let _ = w.send(status.clone());
+                }
+            }
+        }
+    }
+}
+
+fn set(state: &State, f: impl FnOnce(&mut SyncStatus)) {
+    let mut g = state.sync.status.lock().unwrap_or_else(|p| p.into_inner());
+    f(&mut g);
+}
+
+/// What one cycle did.
+#[derive(Debug, Default)]
+pub struct CycleReport {
+    pub pulled: u64,
+    pub pushed: bool,
+    pub merged: String,
+    /// A problem that did not stop local work (offline, rejected push).
+    pub warning: Option<(String, String)>,
+}
+
+type CycleError = (String, String);
+
+/// One cycle, on a blocking thread.
+fn cycle(state: &State, rt: &tokio::runtime::Handle) -> Result<CycleReport, CycleError> {
+    let lock_path = state.layout.var_dir().join("sync.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| (format!("{}: {e}", lock_path.display()), "check the permissions of .thrum/var".into()))?;
+    // Held by another cycle (or another process): skip this one. The
+    // kernel drops the lock of a dead process, so a stale lock never blocks.
+    if rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
+        return Ok(CycleReport::default());
+    }
+    let wt_path = state.log_dir.clone();
+    let wt = Git::new(&wt_path).with_timeout(Duration::from_secs(60));
+    if wt_path.join(".git").exists() {
+        let branch = gsync::current_branch(&wt_path);
+        if branch != thrum_git::SYNC_BRANCH {
+            return Err((
+                format!(
+                    "the sync worktree {} is on branch {branch:?}, not a-sync; refusing to sync",
+                    wt_path.display()
+                ),
+                "restart the daemon (it repairs the worktree) or run `thrum init`".into(),
+            ));
+        }
+    } else {
+        // Not a git repository: nothing to sync.
+        return Ok(CycleReport::default());
+    }
+    let networked = !state.sync.status().local_only && !state.sync.status().remote.is_empty();
+    let mut report = CycleReport::default();
+    let mut last_merged = state.sync.status().last_merged;
+    for attempt in 0..4u32 {
+        let mut remote_sha = None;
+        if networked {
+            match gsync::fetch(&wt) {
+                Ok(s) => remote_sha = s,
+                Err(e) => {
+                    report.warning = Some((
+                        format!("git fetch origin a-sync failed: {e}"),
+                        "check the remote (`git remote -v`), the network and your credentials; messages are kept locally and sent on the next successful sync".into(),
+                    ));
+                }
+            }
+        }
+        // Read what the remote added since the last merge, outside the writer.
+        let mut incoming: Vec<(String, Event)> = Vec::new();
+        if let Some(r) = remote_sha.as_ref().filter(|r| **r != last_merged) {
+            let since = (!last_merged.is_empty()).then_some(last_merged.as_str());
+            let paths = gsync::shard_paths(&wt, r, since).map_err(git_err)?;
+            for (path, bytes) in gsync::read_files(&wt, r, &paths).map_err(git_err)? {
+                let read = thrum_store::log::parse_lines(&bytes, 0);
+                incoming.extend(read.lines.into_iter().map(|l| (path.clone(), l.event)));
+            }
+        }
+        let host = state.identity.hostname.clone();
+        let wt2 = wt.clone();
+        let remote_parent = remote_sha.clone();
+        let n_in = incoming.len();
+        let pulled = rt
+            .block_on(state.writer.exclusive(move |store| {
+                let fresh = if n_in > 0 { store.merge_remote(incoming)? } else { Vec::new() };
+                // Shards must be complete on disk before git reads them.
+                store.checkpoint()?;
+                let msg = format!(
+                    "sync: {} from {host} at {}{}",
+                    if fresh.is_empty() {
+                        "local events".to_string()
+                    } else {
+                        format!("merged {} remote events", fresh.len())
+                    },
+                    thrum_core::time::now_rfc3339(),
+                    if remote_parent.is_some() { "" } else { " (no remote branch yet)" }
+                );
+                gsync::commit(&wt2, &msg, remote_parent.as_deref())
+                    .map_err(|e| server(format!("git commit in the sync worktree failed: {e}")))?;
+                let n = fresh.len();
+                Ok((json!(n), fresh))
+            }))
+            .map_err(|f| (f.0.message, "see .thrum/var/daemon.log".to_string()))?;
+        report.pulled += pulled.as_u64().unwrap_or(0);
+        if let Some(r) = &remote_sha {
+            last_merged = r.clone();
+            report.merged = r.clone();
+        }
+        if !networked || report.warning.is_some() {
+            break;
+        }
+        match gsync::push(&wt) {
+            Ok(Push::Done) => {
+                report.pushed = true;
+                break;
+            }
+            Ok(Push::Rejected(why)) => {
+                if attempt == 3 {
+                    report.warning = Some((
+                        format!("git push origin a-sync was rejected 4 times: {why}"),
+                        "another clone keeps pushing; the next cycle retries (`thrum sync force`)".into(),
+                    ));
+                    break;
+                }
+                // Someone pushed first: back off a little, fetch, merge, retry.
+                let jitter = u64::from(std::process::id() % 50);
+                std::thread::sleep(Duration::from_millis(100 * (1 << attempt) + jitter));
+            }
+            Err(e) => {
+                report.warning = Some((
+                    format!("git push origin a-sync failed: {e}"),
+                    "check push access to the remote and your credentials; messages stay local until a push succeeds"
+                        .into(),
+                ));
+                break;
+            }
+        }
+    }
+    drop(lock);
+    Ok(report)
+}
+
+fn git_err(e: thrum_git::GitError) -> CycleError {
+    (format!("{e}"), "check the sync worktree with `git -C .git/thrum-sync/a-sync status`".into())
+}
