@@ -184,7 +184,9 @@ pub fn purge(ctx: &mut Ctx, a: PurgeArgs) -> Result<u8> {
     let cutoff = match (&a.before, a.all) {
         (Some(b), false) => thrum_core::time::parse_before(b, now)
             .ok_or_else(|| anyhow!("invalid --before value: {b:?} (use 2d, 24h, 2026-03-15 or an RFC 3339 time)"))?,
-        (None, true) => now + chrono::Duration::hours(1),
+        // "Everything so far": a cutoff in the future would also purge, on
+        // every clone that receives the marker, messages sent after it.
+        (None, true) => now,
         (None, false) => bail!("either --before or --all is required"),
         (Some(_), true) => bail!("--before and --all are mutually exclusive"),
     };

@@ -222,3 +222,111 @@ fn a_sent_message_reaches_the_other_clone_by_itself() {
     assert!(arrived, "the message never reached clone B");
     eprintln!("send on A -> inbox on B: {:?}", t.elapsed());
 }
+
+#[test]
+fn purges_and_deletes_do_not_come_back_from_another_clone() {
+    let (env, b) = two_clones();
+    let a = env.repo();
+    sync(&env, &b);
+    sync(&env, &a);
+    let old = env.json(None, &["send", "old news", "--to", "@bob"]);
+    let doomed = env.json(None, &["send", "delete me", "--to", "@bob"]);
+    sync(&env, &a);
+    sync(&env, &b);
+    assert_eq!(env.json_in(&b, None, &["inbox"])["total"], 2);
+    // A deletes one message and purges everything; B still has both.
+    env.ok(None, &["message", "delete", doomed["message_id"].as_str().unwrap(), "--force"]);
+    env.ok(None, &["purge", "--all", "--confirm"]);
+    let fresh = env.json(None, &["send", "after the purge", "--to", "@bob"]);
+    sync(&env, &a);
+    sync(&env, &b);
+    sync(&env, &a);
+    // B applied the purge marker; A did not get the old lines back.
+    let at_b = env.json_in(&b, None, &["inbox", "--all"]);
+    assert_eq!(contents(&at_b), vec!["after the purge"], "{at_b}");
+    let at_a = env.json(None, &["inbox", "--all"]);
+    assert!(at_a["messages"].as_array().unwrap().is_empty(), "{at_a}");
+    let shard = std::fs::read_to_string(env.sync_dir().join("messages/alice.jsonl")).unwrap();
+    assert!(!shard.contains(old["message_id"].as_str().unwrap()), "purged lines came back");
+    assert!(shard.contains(fresh["message_id"].as_str().unwrap()));
+    let b_shard = std::fs::read_to_string(b.join(".git/thrum-sync/a-sync/messages/alice.jsonl")).unwrap();
+    assert!(!b_shard.contains("old news"), "clone B still stores purged lines");
+}
+
+#[test]
+fn offline_then_reconnect_and_a_deleted_remote_branch() {
+    let (env, b) = two_clones();
+    let a = env.repo();
+    sync(&env, &b);
+    sync(&env, &a);
+    let remote = env.dir.path().join("remote.git");
+    // Clone A goes offline and keeps working.
+    git(&env, &a, &["remote", "set-url", "origin", "/nonexistent/remote.git"]);
+    env.ok(None, &["daemon", "restart"]);
+    env.ok(None, &["send", "written offline", "--to", "@bob"]);
+    let s = sync(&env, &a);
+    assert_eq!(s["sync_state"], "error");
+    // Back online: the message goes out.
+    git(&env, &a, &["remote", "set-url", "origin", remote.to_str().unwrap()]);
+    env.ok(None, &["daemon", "restart"]);
+    let s = sync(&env, &a);
+    assert_eq!(s["last_result"], "ok", "{s}");
+    sync(&env, &b);
+    assert_eq!(contents(&env.json_in(&b, None, &["inbox"])), vec!["written offline"]);
+    // Someone deletes the branch on the remote: the next sync recreates it
+    // from local history, and nothing is lost.
+    git(&env, &remote, &["branch", "-D", "a-sync"]);
+    env.ok_in(&b, None, &["send", "after the deletion", "--to", "@alice"]);
+    let s = sync(&env, &b);
+    assert_eq!(s["last_result"], "ok", "{s}");
+    assert!(!git(&env, &remote, &["branch", "--list", "a-sync"]).is_empty());
+    sync(&env, &a);
+    assert_eq!(contents(&env.json(None, &["inbox"])), vec!["after the deletion"]);
+}
+
+/// Lines as the original writes them: keys sorted, no origin_daemon or
+/// sequence, an unknown event type, a field from a newer version, and
+/// the old single `messages.jsonl`.
+const ORIGINAL_EVENTS: &str = r#"{"agent_id":"furiosa","event_id":"evt_01JORIG000000000000000001","kind":"agent","module":"auth","name":"furiosa","role":"implementer","timestamp":"2026-01-01T10:00:00Z","type":"agent.register","v":1}
+{"event_id":"evt_01JORIG000000000000000002","thing":"x","timestamp":"2026-01-01T10:00:01Z","type":"telegram.bridge.linked","v":1}
+"#;
+const ORIGINAL_SHARD: &str = r#"{"agent_id":"furiosa","body":{"content":"hi from the Go daemon","format":"markdown"},"event_id":"evt_01JORIG000000000000000003","message_id":"msg_01JORIG000000000000000003","refs":[{"type":"mention","value":"alice"}],"session_id":"ses_x","timestamp":"2099-01-01T10:05:00Z","type":"message.create","v":1,"x_future":{"keep":[1,2]}}
+"#;
+
+#[test]
+fn a_branch_written_by_the_original_merges_and_round_trips() {
+    let env = TestEnv::new(BIN);
+    // Another machine running the original pushed its a-sync first.
+    let other = env.dir.path().join("original");
+    let remote = env.dir.path().join("remote.git");
+    std::fs::create_dir_all(other.join("messages")).unwrap();
+    git(&env, &other, &["init", "-q", "-b", "a-sync"]);
+    std::fs::write(other.join("events.jsonl"), ORIGINAL_EVENTS).unwrap();
+    std::fs::write(other.join("messages/furiosa.jsonl"), ORIGINAL_SHARD).unwrap();
+    git(&env, &other, &["add", "-A"]);
+    git(&env, &other, &["commit", "-q", "-m", "original thrum"]);
+    git(&env, &other, &["push", "-q", remote.to_str().unwrap(), "a-sync"]);
+    env.ok(None, &["init"]);
+    env.ok(None, &["quickstart", "--name", "alice", "--role", "implementer", "--module", "auth", "--no-agent-pid"]);
+
+    let s = env.json(None, &["sync", "force", "--wait"]);
+    assert_eq!(s["last_result"], "ok", "{s}");
+    let inbox = env.json(None, &["inbox"]);
+    assert_eq!(contents(&inbox), vec!["hi from the Go daemon"]);
+    // Push what reading produced (a receipt).
+    env.json(None, &["sync", "force", "--wait"]);
+    // What we pushed keeps their lines (unknown type and field included)
+    // and the same layout, so the original can read it back.
+    let shard = git(&env, &remote, &["show", "a-sync:messages/furiosa.jsonl"]);
+    assert!(shard.contains(r#""x_future":{"keep":[1,2]}"#), "{shard}");
+    let events = git(&env, &remote, &["show", "a-sync:events.jsonl"]);
+    assert!(events.contains("telegram.bridge.linked"), "{events}");
+    assert!(events.contains(r#""type":"agent.register""#));
+    // Our own events (alice's registration, her read receipt) joined theirs.
+    assert!(events.contains(r#""agent_id":"alice""#), "{events}");
+    assert!(shard.contains(r#""receipt_type":"read""#), "{shard}");
+    // Their history is an ancestor of ours: their next pull fast-forwards.
+    let theirs = git(&env, &other, &["rev-parse", "HEAD"]);
+    let log = git(&env, &remote, &["rev-list", "a-sync"]);
+    assert!(log.lines().any(|l| l == theirs));
+}
