@@ -19,7 +19,7 @@ use crate::context::Ctx;
 /// Runs a command, returning its exit code.
 pub fn run(ctx: &mut Ctx, cmd: Command) -> Result<u8> {
     match cmd {
-        Command::Init(a) => init::run(ctx, a),
+        Command::Init(a) | Command::Setup(a) => init::run(ctx, a),
         Command::Quickstart(a) => agent::quickstart(ctx, a),
         Command::Whoami(a) => agent::whoami(ctx, a),
         Command::Send(a) => messaging::send(ctx, a),

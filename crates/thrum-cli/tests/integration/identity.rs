@@ -14,7 +14,7 @@ fn a_name_held_by_a_live_process_in_another_worktree_is_refused() {
     env.ok(None, &["quickstart", "--name", "alice", "--role", "implementer", "--module", "auth"]);
     let wt = env.dir.path().join("wt2");
     git(&env, &env.repo(), &["worktree", "add", "-q", wt.to_str().unwrap(), "-b", "feature"]);
-    let out = env.thrum_in(&wt, &["init"]).output().unwrap();
+    let out = env.thrum_in(&wt, &["setup"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(wt.join(".thrum/redirect").exists());
     // Another process in the other worktree asks for the same name.

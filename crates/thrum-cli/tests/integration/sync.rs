@@ -330,3 +330,54 @@ fn a_branch_written_by_the_original_merges_and_round_trips() {
     let log = git(&env, &remote, &["rev-list", "a-sync"]);
     assert!(log.lines().any(|l| l == theirs));
 }
+
+#[test]
+fn a_broken_sync_worktree_is_refused_then_repaired_without_losing_events() {
+    let (env, b) = two_clones();
+    let _ = b;
+    let a = env.repo();
+    env.ok(None, &["send", "committed", "--to", "@alice", "--quiet"]);
+    sync(&env, &a);
+    env.ok(None, &["send", "not yet committed", "--to", "@alice", "--quiet"]);
+    // Someone switches the sync worktree to another branch.
+    let wt = env.sync_dir();
+    git(&env, &wt, &["checkout", "-q", "-b", "oops"]);
+    let s = sync(&env, &a);
+    assert_eq!(s["sync_state"], "error", "{s}");
+    assert!(s["last_error"].as_str().unwrap().contains("not a-sync"), "{s}");
+    // And then corrupts its .git file. A restart repairs the worktree.
+    env.ok(None, &["daemon", "stop"]);
+    std::fs::write(wt.join(".git"), "gitdir: /nowhere\n").unwrap();
+    env.ok(None, &["daemon", "start"]);
+    assert_eq!(git(&env, &wt, &["rev-parse", "--abbrev-ref", "HEAD"]), "a-sync");
+    let all = env.json(None, &["sent"]);
+    let mut got = contents(&all);
+    got.sort();
+    assert_eq!(got, vec!["committed", "not yet committed"]);
+    assert_eq!(sync(&env, &a)["last_result"], "ok");
+}
+
+#[test]
+fn a_daemon_killed_mid_sync_recovers_without_loss_or_duplicates() {
+    let (env, b) = two_clones();
+    let a = env.repo();
+    sync(&env, &b);
+    sync(&env, &a);
+    for i in 0..40 {
+        env.ok_in(&b, None, &["send", &format!("bulk {i}"), "--to", "@alice", "--quiet"]);
+    }
+    sync(&env, &b);
+    // Start a cycle and kill the daemon while it may be merging.
+    env.ok(None, &["sync", "force"]);
+    std::thread::sleep(Duration::from_millis(30));
+    env.kill_daemon();
+    let s = sync(&env, &a);
+    assert_eq!(s["last_result"], "ok", "{s}");
+    let inbox = env.json(None, &["inbox", "--page-size", "100"]);
+    assert_eq!(inbox["total"], 40, "{inbox}");
+    let mut ids: Vec<&str> =
+        inbox["messages"].as_array().unwrap().iter().map(|m| m["message_id"].as_str().unwrap()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 40);
+}
