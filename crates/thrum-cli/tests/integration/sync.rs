@@ -381,3 +381,33 @@ fn a_daemon_killed_mid_sync_recovers_without_loss_or_duplicates() {
     ids.dedup();
     assert_eq!(ids.len(), 40);
 }
+
+#[test]
+fn a_rewritten_remote_history_loses_nothing() {
+    let (env, b) = two_clones();
+    let a = env.repo();
+    sync(&env, &b);
+    sync(&env, &a);
+    env.ok(None, &["send", "one", "--to", "@bob", "--quiet"]);
+    env.ok(None, &["send", "two", "--to", "@bob", "--quiet"]);
+    sync(&env, &a);
+    // Someone force-pushes an unrelated a-sync with none of our events.
+    let other = env.dir.path().join("rewriter");
+    let remote = env.dir.path().join("remote.git");
+    std::fs::create_dir_all(&other).unwrap();
+    git(&env, &other, &["init", "-q", "-b", "a-sync"]);
+    std::fs::write(other.join("events.jsonl"), "").unwrap();
+    git(&env, &other, &["add", "-A"]);
+    git(&env, &other, &["commit", "-q", "-m", "rewritten"]);
+    git(&env, &other, &["push", "-q", "-f", remote.to_str().unwrap(), "a-sync"]);
+    // A merges it (nothing to add), keeps everything, and pushes it back.
+    let s = sync(&env, &a);
+    assert_eq!(s["last_result"], "ok", "{s}");
+    sync(&env, &b);
+    let inbox = env.json_in(&b, None, &["inbox"]);
+    let mut got = contents(&inbox);
+    got.sort();
+    assert_eq!(got, vec!["one", "two"]);
+    let shard = git(&env, &remote, &["show", "a-sync:messages/alice.jsonl"]);
+    assert_eq!(shard.lines().filter(|l| l.contains("message.create")).count(), 2);
+}
