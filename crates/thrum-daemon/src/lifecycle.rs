@@ -50,6 +50,22 @@ pub fn pid_alive(pid: i64) -> bool {
     }
 }
 
+/// Whether a process is still running: it exists and has not exited (a
+/// zombie awaiting its parent counts as gone).
+pub fn process_running(pid: i64) -> bool {
+    if !pid_alive(pid) {
+        return false;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            let state = stat.rsplit(')').next().and_then(|r| r.split_whitespace().next()).unwrap_or("");
+            state != "Z" && state != "X"
+        }
+        // No /proc (not Linux): fall back to the signal check.
+        Err(_) => true,
+    }
+}
+
 /// The PID of the daemon that holds the repository's lock, if any. A PID
 /// file whose lock is free is stale (its daemon died) and is ignored, so a
 /// recycled PID never gets signalled.

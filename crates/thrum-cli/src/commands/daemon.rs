@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 use thrum_client::{Client, StartOutcome};
 use thrum_core::Layout;
-use thrum_daemon::lifecycle::{pid_alive, read_pid_file};
+use thrum_daemon::lifecycle::read_pid_file;
 use thrum_proto::methods::system::{HEALTH, HealthResult};
 
 use crate::context::Ctx;
@@ -114,7 +114,7 @@ pub(crate) fn stop(ctx: &mut Ctx, loud: bool) -> Result<u8> {
         .with_context(|| format!("signal daemon PID {}", info.pid))?;
     // The daemon finishes in-flight writes, then releases its lock.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while pid_alive(info.pid) && layout.pid_file().exists() {
+    while thrum_daemon::lifecycle::process_running(info.pid) {
         if Instant::now() > deadline {
             bail!("timeout waiting for daemon to stop (PID {} still running)", info.pid);
         }
