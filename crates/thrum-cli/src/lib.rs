@@ -97,6 +97,9 @@ pub enum Command {
     Unsubscribe(commands::views::UnsubscribeArgs),
     /// List your subscriptions.
     Subscriptions,
+    /// Notes that survive restarts: save, show, clear, preamble, sync.
+    #[command(subcommand)]
+    Context(commands::context::ContextCmd),
     /// Git sync of the a-sync branch with the remote.
     #[command(subcommand)]
     Sync(commands::sync::SyncCmd),

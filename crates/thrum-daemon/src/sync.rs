@@ -289,6 +289,7 @@ fn cycle(state: &State, rt: &tokio::runtime::Handle) -> Result<CycleReport, Cycl
         }
         // Read what the remote added since the last merge, outside the writer.
         let mut incoming: Vec<(String, Event)> = Vec::new();
+        let mut contexts: Vec<(String, Vec<u8>)> = Vec::new();
         if let Some(r) = remote_sha.as_ref().filter(|r| **r != last_merged) {
             let since = (!last_merged.is_empty()).then_some(last_merged.as_str());
             let paths = gsync::shard_paths(&wt, r, since).map_err(git_err)?;
@@ -296,6 +297,10 @@ fn cycle(state: &State, rt: &tokio::runtime::Handle) -> Result<CycleReport, Cycl
                 let read = thrum_store::log::parse_lines(&bytes, 0);
                 incoming.extend(read.lines.into_iter().map(|l| (path.clone(), l.event)));
             }
+            // Context files the remote changed since our last merge: the
+            // newer copy (theirs) wins.
+            let cpaths = gsync::context_paths(&wt, r, since).map_err(git_err)?;
+            contexts = gsync::read_files(&wt, r, &cpaths).map_err(git_err)?;
         }
         let host = state.identity.hostname.clone();
         let wt2 = wt.clone();
@@ -304,6 +309,13 @@ fn cycle(state: &State, rt: &tokio::runtime::Handle) -> Result<CycleReport, Cycl
         let pulled = rt
             .block_on(state.writer.exclusive(move |store| {
                 let fresh = if n_in > 0 { store.merge_remote(incoming)? } else { Vec::new() };
+                for (path, bytes) in &contexts {
+                    let target = wt2.dir().join(path);
+                    if let Some(dir) = target.parent() {
+                        let _ = std::fs::create_dir_all(dir);
+                    }
+                    crate::lifecycle::write_private(&target, bytes).map_err(|e| server(e.to_string()))?;
+                }
                 // Shards must be complete on disk before git reads them.
                 store.checkpoint()?;
                 let msg = format!(

@@ -60,6 +60,24 @@ pub fn shard_paths(wt: &Git, rev: &str, since: Option<&str>) -> Result<Vec<Strin
         .collect())
 }
 
+/// Shared context files (`context/{agent}.md`) in a commit, optionally
+/// only those changed since `since`.
+pub fn context_paths(wt: &Git, rev: &str, since: Option<&str>) -> Result<Vec<String>, GitError> {
+    let out = match since {
+        Some(base) if is_ancestor(wt, base, rev) => wt.run(&["diff", "--name-only", "--no-renames", base, rev])?,
+        _ => wt.run(&["ls-tree", "-r", "--name-only", rev])?,
+    };
+    Ok(out
+        .lines()
+        .filter(|p| {
+            p.strip_prefix("context/").and_then(|n| n.strip_suffix(".md")).is_some_and(|n| {
+                !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            })
+        })
+        .map(str::to_string)
+        .collect())
+}
+
 /// Reads files of a commit in one `git cat-file --batch` call. Missing
 /// paths (deleted on that side) are left out.
 pub fn read_files(wt: &Git, rev: &str, paths: &[String]) -> Result<Vec<(String, Vec<u8>)>, GitError> {
@@ -92,7 +110,9 @@ pub fn read_files(wt: &Git, rev: &str, paths: &[String]) -> Result<Vec<(String, 
 /// remote parent must be recorded), commits it on `a-sync` with plumbing.
 /// Returns the new commit.
 pub fn commit(wt: &Git, message: &str, remote_parent: Option<&str>) -> Result<Option<String>, GitError> {
-    wt.run(&["add", "-A", "--", "."])?;
+    // --sparse: shared context files may sit outside older worktrees'
+    // sparse patterns.
+    wt.run(&["add", "-A", "--sparse", "--", "."])?;
     let head = wt.run(&["rev-parse", "--verify", "--quiet", "HEAD"]).ok().filter(|s| !s.is_empty());
     let tree = wt.run(&["write-tree"])?;
     let head_tree = head.as_ref().and_then(|h| wt.run(&["rev-parse", &format!("{h}^{{tree}}")]).ok());

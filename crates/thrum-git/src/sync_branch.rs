@@ -12,7 +12,7 @@ use crate::{EMPTY_TREE, SYNC_BRANCH};
 
 /// Sparse-checkout patterns: only the log, never anything else that might
 /// appear on the branch.
-pub const SPARSE_PATTERNS: &[&str] = &["/events.jsonl", "/messages/", "/messages.jsonl"];
+pub const SPARSE_PATTERNS: &[&str] = &["/events.jsonl", "/messages/", "/messages.jsonl", "/context/"];
 
 /// Where the sync worktree lives for a repository.
 pub fn sync_worktree_path(common_dir: &Path) -> PathBuf {

@@ -1,6 +1,7 @@
 //! One module per command family; `run` dispatches.
 
 pub mod agent;
+pub mod context;
 pub mod daemon;
 pub mod group;
 pub mod init;
@@ -39,6 +40,7 @@ pub fn run(ctx: &mut Ctx, cmd: Command) -> Result<u8> {
         Command::Subscribe(a) => views::subscribe(ctx, a),
         Command::Unsubscribe(a) => views::unsubscribe(ctx, a),
         Command::Subscriptions => views::subscriptions(ctx),
+        Command::Context(c) => context::run(ctx, c),
         Command::Sync(c) => sync::run(ctx, c),
         Command::Daemon(c) => daemon::run(ctx, c),
         Command::Migrate => misc::migrate(ctx),

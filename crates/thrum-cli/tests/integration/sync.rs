@@ -411,3 +411,54 @@ fn a_rewritten_remote_history_loses_nothing() {
     let shard = git(&env, &remote, &["show", "a-sync:messages/alice.jsonl"]);
     assert_eq!(shard.lines().filter(|l| l.contains("message.create")).count(), 2);
 }
+
+#[test]
+fn context_save_show_clear_and_sync_to_another_clone() {
+    let (env, b) = two_clones();
+    let a = env.repo();
+    // Save from stdin.
+    let mut child = env
+        .thrum(&["context", "save"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(b"# Next steps\n- finish JWT refresh\n").unwrap();
+    }
+    assert!(child.wait_with_output().unwrap().status.success());
+    assert_eq!(
+        std::fs::read_to_string(env.thrum_dir().join("context/alice.md")).unwrap(),
+        "# Next steps\n- finish JWT refresh\n"
+    );
+    env.ok(None, &["context", "preamble", "--init"]);
+    let shown = env.ok(None, &["context", "show"]);
+    assert!(
+        shown.contains("# Context for alice") && shown.contains("Thrum quick reference") && shown.contains("JWT"),
+        "{shown}"
+    );
+    let raw = env.ok(None, &["context", "show", "--raw", "--no-preamble"]);
+    assert_eq!(raw, "# Next steps\n- finish JWT refresh\n");
+    // Nothing given on a terminal-less stdin with no --file is refused.
+    let (_, err) = env.fail(None, &["context", "save", "--file", "/nonexistent/notes.md"]);
+    assert!(err.contains("/nonexistent/notes.md"), "{err}");
+
+    // Share it: clone B sees alice's context after a sync.
+    let synced = env.json(None, &["context", "sync"]);
+    assert_eq!(synced["sync"]["last_result"], "ok", "{synced}");
+    sync(&env, &b);
+    let there = env.json_in(&b, None, &["context", "show", "--agent", "alice", "--no-preamble"]);
+    assert_eq!(there["content"], "# Next steps\n- finish JWT refresh\n", "{there}");
+    assert_eq!(there["source"], "a-sync");
+    // And it survives B's next push (B's merge keeps A's context file).
+    env.ok_in(&b, None, &["send", "hi", "--to", "@alice", "--quiet"]);
+    sync(&env, &b);
+    let remote = env.dir.path().join("remote.git");
+    assert!(git(&env, &remote, &["show", "a-sync:context/alice.md"]).contains("JWT"));
+
+    env.ok(None, &["context", "clear"]);
+    assert!(!env.thrum_dir().join("context/alice.md").exists());
+    env.ok(None, &["context", "clear"]);
+    let _ = a;
+}
