@@ -94,7 +94,7 @@ fn paths(ctx: &mut Ctx, agent: &str) -> Result<(PathBuf, PathBuf)> {
     Ok((dir.join(format!("{agent}.md")), dir.join(format!("{agent}_preamble.md"))))
 }
 
-fn write(path: &PathBuf, data: &[u8]) -> Result<()> {
+fn write(path: &std::path::Path, data: &[u8]) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
     }
