@@ -259,11 +259,12 @@ impl Store {
     /// clone is not undone by another clone's history.
     pub fn merge_remote(&mut self, remote: Vec<(String, Event)>) -> Result<Vec<Event>> {
         self.log.checkpoint()?;
-        let mut cutoff: String = self.db.query_row(
+        let local_cutoff: String = self.db.query_row(
             "SELECT COALESCE(MAX(value), '') FROM purge_metadata WHERE key = 'purge_cutoff'",
             [],
             |r| r.get(0),
         )?;
+        let mut cutoff = local_cutoff.clone();
         for (_, ev) in &remote {
             if ev.kind() == "purge.executed"
                 && let Some(c) = ev.as_object().get("cutoff").and_then(|v| v.as_str())
@@ -272,38 +273,45 @@ impl Store {
                 cutoff = c.to_string();
             }
         }
-        // Group the incoming events by the local shard they belong in.
+        // Keep only what we lack, grouped by the local shard it belongs in.
+        // Whether we have an event is answered by the projection's event
+        // table, so the cost follows the new events, not the history.
+        let mut seen = std::collections::HashSet::new();
         let mut by_shard: std::collections::BTreeMap<String, Vec<Event>> = Default::default();
         for (path, ev) in remote {
+            if purged(&ev, &cutoff) || !seen.insert(ev.event_id().to_string()) {
+                continue;
+            }
+            let known: bool =
+                self.db.prepare_cached("SELECT 1 FROM events WHERE event_id = ?1")?.exists([ev.event_id()])?;
+            if known {
+                continue;
+            }
             let shard = if log::is_shard_name(&path) { path } else { shard_for(&self.db, &ev)? };
             by_shard.entry(shard).or_default().push(ev);
         }
-        let known = |db: &Connection, id: &str| -> Result<bool> {
-            Ok(db.prepare_cached("SELECT 1 FROM events WHERE event_id = ?1")?.exists([id])?)
-        };
         let mut fresh: Vec<Event> = Vec::new();
-        for (shard, incoming) in by_shard {
-            let local: Vec<Event> = self.log.read_from(&shard, 0)?.lines.into_iter().map(|l| l.event).collect();
-            let mut ids: std::collections::HashSet<String> = local.iter().map(|e| e.event_id().to_string()).collect();
-            let mut added = Vec::new();
-            for ev in incoming {
-                if purged(&ev, &cutoff) || !ids.insert(ev.event_id().to_string()) {
-                    continue;
+        for (shard, mut added) in by_shard {
+            added.sort_by(|a, b| (a.timestamp(), a.event_id()).cmp(&(b.timestamp(), b.event_id())));
+            let newest = self.log.last_event(&shard)?;
+            let appendable = newest
+                .as_ref()
+                .is_none_or(|n| (added[0].timestamp(), added[0].event_id()) > (n.timestamp(), n.event_id()));
+            if appendable {
+                // The usual case: the remote only added newer events, so
+                // appending keeps the order and never touches old lines.
+                let batch: Vec<(String, Event)> = added.iter().map(|e| (shard.clone(), e.clone())).collect();
+                for (s, len) in self.log.append(&batch)? {
+                    save_offset(&self.db, &self.log, &s, len)?;
                 }
-                added.push(ev);
+            } else {
+                let mut merged: Vec<Event> =
+                    self.log.read_from(&shard, 0)?.lines.into_iter().map(|l| l.event).collect();
+                merged.extend(added.iter().cloned());
+                merged.sort_by(|a, b| (a.timestamp(), a.event_id()).cmp(&(b.timestamp(), b.event_id())));
+                self.rewrite_shard(&shard, &merged)?;
             }
-            if added.is_empty() {
-                continue;
-            }
-            let mut merged: Vec<Event> = local.into_iter().filter(|e| !purged(e, &cutoff)).collect();
-            merged.extend(added.iter().cloned());
-            merged.sort_by(|a, b| (a.timestamp(), a.event_id()).cmp(&(b.timestamp(), b.event_id())));
-            self.rewrite_shard(&shard, &merged)?;
-            for ev in added {
-                if !known(&self.db, ev.event_id())? {
-                    fresh.push(ev);
-                }
-            }
+            fresh.extend(added);
         }
         fresh.sort_by(|a, b| (a.timestamp(), a.event_id()).cmp(&(b.timestamp(), b.event_id())));
         let tx = self.db.transaction()?;
@@ -314,6 +322,10 @@ impl Store {
             }
         }
         tx.commit()?;
+        // A purge that arrived from elsewhere also clears our own files.
+        if cutoff > local_cutoff {
+            self.prune_before(&cutoff)?;
+        }
         Ok(applied)
     }
 

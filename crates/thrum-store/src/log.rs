@@ -380,6 +380,28 @@ impl EventLog {
         Ok(parse_lines(&data, offset))
     }
 
+    /// The last complete event of a shard (read from its tail only).
+    pub fn last_event(&self, shard: &str) -> Result<Option<Event>> {
+        let len = self.len(shard)?;
+        let mut window = 4096u64;
+        loop {
+            let tail = self.tail_bytes(shard, len, window)?;
+            let body = match tail.iter().rposition(|&b| b == b'\n') {
+                Some(i) => &tail[..i],
+                None => &tail[..],
+            };
+            // The last full line starts after the newline before it.
+            if let Some(start) = body.iter().rposition(|&b| b == b'\n') {
+                let line = &body[start + 1..];
+                return Ok(std::str::from_utf8(line).ok().and_then(|l| Event::parse_line(l).ok()));
+            }
+            if window >= len {
+                return Ok(std::str::from_utf8(body).ok().and_then(|l| Event::parse_line(l).ok()));
+            }
+            window *= 4;
+        }
+    }
+
     /// Reads bytes `[offset - n, offset)` of a shard: the fingerprint used
     /// to notice that a shard was rewritten behind our back.
     pub fn tail_bytes(&self, shard: &str, offset: u64, n: u64) -> Result<Vec<u8>> {

@@ -234,3 +234,43 @@ fn journal_is_checkpointed_on_close() {
     let shard = fs::read_to_string(dir.path().join("log/messages/alice.jsonl")).unwrap_or_default();
     assert!(shard.contains("msg_1"));
 }
+
+#[test]
+fn merge_appends_newer_events_and_rewrites_in_order_otherwise() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (mut store, _) = open(dir.path());
+    commit(&mut store, vec![register("alice", "dev"), register("bob", "rev")]);
+    commit(&mut store, vec![message("msg_1", "alice", "bob", "first")]);
+    let shard = dir.path().join("log/messages/alice.jsonl");
+    let before = fs::read_to_string(&shard).unwrap_or_default();
+    // Newer remote events are appended: the old bytes stay as they were.
+    let newer = message("msg_2", "alice", "bob", "second");
+    let fresh = store
+        .merge_remote(vec![("messages/alice.jsonl".into(), newer.clone()), ("messages/alice.jsonl".into(), newer)])
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(fresh.len(), 1, "duplicates in the incoming set count once");
+    let after = fs::read_to_string(&shard).unwrap_or_default();
+    assert!(after.starts_with(&before));
+    assert_eq!(
+        store.log().last_event("messages/alice.jsonl").ok().flatten().map(|e| e.event_id().to_string()),
+        after.lines().last().and_then(|l| Event::parse_line(l).ok()).map(|e| e.event_id().to_string())
+    );
+    // An older event lands in timestamp order (rewrite).
+    let mut old = message("msg_0", "alice", "bob", "zeroth").into_value();
+    old["timestamp"] = serde_json::json!("2020-01-01T00:00:00Z");
+    let old = Event::from_object(old).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(store.merge_remote(vec![("messages/alice.jsonl".into(), old)]).map(|v| v.len()).ok(), Some(1));
+    let text = fs::read_to_string(&shard).unwrap_or_default();
+    assert!(text.lines().next().unwrap_or_default().contains("msg_0"), "{text}");
+    // Known events are not merged again; a different event for an existing
+    // message id does not duplicate the message.
+    let again = store.merge_remote(vec![("messages/alice.jsonl".into(), newer_again())]).map(|v| v.len()).ok();
+    assert_eq!(again, Some(1));
+    let mut b = inbox(&store, "bob");
+    b.sort();
+    assert_eq!(b, vec!["msg_0", "msg_1", "msg_2"]);
+}
+
+fn newer_again() -> Event {
+    message("msg_1", "alice", "bob", "same id, another event")
+}

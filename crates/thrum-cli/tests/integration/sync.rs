@@ -462,3 +462,27 @@ fn context_save_show_clear_and_sync_to_another_clone() {
     env.ok(None, &["context", "clear"]);
     let _ = a;
 }
+
+#[test]
+fn local_only_priority_flag_then_env_then_config() {
+    let env = TestEnv::new(BIN);
+    env.ok(None, &["init"]);
+    let mode = |env: &TestEnv| env.json(None, &["sync", "status"])["mode"].as_str().unwrap().to_string();
+    // Config says local-only.
+    let cfg_path = env.thrum_dir().join("config.json");
+    let mut cfg: Value = serde_json::from_str(&std::fs::read_to_string(&cfg_path).unwrap()).unwrap();
+    cfg["daemon"]["local_only"] = Value::Bool(true);
+    std::fs::write(&cfg_path, serde_json::to_string_pretty(&cfg).unwrap()).unwrap();
+    env.ok(None, &["daemon", "start"]);
+    assert_eq!(mode(&env), "local-only");
+    env.ok(None, &["daemon", "stop"]);
+    // The environment overrides the config.
+    let out = env.thrum(&["daemon", "start"]).env("THRUM_LOCAL", "0").output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(mode(&env), "normal");
+    env.ok(None, &["daemon", "stop"]);
+    // The flag overrides both.
+    let out = env.thrum(&["daemon", "start", "--local"]).env("THRUM_LOCAL", "0").output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(mode(&env), "local-only");
+}
