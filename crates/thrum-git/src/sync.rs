@@ -146,8 +146,12 @@ pub fn push(wt: &Git) -> Result<Push, GitError> {
     let spec = format!("refs/heads/{SYNC_BRANCH}:refs/heads/{SYNC_BRANCH}");
     match wt.run(&["push", "--quiet", "--porcelain", "origin", &spec]) {
         Ok(_) => Ok(Push::Done),
+        // Someone else moved the branch first: a non-fast-forward, or a
+        // ref lock lost to a push landing at the same moment.
         Err(GitError::Failed { stderr, .. })
-            if stderr.contains("non-fast-forward") || stderr.contains("rejected") || stderr.contains("fetch first") =>
+            if ["non-fast-forward", "rejected", "fetch first", "cannot lock ref", "failed to update ref"]
+                .iter()
+                .any(|m| stderr.contains(m)) =>
         {
             Ok(Push::Rejected(stderr))
         }
