@@ -54,6 +54,7 @@ pub struct SyncStatus {
     pub last_merged: String,
     pub interval_s: u64,
     pub debounce_ms: u64,
+    pub remote_poll_ms: u64,
 }
 
 /// A request to the sync task.
@@ -91,6 +92,10 @@ impl SyncHandle {
 pub struct Timing {
     pub interval: Duration,
     pub debounce: Duration,
+    /// How often to ask the remote (cheaply, `git ls-remote`) whether its
+    /// branch moved, so another clone's message arrives in seconds rather
+    /// than at the next full cycle. Zero turns it off.
+    pub remote_poll: Duration,
 }
 
 /// Creates the handle; `run` drives it.
@@ -103,6 +108,7 @@ pub fn handle(local_only: bool, remote: Option<String>, timing: Timing) -> (Sync
         sync_state: "idle".into(),
         interval_s: timing.interval.as_secs(),
         debounce_ms: timing.debounce.as_millis() as u64,
+        remote_poll_ms: timing.remote_poll.as_millis() as u64,
         ..Default::default()
     };
     (SyncHandle { tx, status: Arc::new(Mutex::new(status)) }, rx)
@@ -118,6 +124,10 @@ pub async fn run(state: State, mut rx: mpsc::UnboundedReceiver<Cmd>, timing: Tim
     let me = state.identity.daemon_id.clone();
     let mut due: Option<Instant> = None;
     let mut waiters: Vec<oneshot::Sender<SyncStatus>> = Vec::new();
+    let poll_every =
+        if timing.remote_poll.is_zero() { Duration::from_secs(3600 * 24 * 365) } else { timing.remote_poll };
+    let mut poll = tokio::time::interval_at(Instant::now() + poll_every, poll_every);
+    poll.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut local_since_push: u64 = 0;
     loop {
         let sleep = async {
@@ -130,6 +140,13 @@ pub async fn run(state: State, mut rx: mpsc::UnboundedReceiver<Cmd>, timing: Tim
             _ = shutdown.changed() => break,
             // The first tick is immediate: the initial sync at start.
             _ = timer.tick() => due = Some(Instant::now()),
+            _ = poll.tick(), if due.is_none() && !timing.remote_poll.is_zero() => {
+                let st = state.clone();
+                let moved = tokio::task::spawn_blocking(move || remote_moved(&st)).await.unwrap_or(false);
+                if moved {
+                    due = Some(Instant::now());
+                }
+            }
             cmd = rx.recv() => match cmd {
                 Some(Cmd::Run(reply)) => {
                     due = Some(Instant::now());
@@ -221,6 +238,22 @@ pub async fn run(state: State, mut rx: mpsc::UnboundedReceiver<Cmd>, timing: Tim
             }
         }
     }
+}
+
+/// Whether the remote's branch differs from what we last merged (and is
+/// not simply our own last push).
+fn remote_moved(state: &State) -> bool {
+    let st = state.sync.status();
+    if st.local_only || st.remote.is_empty() {
+        return false;
+    }
+    let wt = Git::new(&state.log_dir).with_timeout(Duration::from_secs(10));
+    let Ok(Some(head)) = gsync::remote_head(&wt) else { return false };
+    if head == st.last_merged {
+        return false;
+    }
+    let ours = wt.run(&["rev-parse", "--verify", "--quiet", "HEAD"]).unwrap_or_default();
+    head != ours
 }
 
 fn set(state: &State, f: impl FnOnce(&mut SyncStatus)) {

@@ -39,6 +39,13 @@ pub fn fetch(wt: &Git) -> Result<Option<String>, GitError> {
     Ok(wt.run(&["rev-parse", "--verify", "--quiet", REMOTE_REF]).ok().filter(|s| !s.is_empty()))
 }
 
+/// The remote's `a-sync` commit, asked without fetching (cheap: a ref
+/// listing). None when the remote has no such branch.
+pub fn remote_head(wt: &Git) -> Result<Option<String>, GitError> {
+    let out = wt.run(&["ls-remote", "--quiet", "origin", &format!("refs/heads/{SYNC_BRANCH}")])?;
+    Ok(out.split_whitespace().next().map(str::to_string))
+}
+
 /// Whether `a` is an ancestor of (or equal to) `b`.
 pub fn is_ancestor(wt: &Git, a: &str, b: &str) -> bool {
     wt.run(&["merge-base", "--is-ancestor", a, b]).is_ok()

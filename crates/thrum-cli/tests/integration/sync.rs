@@ -199,8 +199,8 @@ fn a_sent_message_reaches_the_other_clone_by_itself() {
     let a = env.repo();
     sync(&env, &b);
     sync(&env, &a);
-    // No forcing from here on: the debounce after a write pushes from A,
-    // and B's periodic loop (1 s in this test) pulls.
+    // No forcing from here on, default timing: the debounce after a write
+    // pushes from A, and B's cheap remote check notices and pulls.
     env.ok(None, &["daemon", "stop"]);
     env.ok_in(&b, None, &["daemon", "stop"]);
     let start = |dir: &std::path::Path| {
