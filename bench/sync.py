@@ -4,7 +4,7 @@
 Reports the sync-cycle time on clone A for 0, 100 and 10,000 new remote
 events (with 10,000 local events on A, so both sides have history), and
 the time from `thrum send` on clone A to the message being in clone B's
-inbox with the default timing (2 s debounce, 3 s remote check).
+inbox with the default timing (1 s debounce, 2 s remote check).
 
 Usage: python3 bench/sync.py [--big N]
 """
@@ -71,6 +71,8 @@ def main():
     env = dict(os.environ, HOME=tmp, THRUM_NO_HINTS="1", GIT_CONFIG_NOSYSTEM="1")
     for k in ("THRUM_NAME", "THRUM_SYNC_INTERVAL", "THRUM_SYNC_DEBOUNCE_MS"):
         env.pop(k, None)
+    # Part one measures forced cycles alone: no background syncing.
+    quiet = dict(env, THRUM_SYNC_DEBOUNCE_MS="3600000", THRUM_SYNC_REMOTE_POLL_MS="0", THRUM_SYNC_INTERVAL="3600")
     with open(os.path.join(tmp, ".gitconfig"), "w") as f:
         f.write("[user]\n\tname = Bench\n\temail = bench@example.com\n[init]\n\tdefaultBranch = main\n")
     remote, A, B = (os.path.join(tmp, x) for x in ("remote.git", "a", "b"))
@@ -83,22 +85,22 @@ def main():
         run(["git", "push", "-q", "origin", "main"], A, env)
         run(["git", "clone", "-q", remote, B], tmp, env)
         for repo, name, role in ((A, "alice", "implementer"), (B, "bob", "reviewer")):
-            run([thrum, "init", "-q"], repo, env)
-            run([thrum, "quickstart", "--name", name, "--role", role, "--module", "m", "--no-agent-pid", "-q"], repo, env)
+            run([thrum, "init", "-q"], repo, quiet)
+            run([thrum, "quickstart", "--name", name, "--role", role, "--module", "m", "--no-agent-pid", "-q"], repo, quiet)
         for repo in (B, A, B):
-            timed_sync(thrum, repo, env)
+            timed_sync(thrum, repo, quiet)
 
         print(f"preparing: {a.big} local events on A ...", flush=True)
         send_many(A, "alice", "bob", a.big, "from A")
-        timed_sync(thrum, A, env)
-        timed_sync(thrum, B, env)  # B takes A's history once
+        timed_sync(thrum, A, quiet)
+        timed_sync(thrum, B, quiet)  # B takes A's history once
         results = []
-        noop = [timed_sync(thrum, A, env)[0] for _ in range(5)]
+        noop = [timed_sync(thrum, A, quiet)[0] for _ in range(5)]
         results.append((0, statistics.median(noop)))
         for n in (100, a.big):
             send_many(B, "bob", "alice", n, f"batch{n} from B")
-            timed_sync(thrum, B, env)  # push B's events
-            ms, st = timed_sync(thrum, A, env)
+            timed_sync(thrum, B, quiet)  # push B's events
+            ms, st = timed_sync(thrum, A, quiet)
             results.append((n, ms))
             if st["last_pulled"] < n:
                 sys.exit(f"expected {n} pulled, got {st}")
@@ -106,7 +108,7 @@ def main():
             print(f"sync cycle on A (fetch, merge, project, commit, push) with {n:>6} new remote events: {ms:8.1f} ms")
 
         # send on A -> inbox on B, hands off, default timing: A's debounce
-        # pushes, B's remote check (every 3 s) notices and pulls.
+        # pushes, B's remote check (every 2 s) notices and pulls.
         for repo in (A, B):
             run([thrum, "daemon", "stop", "-q"], repo, env)
         run([thrum, "daemon", "start", "-q"], A, env)
@@ -125,7 +127,7 @@ def main():
                 time.sleep(0.05)
             lat.append(time.perf_counter() - t)
             run([thrum, "message", "read", "--all", "-q"], B, env)
-        print(f"thrum send on A -> in B's inbox (defaults: 2 s debounce, 3 s remote check): "
+        print(f"thrum send on A -> in B's inbox (defaults: 1 s debounce, 2 s remote check): "
               f"median {statistics.median(lat):.2f} s (runs: {', '.join(f'{x:.2f}' for x in lat)})")
     finally:
         for repo in (A, B):

@@ -169,18 +169,18 @@ pub fn local_only(flag: Option<bool>, cfg: &Config) -> bool {
 
 /// The sync loop's timing: `daemon.sync_interval` seconds (default 60,
 /// `THRUM_SYNC_INTERVAL`), a debounce after local writes of
-/// `daemon.sync_debounce_ms` (default 2000, `THRUM_SYNC_DEBOUNCE_MS`), and
-/// a cheap remote check every `daemon.sync_remote_poll_ms` (default 3000,
+/// `daemon.sync_debounce_ms` (default 1000, `THRUM_SYNC_DEBOUNCE_MS`), and
+/// a cheap remote check every `daemon.sync_remote_poll_ms` (default 2000,
 /// `THRUM_SYNC_REMOTE_POLL_MS`; 0 disables it).
 fn sync_timing(cfg: &Config) -> sync::Timing {
     let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
     let interval = env("THRUM_SYNC_INTERVAL").or(cfg.daemon.sync_interval).filter(|s| *s > 0).unwrap_or(60);
     let debounce = env("THRUM_SYNC_DEBOUNCE_MS")
         .or_else(|| cfg.daemon.other.get("sync_debounce_ms").and_then(|v| v.as_u64()))
-        .unwrap_or(2000);
+        .unwrap_or(1000);
     let remote_poll = env("THRUM_SYNC_REMOTE_POLL_MS")
         .or_else(|| cfg.daemon.other.get("sync_remote_poll_ms").and_then(|v| v.as_u64()))
-        .unwrap_or(3000);
+        .unwrap_or(2000);
     sync::Timing {
         interval: Duration::from_secs(interval),
         debounce: Duration::from_millis(debounce),
