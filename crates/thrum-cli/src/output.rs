@@ -95,6 +95,17 @@ pub fn since_ms(ts: &str) -> i64 {
     thrum_core::time::parse_ts(ts).map(|t| (Utc::now() - t).num_milliseconds()).unwrap_or(0)
 }
 
+/// A recipient's delivery state in words: read, seen or delivered.
+pub fn receipt_state(r: &thrum_core::views::Recipient) -> &'static str {
+    if !r.read_at.is_empty() {
+        "read"
+    } else if !r.seen_at.is_empty() {
+        "seen"
+    } else {
+        "delivered"
+    }
+}
+
 /// Shortens a message id for tables (`msg_01HXE8Z7…`).
 pub fn short_id(id: &str) -> &str {
     let n = id.len().min(16);

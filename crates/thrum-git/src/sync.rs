@@ -51,14 +51,19 @@ pub fn is_ancestor(wt: &Git, a: &str, b: &str) -> bool {
     wt.run(&["merge-base", "--is-ancestor", a, b]).is_ok()
 }
 
+/// Every path of a commit's tree, or only those changed since `since`
+/// when `since` is an ancestor (one line per path).
+fn paths_at(wt: &Git, rev: &str, since: Option<&str>) -> Result<String, GitError> {
+    match since {
+        Some(base) if is_ancestor(wt, base, rev) => wt.run(&["diff", "--name-only", "--no-renames", base, rev]),
+        _ => wt.run(&["ls-tree", "-r", "--name-only", rev]),
+    }
+}
+
 /// Log files (shards) in a commit's tree, optionally only those changed
 /// since `since` (when `since` is an ancestor).
 pub fn shard_paths(wt: &Git, rev: &str, since: Option<&str>) -> Result<Vec<String>, GitError> {
-    let out = match since {
-        Some(base) if is_ancestor(wt, base, rev) => wt.run(&["diff", "--name-only", "--no-renames", base, rev])?,
-        _ => wt.run(&["ls-tree", "-r", "--name-only", rev])?,
-    };
-    Ok(out
+    Ok(paths_at(wt, rev, since)?
         .lines()
         .filter(|p| {
             *p == "events.jsonl" || *p == "messages.jsonl" || (p.starts_with("messages/") && p.ends_with(".jsonl"))
@@ -70,11 +75,7 @@ pub fn shard_paths(wt: &Git, rev: &str, since: Option<&str>) -> Result<Vec<Strin
 /// Shared context files (`context/{agent}.md`) in a commit, optionally
 /// only those changed since `since`.
 pub fn context_paths(wt: &Git, rev: &str, since: Option<&str>) -> Result<Vec<String>, GitError> {
-    let out = match since {
-        Some(base) if is_ancestor(wt, base, rev) => wt.run(&["diff", "--name-only", "--no-renames", base, rev])?,
-        _ => wt.run(&["ls-tree", "-r", "--name-only", rev])?,
-    };
-    Ok(out
+    Ok(paths_at(wt, rev, since)?
         .lines()
         .filter(|p| {
             p.strip_prefix("context/").and_then(|n| n.strip_suffix(".md")).is_some_and(|n| {

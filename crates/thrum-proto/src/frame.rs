@@ -37,21 +37,9 @@ pub fn read_frame<R: BufRead>(r: &mut R, buf: &mut Vec<u8>) -> Result<Option<()>
             }
             return Err(FrameError::Truncated);
         }
-        let (chunk, done) = match memchr_nl(available) {
-            Some(i) => (&available[..i], Some(i + 1)),
-            None => (available, None),
-        };
-        if !too_large {
-            if buf.len() + chunk.len() > MAX_FRAME {
-                too_large = true;
-                buf.clear();
-            } else {
-                buf.extend_from_slice(chunk);
-            }
-        }
-        let used = done.unwrap_or(available.len());
+        let (used, done) = take_chunk(available, buf, &mut too_large);
         r.consume(used);
-        if done.is_some() {
+        if done {
             return if too_large { Err(FrameError::TooLarge) } else { Ok(Some(())) };
         }
     }
@@ -74,24 +62,31 @@ where
             }
             return Err(FrameError::Truncated);
         }
-        let (chunk, done) = match memchr_nl(available) {
-            Some(i) => (&available[..i], Some(i + 1)),
-            None => (available, None),
-        };
-        if !too_large {
-            if buf.len() + chunk.len() > MAX_FRAME {
-                too_large = true;
-                buf.clear();
-            } else {
-                buf.extend_from_slice(chunk);
-            }
-        }
-        let used = done.unwrap_or(available.len());
+        let (used, done) = take_chunk(available, buf, &mut too_large);
         r.consume(used);
-        if done.is_some() {
+        if done {
             return if too_large { Err(FrameError::TooLarge) } else { Ok(Some(())) };
         }
     }
+}
+
+/// Moves bytes up to (and past) the next newline from `available` into
+/// `buf`, unless the frame has grown past the cap (then it only counts
+/// them). Returns how many bytes were used and whether the frame ended.
+fn take_chunk(available: &[u8], buf: &mut Vec<u8>, too_large: &mut bool) -> (usize, bool) {
+    let (chunk, end) = match memchr_nl(available) {
+        Some(i) => (&available[..i], Some(i + 1)),
+        None => (available, None),
+    };
+    if !*too_large {
+        if buf.len() + chunk.len() > MAX_FRAME {
+            *too_large = true;
+            buf.clear();
+        } else {
+            buf.extend_from_slice(chunk);
+        }
+    }
+    (end.unwrap_or(available.len()), end.is_some())
 }
 
 fn memchr_nl(b: &[u8]) -> Option<usize> {

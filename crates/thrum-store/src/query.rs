@@ -469,6 +469,23 @@ fn finish(
     if w.is_empty() { "1".into() } else { w.join(" AND ") }
 }
 
+/// Reads the first ten columns every message listing selects, in order:
+/// message_id, thread_id, reply_to, agent_id, body_format, body_content,
+/// body_structured, created_at, updated_at, deleted.
+fn summary_row(r: &Row<'_>) -> rusqlite::Result<MessageSummary> {
+    Ok(MessageSummary {
+        message_id: r.get(0)?,
+        thread_id: r.get(1)?,
+        reply_to: r.get(2)?,
+        agent_id: r.get(3)?,
+        body: MessageBody { format: r.get(4)?, content: r.get(5)?, structured: r.get(6)? },
+        created_at: r.get(7)?,
+        updated_at: r.get(8)?,
+        deleted: r.get(9)?,
+        ..Default::default()
+    })
+}
+
 /// Runs `message.list`: one query computes the page and (with window
 /// functions over the same filtered set) the total and unread counts.
 pub fn list_messages(conn: &Connection, q: &ListQuery) -> Result<ListPage> {
@@ -515,18 +532,9 @@ pub fn list_messages(conn: &Connection, q: &ListQuery) -> Result<ListPage> {
     while let Some(r) = rows.next()? {
         total = r.get(11)?;
         unread = r.get::<_, Option<i64>>(12)?.unwrap_or(0);
-        messages.push(MessageSummary {
-            message_id: r.get(0)?,
-            thread_id: r.get(1)?,
-            reply_to: r.get(2)?,
-            agent_id: r.get(3)?,
-            body: MessageBody { format: r.get(4)?, content: r.get(5)?, structured: r.get(6)? },
-            created_at: r.get(7)?,
-            updated_at: r.get(8)?,
-            deleted: r.get(9)?,
-            is_read: r.get(10)?,
-            ..Default::default()
-        });
+        let mut m = summary_row(r)?;
+        m.is_read = r.get(10)?;
+        messages.push(m);
     }
     drop(rows);
     // A page past the end has no rows to carry the counts.
@@ -579,20 +587,7 @@ pub fn outbox(
          FROM messages m WHERE {w} ORDER BY m.created_at DESC, m.message_id DESC LIMIT ?4 OFFSET ?5"
     ))?;
     let rows = st.query_map(params![author, to, unread_only, page_size, (page - 1) * page_size], |r| {
-        Ok((
-            MessageSummary {
-                message_id: r.get(0)?,
-                thread_id: r.get(1)?,
-                reply_to: r.get(2)?,
-                agent_id: r.get(3)?,
-                body: MessageBody { format: r.get(4)?, content: r.get(5)?, structured: r.get(6)? },
-                created_at: r.get(7)?,
-                updated_at: r.get(8)?,
-                deleted: r.get(9)?,
-                ..Default::default()
-            },
-            r.get::<_, bool>(10)?,
-        ))
+        Ok((summary_row(r)?, r.get::<_, bool>(10)?))
     })?;
     let mut messages = Vec::new();
     for row in rows {

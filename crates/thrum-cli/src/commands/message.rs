@@ -96,13 +96,7 @@ pub fn run(ctx: &mut Ctx, cmd: MessageCmd) -> Result<u8> {
             if !m.recipients.is_empty() {
                 out.line("  Recipients:");
                 for x in &m.recipients {
-                    let st = if !x.read_at.is_empty() {
-                        "read"
-                    } else if !x.seen_at.is_empty() {
-                        "seen"
-                    } else {
-                        "delivered"
-                    };
+                    let st = output::receipt_state(x);
                     out.line(format!("    - @{} ({st})", x.agent_id));
                 }
             }

@@ -68,6 +68,13 @@ pub struct InboxArgs {
     /// Every message, not only those addressed to you.
     #[arg(long, short = 'a')]
     pub all: bool,
+    #[command(flatten)]
+    pub paging: PageArgs,
+}
+
+/// Paging flags shared by the listing commands.
+#[derive(Debug, Args)]
+pub struct PageArgs {
     /// Messages per page (max 100).
     #[arg(long, default_value_t = 10)]
     pub page_size: i64,
@@ -79,6 +86,20 @@ pub struct InboxArgs {
     pub page: i64,
 }
 
+impl PageArgs {
+    /// The page size and page asked for, checked.
+    pub fn checked(&self) -> Result<(i64, i64)> {
+        let size = self.limit.unwrap_or(self.page_size);
+        if size < 1 {
+            bail!("--page-size must be at least 1");
+        }
+        if self.page < 1 {
+            bail!("--page must be at least 1");
+        }
+        Ok((size.min(100), self.page))
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct SentArgs {
     /// Only messages addressed to this agent, role or group.
@@ -87,12 +108,8 @@ pub struct SentArgs {
     /// Only messages someone has not read yet.
     #[arg(long)]
     pub unread: bool,
-    #[arg(long, default_value_t = 10)]
-    pub page_size: i64,
-    #[arg(long)]
-    pub limit: Option<i64>,
-    #[arg(long, default_value_t = 1)]
-    pub page: i64,
+    #[command(flatten)]
+    pub paging: PageArgs,
 }
 
 #[derive(Debug, Args)]
@@ -223,13 +240,7 @@ pub fn inbox(ctx: &mut Ctx, a: InboxArgs) -> Result<u8> {
     let out = ctx.out;
     let me = ctx.me().map_err(|e| anyhow!("failed to resolve agent identity: {e}"))?;
     let role = ctx.role.clone().or_else(|| me.file.as_ref().map(|f| f.agent.role.clone()));
-    let page_size = a.limit.unwrap_or(a.page_size);
-    if page_size < 1 {
-        bail!("--page-size must be at least 1");
-    }
-    if a.page < 1 {
-        bail!("--page must be at least 1");
-    }
+    let (page_size, page) = a.paging.checked()?;
     let scope = match &a.scope {
         Some(s) => Some(thrum_core::Scope::parse(s, "scope").map_err(|e| anyhow!("{e}"))?),
         None => None,
@@ -237,8 +248,8 @@ pub fn inbox(ctx: &mut Ctx, a: InboxArgs) -> Result<u8> {
     let mut p = json!({
         "caller_agent_id": me.name,
         "exclude_self": true,
-        "page_size": page_size.min(100),
-        "page": a.page,
+        "page_size": page_size,
+        "page": page,
         "sort_order": "desc",
     });
     if !a.all {
@@ -390,10 +401,10 @@ fn render_inbox(r: &ListResult) {
 pub fn sent(ctx: &mut Ctx, a: SentArgs) -> Result<u8> {
     let out = ctx.out;
     let me = ctx.me().map_err(|e| anyhow!("failed to resolve agent identity: {e}"))?;
-    let page_size = a.limit.unwrap_or(a.page_size).clamp(1, 100);
+    let (page_size, page) = a.paging.checked()?;
     let r: ListResult = ctx.call(
         mm::OUTBOX,
-        &json!({ "caller_agent_id": me.name, "to": a.to, "unread": a.unread, "page_size": page_size, "page": a.page.max(1) }),
+        &json!({ "caller_agent_id": me.name, "to": a.to, "unread": a.unread, "page_size": page_size, "page": page }),
     )?;
     if out.json {
         out.json(&r);
@@ -419,13 +430,7 @@ pub fn sent(ctx: &mut Ctx, a: SentArgs) -> Result<u8> {
                 .recipients
                 .iter()
                 .map(|x| {
-                    let st = if !x.read_at.is_empty() {
-                        "read"
-                    } else if !x.seen_at.is_empty() {
-                        "seen"
-                    } else {
-                        "delivered"
-                    };
+                    let st = output::receipt_state(x);
                     format!("@{}({st})", x.agent_id)
                 })
                 .collect();

@@ -162,22 +162,34 @@ pub async fn heartbeat(state: &State, params: Value) -> HResult<Value> {
         .await
 }
 
+/// Changes one field of an active session's work context and records it
+/// as an `agent.update` event; `change` returns the method's result.
+async fn update_context<R, F>(state: &State, session_id: String, change: F) -> HResult<Value>
+where
+    R: serde::Serialize,
+    F: FnOnce(&mut WorkContext, String) -> R + Send + 'static,
+{
+    state
+        .writer
+        .submit(move |c| {
+            let (agent_id, mut wc) = active_context(c, &session_id)?;
+            let result = change(&mut wc, thrum_core::time::now_rfc3339());
+            Ok((vec![update_event(agent_id, wc)], ok(&result)?))
+        })
+        .await
+}
+
 pub async fn set_intent(state: &State, params: Value) -> HResult<Value> {
     let p: SetIntentParams = parse(params)?;
     if p.intent.len() > MAX_TEXT {
         return Err(bad_params(format!("intent is too long (max {MAX_TEXT} bytes)")));
     }
-    state
-        .writer
-        .submit(move |c| {
-            let (agent_id, mut wc) = active_context(c, &p.session_id)?;
-            let now = thrum_core::time::now_rfc3339();
-            wc.intent = p.intent.clone();
-            wc.intent_updated_at = now.clone();
-            let r = SetIntentResult { session_id: p.session_id, intent: p.intent, intent_updated_at: now };
-            Ok((vec![update_event(agent_id, wc)], ok(&r)?))
-        })
-        .await
+    update_context(state, p.session_id.clone(), move |wc, now| {
+        wc.intent = p.intent.clone();
+        wc.intent_updated_at = now.clone();
+        SetIntentResult { session_id: p.session_id, intent: p.intent, intent_updated_at: now }
+    })
+    .await
 }
 
 pub async fn set_task(state: &State, params: Value) -> HResult<Value> {
@@ -185,15 +197,10 @@ pub async fn set_task(state: &State, params: Value) -> HResult<Value> {
     if p.current_task.len() > MAX_TEXT {
         return Err(bad_params(format!("task is too long (max {MAX_TEXT} bytes)")));
     }
-    state
-        .writer
-        .submit(move |c| {
-            let (agent_id, mut wc) = active_context(c, &p.session_id)?;
-            let now = thrum_core::time::now_rfc3339();
-            wc.current_task = p.current_task.clone();
-            wc.task_updated_at = now.clone();
-            let r = SetTaskResult { session_id: p.session_id, current_task: p.current_task, task_updated_at: now };
-            Ok((vec![update_event(agent_id, wc)], ok(&r)?))
-        })
-        .await
+    update_context(state, p.session_id.clone(), move |wc, now| {
+        wc.current_task = p.current_task.clone();
+        wc.task_updated_at = now.clone();
+        SetTaskResult { session_id: p.session_id, current_task: p.current_task, task_updated_at: now }
+    })
+    .await
 }
