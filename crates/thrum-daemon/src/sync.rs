@@ -335,38 +335,40 @@ fn cycle(state: &State, rt: &tokio::runtime::Handle) -> Result<CycleReport, Cycl
             let cpaths = gsync::context_paths(&wt, r, since).map_err(git_err)?;
             contexts = gsync::read_files(&wt, r, &cpaths).map_err(git_err)?;
         }
-        let host = state.identity.hostname.clone();
-        let wt2 = wt.clone();
-        let remote_parent = remote_sha.clone();
-        let n_in = incoming.len();
-        let pulled = rt
-            .block_on(state.writer.exclusive(move |store| {
-                let fresh = if n_in > 0 { store.merge_remote(incoming)? } else { Vec::new() };
-                for (path, bytes) in &contexts {
-                    let target = wt2.dir().join(path);
-                    if let Some(dir) = target.parent() {
-                        let _ = std::fs::create_dir_all(dir);
-                    }
-                    crate::lifecycle::write_private(&target, bytes).map_err(|e| server(e.to_string()))?;
-                }
-                // Shards must be complete on disk before git reads them.
-                store.checkpoint()?;
-                let msg = format!(
-                    "sync: {} from {host} at {}{}",
-                    if fresh.is_empty() {
-                        "local events".to_string()
-                    } else {
-                        format!("merged {} remote events", fresh.len())
-                    },
-                    thrum_core::time::now_rfc3339(),
-                    if remote_parent.is_some() { "" } else { " (no remote branch yet)" }
-                );
-                gsync::commit(&wt2, &msg, remote_parent.as_deref())
-                    .map_err(|e| server(format!("git commit in the sync worktree failed: {e}")))?;
+        // Only the merge itself needs the writer to stand still; committing
+        // runs beside ongoing writes (git may catch a half-written last line,
+        // which readers skip as torn and the next commit completes).
+        let pulled = if incoming.is_empty() {
+            serde_json::Value::from(0)
+        } else {
+            rt.block_on(state.writer.exclusive(move |store| {
+                let fresh = store.merge_remote(incoming)?;
                 let n = fresh.len();
                 Ok((json!(n), fresh))
             }))
-            .map_err(|f| (f.0.message, "see .thrum/var/daemon.log".to_string()))?;
+            .map_err(|f| (f.0.message, "see .thrum/var/daemon.log".to_string()))?
+        };
+        for (path, bytes) in &contexts {
+            let target = wt.dir().join(path);
+            if let Some(dir) = target.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            crate::lifecycle::write_private(&target, bytes)
+                .map_err(|e| (e.to_string(), "check .git/thrum-sync".into()))?;
+        }
+        let msg = format!(
+            "sync: {} from {} at {}{}",
+            match pulled.as_u64().unwrap_or(0) {
+                0 => "local events".to_string(),
+                n => format!("merged {n} remote events"),
+            },
+            state.identity.hostname,
+            thrum_core::time::now_rfc3339(),
+            if remote_sha.is_some() || !networked { "" } else { " (no remote branch yet)" }
+        );
+        gsync::commit(&wt, &msg, remote_sha.as_deref()).map_err(|e| {
+            (format!("git commit in the sync worktree failed: {e}"), "see .thrum/var/daemon.log".to_string())
+        })?;
         report.pulled += pulled.as_u64().unwrap_or(0);
         if let Some(r) = &remote_sha {
             last_merged = r.clone();

@@ -61,6 +61,84 @@ fn active_session_id(c: &rusqlite::Connection, agent: &str) -> HResult<String> {
     })
 }
 
+/// Who a message goes to: the scopes and refs it gains, its audiences and
+/// the agents it reaches. Read-only, so it runs on a reader connection
+/// before the write (an agent registered in between is simply not counted).
+struct Resolved {
+    scopes: Vec<Scope>,
+    refs: Vec<Scope>,
+    audiences: Vec<Audience>,
+    recipients: BTreeSet<String>,
+    warnings: Vec<String>,
+    resolved: i64,
+}
+
+fn resolve_audience(
+    c: &rusqlite::Connection,
+    targets: &[String],
+    author: &str,
+    scopes: &[Scope],
+    refs: &[Scope],
+) -> HResult<Resolved> {
+    let mut scopes = scopes.to_vec();
+    let mut refs = refs.to_vec();
+    let mut audiences: Vec<Audience> = Vec::new();
+    let mut recipients: BTreeSet<String> = BTreeSet::new();
+    let mut warnings = Vec::new();
+    let mut unknown = Vec::new();
+    let mut resolved = 0i64;
+    let push_unique = |v: &mut Vec<Scope>, s: Scope| {
+        if !v.contains(&s) {
+            v.push(s);
+        }
+    };
+    for t in targets {
+        if t == "everyone" || t == "all" || t == "broadcast" {
+            push_unique(&mut scopes, Scope::new("broadcast", "everyone"));
+            push_unique(&mut refs, Scope::new("broadcast", "everyone"));
+            audiences.push(Audience { kind: "broadcast".into(), value: "everyone".into() });
+            for a in query::agents(c, None, None)? {
+                recipients.insert(a.agent_id);
+            }
+            resolved += 1;
+            continue;
+        }
+        if query::group_by_name(c, t)?.is_some() {
+            push_unique(&mut scopes, Scope::new("group", t.as_str()));
+            push_unique(&mut refs, Scope::new("group", t.as_str()));
+            audiences.push(Audience { kind: "group".into(), value: t.clone() });
+            recipients.extend(query::expand_group(c, t)?);
+            warnings.push(format!("@{t} resolved to a group, not an individual agent"));
+            resolved += 1;
+            continue;
+        }
+        let matches = query::agents_named_or_role(c, t)?;
+        if matches.is_empty() {
+            unknown.push(format!("@{t}"));
+            continue;
+        }
+        push_unique(&mut refs, Scope::new("mention", t.as_str()));
+        let kind = if matches.len() == 1 && matches[0].agent_id == *t { "agent" } else { "role" };
+        audiences.push(Audience { kind: kind.into(), value: t.clone() });
+        recipients.extend(matches.into_iter().map(|a| a.agent_id));
+        resolved += 1;
+    }
+    if !unknown.is_empty() {
+        return Err(server(format!(
+            "unknown recipient: {} — send to agents directly with --to @agent_name (see `thrum agent list`)",
+            unknown.join(", ")
+        )));
+    }
+    if targets.is_empty() {
+        audiences.push(Audience { kind: "broadcast".into(), value: "everyone".into() });
+        for a in query::agents(c, None, None)? {
+            recipients.insert(a.agent_id);
+        }
+    }
+    recipients.remove(author);
+    Ok(Resolved { scopes, refs, audiences, recipients, warnings, resolved })
+}
+
 pub async fn send(state: &State, caller: &Caller, params: Value) -> HResult<Value> {
     let p: SendParams = parse(params)?;
     let author = caller.resolve(p.caller_agent_id.as_deref())?;
@@ -92,6 +170,7 @@ pub async fn send(state: &State, caller: &Caller, params: Value) -> HResult<Valu
             targets.push(t);
         }
     }
+    let audience = state.read(|r| resolve_audience(r, &targets, &author, &p.scopes, &p.refs))?;
     state
         .writer
         .submit(move |c| {
@@ -114,62 +193,12 @@ pub async fn send(state: &State, caller: &Caller, params: Value) -> HResult<Valu
                 return Ok((Vec::new(), ok(&r)?));
             }
             let session_id = active_session_id(c, &author)?;
-            let mut scopes = p.scopes.clone();
-            let mut refs = p.refs.clone();
-            let mut audiences: Vec<Audience> = Vec::new();
-            let mut recipients: BTreeSet<String> = BTreeSet::new();
-            let mut warnings = Vec::new();
-            let mut unknown = Vec::new();
-            let mut resolved = 0i64;
+            let Resolved { scopes, mut refs, audiences, recipients, warnings, resolved } = audience;
             let push_unique = |v: &mut Vec<Scope>, s: Scope| {
                 if !v.contains(&s) {
                     v.push(s);
                 }
             };
-            for t in &targets {
-                if t == "everyone" || t == "all" || t == "broadcast" {
-                    push_unique(&mut scopes, Scope::new("broadcast", "everyone"));
-                    push_unique(&mut refs, Scope::new("broadcast", "everyone"));
-                    audiences.push(Audience { kind: "broadcast".into(), value: "everyone".into() });
-                    for a in query::agents(c, None, None)? {
-                        recipients.insert(a.agent_id);
-                    }
-                    resolved += 1;
-                    continue;
-                }
-                if query::group_by_name(c, t)?.is_some() {
-                    push_unique(&mut scopes, Scope::new("group", t.as_str()));
-                    push_unique(&mut refs, Scope::new("group", t.as_str()));
-                    audiences.push(Audience { kind: "group".into(), value: t.clone() });
-                    recipients.extend(query::expand_group(c, t)?);
-                    warnings.push(format!("@{t} resolved to a group, not an individual agent"));
-                    resolved += 1;
-                    continue;
-                }
-                let matches = query::agents_named_or_role(c, t)?;
-                if matches.is_empty() {
-                    unknown.push(format!("@{t}"));
-                    continue;
-                }
-                push_unique(&mut refs, Scope::new("mention", t.as_str()));
-                let kind = if matches.len() == 1 && matches[0].agent_id == *t { "agent" } else { "role" };
-                audiences.push(Audience { kind: kind.into(), value: t.clone() });
-                recipients.extend(matches.into_iter().map(|a| a.agent_id));
-                resolved += 1;
-            }
-            if !unknown.is_empty() {
-                return Err(server(format!(
-                    "unknown recipient: {} — send to agents directly with --to @agent_name (see `thrum agent list`)",
-                    unknown.join(", ")
-                )));
-            }
-            if targets.is_empty() {
-                audiences.push(Audience { kind: "broadcast".into(), value: "everyone".into() });
-                for a in query::agents(c, None, None)? {
-                    recipients.insert(a.agent_id);
-                }
-            }
-            recipients.remove(&author);
             let mut thread_id = String::new();
             if !p.reply_to.is_empty() {
                 let (_, _, parent_thread) = query::message_head(c, &p.reply_to)?
