@@ -79,7 +79,7 @@ impl DaemonState {
         };
         let out = f(&reader);
         let mut pool = self.readers.lock().unwrap_or_else(|p| p.into_inner());
-        if pool.len() < 4 {
+        if pool.len() < 16 {
             pool.push(reader);
         }
         out
