@@ -80,6 +80,27 @@ impl Client {
         }
     }
 
+    /// Waits (without a time limit) for the next push notification on this
+    /// connection: `(method, params)`. `Ok(None)` when the daemon closed
+    /// the connection.
+    pub fn next_notification(&mut self) -> Result<Option<(String, Value)>, ClientError> {
+        self.reader.get_ref().set_read_timeout(None)?;
+        loop {
+            match read_frame(&mut self.reader, &mut self.buf) {
+                Ok(Some(())) => {}
+                Ok(None) | Err(FrameError::Truncated) => return Ok(None),
+                Err(FrameError::TooLarge) => continue,
+                Err(FrameError::Io(e)) => return Err(ClientError::Io(e)),
+            }
+            let v: Value = serde_json::from_slice(&self.buf).map_err(|e| ClientError::Protocol(e.to_string()))?;
+            if v.get("id").is_none()
+                && let Some(m) = v.get("method").and_then(Value::as_str)
+            {
+                return Ok(Some((m.to_string(), v.get("params").cloned().unwrap_or(Value::Null))));
+            }
+        }
+    }
+
     /// Calls `method` with typed params and result.
     pub fn call<P: Serialize, R: DeserializeOwned>(&mut self, method: &str, params: &P) -> Result<R, ClientError> {
         let p = serde_json::to_value(params).map_err(|e| ClientError::Protocol(e.to_string()))?;

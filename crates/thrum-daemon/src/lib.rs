@@ -15,6 +15,7 @@ pub mod error;
 pub mod legacy;
 pub mod lifecycle;
 pub mod logging;
+pub mod notify;
 pub mod rpc;
 pub mod server;
 pub mod state;

@@ -52,55 +52,84 @@ async fn serve_conn(stream: UnixStream, state: State, mut shutdown: watch::Recei
     let (rd, mut wr) = stream.into_split();
     let mut rd = BufReader::with_capacity(64 * 1024, rd);
     let mut buf = Vec::with_capacity(4096);
+    // Responses and pushes share the connection through one writer task;
+    // the bounded queue is what keeps a slow reader from holding anyone up.
+    let (out, mut out_rx) = mpsc::channel::<Vec<u8>>(1024);
+    let writer = tokio::spawn(async move {
+        while let Some(frame) = out_rx.recv().await {
+            if wr.write_all(&frame).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut notifiers = Vec::new();
+    let mut watched = std::collections::HashSet::new();
     loop {
         let frame = tokio::select! {
             _ = shutdown.changed() => break,
             f = read_frame_async(&mut rd, &mut buf) => f,
         };
-        let response = match frame {
+        let (response, method) = match frame {
             Ok(None) | Err(FrameError::Truncated) | Err(FrameError::Io(_)) => break,
-            Err(FrameError::TooLarge) => Some(Response::err(
-                Value::Null,
-                RpcError::new(
-                    ErrorCode::InvalidRequest,
-                    format!("request too large (over {} bytes): send a smaller message", thrum_proto::MAX_FRAME),
-                ),
-            )),
+            Err(FrameError::TooLarge) => (
+                Some(Response::err(
+                    Value::Null,
+                    RpcError::new(
+                        ErrorCode::InvalidRequest,
+                        format!("request too large (over {} bytes): send a smaller message", thrum_proto::MAX_FRAME),
+                    ),
+                )),
+                String::new(),
+            ),
             Ok(Some(())) => handle_frame(&state, &caller, &buf).await,
         };
+        // A subscription made on this connection is pushed on it.
+        if method == thrum_proto::methods::system::SUBSCRIBE
+            && let Some(sid) = response
+                .as_ref()
+                .and_then(|r| r.result.as_ref())
+                .and_then(|v| v.get("session_id"))
+                .and_then(Value::as_str)
+            && watched.insert(sid.to_string())
+        {
+            notifiers.push(tokio::spawn(crate::notify::push_session(state.clone(), sid.to_string(), out.clone())));
+        }
         if let Some(resp) = response
-            && wr.write_all(&encode(&resp)).await.is_err()
+            && out.send(encode(&resp)).await.is_err()
         {
             break;
         }
     }
+    for n in notifiers {
+        n.abort();
+    }
+    drop(out);
+    let _ = writer.await;
 }
 
-/// Decodes and dispatches one frame. Notifications (no `id`) get no
-/// response.
-pub async fn handle_frame(state: &State, caller: &Caller, frame: &[u8]) -> Option<Response> {
+/// Decodes and dispatches one frame, returning the response (none for a
+/// notification, which has no `id`) and the method called.
+pub async fn handle_frame(state: &State, caller: &Caller, frame: &[u8]) -> (Option<Response>, String) {
     let value: Value = match serde_json::from_slice(frame) {
         Ok(v) => v,
         Err(e) => {
-            return Some(Response::err(
-                Value::Null,
-                RpcError {
-                    code: ErrorCode::Parse.code(),
-                    message: "Parse error".into(),
-                    data: Some(Value::from(format!("{e}: send one JSON-RPC 2.0 object per line"))),
-                },
-            ));
+            let err = RpcError {
+                code: ErrorCode::Parse.code(),
+                message: "Parse error".into(),
+                data: Some(Value::from(format!("{e}: send one JSON-RPC 2.0 object per line"))),
+            };
+            return (Some(Response::err(Value::Null, err)), String::new());
         }
     };
     let req = match Request::from_value(value) {
         Ok(r) => r,
-        Err((id, e)) => return Some(Response::err(id, e)),
+        Err((id, e)) => return (Some(Response::err(id, e)), String::new()),
     };
     let id = req.id.clone();
     let result = rpc::dispatch(state, caller, &req.method, req.params).await;
-    let id = id?;
-    Some(match result {
+    let response = id.map(|id| match result {
         Ok(v) => Response::ok(id, v),
         Err(e) => Response::err(id, e),
-    })
+    });
+    (response, req.method)
 }

@@ -37,6 +37,10 @@ pub struct SubscribeArgs {
     /// Every message.
     #[arg(long)]
     pub all: bool,
+    /// Stay connected and print each matching message as it arrives
+    /// (a JSON line per message with --json) until interrupted.
+    #[arg(long)]
+    pub follow: bool,
 }
 
 #[derive(Debug, Args)]
@@ -346,12 +350,34 @@ pub fn subscribe(ctx: &mut Ctx, a: SubscribeArgs) -> Result<u8> {
         ym::SUBSCRIBE,
         &json!({ "scope": scope, "mention_role": a.mention.map(|m| m.trim_start_matches('@').to_string()), "all": a.all, "caller_agent_id": me.name }),
     )?;
-    if out.json {
-        out.json(&r)
-    } else {
-        out.ok(format!("Subscribed (id {})", r.subscription_id))
+    if !a.follow {
+        if out.json {
+            out.json(&r)
+        } else {
+            out.ok(format!("Subscribed (id {})", r.subscription_id))
+        }
+        return Ok(0);
     }
-    Ok(0)
+    if !out.json {
+        out.ok(format!("Subscribed (id {}); waiting for messages (Ctrl-C to stop)", r.subscription_id));
+    }
+    use std::io::Write;
+    let client = ctx.client()?;
+    while let Some((method, params)) = client.next_notification()? {
+        let mut so = std::io::stdout().lock();
+        if out.json {
+            writeln!(so, "{}", json!({ "method": method, "params": params }))?;
+        } else if method == "notification.message" {
+            let s = |k: &str| params.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+            let from = params.pointer("/author/agent_id").and_then(|v| v.as_str()).unwrap_or("");
+            writeln!(so, "● {}  @{from}  {}", s("message_id"), s("preview"))?;
+        } else {
+            writeln!(so, "{method}: {params}")?;
+        }
+        so.flush()?;
+    }
+    eprintln!("thrum: the daemon closed the connection");
+    Ok(1)
 }
 
 pub fn unsubscribe(ctx: &mut Ctx, a: UnsubscribeArgs) -> Result<u8> {

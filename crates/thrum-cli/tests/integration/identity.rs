@@ -85,3 +85,38 @@ fn user_identify_and_delete_by_agent() {
     let (_, err) = env.fail(Some("alice"), &["rpc", "message.deleteByScope", "{}"]);
     assert!(err.contains("Method not found"), "{err}");
 }
+
+#[test]
+fn subscribers_get_pushes_for_matching_messages_only() {
+    use std::io::BufRead;
+    let env = team();
+    let mut follower = env
+        .thrum(&["subscribe", "--scope", "module:auth", "--follow", "--json"])
+        .env("THRUM_NAME", "bob")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = follower.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    // Wait until the subscription exists before sending.
+    assert!(thrum_testkit::wait_until(std::time::Duration::from_secs(10), || {
+        env.json(Some("bob"), &["subscriptions"])["subscriptions"].as_array().is_some_and(|a| !a.is_empty())
+    }));
+    env.ok(Some("alice"), &["send", "ui only", "--to", "@bob", "--scope", "module:ui"]);
+    let hit = env.json(Some("alice"), &["send", "auth change landed", "--to", "@bob", "--scope", "module:auth"]);
+    let line = rx.recv_timeout(std::time::Duration::from_secs(10)).expect("no push arrived");
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(v["method"], "notification.message");
+    assert_eq!(v["params"]["message_id"], hit["message_id"], "only the matching message is pushed: {v}");
+    assert_eq!(v["params"]["matched_subscription"]["match_type"], "scope");
+    assert_eq!(v["params"]["author"]["agent_id"], "alice");
+    assert_eq!(v["params"]["author"]["role"], "implementer");
+    assert_eq!(v["params"]["preview"], "auth change landed");
+    let _ = follower.kill();
+    let _ = follower.wait();
+}
