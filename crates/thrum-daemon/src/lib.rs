@@ -22,6 +22,7 @@ pub mod state;
 pub mod subscriptions;
 pub mod sync;
 pub mod writer;
+pub mod ws;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -289,6 +290,11 @@ fn run_inner(layout: &Layout, local: Option<bool>, mut ready: Option<ReadyFn>) -
     ));
     let served = rt.block_on(async {
         let listener = bind_socket(&socket)?;
+        let (http, port) = bind_http(&cfg).await?;
+        let port_file = layout.var_dir().join("ws.port");
+        lifecycle::write_private(&port_file, format!("{port}\n").as_bytes())?;
+        state.set_ws_port(port);
+        let web = tokio::spawn(ws::serve(http, state.clone(), state.shutdown.clone()));
         if let Some(r) = ready.take() {
             r(Ok(std::process::id()));
         }
@@ -301,6 +307,8 @@ fn run_inner(layout: &Layout, local: Option<bool>, mut ready: Option<ReadyFn>) -
         let _ = shutdown_tx.send(true);
         let _ = server.await;
         let _ = syncer.await;
+        let _ = web.await;
+        let _ = std::fs::remove_file(&port_file);
         // In-flight requests finish (their writes included) before exit.
         let _ = tokio::time::timeout(Duration::from_secs(5), done_rx.recv()).await;
         Ok::<(), DaemonError>(())
@@ -315,6 +323,30 @@ fn run_inner(layout: &Layout, local: Option<bool>, mut ready: Option<ReadyFn>) -
         return Err(fail(&mut ready, e));
     }
     Ok(())
+}
+
+/// Binds the HTTP/WebSocket port on loopback: `THRUM_WS_PORT`, else
+/// `daemon.ws_port`, else 9999; "auto" (or a port already taken) picks a
+/// free one, so several repositories can run side by side.
+async fn bind_http(cfg: &Config) -> Result<(tokio::net::TcpListener, u16), DaemonError> {
+    let wanted = std::env::var("THRUM_WS_PORT")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .or_else(|| {
+            cfg.daemon.ws_port.as_ref().map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
+        })
+        .unwrap_or_else(|| "9999".into());
+    let port: u16 = if wanted == "auto" { 0 } else { wanted.trim().parse().unwrap_or(0) };
+    let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+        Ok(l) => l,
+        Err(e) if port != 0 => {
+            tracing::warn!(port, error = %e, "port taken; picking a free one");
+            tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.map_err(|e| DaemonError::io("127.0.0.1:0", e))?
+        }
+        Err(e) => return Err(DaemonError::io("127.0.0.1:0", e)),
+    };
+    let port = listener.local_addr().map_err(|e| DaemonError::io("http listener", e))?.port();
+    Ok((listener, port))
 }
 
 /// Binds the socket, replacing a stale one (we hold the lock, so any

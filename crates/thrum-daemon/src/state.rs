@@ -32,6 +32,7 @@ pub struct DaemonState {
     db_path: PathBuf,
     /// Flips to true when shutdown begins; long-polls watch it.
     pub shutdown: watch::Receiver<bool>,
+    ws_port: std::sync::atomic::AtomicU16,
 }
 
 pub type State = Arc<DaemonState>;
@@ -68,7 +69,17 @@ impl DaemonState {
             readers: Mutex::new(Vec::new()),
             db_path,
             shutdown,
+            ws_port: std::sync::atomic::AtomicU16::new(0),
         }
+    }
+
+    /// The HTTP/WebSocket port (0 until bound).
+    pub fn ws_port(&self) -> u16 {
+        self.ws_port.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn set_ws_port(&self, port: u16) {
+        self.ws_port.store(port, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Runs a read query on a pooled read-only connection.

@@ -153,6 +153,8 @@ struct StatusJson {
     #[serde(skip_serializing_if = "Option::is_none")]
     sync_state: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    ws_port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     identity: Option<thrum_core::config::DaemonIdentity>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     warnings: Vec<String>,
@@ -175,6 +177,7 @@ fn status(ctx: &mut Ctx) -> Result<u8> {
                 version: None,
                 socket: None,
                 sync_state: None,
+                ws_port: None,
                 identity: None,
                 warnings: Vec::new(),
             });
@@ -196,6 +199,7 @@ fn status(ctx: &mut Ctx) -> Result<u8> {
             version: Some(h.version),
             socket: Some(h.socket_path),
             sync_state: Some(h.sync_state),
+            ws_port: Some(h.ws_port),
             identity: h.identity,
             warnings: h.warnings,
         });
@@ -205,6 +209,10 @@ fn status(ctx: &mut Ctx) -> Result<u8> {
     out.line(format!("  Version:  v{}", h.version));
     out.line(format!("  Socket:   {}", h.socket_path));
     out.line(format!("  Repo:     {repo}"));
+    out.line(format!("  Sync:     {}", h.sync_state));
+    if h.ws_port > 0 {
+        out.line(format!("  API:      ws://127.0.0.1:{}/ws", h.ws_port));
+    }
     if let Some(id) = h.identity {
         out.line("");
         out.line("Identity:");

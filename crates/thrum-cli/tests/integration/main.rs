@@ -11,6 +11,7 @@ mod messaging;
 mod robustness;
 mod rpc;
 mod sync;
+mod websocket;
 
 use thrum_testkit::TestEnv;
 

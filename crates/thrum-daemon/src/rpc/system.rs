@@ -25,6 +25,7 @@ pub async fn health(state: &State) -> HResult<Value> {
         started_at: state.started_at.clone(),
         socket_path: state.layout.socket().display().to_string(),
         local_only: Some(state.local_only),
+        ws_port: state.ws_port(),
         warnings: state.warnings.clone(),
     })
 }

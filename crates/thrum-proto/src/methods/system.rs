@@ -43,6 +43,9 @@ pub struct HealthResult {
     pub socket_path: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub local_only: Option<bool>,
+    /// The HTTP/WebSocket port on 127.0.0.1 (WebSocket API at `/ws`).
+    #[serde(default)]
+    pub ws_port: u16,
     /// Problems found at start (torn writes, unreadable lines).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,

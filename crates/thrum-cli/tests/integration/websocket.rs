@@ -1,0 +1,86 @@
+//! The WebSocket JSON-RPC API with a real WebSocket client.
+
+use serde_json::{Value, json};
+use tungstenite::client::IntoClientRequest;
+use tungstenite::{Message, connect};
+
+use crate::team;
+
+fn port(env: &thrum_testkit::TestEnv) -> u16 {
+    let text = std::fs::read_to_string(env.thrum_dir().join("var/ws.port")).unwrap();
+    text.trim().parse().unwrap()
+}
+
+type Ws = tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>;
+
+fn call(ws: &mut Ws, id: u64, method: &str, params: Value) -> Value {
+    let req = json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
+    ws.send(Message::Text(req.to_string().into())).unwrap();
+    read(ws)
+}
+
+fn read(ws: &mut Ws) -> Value {
+    loop {
+        match ws.read().unwrap() {
+            Message::Text(t) => return serde_json::from_str(&t).unwrap(),
+            Message::Close(_) => panic!("closed"),
+            _ => continue,
+        }
+    }
+}
+
+#[test]
+fn websocket_speaks_json_rpc_and_pushes() {
+    let env = team();
+    let p = port(&env);
+    let st = env.json(None, &["daemon", "status"]);
+    assert_eq!(st["ws_port"].as_u64(), Some(u64::from(p)));
+    let (mut ws, _) = connect(format!("ws://127.0.0.1:{p}/ws")).unwrap();
+    let h = call(&mut ws, 1, "health", json!({}));
+    assert_eq!(h["result"]["status"], "ok");
+    // Malformed frames get an error and the connection goes on.
+    ws.send(Message::Text("not json".into())).unwrap();
+    assert_eq!(read(&mut ws)["error"]["code"], -32700);
+    // Subscribe as bob, then a message from the CLI is pushed here.
+    let sub = call(&mut ws, 2, "subscribe", json!({ "mention_role": "reviewer", "caller_agent_id": "bob" }));
+    assert!(sub["result"]["subscription_id"].as_i64().is_some(), "{sub}");
+    let sent = env.json(Some("alice"), &["send", "please review", "--to", "@reviewer"]);
+    let push = read(&mut ws);
+    assert_eq!(push["method"], "notification.message", "{push}");
+    assert_eq!(push["params"]["message_id"], sent["message_id"]);
+    assert_eq!(push["params"]["matched_subscription"]["match_type"], "mention");
+    // Sending over the WebSocket works too (the caller names itself).
+    let r = call(
+        &mut ws,
+        3,
+        "message.send",
+        json!({ "content": "from the browser", "mentions": ["alice"], "caller_agent_id": "bob" }),
+    );
+    assert!(r["result"]["message_id"].as_str().unwrap().starts_with("msg_"), "{r}");
+    assert_eq!(env.json(Some("alice"), &["inbox"])["total"], 1);
+    // Without a caller, a write is refused.
+    let r = call(&mut ws, 4, "message.send", json!({ "content": "who am I", "mentions": ["alice"] }));
+    assert_eq!(r["error"]["code"], -32001, "{r}");
+}
+
+#[test]
+fn foreign_hosts_and_origins_are_refused() {
+    let env = team();
+    let p = port(&env);
+    let mut req = format!("ws://127.0.0.1:{p}/ws").into_client_request().unwrap();
+    req.headers_mut().insert("Origin", "https://evil.example".parse().unwrap());
+    match connect(req) {
+        Err(tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 403),
+        other => panic!("a cross-site page was let in: {:?}", other.map(|_| ())),
+    }
+    let mut req = format!("ws://127.0.0.1:{p}/ws").into_client_request().unwrap();
+    req.headers_mut().insert("Host", format!("rebound.example:{p}").parse().unwrap());
+    match connect(req) {
+        Err(tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 403),
+        other => panic!("a DNS-rebinding request was let in: {:?}", other.map(|_| ())),
+    }
+    // A local page is fine.
+    let mut req = format!("ws://127.0.0.1:{p}/ws").into_client_request().unwrap();
+    req.headers_mut().insert("Origin", format!("http://localhost:{p}").parse().unwrap());
+    assert!(connect(req).is_ok());
+}

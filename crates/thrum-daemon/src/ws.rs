@@ -1,0 +1,151 @@
+//! The HTTP and WebSocket transport, on one loopback port.
+//!
+//! `/ws` speaks the same JSON-RPC methods as the Unix socket (one request
+//! per text frame) plus server pushes for subscriptions made on the
+//! connection. Requests whose `Host` or `Origin` is not local are refused,
+//! so a web page elsewhere cannot reach the daemon through the user's
+//! browser (DNS rebinding, cross-site requests). There is no kernel peer
+//! identity here: mutating calls must name their agent (`caller_agent_id`).
+
+use axum::Router;
+use axum::extract::State as AxState;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::Value;
+use thrum_proto::frame::encode;
+use thrum_proto::{ErrorCode, Response as RpcResponse, RpcError};
+use tokio::sync::{mpsc, watch};
+
+use crate::caller::Caller;
+use crate::server::handle_frame;
+use crate::state::State;
+
+/// Serves HTTP/WebSocket on an already-bound listener until shutdown.
+pub async fn serve(listener: tokio::net::TcpListener, state: State, mut shutdown: watch::Receiver<bool>) {
+    let app = Router::new().route("/ws", get(upgrade)).fallback(fallback).with_state(state);
+    let stop = async move {
+        let _ = shutdown.changed().await;
+    };
+    if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
+        tracing::warn!(error = %e, "http server stopped");
+    }
+}
+
+/// Whether a `host[:port]` names this machine's loopback.
+fn loopback_host(h: &str) -> bool {
+    let host = if let Some(rest) = h.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        h.rsplit_once(':').map(|(a, _)| a).unwrap_or(h)
+    };
+    matches!(host, "localhost" | "127.0.0.1" | "::1")
+}
+
+/// The DNS-rebinding and cross-site check: Host must be local, and an
+/// Origin, when a browser sends one, must be a local page.
+pub fn local_request(headers: &HeaderMap) -> bool {
+    let host_ok = headers.get(header::HOST).and_then(|v| v.to_str().ok()).is_some_and(loopback_host);
+    let origin_ok = match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        None => true,
+        Some(o) => o
+            .strip_prefix("http://")
+            .or_else(|| o.strip_prefix("https://"))
+            .is_some_and(|rest| loopback_host(rest.split('/').next().unwrap_or(""))),
+    };
+    host_ok && origin_ok
+}
+
+async fn upgrade(ws: WebSocketUpgrade, headers: HeaderMap, AxState(state): AxState<State>) -> Response {
+    if !local_request(&headers) {
+        return (
+            StatusCode::FORBIDDEN,
+            "refused: the Host and Origin of a request to thrum must be local (localhost, 127.0.0.1 or [::1])\n",
+        )
+            .into_response();
+    }
+    ws.max_message_size(thrum_proto::MAX_FRAME).on_upgrade(move |socket| connection(socket, state))
+}
+
+async fn fallback(headers: HeaderMap) -> Response {
+    if !local_request(&headers) {
+        return (StatusCode::FORBIDDEN, "refused: non-local Host or Origin\n").into_response();
+    }
+    (StatusCode::NOT_FOUND, "thrum: the web UI is not part of this build yet; the WebSocket JSON-RPC API is at /ws\n")
+        .into_response()
+}
+
+async fn connection(mut socket: WebSocket, state: State) {
+    let caller = Caller::Unknown;
+    let (out, mut out_rx) = mpsc::channel::<Vec<u8>>(1024);
+    let mut notifiers = Vec::new();
+    let mut watched = std::collections::HashSet::new();
+    let mut shutdown = state.shutdown.clone();
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            Some(frame) = out_rx.recv() => {
+                let text = String::from_utf8_lossy(frame.strip_suffix(b"\n").unwrap_or(&frame)).into_owned();
+                if socket.send(Message::Text(text.into())).await.is_err() {
+                    break;
+                }
+            }
+            msg = socket.recv() => {
+                let bytes = match msg {
+                    Some(Ok(Message::Text(t))) => t.as_bytes().to_vec(),
+                    Some(Ok(Message::Binary(b))) => b.to_vec(),
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    Some(Ok(Message::Close(_))) | None => break,
+                    Some(Err(e)) => {
+                        // Oversized or malformed frames end up here.
+                        let err = RpcError::new(ErrorCode::InvalidRequest, format!("bad WebSocket frame: {e}"));
+                        let _ = socket.send(Message::Text(String::from_utf8_lossy(&encode(&RpcResponse::err(Value::Null, err))).trim_end().to_string().into())).await;
+                        break;
+                    }
+                };
+                let (response, method) = handle_frame(&state, &caller, &bytes).await;
+                if method == thrum_proto::methods::system::SUBSCRIBE
+                    && let Some(sid) = response.as_ref().and_then(|r| r.result.as_ref()).and_then(|v| v.get("session_id")).and_then(Value::as_str)
+                    && watched.insert(sid.to_string())
+                {
+                    notifiers.push(tokio::spawn(crate::notify::push_session(state.clone(), sid.to_string(), out.clone())));
+                }
+                if let Some(r) = response {
+                    let text = serde_json::to_string(&r).unwrap_or_default();
+                    if socket.send(Message::Text(text.into())).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    for n in notifiers {
+        n.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(host: &str, origin: Option<&str>) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, host.parse().unwrap_or_else(|_| axum::http::HeaderValue::from_static("x")));
+        if let Some(o) = origin {
+            h.insert(header::ORIGIN, o.parse().unwrap_or_else(|_| axum::http::HeaderValue::from_static("x")));
+        }
+        h
+    }
+
+    #[test]
+    fn only_local_hosts_and_origins_pass() {
+        assert!(local_request(&headers("localhost:9999", None)));
+        assert!(local_request(&headers("127.0.0.1:9999", Some("http://localhost:9999"))));
+        assert!(local_request(&headers("[::1]:9999", Some("http://[::1]:9999"))));
+        assert!(!local_request(&headers("evil.example:9999", None)));
+        assert!(!local_request(&headers("localhost.evil.example", None)));
+        assert!(!local_request(&headers("127.0.0.1:9999", Some("https://evil.example"))));
+        assert!(!local_request(&headers("127.0.0.1:9999", Some("null"))));
+    }
+}
