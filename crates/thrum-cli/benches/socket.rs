@@ -98,10 +98,41 @@ fn main() {
         assert_eq!(got, sent, "the waiter woke for an older message");
         lat.push(done.duration_since(t));
     }
+    report("send -> message.wait wake-up", &mut lat);
+
+    // Push latency: a WebSocket client subscribed to mentions of agent_2.
+    let port: u16 = std::fs::read_to_string(env.thrum_dir().join("var/ws.port")).unwrap().trim().parse().unwrap();
+    let (mut ws, _) = tungstenite::connect(format!("ws://127.0.0.1:{port}/ws")).unwrap();
+    let sub = json!({ "jsonrpc": "2.0", "id": 1, "method": "subscribe", "params": { "mention_role": "agent_2", "caller_agent_id": "agent_2" } });
+    ws.send(tungstenite::Message::Text(sub.to_string().into())).unwrap();
+    let _ = ws.read().unwrap();
+    let mut lat = Vec::new();
+    for n in 0..300u64 {
+        let t = Instant::now();
+        let r = sender.call(
+            10_000 + n,
+            "message.send",
+            json!({ "content": "push", "mentions": ["agent_2"], "caller_agent_id": "agent_0" }),
+        );
+        let sent = r["result"]["message_id"].as_str().unwrap_or("").to_string();
+        loop {
+            if let tungstenite::Message::Text(t2) = ws.read().unwrap() {
+                let v: serde_json::Value = serde_json::from_str(&t2).unwrap();
+                if v["params"]["message_id"] == sent.as_str() {
+                    break;
+                }
+            }
+        }
+        lat.push(t.elapsed());
+    }
+    report("send -> WebSocket push", &mut lat);
+}
+
+fn report(what: &str, lat: &mut [Duration]) {
     lat.sort();
     let pct = |p: f64| lat[((lat.len() as f64 - 1.0) * p) as usize];
     println!(
-        "send -> message.wait wake-up: p50 {:.2} ms, p99 {:.2} ms (includes the durable send itself)",
+        "{what}: p50 {:.2} ms, p99 {:.2} ms (includes the durable send itself)",
         pct(0.5).as_secs_f64() * 1e3,
         pct(0.99).as_secs_f64() * 1e3
     );
