@@ -120,3 +120,60 @@ fn subscribers_get_pushes_for_matching_messages_only() {
     let _ = follower.kill();
     let _ = follower.wait();
 }
+
+/// A subscriber that stops reading never slows senders down; when it
+/// reads again it learns how many pushes it missed.
+#[test]
+fn a_slow_subscriber_never_blocks_writers_and_hears_what_it_missed() {
+    let env = team();
+    // Python stands in for a raw client that lives inside the worktree
+    // (the daemon identifies callers by their working directory).
+    let script = r#"
+import json, socket, sys, time
+path = ".thrum/var/thrum.sock"
+def conn():
+    s = socket.socket(socket.AF_UNIX); s.connect(path); return s, s.makefile("rwb")
+def call(f, i, m, p):
+    f.write((json.dumps({"jsonrpc": "2.0", "id": i, "method": m, "params": p}) + "\n").encode()); f.flush()
+    while True:
+        v = json.loads(f.readline())
+        if v.get("id") == i: return v
+slow_s, slow = conn()
+slow_s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+r = call(slow, 1, "subscribe", {"all": True, "caller_agent_id": "bob"})
+assert "result" in r, r
+_, fast = conn()
+t = time.time()
+for i in range(3000):
+    r = call(fast, 10 + i, "message.send", {"content": "m%d" % i, "mentions": ["bob"], "caller_agent_id": "alice"})
+    assert "result" in r, r
+elapsed = time.time() - t
+got, missed = 0, 0
+slow_s.settimeout(5)
+try:
+    while got + missed < 3000:
+        line = slow.readline()
+        if not line: break
+        v = json.loads(line)
+        if v.get("method") == "notification.message": got += 1
+        elif v.get("method") == "notification.missed": missed += v["params"]["count"]
+except socket.timeout:
+    pass
+print(json.dumps({"sent_seconds": elapsed, "got": got, "missed": missed}))
+"#;
+    let out = env
+        .hermetic(std::process::Command::new("python3"))
+        .arg("-c")
+        .arg(script)
+        .current_dir(env.repo())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["missed"].as_u64().unwrap() > 0, "the slow reader should have missed some: {v}");
+    assert_eq!(
+        v["got"].as_u64().unwrap() + v["missed"].as_u64().unwrap(),
+        3000,
+        "every push is either delivered or counted: {v}"
+    );
+}
