@@ -63,38 +63,41 @@ pub async fn push_session(state: State, session_id: String, out: mpsc::Sender<Ve
     let mut feed = state.feed.subscribe();
     let mut missed: u64 = 0;
     loop {
-        match feed.recv().await {
-            Ok(events) => {
-                for ev in events.iter().filter(|e| e.kind() == "message.create") {
-                    let subs = state.subscriptions.for_session(&session_id);
-                    let Some(me) = subs.first().map(|s| s.agent_id.clone()) else { return };
-                    let Ok(Payload::MessageCreate(m)) = ev.payload() else { continue };
-                    if m.agent_id == me {
-                        continue;
-                    }
-                    let Some((sub, kind)) = matches(&subs, &m) else { continue };
+        tokio::select! {
+            // Once the reader makes room again, tell it what it missed.
+            permit = out.reserve(), if missed > 0 => match permit {
+                Ok(p) => {
                     let n = Notification::new(
-                        "notification.message",
-                        message_params(&state, &m, ev.timestamp(), sub, kind),
+                        "notification.missed",
+                        json!({ "count": missed, "hint": "some notifications were dropped because they were not read in time: call message.list to catch up" }),
                     );
-                    match out.try_send(encode(&n)) {
-                        Ok(()) => {}
-                        Err(mpsc::error::TrySendError::Full(_)) => missed += 1,
-                        Err(mpsc::error::TrySendError::Closed(_)) => return,
+                    p.send(encode(&n));
+                    missed = 0;
+                }
+                Err(_) => return,
+            },
+            got = feed.recv() => match got {
+                Ok(events) => {
+                    for ev in events.iter().filter(|e| e.kind() == "message.create") {
+                        let subs = state.subscriptions.for_session(&session_id);
+                        let Some(me) = subs.first().map(|s| s.agent_id.clone()) else { return };
+                        let Ok(Payload::MessageCreate(m)) = ev.payload() else { continue };
+                        if m.agent_id == me {
+                            continue;
+                        }
+                        let Some((sub, kind)) = matches(&subs, &m) else { continue };
+                        let n = Notification::new("notification.message", message_params(&state, &m, ev.timestamp(), sub, kind));
+                        // Never wait on a slow reader: count what does not fit.
+                        match out.try_send(encode(&n)) {
+                            Ok(()) => {}
+                            Err(mpsc::error::TrySendError::Full(_)) => missed += 1,
+                            Err(mpsc::error::TrySendError::Closed(_)) => return,
+                        }
                     }
                 }
-            }
-            Err(RecvError::Lagged(n)) => missed += n,
-            Err(RecvError::Closed) => return,
-        }
-        if missed > 0 {
-            let n = Notification::new(
-                "notification.missed",
-                json!({ "count": missed, "hint": "some notifications were dropped because they were not read in time: call message.list to catch up" }),
-            );
-            if out.try_send(encode(&n)).is_ok() {
-                missed = 0;
-            }
+                Err(RecvError::Lagged(n)) => missed += n,
+                Err(RecvError::Closed) => return,
+            },
         }
     }
 }
