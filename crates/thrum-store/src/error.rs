@@ -26,7 +26,12 @@ impl StoreError {
     /// True when the failure is the disk being full or read-only: the
     /// caller should tell the user to free space, not retry blindly.
     pub fn is_disk_full(&self) -> bool {
-        matches!(self, StoreError::Io { source, .. }
-            if source.raw_os_error() == Some(28) || source.raw_os_error() == Some(30))
+        match self {
+            StoreError::Io { source, .. } => matches!(source.raw_os_error(), Some(28) | Some(30)),
+            StoreError::Sql(rusqlite::Error::SqliteFailure(e, _)) => {
+                matches!(e.code, rusqlite::ErrorCode::DiskFull | rusqlite::ErrorCode::ReadOnly)
+            }
+            _ => false,
+        }
     }
 }

@@ -155,3 +155,52 @@ fn garbage_on_the_socket_and_in_the_log_never_crashes_the_daemon() {
         "{st}"
     );
 }
+
+/// A full disk: the send fails with a clear message and writes nothing;
+/// once space is back, everything acknowledged before is intact and sends
+/// work again. Runs in a private mount namespace with a small tmpfs (needs
+/// root, as CI has).
+#[test]
+fn a_full_disk_rejects_cleanly_and_recovers() {
+    if !std::process::Command::new("unshare").args(["-m", "true"]).status().is_ok_and(|s| s.success()) {
+        eprintln!("skipping: unshare -m needs root");
+        return;
+    }
+    let env = TestEnv::new(crate::BIN);
+    let out_dir = env.dir.path().join("out");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let script = r#"
+set -u
+T="$1"; OUT="$2"; FS="$OUT/fs"
+mkdir -p "$FS" && mount -t tmpfs -o size=8m tmpfs "$FS" || exit 90
+cd "$FS" && git init -q repo && cd repo && git commit -q --allow-empty -m init
+trap '"$T" daemon stop -q 2>/dev/null' EXIT
+"$T" init -q >/dev/null
+"$T" quickstart --name alice --role dev --module m --no-agent-pid -q
+"$T" quickstart --name bob --role rev --module m --no-agent-pid --force -q
+THRUM_NAME=alice "$T" send "before" --to @bob --json > "$OUT/before.json"
+dd if=/dev/zero of="$FS/fill" bs=64k 2>/dev/null
+THRUM_NAME=alice "$T" send "while full" --to @bob 2> "$OUT/full.err"; echo $? > "$OUT/full.rc"
+rm -f "$FS/fill"
+THRUM_NAME=alice "$T" send "after" --to @bob --json > "$OUT/after.json"
+THRUM_NAME=bob "$T" inbox --json > "$OUT/inbox.json"
+"#;
+    let status = env
+        .hermetic(std::process::Command::new("unshare"))
+        .args(["-m", "sh", "-c", script, "sh"])
+        .arg(&env.bin)
+        .arg(&out_dir)
+        .status()
+        .unwrap();
+    assert!(status.success(), "scenario failed: {status}");
+    let rc = std::fs::read_to_string(out_dir.join("full.rc")).unwrap();
+    assert_eq!(rc.trim(), "1", "a send on a full disk must fail");
+    let err = std::fs::read_to_string(out_dir.join("full.err")).unwrap();
+    assert!(err.contains("full"), "the error should say the disk is full: {err}");
+    let inbox: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("inbox.json")).unwrap()).unwrap();
+    let mut got: Vec<&str> =
+        inbox["messages"].as_array().unwrap().iter().map(|m| m["body"]["content"].as_str().unwrap()).collect();
+    got.sort();
+    assert_eq!(got, vec!["after", "before"], "{inbox}");
+}
