@@ -119,8 +119,9 @@ pub fn read_files(wt: &Git, rev: &str, paths: &[String]) -> Result<Vec<(String, 
 /// Returns the new commit.
 pub fn commit(wt: &Git, message: &str, remote_parent: Option<&str>) -> Result<Option<String>, GitError> {
     // --sparse: shared context files may sit outside older worktrees'
-    // sparse patterns.
-    wt.run(&["add", "-A", "--sparse", "--", "."])?;
+    // sparse patterns. Dot-files are left out: they are the temporary
+    // files of an atomic rewrite that may be in flight.
+    wt.run(&["add", "-A", "--sparse", "--", ".", ":(exclude).*", ":(exclude)**/.*"])?;
     let head = wt.run(&["rev-parse", "--verify", "--quiet", "HEAD"]).ok().filter(|s| !s.is_empty());
     let tree = wt.run(&["write-tree"])?;
     let head_tree = head.as_ref().and_then(|h| wt.run(&["rev-parse", &format!("{h}^{{tree}}")]).ok());
