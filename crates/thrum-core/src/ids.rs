@@ -14,6 +14,7 @@ pub enum IdKind {
     Group,
     Subscription,
     Daemon,
+    Token,
 }
 
 impl IdKind {
@@ -27,6 +28,7 @@ impl IdKind {
             IdKind::Group => "grp",
             IdKind::Subscription => "sub",
             IdKind::Daemon => "d",
+            IdKind::Token => "tok",
         }
     }
 }

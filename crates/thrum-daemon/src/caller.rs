@@ -26,6 +26,9 @@ pub enum Caller {
     Anonymous,
     /// Introspection failed; claims are trusted.
     Unknown,
+    /// A WebSocket client (a browser or a tool on this machine): no kernel
+    /// identity, so writes must name their agent; may register a user.
+    Browser,
 }
 
 impl Caller {
@@ -77,7 +80,7 @@ impl Caller {
         match self {
             Caller::Anonymous => true,
             Caller::Worktree { .. } => self.agents().is_empty(),
-            Caller::Unknown => false,
+            Caller::Unknown | Caller::Browser => false,
         }
     }
 
@@ -89,6 +92,9 @@ impl Caller {
             Caller::Unknown => claimed
                 .map(str::to_string)
                 .ok_or_else(|| identity_err("caller_agent_id is required: set THRUM_NAME or pass --name")),
+            Caller::Browser => claimed.map(str::to_string).ok_or_else(|| {
+                identity_err("unauthenticated_rpc/no_caller_agent_id: name the agent in caller_agent_id, or call user.register first")
+            }),
             Caller::Anonymous => Err(identity_err(
                 "caller is outside every worktree of this repository: cd into a registered agent worktree and retry",
             )),

@@ -77,7 +77,9 @@ async fn fallback(headers: HeaderMap) -> Response {
 }
 
 async fn connection(mut socket: WebSocket, state: State) {
-    let caller = Caller::Unknown;
+    let caller = Caller::Browser;
+    // After `user.register`, calls that name no agent act as that user.
+    let mut user: Option<String> = None;
     let (out, mut out_rx) = mpsc::channel::<Vec<u8>>(1024);
     let mut notifiers = Vec::new();
     let mut watched = std::collections::HashSet::new();
@@ -104,7 +106,16 @@ async fn connection(mut socket: WebSocket, state: State) {
                         break;
                     }
                 };
+                let bytes = match &user {
+                    Some(u) => with_default_caller(&bytes, u),
+                    None => bytes,
+                };
                 let (response, method) = handle_frame(&state, &caller, &bytes).await;
+                if method == thrum_proto::methods::system::USER_REGISTER
+                    && let Some(u) = response.as_ref().and_then(|r| r.result.as_ref()).and_then(|v| v.get("user_id")).and_then(Value::as_str)
+                {
+                    user = Some(u.to_string());
+                }
                 if method == thrum_proto::methods::system::SUBSCRIBE
                     && let Some(sid) = response.as_ref().and_then(|r| r.result.as_ref()).and_then(|v| v.get("session_id")).and_then(Value::as_str)
                     && watched.insert(sid.to_string())
@@ -123,6 +134,17 @@ async fn connection(mut socket: WebSocket, state: State) {
     for n in notifiers {
         n.abort();
     }
+}
+
+/// Adds `caller_agent_id` to a request that names none.
+fn with_default_caller(frame: &[u8], user: &str) -> Vec<u8> {
+    let Ok(mut v) = serde_json::from_slice::<Value>(frame) else { return frame.to_vec() };
+    if let Some(params) = v.get_mut("params").and_then(Value::as_object_mut) {
+        params.entry("caller_agent_id").or_insert_with(|| Value::from(user));
+    } else if let Some(obj) = v.as_object_mut() {
+        obj.insert("params".into(), serde_json::json!({ "caller_agent_id": user }));
+    }
+    serde_json::to_vec(&v).unwrap_or_else(|_| frame.to_vec())
 }
 
 #[cfg(test)]

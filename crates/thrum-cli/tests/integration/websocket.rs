@@ -84,3 +84,38 @@ fn foreign_hosts_and_origins_are_refused() {
     req.headers_mut().insert("Origin", format!("http://localhost:{p}").parse().unwrap());
     assert!(connect(req).is_ok());
 }
+
+#[test]
+fn a_browser_user_registers_and_talks_with_agents() {
+    let env = team();
+    let (mut ws, _) = connect(format!("ws://127.0.0.1:{}/ws", port(&env))).unwrap();
+    let who = call(&mut ws, 1, "user.identify", json!({}));
+    assert_eq!(who["result"]["username"], "test-user");
+    let r = call(&mut ws, 2, "user.register", json!({ "username": "leon", "display": "Leon" }));
+    assert_eq!(r["result"]["user_id"], "user:leon", "{r}");
+    assert_eq!(r["result"]["status"], "registered");
+    assert!(r["result"]["token"].as_str().unwrap().starts_with("tok_"));
+    // From now on this connection speaks as user:leon.
+    let sent = call(&mut ws, 3, "message.send", json!({ "content": "hello from the UI", "mentions": ["alice"] }));
+    assert!(sent["result"]["message_id"].is_string(), "{sent}");
+    let inbox = env.json(Some("alice"), &["inbox"]);
+    assert_eq!(inbox["messages"][0]["agent_id"], "user:leon");
+    // Agents can answer the user.
+    env.ok(Some("alice"), &["reply", inbox["messages"][0]["message_id"].as_str().unwrap(), "hi Leon"]);
+    let mine = call(
+        &mut ws,
+        4,
+        "message.list",
+        json!({ "for_agent": "user:leon", "exclude_self": true, "caller_agent_id": "user:leon" }),
+    );
+    assert_eq!(mine["result"]["messages"][0]["body"]["content"], "hi Leon", "{mine}");
+    // Registering again is idempotent; bad names are refused.
+    let again = call(&mut ws, 5, "user.register", json!({ "username": "leon" }));
+    assert_eq!(again["result"]["status"], "existing");
+    let bad = call(&mut ws, 6, "user.register", json!({ "username": "agent:x" }));
+    assert!(bad["error"]["message"].as_str().unwrap().contains("agent:"), "{bad}");
+    // Over the Unix socket it is refused.
+    let (code, err) = env.fail(None, &["rpc", "user.register", r#"{"username":"x"}"#]);
+    assert_eq!(code, 1);
+    assert!(err.contains("only available over the WebSocket"), "{err}");
+}

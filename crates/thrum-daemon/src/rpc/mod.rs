@@ -26,6 +26,7 @@ pub async fn dispatch(state: &State, caller: &Caller, method: &str, params: Valu
     let out = match method {
         ym::HEALTH => system::health(state).await,
         ym::USER_IDENTIFY => system::user_identify(state).await,
+        ym::USER_REGISTER if matches!(caller, Caller::Browser) => system::user_register(state, params).await,
         ym::USER_REGISTER => {
             Err(Fail(RpcError::new(ErrorCode::Identity, "user.register is only available over the WebSocket API")))
         }

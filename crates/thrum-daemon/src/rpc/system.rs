@@ -106,3 +106,69 @@ pub async fn sync_force(state: &State, params: Value) -> HResult<Value> {
     }
     Ok(v)
 }
+
+/// `user.register` (WebSocket only): a person using the web UI becomes the
+/// agent `user:{username}` with an open session, so they can send and
+/// receive like any agent. Registering again returns the same user.
+pub async fn user_register(state: &State, params: Value) -> HResult<Value> {
+    #[derive(serde::Deserialize)]
+    struct P {
+        #[serde(default)]
+        username: String,
+        #[serde(default)]
+        display: String,
+    }
+    let p: P = parse(params)?;
+    if p.username.is_empty() {
+        return Err(server("username is required"));
+    }
+    if p.username.starts_with("agent:") {
+        return Err(server("username cannot start with 'agent:' prefix"));
+    }
+    if p.username.len() > 32 || !p.username.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+        return Err(server("invalid username format: use 1-32 letters, digits, '_' or '-'"));
+    }
+    if p.display.len() > 200 {
+        return Err(crate::error::bad_params("display name is too long (max 200 bytes)"));
+    }
+    let username = p.username.to_lowercase();
+    let user_id = format!("user:{username}");
+    state
+        .writer
+        .submit(move |c| {
+            let existing = query::agent(c, &user_id)?;
+            let mut events = Vec::new();
+            if existing.is_none() {
+                events.push(thrum_core::Event::new(
+                    "agent.register",
+                    &thrum_core::event::AgentRegister {
+                        agent_id: user_id.clone(),
+                        kind: "user".into(),
+                        role: "user".into(),
+                        module: "web".into(),
+                        display: p.display.clone(),
+                        ..Default::default()
+                    },
+                ));
+            }
+            if query::active_session(c, &user_id)?.is_none() {
+                events.push(thrum_core::Event::new(
+                    "agent.session.start",
+                    &thrum_core::event::SessionStart {
+                        session_id: thrum_core::new_id(thrum_core::IdKind::Session),
+                        agent_id: user_id.clone(),
+                        ..Default::default()
+                    },
+                ));
+            }
+            let result = serde_json::json!({
+                "user_id": user_id,
+                "username": username,
+                "display_name": if p.display.is_empty() { existing.map(|a| a.display).unwrap_or_default() } else { p.display.clone() },
+                "token": thrum_core::new_id(thrum_core::IdKind::Token),
+                "status": if events.iter().any(|e| e.kind() == "agent.register") { "registered" } else { "existing" },
+            });
+            Ok((events, result))
+        })
+        .await
+}
