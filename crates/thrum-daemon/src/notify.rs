@@ -40,16 +40,32 @@ fn preview(text: &str) -> String {
     p
 }
 
-fn message_params(state: &State, m: &MessageCreate, ts: &str, sub: &Subscription, kind: &str) -> Value {
-    let author = state.read(|r| Ok(query::agent(r, &m.agent_id)?)).ok().flatten();
+/// Role and module of message authors, looked up once per connection.
+type AuthorCache = std::collections::HashMap<String, (String, String)>;
+
+fn message_params(
+    state: &State,
+    authors: &mut AuthorCache,
+    m: &MessageCreate,
+    ts: &str,
+    sub: &Subscription,
+    kind: &str,
+) -> Value {
+    let (role, module) = authors
+        .entry(m.agent_id.clone())
+        .or_insert_with(|| {
+            state
+                .read(|r| Ok(query::agent(r, &m.agent_id)?))
+                .ok()
+                .flatten()
+                .map(|a| (a.role, a.module))
+                .unwrap_or_default()
+        })
+        .clone();
     json!({
         "message_id": m.message_id,
         "thread_id": m.thread_id,
-        "author": {
-            "agent_id": m.agent_id,
-            "role": author.as_ref().map(|a| a.role.clone()).unwrap_or_default(),
-            "module": author.as_ref().map(|a| a.module.clone()).unwrap_or_default(),
-        },
+        "author": { "agent_id": m.agent_id, "role": role, "module": module },
         "preview": preview(&m.body.content),
         "scopes": m.scopes,
         "matched_subscription": { "subscription_id": sub.id, "match_type": kind },
@@ -62,6 +78,7 @@ fn message_params(state: &State, m: &MessageCreate, ts: &str, sub: &Subscription
 pub async fn push_session(state: State, session_id: String, out: mpsc::Sender<Vec<u8>>) {
     let mut feed = state.feed.subscribe();
     let mut missed: u64 = 0;
+    let mut authors = AuthorCache::new();
     loop {
         tokio::select! {
             // Once the reader makes room again, tell it what it missed.
@@ -86,7 +103,7 @@ pub async fn push_session(state: State, session_id: String, out: mpsc::Sender<Ve
                             continue;
                         }
                         let Some((sub, kind)) = matches(&subs, &m) else { continue };
-                        let n = Notification::new("notification.message", message_params(&state, &m, ev.timestamp(), sub, kind));
+                        let n = Notification::new("notification.message", message_params(&state, &mut authors, &m, ev.timestamp(), sub, kind));
                         // Never wait on a slow reader: count what does not fit.
                         match out.try_send(encode(&n)) {
                             Ok(()) => {}
