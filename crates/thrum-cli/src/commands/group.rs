@@ -20,23 +20,9 @@ pub enum GroupCmd {
     /// Delete a group.
     Delete { name: String },
     /// Add an agent (default), a role (--role) or a group (--group).
-    Add {
-        group: String,
-        member: Option<String>,
-        #[arg(long, conflicts_with_all = ["member", "group_member"])]
-        role: Option<String>,
-        #[arg(long = "group", conflicts_with = "member")]
-        group_member: Option<String>,
-    },
+    Add(MemberArgs),
     /// Remove a member.
-    Remove {
-        group: String,
-        member: Option<String>,
-        #[arg(long, conflicts_with_all = ["member", "group_member"])]
-        role: Option<String>,
-        #[arg(long = "group", conflicts_with = "member")]
-        group_member: Option<String>,
-    },
+    Remove(MemberArgs),
     /// List groups.
     List,
     /// Show a group.
@@ -47,6 +33,30 @@ pub enum GroupCmd {
         #[arg(long)]
         expand: bool,
     },
+}
+
+/// A group and one member of it.
+#[derive(Debug, clap::Args)]
+pub struct MemberArgs {
+    pub group: String,
+    /// An agent (@alice).
+    pub member: Option<String>,
+    /// Every agent with this role (* for all).
+    #[arg(long, conflicts_with_all = ["member", "group_member"])]
+    pub role: Option<String>,
+    /// Another group (nested).
+    #[arg(long = "group", conflicts_with = "member")]
+    pub group_member: Option<String>,
+}
+
+impl MemberArgs {
+    /// The RPC params for adding or removing this member.
+    fn params(self, caller: &Option<String>) -> Result<serde_json::Value> {
+        let (kind, value) = member(self.member, self.role, self.group_member)?;
+        Ok(
+            json!({ "group": self.group.trim_start_matches('@'), "member_type": kind, "member_value": value, "caller_agent_id": caller }),
+        )
+    }
 }
 
 fn member(member: Option<String>, role: Option<String>, group: Option<String>) -> Result<(String, String)> {
@@ -74,24 +84,16 @@ pub fn run(ctx: &mut Ctx, cmd: GroupCmd) -> Result<u8> {
                 ctx.call(gm::DELETE, &json!({ "name": name.trim_start_matches('@'), "caller_agent_id": caller }))?;
             if out.json { out.json(&r) } else { out.ok(format!("Group deleted: {}", r.name)) }
         }
-        GroupCmd::Add { group, member: m, role, group_member } => {
-            let (kind, value) = member(m, role, group_member)?;
-            let r: MemberResult = ctx.call(
-                gm::MEMBER_ADD,
-                &json!({ "group": group.trim_start_matches('@'), "member_type": kind, "member_value": value, "caller_agent_id": caller }),
-            )?;
+        GroupCmd::Add(a) => {
+            let r: MemberResult = ctx.call(gm::MEMBER_ADD, &a.params(&caller)?)?;
             if out.json {
                 out.json(&r)
             } else {
                 out.ok(format!("Added {} {} to group {}", r.member_type, r.member_value, r.group))
             }
         }
-        GroupCmd::Remove { group, member: m, role, group_member } => {
-            let (kind, value) = member(m, role, group_member)?;
-            let r: MemberResult = ctx.call(
-                gm::MEMBER_REMOVE,
-                &json!({ "group": group.trim_start_matches('@'), "member_type": kind, "member_value": value, "caller_agent_id": caller }),
-            )?;
+        GroupCmd::Remove(a) => {
+            let r: MemberResult = ctx.call(gm::MEMBER_REMOVE, &a.params(&caller)?)?;
             if out.json {
                 out.json(&r)
             } else {
