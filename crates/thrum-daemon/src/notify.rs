@@ -119,6 +119,42 @@ pub async fn push_session(state: State, session_id: String, out: mpsc::Sender<Ve
     }
 }
 
+/// The push tasks of one connection: one per session subscribed on it,
+/// all stopped when the connection ends (on drop).
+pub struct Pushes {
+    out: mpsc::Sender<Vec<u8>>,
+    sessions: std::collections::HashSet<String>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Pushes {
+    pub fn new(out: mpsc::Sender<Vec<u8>>) -> Self {
+        Pushes { out, sessions: Default::default(), tasks: Vec::new() }
+    }
+
+    /// After a successful `subscribe` on this connection, starts pushing
+    /// for its session (once per session).
+    pub fn after_call(&mut self, state: &State, method: &str, response: Option<&thrum_proto::Response>) {
+        if method != thrum_proto::methods::system::SUBSCRIBE {
+            return;
+        }
+        let sid = response.and_then(|r| r.result.as_ref()).and_then(|v| v.get("session_id")).and_then(Value::as_str);
+        if let Some(sid) = sid
+            && self.sessions.insert(sid.to_string())
+        {
+            self.tasks.push(tokio::spawn(push_session(state.clone(), sid.to_string(), self.out.clone())));
+        }
+    }
+}
+
+impl Drop for Pushes {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

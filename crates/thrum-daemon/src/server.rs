@@ -62,8 +62,7 @@ async fn serve_conn(stream: UnixStream, state: State, mut shutdown: watch::Recei
             }
         }
     });
-    let mut notifiers = Vec::new();
-    let mut watched = std::collections::HashSet::new();
+    let mut pushes = crate::notify::Pushes::new(out.clone());
     loop {
         let frame = tokio::select! {
             _ = shutdown.changed() => break,
@@ -84,25 +83,14 @@ async fn serve_conn(stream: UnixStream, state: State, mut shutdown: watch::Recei
             Ok(Some(())) => handle_frame(&state, &caller, &buf).await,
         };
         // A subscription made on this connection is pushed on it.
-        if method == thrum_proto::methods::system::SUBSCRIBE
-            && let Some(sid) = response
-                .as_ref()
-                .and_then(|r| r.result.as_ref())
-                .and_then(|v| v.get("session_id"))
-                .and_then(Value::as_str)
-            && watched.insert(sid.to_string())
-        {
-            notifiers.push(tokio::spawn(crate::notify::push_session(state.clone(), sid.to_string(), out.clone())));
-        }
+        pushes.after_call(&state, &method, response.as_ref());
         if let Some(resp) = response
             && out.send(encode(&resp)).await.is_err()
         {
             break;
         }
     }
-    for n in notifiers {
-        n.abort();
-    }
+    drop(pushes);
     drop(out);
     let _ = writer.await;
 }

@@ -81,8 +81,7 @@ async fn connection(mut socket: WebSocket, state: State) {
     // After `user.register`, calls that name no agent act as that user.
     let mut user: Option<String> = None;
     let (out, mut out_rx) = mpsc::channel::<Vec<u8>>(1024);
-    let mut notifiers = Vec::new();
-    let mut watched = std::collections::HashSet::new();
+    let mut pushes = crate::notify::Pushes::new(out.clone());
     let mut shutdown = state.shutdown.clone();
     loop {
         tokio::select! {
@@ -116,12 +115,7 @@ async fn connection(mut socket: WebSocket, state: State) {
                 {
                     user = Some(u.to_string());
                 }
-                if method == thrum_proto::methods::system::SUBSCRIBE
-                    && let Some(sid) = response.as_ref().and_then(|r| r.result.as_ref()).and_then(|v| v.get("session_id")).and_then(Value::as_str)
-                    && watched.insert(sid.to_string())
-                {
-                    notifiers.push(tokio::spawn(crate::notify::push_session(state.clone(), sid.to_string(), out.clone())));
-                }
+                pushes.after_call(&state, &method, response.as_ref());
                 if let Some(r) = response {
                     let text = serde_json::to_string(&r).unwrap_or_default();
                     if socket.send(Message::Text(text.into())).await.is_err() {
@@ -131,9 +125,7 @@ async fn connection(mut socket: WebSocket, state: State) {
             }
         }
     }
-    for n in notifiers {
-        n.abort();
-    }
+    drop(pushes);
 }
 
 /// Adds `caller_agent_id` to a request that names none.

@@ -354,10 +354,8 @@ pub fn groups_of(conn: &Connection, agent_id: &str, role: Option<&str>) -> Resul
     Ok(found)
 }
 
-/// Builds the WHERE clause shared by the list, the total and the unread
-/// count. `with_author` is false for the unread count, which (as in the
-/// original) ignores the author filter.
-fn where_clause(conn: &Connection, q: &ListQuery, with_author: bool, args: &mut Vec<SqlValue>) -> Result<String> {
+/// Builds the WHERE clause shared by the page and its counts.
+fn where_clause(conn: &Connection, q: &ListQuery, args: &mut Vec<SqlValue>) -> Result<String> {
     let mut w: Vec<String> = Vec::new();
     let arg = |args: &mut Vec<SqlValue>, v: &str| {
         args.push(SqlValue::Text(v.to_string()));
@@ -378,7 +376,7 @@ fn where_clause(conn: &Connection, q: &ListQuery, with_author: bool, args: &mut 
         let a = arg(args, t);
         w.push(format!("m.thread_id = {a}"));
     }
-    if with_author && let Some(au) = &q.author_id {
+    if let Some(au) = &q.author_id {
         let a = arg(args, au);
         w.push(format!("m.agent_id = {a}"));
     }
@@ -495,7 +493,7 @@ pub fn list_messages(conn: &Connection, q: &ListQuery) -> Result<ListPage> {
     };
     let page = q.page.max(1);
     let mut args = Vec::new();
-    let w = where_clause(conn, q, true, &mut args)?;
+    let w = where_clause(conn, q, &mut args)?;
     let col =
         if q.sort_by_updated { "CASE updated_at WHEN '' THEN created_at ELSE updated_at END" } else { "created_at" };
     let dir = if q.ascending { "ASC" } else { "DESC" };

@@ -581,15 +581,10 @@ pub async fn purge(state: &State, params: Value) -> HResult<Value> {
         .writer
         .exclusive(move |store| {
             let (messages, sessions, events) = query::count_before(store.db(), &cutoff)?;
-            let all = store.all_events()?;
-            let doomed = |e: &Event| {
-                let old = e.timestamp() < cutoff.as_str();
-                old && (e.kind().starts_with("message.") || e.kind().starts_with("agent.session."))
-            };
             let mut files = BTreeSet::new();
-            for (shard, e) in &all {
-                if doomed(e) {
-                    files.insert(shard.clone());
+            for (shard, e) in store.all_events()? {
+                if thrum_store::purged(&e, &cutoff) {
+                    files.insert(shard);
                 }
             }
             let message_files = files.iter().filter(|s| s.starts_with("messages/")).count() as i64;
@@ -610,17 +605,7 @@ pub async fn purge(state: &State, params: Value) -> HResult<Value> {
             let (mut r, committed) = store
                 .commit_batch(vec![move |_: &rusqlite::Connection| Ok::<_, crate::error::Fail>((vec![marker], ()))]);
             r.pop().unwrap_or(Ok(()))?;
-            for shard in &files {
-                let keep: Vec<Event> = store
-                    .log()
-                    .read_from(shard, 0)?
-                    .lines
-                    .into_iter()
-                    .map(|l| l.event)
-                    .filter(|e| !doomed(e))
-                    .collect();
-                store.rewrite_shard(shard, &keep)?;
-            }
+            store.prune_before(&cutoff)?;
             result.confirmed = true;
             Ok((ok(&result)?, committed))
         })
