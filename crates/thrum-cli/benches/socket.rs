@@ -28,45 +28,9 @@ fn main() {
     // The daemon identifies callers by working directory: be in the repo.
     std::env::set_current_dir(env.repo()).unwrap();
 
-    // Throughput: 16 clients, each sending PER_CLIENT messages back to back.
-    let mut rates = Vec::new();
-    for round in 0..3 {
-        let barrier = Arc::new(Barrier::new(CLIENTS + 1));
-        let handles: Vec<_> = (0..CLIENTS)
-            .map(|i| {
-                let sock = env.socket();
-                let barrier = barrier.clone();
-                std::thread::spawn(move || {
-                    let mut c = RawConn::connect(&sock);
-                    let me = format!("agent_{i}");
-                    let to = format!("agent_{}", (i + 1) % CLIENTS);
-                    barrier.wait();
-                    for n in 0..PER_CLIENT {
-                        let r = c.call(
-                            n as u64,
-                            "message.send",
-                            json!({ "content": format!("round {round} msg {n}"), "mentions": [to], "caller_agent_id": me }),
-                        );
-                        assert!(r.get("result").is_some(), "{r}");
-                    }
-                })
-            })
-            .collect();
-        barrier.wait();
-        let t = Instant::now();
-        for h in handles {
-            h.join().unwrap();
-        }
-        let rate = (CLIENTS * PER_CLIENT) as f64 / t.elapsed().as_secs_f64();
-        rates.push(rate);
-    }
-    rates.sort_by(|a, b| a.total_cmp(b));
-    println!(
-        "message.send, {CLIENTS} concurrent clients, durable acks: median {:.0} msg/s (runs: {})",
-        rates[1],
-        rates.iter().map(|r| format!("{r:.0}")).collect::<Vec<_>>().join(", ")
-    );
-
+    // Throughput with git sync running (to a bare remote on this same
+    // machine, so the remote's unpacking is charged here too).
+    throughput(&env, "sync to a local bare remote on");
     // Latency: a waiter blocks in message.wait; a sender sends; measure
     // from just before the send to the waiter's return.
     let sock = env.socket();
@@ -126,6 +90,53 @@ fn main() {
         lat.push(t.elapsed());
     }
     report("send -> WebSocket push", &mut lat);
+
+    // Throughput of the daemon's write path alone (`daemon start --local`).
+    env.ok(None, &["daemon", "stop"]);
+    env.ok(None, &["daemon", "start", "--local"]);
+    throughput(&env, "local-only daemon");
+}
+
+/// 16 clients, each sending PER_CLIENT messages back to back; prints the
+/// median rate of three rounds.
+fn throughput(env: &TestEnv, label: &str) {
+    let mut rates = Vec::new();
+    for round in 0..3 {
+        let barrier = Arc::new(Barrier::new(CLIENTS + 1));
+        let handles: Vec<_> = (0..CLIENTS)
+            .map(|i| {
+                let sock = env.socket();
+                let barrier = barrier.clone();
+                std::thread::spawn(move || {
+                    let mut c = RawConn::connect(&sock);
+                    let me = format!("agent_{i}");
+                    let to = format!("agent_{}", (i + 1) % CLIENTS);
+                    barrier.wait();
+                    for n in 0..PER_CLIENT {
+                        let r = c.call(
+                            n as u64,
+                            "message.send",
+                            json!({ "content": format!("round {round} msg {n}"), "mentions": [to], "caller_agent_id": me }),
+                        );
+                        assert!(r.get("result").is_some(), "{r}");
+                    }
+                })
+            })
+            .collect();
+        barrier.wait();
+        let t = Instant::now();
+        for h in handles {
+            h.join().unwrap();
+        }
+        let rate = (CLIENTS * PER_CLIENT) as f64 / t.elapsed().as_secs_f64();
+        rates.push(rate);
+    }
+    rates.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "message.send, {CLIENTS} concurrent clients, durable acks, {label}: median {:.0} msg/s (runs: {})",
+        rates[1],
+        rates.iter().map(|r| format!("{r:.0}")).collect::<Vec<_>>().join(", ")
+    );
 }
 
 fn report(what: &str, lat: &mut [Duration]) {

@@ -435,5 +435,6 @@ pub(crate) fn open_conn(path: &Path, read_only: bool) -> Result<Connection> {
     let c = Connection::open_with_flags(path, flags)?;
     c.set_prepared_statement_cache_capacity(128);
     c.execute_batch("PRAGMA busy_timeout = 5000; PRAGMA cache_size = -2000; PRAGMA temp_store = MEMORY;")?;
+    projection::schema::stable_plans(&c)?;
     Ok(c)
 }

@@ -274,3 +274,23 @@ fn merge_appends_newer_events_and_rewrites_in_order_otherwise() {
 fn newer_again() -> Event {
     message("msg_1", "alice", "bob", "same id, another event")
 }
+
+/// SQLite re-prepares a cached statement when its plan depended on a bound
+/// value and that value changes; with the planner stability guarantee on,
+/// the per-agent queries the daemon runs on every send are parsed once.
+#[test]
+fn hot_queries_are_not_reprepared_when_bindings_change() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (mut store, _) = open(dir.path());
+    commit(&mut store, (0..8).map(|i| register(&format!("a{i}"), "dev")).collect());
+    let r = store.reader().unwrap_or_else(|e| panic!("{e}"));
+    let sql = "SELECT agent_id FROM agents WHERE role = ?1 ORDER BY agent_id";
+    for i in 0..8 {
+        query::agents_named_or_role(&r, &format!("a{i}")).unwrap_or_else(|e| panic!("{e}"));
+        query::active_session(&r, &format!("a{i}")).unwrap_or_else(|e| panic!("{e}"));
+        let mut st = r.prepare_cached(sql).unwrap_or_else(|e| panic!("{e}"));
+        let _ = st.query([format!("a{i}")]).and_then(|mut rows| rows.next().map(|x| x.is_some()));
+    }
+    let st = r.prepare_cached(sql).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(st.get_status(rusqlite::StatementStatus::RePrepare), 0);
+}
