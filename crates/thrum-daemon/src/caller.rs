@@ -12,6 +12,8 @@
 //! could look), which falls back to trusting the claim.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use thrum_core::Layout;
 use thrum_proto::{ErrorCode, RpcError};
@@ -21,7 +23,7 @@ use crate::error::{Fail, HResult};
 #[derive(Debug, Clone)]
 pub enum Caller {
     /// A process inside one of this repository's worktrees.
-    Worktree { root: PathBuf, identities: PathBuf },
+    Worktree { root: PathBuf, identities: PathBuf, listing: Arc<Mutex<Option<Listing>>> },
     /// Provably outside this repository.
     Anonymous,
     /// Introspection failed; claims are trusted.
@@ -54,14 +56,28 @@ impl Caller {
         if ours != theirs {
             return Caller::Anonymous;
         }
-        Caller::Worktree { identities: layout.identities_dir(), root: layout.worktree_root }
+        Caller::Worktree {
+            identities: layout.identities_dir(),
+            root: layout.worktree_root,
+            listing: Default::default(),
+        }
     }
 
     /// Agents whose identity files are in the caller's worktree.
     pub fn agents(&self) -> Vec<String> {
-        let Caller::Worktree { identities, .. } = self else {
+        let Caller::Worktree { identities, listing, .. } = self else {
             return Vec::new();
         };
+        // A connection asks on every request: re-list the directory only
+        // when its modification time moved (one stat instead of a scan).
+        let mtime = std::fs::metadata(identities).and_then(|m| m.modified()).ok();
+        let mut cached = listing.lock().unwrap_or_else(|p| p.into_inner());
+        if let (Some(m), Some(l)) = (mtime, cached.as_ref())
+            && l.trusted(m)
+        {
+            return l.agents.clone();
+        }
+        let read_at = SystemTime::now();
         let mut out: Vec<String> = std::fs::read_dir(identities)
             .map(|rd| {
                 rd.filter_map(|e| e.ok())
@@ -71,6 +87,7 @@ impl Caller {
             })
             .unwrap_or_default();
         out.sort();
+        *cached = mtime.map(|mtime| Listing { mtime, read_at, agents: out.clone() });
         out
     }
 
@@ -120,6 +137,24 @@ impl Caller {
                 }
             }
         }
+    }
+}
+
+/// The identity files of a worktree as last listed.
+#[derive(Debug)]
+pub struct Listing {
+    mtime: SystemTime,
+    read_at: SystemTime,
+    agents: Vec<String>,
+}
+
+impl Listing {
+    /// Whether the listing still holds for a directory modified at
+    /// `mtime`. File times tick coarsely, so a file added in the same tick
+    /// as our read would leave the time unchanged: a listing taken less
+    /// than a second after the last change is never trusted.
+    fn trusted(&self, mtime: SystemTime) -> bool {
+        mtime == self.mtime && self.read_at.duration_since(self.mtime).is_ok_and(|d| d > Duration::from_secs(1))
     }
 }
 

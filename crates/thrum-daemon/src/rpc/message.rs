@@ -174,7 +174,9 @@ pub async fn send(state: &State, caller: &Caller, params: Value) -> HResult<Valu
     state
         .writer
         .submit(move |c| {
+            // A cheap look first: almost every send carries a fresh id.
             if let Some(id) = &p.message_id
+                && query::message_head(c, id)?.is_some()
                 && let Some(existing) = query::message_detail(c, id)?
             {
                 // A retry of a send that already went through.
