@@ -177,3 +177,40 @@ print(json.dumps({"sent_seconds": elapsed, "got": got, "missed": missed}))
         "every push is either delivered or counted: {v}"
     );
 }
+
+/// A connection caches its worktree's identity listing; an agent
+/// registered in that worktree while the connection is open can act on it
+/// at once (the listing is re-read when the directory changes, and never
+/// trusted within a second of a change).
+#[test]
+fn an_open_connection_sees_an_agent_registered_after_it_connected() {
+    use std::io::{BufRead, BufReader, Write};
+    let env = thrum_testkit::TestEnv::with_agents(env!("CARGO_BIN_EXE_thrum"), &[("alice", "dev", "m")]);
+    // A client process inside the worktree, so the daemon sees its cwd.
+    let relay = "import socket,sys\ns=socket.socket(socket.AF_UNIX);s.connect(sys.argv[1]);f=s.makefile('rwb')\nfor line in sys.stdin:\n    f.write(line.encode());f.flush();sys.stdout.write(f.readline().decode());sys.stdout.flush()\n";
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", relay, &env.socket().to_string_lossy()])
+        .current_dir(env.repo())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("python3: {e}"));
+    let mut stdin = child.stdin.take().unwrap_or_else(|| panic!("stdin"));
+    let mut out = BufReader::new(child.stdout.take().unwrap_or_else(|| panic!("stdout")));
+    let mut call = |who: &str| -> serde_json::Value {
+        let req = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "agent.whoami", "params": {"caller_agent_id": who}});
+        writeln!(stdin, "{req}").unwrap_or_else(|e| panic!("{e}"));
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap_or_else(|e| panic!("{e}"));
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"))
+    };
+    let r = call("alice");
+    assert!(r.get("result").is_some(), "{r}");
+    let r = call("bob");
+    assert_eq!(r["error"]["code"], -32001, "bob is not registered yet: {r}");
+    env.ok(None, &["quickstart", "--name", "bob", "--role", "rev", "--module", "m", "--no-agent-pid"]);
+    let r = call("bob");
+    assert!(r.get("result").is_some(), "bob registered while the connection was open: {r}");
+    drop(stdin);
+    let _ = child.wait();
+}
