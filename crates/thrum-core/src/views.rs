@@ -55,6 +55,9 @@ pub struct MessageSummary {
     pub is_read: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub audiences: Vec<Audience>,
+    /// Only with `include_audience` (ours).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<crate::Scope>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recipients: Vec<Recipient>,
     #[serde(default, skip_serializing_if = "is_zero")]

@@ -21,6 +21,7 @@ pub mod server;
 pub mod state;
 pub mod subscriptions;
 pub mod sync;
+mod ui;
 pub mod writer;
 pub mod ws;
 

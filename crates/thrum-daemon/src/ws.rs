@@ -68,12 +68,12 @@ async fn upgrade(ws: WebSocketUpgrade, headers: HeaderMap, AxState(state): AxSta
     ws.max_message_size(thrum_proto::MAX_FRAME).on_upgrade(move |socket| connection(socket, state))
 }
 
-async fn fallback(headers: HeaderMap) -> Response {
+/// Everything but `/ws`: the embedded web UI.
+async fn fallback(method: axum::http::Method, uri: axum::http::Uri, headers: HeaderMap) -> Response {
     if !local_request(&headers) {
         return (StatusCode::FORBIDDEN, "refused: non-local Host or Origin\n").into_response();
     }
-    (StatusCode::NOT_FOUND, "thrum: the web UI is not part of this build yet; the WebSocket JSON-RPC API is at /ws\n")
-        .into_response()
+    crate::ui::serve(&method, uri.path())
 }
 
 async fn connection(mut socket: WebSocket, state: State) {

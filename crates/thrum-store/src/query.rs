@@ -308,6 +308,9 @@ pub struct ListQuery {
     pub include_deleted: bool,
     /// Skip the total and unread counts (callers that only want rows).
     pub no_counts: bool,
+    /// Fill in each message's scopes and audiences (two small lookups per
+    /// row; the web UI shows who a message went to).
+    pub with_audience: bool,
     /// The time filter is narrow (a waiter looking at the last moments):
     /// test candidate rows one by one instead of building the set.
     pub scan_recent: bool,
@@ -535,6 +538,16 @@ pub fn list_messages(conn: &Connection, q: &ListQuery) -> Result<ListPage> {
         messages.push(m);
     }
     drop(rows);
+    if q.with_audience {
+        let mut broadcast = conn.prepare_cached("SELECT broadcast FROM messages WHERE message_id = ?1")?;
+        for m in &mut messages {
+            let scopes = scopes_of(conn, "message_scopes", &m.message_id)?;
+            let refs = scopes_of(conn, "message_refs", &m.message_id)?;
+            let b: bool = broadcast.query_row([&m.message_id], |r| r.get(0))?;
+            m.audiences = audiences(&scopes, &refs, b);
+            m.scopes = scopes;
+        }
+    }
     // A page past the end has no rows to carry the counts.
     if messages.is_empty() && page > 1 && !q.no_counts {
         let n = args.len() - 2;

@@ -119,3 +119,91 @@ fn a_browser_user_registers_and_talks_with_agents() {
     assert_eq!(code, 1);
     assert!(err.contains("only available over the WebSocket"), "{err}");
 }
+
+/// A subscriber that drops off and comes back: subscribing again is
+/// idempotent, `message.list` with `created_after` catches up on what was
+/// sent meanwhile, and pushes flow again on the new connection.
+#[test]
+fn a_subscriber_reconnects_catches_up_and_gets_pushes_again() {
+    let env = team();
+    let url = format!("ws://127.0.0.1:{}/ws", port(&env));
+    let (mut ws, _) = connect(&url).unwrap();
+    let sub = call(&mut ws, 1, "subscribe", json!({ "all": true, "caller_agent_id": "bob" }));
+    let sub_id = sub["result"]["subscription_id"].clone();
+    let first = env.json(Some("alice"), &["send", "before the drop", "--to", "@bob"]);
+    assert_eq!(read(&mut ws)["params"]["message_id"], first["message_id"]);
+    let seen_at = first["created_at"].as_str().unwrap().to_string();
+    ws.close(None).unwrap();
+    drop(ws);
+    // Sent while nobody listens.
+    let missed = env.json(Some("alice"), &["send", "while away", "--to", "@bob"]);
+    let (mut ws, _) = connect(&url).unwrap();
+    let again = call(&mut ws, 1, "subscribe", json!({ "all": true, "caller_agent_id": "bob" }));
+    assert_eq!(again["result"]["subscription_id"], sub_id, "the same subscription, not a second one");
+    let caught = call(
+        &mut ws,
+        2,
+        "message.list",
+        json!({ "for_agent": "bob", "created_after": seen_at, "caller_agent_id": "bob", "sort_order": "asc" }),
+    );
+    let ids: Vec<&str> =
+        caught["result"]["messages"].as_array().unwrap().iter().filter_map(|m| m["message_id"].as_str()).collect();
+    assert_eq!(ids, [missed["message_id"].as_str().unwrap()], "{caught}");
+    let after = env.json(Some("alice"), &["send", "after the return", "--to", "@bob"]);
+    assert_eq!(read(&mut ws)["params"]["message_id"], after["message_id"]);
+}
+
+/// Oversized and binary garbage frames are refused without taking the
+/// daemon (or other connections) down.
+#[test]
+fn oversized_and_garbage_frames_do_not_hurt_the_daemon() {
+    let env = team();
+    let url = format!("ws://127.0.0.1:{}/ws", port(&env));
+    let (mut bystander, _) = connect(&url).unwrap();
+    let (mut ws, _) = connect(&url).unwrap();
+    ws.send(Message::Binary(vec![0xff, 0x00, 0x13, 0x37].into())).unwrap();
+    assert_eq!(read(&mut ws)["error"]["code"], -32700);
+    let huge = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"health","params":{{"pad":"{}"}}}}"#, "x".repeat(2 << 20));
+    let _ = ws.send(Message::Text(huge.into()));
+    // The big frame ends that connection (with an error frame or a close);
+    // either way the daemon and the other connection carry on.
+    loop {
+        match ws.read() {
+            Ok(Message::Text(t)) => {
+                let v: Value = serde_json::from_str(&t).unwrap();
+                assert_eq!(v["error"]["code"], -32600, "{v}");
+            }
+            Ok(Message::Close(_)) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+    assert_eq!(call(&mut bystander, 2, "health", json!({}))["result"]["status"], "ok");
+    let (mut fresh, _) = connect(&url).unwrap();
+    assert_eq!(call(&mut fresh, 3, "health", json!({}))["result"]["status"], "ok");
+}
+
+/// The web UI is served on the same port, with a strict content policy,
+/// deep links fall back to the page, and foreign Hosts are refused.
+#[test]
+fn the_web_ui_is_served_locally_only() {
+    use std::io::{Read, Write};
+    let env = team();
+    let p = port(&env);
+    let get = |path: &str, host: &str| -> String {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", p)).unwrap();
+        write!(s, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    };
+    let page = get("/", &format!("localhost:{p}"));
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.to_lowercase().contains("content-security-policy: default-src 'none'"), "{page}");
+    assert!(page.contains("/assets/app.js"));
+    let deep = get("/group/team", &format!("127.0.0.1:{p}"));
+    assert!(deep.starts_with("HTTP/1.1 200") && deep.contains("<html"), "deep links serve the page");
+    let js = get("/assets/app.js", &format!("127.0.0.1:{p}"));
+    assert!(js.to_lowercase().contains("content-type: text/javascript"), "{}", &js[..200.min(js.len())]);
+    let rebound = get("/", &format!("attacker.example:{p}"));
+    assert!(rebound.starts_with("HTTP/1.1 403"), "{rebound}");
+}

@@ -312,6 +312,7 @@ fn list_query(state: &State, caller: &Caller, p: &ListParams) -> HResult<ListQue
         created_after,
         include_deleted: false,
         no_counts: false,
+        with_audience: p.include_audience,
         scan_recent: false,
         page: p.page.unwrap_or(1),
         page_size: p.page_size.unwrap_or(10),

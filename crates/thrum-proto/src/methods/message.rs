@@ -115,6 +115,9 @@ pub struct ListParams {
     pub sort_by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sort_order: Option<String>,
+    /// Ours: include each message's scopes and audiences.
+    #[serde(default, skip_serializing_if = "crate::methods::is_false")]
+    pub include_audience: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
