@@ -2,8 +2,9 @@
 //! rate. Reports, for each subscriber, whether it received every message
 //! in commit order, and the delivery latency.
 //!
-//! Run with `cargo bench --bench fanout` (THRUM_FANOUT_RATE, _SUBSCRIBERS
-//! and _MESSAGES override 1000 msg/s, 200 subscribers, 2000 messages).
+//! Run with `cargo bench --bench fanout` (THRUM_FANOUT_RATE, _SUBSCRIBERS,
+//! _MESSAGES and _SENDERS override 1000 msg/s, 200 subscribers, 2000
+//! messages, 4 sending connections).
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
@@ -60,37 +61,65 @@ fn main() {
         })
         .collect();
     ready.wait();
-    // Paced sends from one connection, remembering when each was acknowledged.
-    let mut sender = RawConn::connect(&env.socket());
+    // Paced sends from SENDERS connections (a lone sender waiting for each
+    // durable ack could not reach 1,000 msg/s by itself), remembering when
+    // each message was acknowledged.
+    let senders = env_or("THRUM_FANOUT_SENDERS", 4);
     let start = Instant::now();
-    let mut sent: Vec<(String, Instant)> = Vec::with_capacity(messages);
-    for n in 0..messages {
-        let due = start + Duration::from_secs_f64(n as f64 / rate as f64);
-        if let Some(wait) = due.checked_duration_since(Instant::now()) {
-            std::thread::sleep(wait);
-        }
-        let t = Instant::now();
-        let r = sender.call(
-            n as u64,
-            "message.send",
-            json!({ "content": format!("fan {n}"), "mentions": ["bob"], "caller_agent_id": "alice" }),
-        );
-        sent.push((r["result"]["message_id"].as_str().unwrap().to_string(), t));
-    }
+    let socket = env.socket();
+    let handles: Vec<_> = (0..senders)
+        .map(|k| {
+            let socket = socket.clone();
+            std::thread::spawn(move || {
+                let mut sender = RawConn::connect(&socket);
+                let mut sent: Vec<(String, Instant)> = Vec::new();
+                for n in (k..messages).step_by(senders) {
+                    let due = start + Duration::from_secs_f64(n as f64 / rate as f64);
+                    if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                        std::thread::sleep(wait);
+                    }
+                    let t = Instant::now();
+                    let r = sender.call(
+                        n as u64,
+                        "message.send",
+                        json!({ "content": format!("fan {n}"), "mentions": ["bob"], "caller_agent_id": "alice" }),
+                    );
+                    sent.push((r["result"]["message_id"].as_str().unwrap().to_string(), t));
+                }
+                sent
+            })
+        })
+        .collect();
+    let per_sender: Vec<Vec<(String, Instant)>> = handles.into_iter().map(|h| h.join().unwrap()).collect();
     let send_secs = start.elapsed().as_secs_f64();
-    let order: Vec<&str> = sent.iter().map(|(id, _)| id.as_str()).collect();
-    let sent_at: std::collections::HashMap<&str, Instant> = sent.iter().map(|(id, t)| (id.as_str(), *t)).collect();
+    let sent_at: std::collections::HashMap<&str, Instant> =
+        per_sender.iter().flatten().map(|(id, t)| (id.as_str(), *t)).collect();
+    let sender_of: std::collections::HashMap<&str, usize> =
+        per_sender.iter().enumerate().flat_map(|(k, v)| v.iter().map(move |(id, _)| (id.as_str(), k))).collect();
     let (mut complete, mut lossy, mut reordered) = (0, 0, 0);
     let mut lat = Vec::new();
+    let mut reference: Option<Vec<String>> = None;
     for c in clients {
         let (ids, missed) = c.join().unwrap();
-        let got: Vec<&str> = ids.iter().map(|(id, _)| id.as_str()).collect();
+        let got: Vec<String> = ids.iter().map(|(id, _)| id.clone()).collect();
+        // In order: each sender's messages in the order it sent them, and
+        // every subscriber saw the same overall (commit) order.
+        let mut per: Vec<Vec<&str>> = vec![Vec::new(); senders];
+        for id in &got {
+            if let Some(k) = sender_of.get(id.as_str()) {
+                per[*k].push(id.as_str());
+            }
+        }
+        let sender_order_ok =
+            per.iter().zip(&per_sender).all(|(g, s)| g.iter().copied().eq(s.iter().map(|(id, _)| id.as_str())));
+        let same_as_others = reference.as_ref().is_none_or(|r| *r == got);
         if missed > 0 || got.len() < messages {
             lossy += 1;
-        } else if got != order {
+        } else if !sender_order_ok || !same_as_others {
             reordered += 1;
         } else {
             complete += 1;
+            reference.get_or_insert(got.clone());
         }
         for (id, at) in &ids {
             if let Some(t) = sent_at.get(id.as_str()) {
@@ -101,7 +130,7 @@ fn main() {
     lat.sort();
     let pct = |p: f64| lat.get(((lat.len().max(1) - 1) as f64 * p) as usize).copied().unwrap_or_default();
     println!(
-        "fan-out: {subscribers} WebSocket subscribers, {messages} messages at {:.0} msg/s achieved (target {rate}): \
+        "fan-out: {subscribers} WebSocket subscribers, {messages} messages from {senders} senders at {:.0} msg/s achieved (target {rate}): \
          {complete} got every message in order, {lossy} missed some (told how many), {reordered} saw a different order; \
          delivery p50 {:.1} ms, p99 {:.1} ms",
         messages as f64 / send_secs,

@@ -91,6 +91,12 @@ impl Writer {
                             }
                         }
                     }
+                    // Answers are out: a good moment to fold the WAL back,
+                    // early when nothing waits, late when work is queued.
+                    let limit = if rx.is_empty() { thrum_store::IDLE_WAL } else { thrum_store::MAX_WAL };
+                    if let Err(e) = store.checkpoint_wal(limit) {
+                        tracing::warn!(error = %e, "WAL checkpoint failed; retried after the next batch");
+                    }
                 }
                 tracing::info!("writer stopped");
             })

@@ -13,6 +13,7 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use thrum_proto::frame::encode;
 use thrum_proto::{ErrorCode, Response as RpcResponse, RpcError};
@@ -76,56 +77,81 @@ async fn fallback(method: axum::http::Method, uri: axum::http::Uri, headers: Hea
     crate::ui::serve(&method, uri.path())
 }
 
-async fn connection(mut socket: WebSocket, state: State) {
+async fn connection(socket: WebSocket, state: State) {
     let caller = Caller::Browser;
     // After `user.register`, calls that name no agent act as that user.
     let mut user: Option<String> = None;
+    // Responses and pushes share one queue and one writer task, so the
+    // reader never re-polls the socket for every push it sends, and
+    // whatever is queued goes out under a single flush.
+    let (mut sink, mut stream) = socket.split();
     let (out, mut out_rx) = mpsc::channel::<Vec<u8>>(1024);
+    let writer = tokio::spawn(async move {
+        while let Some(first) = out_rx.recv().await {
+            if sink.feed(text_frame(first)).await.is_err() {
+                return;
+            }
+            for _ in 0..256 {
+                let Ok(more) = out_rx.try_recv() else { break };
+                if sink.feed(text_frame(more)).await.is_err() {
+                    return;
+                }
+            }
+            if sink.flush().await.is_err() {
+                return;
+            }
+        }
+        let _ = sink.close().await;
+    });
     let mut pushes = crate::notify::Pushes::new(out.clone());
     let mut shutdown = state.shutdown.clone();
     loop {
-        tokio::select! {
+        let msg = tokio::select! {
             _ = shutdown.changed() => break,
-            Some(frame) = out_rx.recv() => {
-                let text = String::from_utf8_lossy(frame.strip_suffix(b"\n").unwrap_or(&frame)).into_owned();
-                if socket.send(Message::Text(text.into())).await.is_err() {
-                    break;
-                }
+            m = stream.next() => m,
+        };
+        let bytes = match msg {
+            Some(Ok(Message::Text(t))) => t.as_bytes().to_vec(),
+            Some(Ok(Message::Binary(b))) => b.to_vec(),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            Some(Ok(Message::Close(_))) | None => break,
+            Some(Err(e)) => {
+                // Oversized or malformed frames end up here.
+                let err = RpcError::new(ErrorCode::InvalidRequest, format!("bad WebSocket frame: {e}"));
+                let _ = out.send(encode(&RpcResponse::err(Value::Null, err))).await;
+                break;
             }
-            msg = socket.recv() => {
-                let bytes = match msg {
-                    Some(Ok(Message::Text(t))) => t.as_bytes().to_vec(),
-                    Some(Ok(Message::Binary(b))) => b.to_vec(),
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                    Some(Ok(Message::Close(_))) | None => break,
-                    Some(Err(e)) => {
-                        // Oversized or malformed frames end up here.
-                        let err = RpcError::new(ErrorCode::InvalidRequest, format!("bad WebSocket frame: {e}"));
-                        let _ = socket.send(Message::Text(String::from_utf8_lossy(&encode(&RpcResponse::err(Value::Null, err))).trim_end().to_string().into())).await;
-                        break;
-                    }
-                };
-                let bytes = match &user {
-                    Some(u) => with_default_caller(&bytes, u),
-                    None => bytes,
-                };
-                let (response, method) = handle_frame(&state, &caller, &bytes).await;
-                if method == thrum_proto::methods::system::USER_REGISTER
-                    && let Some(u) = response.as_ref().and_then(|r| r.result.as_ref()).and_then(|v| v.get("user_id")).and_then(Value::as_str)
-                {
-                    user = Some(u.to_string());
-                }
-                pushes.after_call(&state, &method, response.as_ref());
-                if let Some(r) = response {
-                    let text = serde_json::to_string(&r).unwrap_or_default();
-                    if socket.send(Message::Text(text.into())).await.is_err() {
-                        break;
-                    }
-                }
-            }
+        };
+        let bytes = match &user {
+            Some(u) => with_default_caller(&bytes, u),
+            None => bytes,
+        };
+        let (response, method) = handle_frame(&state, &caller, &bytes).await;
+        if method == thrum_proto::methods::system::USER_REGISTER
+            && let Some(u) =
+                response.as_ref().and_then(|r| r.result.as_ref()).and_then(|v| v.get("user_id")).and_then(Value::as_str)
+        {
+            user = Some(u.to_string());
+        }
+        pushes.after_call(&state, &method, response.as_ref());
+        if let Some(r) = response
+            && out.send(encode(&r)).await.is_err()
+        {
+            break;
         }
     }
     drop(pushes);
+    drop(out);
+    let _ = writer.await;
+}
+
+/// One encoded JSON-RPC line as a WebSocket text frame (without its newline).
+fn text_frame(mut line: Vec<u8>) -> Message {
+    if line.last() == Some(&b'\n') {
+        line.pop();
+    }
+    // encode() wrote JSON from serde: always UTF-8.
+    Message::Text(String::from_utf8(line).unwrap_or_default().into())
 }
 
 /// Adds `caller_agent_id` to a request that names none.

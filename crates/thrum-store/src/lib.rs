@@ -78,6 +78,10 @@ impl Store {
         db.set_prepared_statement_cache_capacity(256);
         projection::schema::configure(&db)?;
         projection::schema::migrate(&mut db)?;
+        // SQLite would checkpoint inside whichever commit crosses 1,000
+        // WAL pages, making the requests of that batch wait for it; the
+        // owner calls `checkpoint_wal` when it has a moment instead.
+        db.pragma_update(None, "wal_autocheckpoint", 0)?;
         let mut store =
             Store { log, db, db_path: db_path.to_path_buf(), daemon_id: daemon_id.to_string(), sequence: 0 };
         let mut recovery = store.catch_up(recovered_dir)?;
@@ -351,6 +355,20 @@ impl Store {
         self.log.checkpoint()
     }
 
+    /// Copies the WAL back into the database (a PASSIVE checkpoint, which
+    /// never waits for readers) once the WAL has grown past `above` bytes.
+    /// Returns whether a checkpoint ran. Call it between batches: with
+    /// `IDLE_WAL` when no work is waiting, with `MAX_WAL` otherwise.
+    pub fn checkpoint_wal(&mut self, above: u64) -> Result<bool> {
+        let wal = PathBuf::from(format!("{}-wal", self.db_path.display()));
+        let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+        if size <= above {
+            return Ok(false);
+        }
+        self.db.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        Ok(true)
+    }
+
     /// Opens a read-only connection to the projection.
     pub fn reader(&self) -> Result<Reader> {
         Reader::open(&self.db_path)
@@ -399,6 +417,12 @@ impl Drop for Store {
         }
     }
 }
+
+/// WAL size worth checkpointing when the writer is idle (SQLite's own
+/// threshold is about 4 MiB).
+pub const IDLE_WAL: u64 = 1 << 20;
+/// WAL size at which the writer checkpoints even with work waiting.
+pub const MAX_WAL: u64 = 64 << 20;
 
 /// Picks the shard for an event; message events other than create are
 /// filed with their message's author.
