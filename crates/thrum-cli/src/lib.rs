@@ -114,6 +114,9 @@ pub enum Command {
     Completion(commands::misc::CompletionArgs),
     /// Call a daemon RPC method directly and print the JSON result.
     Rpc(commands::misc::RpcArgs),
+    /// The MCP server for coding agents (`thrum mcp serve`).
+    #[command(subcommand)]
+    Mcp(commands::mcp::McpCmd),
 }
 
 /// Parses arguments, runs the command, and returns the exit code:

@@ -370,12 +370,13 @@ async function loadView({ quiet = false } = {}) {
   try {
     r = await rpc.call("message.list", listParams());
   } catch (e) {
-    if (seq !== state.loadSeq) return;
+    if (seq !== state.loadSeq || state.view !== v) return;
     state.loading = false;
     $("content").replaceChildren(h("div", { class: "empty" }, h("h2", {}, "Could not load messages"), e.message));
     return;
   }
-  if (seq !== state.loadSeq) return; // a newer load started meanwhile
+  // A newer load started meanwhile, or the user moved to another view.
+  if (seq !== state.loadSeq || state.view !== v) return;
   state.loading = false;
   state.messages = (r.messages || []).slice().reverse(); // oldest first, like a chat
   renderMessages();
@@ -418,6 +419,7 @@ const VIEW_TITLES = { feed: "Live Feed", inbox: "My Inbox", whohas: "Who Has?", 
 
 function go(view) {
   state.view = view;
+  state.loadSeq++; // answers to loads for the previous view are dropped
   state.tab = "all";
   closeNav();
   for (const b of document.querySelectorAll(".nav-item")) {
@@ -609,6 +611,7 @@ async function loadThread() {
   if (t.threadId) {
     try {
       const r = await rpc.call("message.list", { thread_id: t.threadId, page_size: 100, sort_order: "asc", include_audience: true });
+      if (state.thread !== t) return; // closed or another thread opened
       msgs = r.messages || msgs;
     } catch (e) {
       body.replaceChildren(h("div", { class: "empty" }, e.message));
@@ -707,6 +710,7 @@ function renderWhoHas() {
     try {
       const r = await rpc.call("agent.listContext");
       state.contexts = new Map((r.contexts || []).map((c) => [c.agent_id, c]));
+      if (!out.isConnected || input.value.trim() !== q) return; // left, or typed on
     } catch (e) {
       out.replaceChildren(h("p", {}, e.message));
       return;
@@ -785,8 +789,11 @@ async function renderSettings() {
       ),
     ),
   );
+  // The page may have moved on while we waited (isConnected: still shown).
+  const stillHere = () => state.view.kind === "settings" && daemon.isConnected;
   try {
     await refreshHealth();
+    if (!stillHere()) return;
     const hl = state.health;
     kv(daemon, [["Version", hl.version], ["Uptime", uptime(hl.uptime_ms)], ["Repository", hl.repo_path], ["Daemon id", hl.daemon_id], ["Socket", hl.socket_path], ["Web port", hl.ws_port], ["You", state.me]]);
   } catch (e) {
@@ -794,6 +801,7 @@ async function renderSettings() {
   }
   try {
     const s = await rpc.call("sync.status");
+    if (!stillHere()) return;
     kv(sync, [["State", s.sync_state], ["Remote", s.remote || "none (local only)"], ["Last sync", s.last_sync_at ? relative(s.last_sync_at) : "never"], ["Last error", s.last_error]]);
   } catch (e) {
     kv(sync, [["Error", e.message]]);

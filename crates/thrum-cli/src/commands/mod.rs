@@ -5,6 +5,7 @@ pub mod context;
 pub mod daemon;
 pub mod group;
 pub mod init;
+pub mod mcp;
 pub mod message;
 pub mod messaging;
 pub mod misc;
@@ -47,6 +48,7 @@ pub fn run(ctx: &mut Ctx, cmd: Command) -> Result<u8> {
         Command::Version => misc::version(ctx),
         Command::Completion(a) => misc::completion(a),
         Command::Rpc(a) => misc::rpc(ctx, a),
+        Command::Mcp(c) => mcp::run(ctx, c),
     }
 }
 

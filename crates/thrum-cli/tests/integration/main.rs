@@ -8,6 +8,7 @@ mod daemon;
 mod identity;
 mod init;
 mod legacy;
+mod mcp;
 mod messaging;
 mod robustness;
 mod rpc;

@@ -1,0 +1,463 @@
+//! The MCP tools: the original's eleven, with its names and parameters,
+//! plus reply, get_message, set_intent, team_status and who_has. Input
+//! schemas come from the parameter structs below.
+
+use std::time::Duration;
+
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig};
+use rmcp::schemars::{self, JsonSchema};
+use rmcp::{ServerHandler, tool, tool_handler, tool_router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::daemon::{CallError, Daemon};
+
+/// Longest `wait_for_message` may block.
+const MAX_WAIT_SECS: u64 = 600;
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct SendMessage {
+    /// Recipient: @agent, @role, @group or @everyone (the @ is optional).
+    pub to: String,
+    /// The message text (markdown).
+    pub content: String,
+    /// Message id this answers; the reply joins that message's thread.
+    #[serde(default)]
+    pub reply_to: Option<String>,
+    /// Structured data to attach (any JSON object).
+    #[serde(default)]
+    pub metadata: Option<Value>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct CheckMessages {
+    /// Most messages to return (default 20, at most 100).
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct WaitForMessage {
+    /// Seconds to wait (default 300, at most 600).
+    #[serde(default)]
+    pub timeout: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ListAgents {
+    /// Include agents without an active session.
+    #[serde(default)]
+    pub include_offline: bool,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct BroadcastMessage {
+    /// The message text (markdown).
+    pub content: String,
+    /// Agents that should not receive it.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct CreateGroup {
+    /// Group name (letters, digits, _ and -).
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct GroupName {
+    /// Group name.
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct GroupMember {
+    /// Group name.
+    pub group: String,
+    /// An agent (@alice), a role (role:reviewer) or another group (group:backend).
+    pub member: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct GetGroup {
+    /// Group name.
+    pub name: String,
+    /// Resolve nested groups and roles to agents.
+    #[serde(default)]
+    pub expand: bool,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct Reply {
+    /// The message to answer.
+    pub message_id: String,
+    /// The reply text (markdown); it goes to the original author.
+    pub content: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct GetMessage {
+    pub message_id: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct SetIntent {
+    /// What you are working on now, in a sentence.
+    pub text: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct WhoHas {
+    /// A file path, or part of one.
+    pub file: String,
+}
+
+/// The tool set, bound to one agent.
+#[derive(Clone)]
+pub struct ThrumTools {
+    daemon: Daemon,
+    tool_router: ToolRouter<Self>,
+}
+
+fn ok(v: Value) -> CallToolResult {
+    CallToolResult::success(vec![ContentBlock::text(serde_json::to_string_pretty(&v).unwrap_or_default())])
+}
+
+fn fail(msg: impl std::fmt::Display) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(msg.to_string())])
+}
+
+fn done(r: Result<Value, CallError>) -> CallToolResult {
+    match r {
+        Ok(v) => ok(v),
+        Err(e) => fail(e),
+    }
+}
+
+fn name(s: &str) -> String {
+    s.trim().trim_start_matches('@').to_string()
+}
+
+/// `member` in the original's forms → (member_type, member_value).
+fn member(m: &str) -> (&'static str, String) {
+    let m = m.trim();
+    if let Some(r) = m.strip_prefix("role:") {
+        ("role", r.to_string())
+    } else if let Some(g) = m.strip_prefix("group:") {
+        ("group", g.to_string())
+    } else {
+        ("agent", name(m))
+    }
+}
+
+/// A message id for a send, chosen here so a retried call stores one message.
+fn fresh_message_id() -> String {
+    thrum_core::new_id(thrum_core::IdKind::Message)
+}
+
+#[tool_router]
+impl ThrumTools {
+    pub fn new(daemon: Daemon) -> ThrumTools {
+        ThrumTools { daemon, tool_router: Self::tool_router() }
+    }
+
+    #[tool(description = "Send a message to an agent (@name), a role (@reviewer), a group or @everyone.")]
+    async fn send_message(&self, Parameters(p): Parameters<SendMessage>) -> CallToolResult {
+        if p.content.trim().is_empty() {
+            return fail("content is empty: write the message text in `content`");
+        }
+        let to = name(&p.to);
+        if to.is_empty() {
+            return fail("`to` is empty: name an agent, role or group, e.g. \"@reviewer\"");
+        }
+        let mut params = json!({ "content": p.content, "mentions": [to], "message_id": fresh_message_id() });
+        if let Some(r) = p.reply_to.filter(|r| !r.is_empty()) {
+            params["reply_to"] = Value::from(r);
+        }
+        if let Some(m) = p.metadata {
+            params["structured"] = m;
+        }
+        done(self.daemon.call("message.send", params).await)
+    }
+
+    #[tool(description = "Your unread messages (newest first); they are marked read.")]
+    async fn check_messages(&self, Parameters(p): Parameters<CheckMessages>) -> CallToolResult {
+        let limit = p.limit.unwrap_or(20).clamp(1, 100);
+        let me = self.daemon.agent_id().to_string();
+        let list = match self
+            .daemon
+            .call("message.list", json!({ "for_agent": me, "unread": true, "exclude_self": true, "page_size": limit }))
+            .await
+        {
+            Ok(v) => v,
+            Err(e) => return fail(e),
+        };
+        let messages = list["messages"].as_array().cloned().unwrap_or_default();
+        let ids: Vec<Value> = messages.iter().filter_map(|m| m.get("message_id").cloned()).collect();
+        if !ids.is_empty()
+            && let Err(e) = self.daemon.call("message.markRead", json!({ "message_ids": ids })).await
+        {
+            return fail(e);
+        }
+        ok(
+            json!({ "messages": messages, "count": messages.len(), "more_unread": list["total"].as_u64().unwrap_or(0) as usize > messages.len() }),
+        )
+    }
+
+    #[tool(
+        description = "Block until a message for you arrives (pushed by the daemon, no polling), or until the timeout (seconds, default 300, max 600)."
+    )]
+    async fn wait_for_message(&self, Parameters(p): Parameters<WaitForMessage>) -> CallToolResult {
+        let secs = p.timeout.unwrap_or(300);
+        if secs == 0 || secs > MAX_WAIT_SECS {
+            return fail(format!("timeout must be between 1 and {MAX_WAIT_SECS} seconds (got {secs})"));
+        }
+        match self.daemon.wait(Duration::from_secs(secs)).await {
+            Ok(Some(m)) => ok(json!({ "status": "received", "message": m })),
+            Ok(None) => ok(json!({ "status": "timeout", "waited_seconds": secs })),
+            Err(e) => fail(e),
+        }
+    }
+
+    #[tool(description = "Agents in this repository with role, module and whether they are online.")]
+    async fn list_agents(&self, Parameters(p): Parameters<ListAgents>) -> CallToolResult {
+        let (agents, sessions) = match tokio::join!(
+            self.daemon.call("agent.list", json!({})),
+            self.daemon.call("session.list", json!({ "active_only": true }))
+        ) {
+            (Ok(a), Ok(s)) => (a, s),
+            (Err(e), _) | (_, Err(e)) => return fail(e),
+        };
+        let online: std::collections::HashSet<&str> =
+            sessions["sessions"].as_array().into_iter().flatten().filter_map(|s| s["agent_id"].as_str()).collect();
+        let list: Vec<Value> = agents["agents"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| {
+                let id = a["agent_id"].as_str()?;
+                let on = online.contains(id);
+                (p.include_offline || on).then(|| {
+                    json!({ "agent_id": id, "role": a["role"], "module": a["module"], "status": if on { "online" } else { "offline" }, "last_seen_at": a["last_seen_at"] })
+                })
+            })
+            .collect();
+        ok(json!({ "agents": list, "count": list.len() }))
+    }
+
+    #[tool(description = "Send a message to every agent (minus any in `exclude`).")]
+    async fn broadcast_message(&self, Parameters(p): Parameters<BroadcastMessage>) -> CallToolResult {
+        if p.content.trim().is_empty() {
+            return fail("content is empty: write the message text in `content`");
+        }
+        let exclude: Vec<String> = p.exclude.iter().map(|e| name(e)).collect();
+        let mentions: Vec<String> = if exclude.is_empty() {
+            vec!["everyone".into()]
+        } else {
+            let agents = match self.daemon.call("agent.list", json!({})).await {
+                Ok(a) => a,
+                Err(e) => return fail(e),
+            };
+            agents["agents"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|a| a["agent_id"].as_str())
+                .filter(|id| *id != self.daemon.agent_id() && !exclude.iter().any(|e| e == id))
+                .map(str::to_string)
+                .collect()
+        };
+        if mentions.is_empty() {
+            return fail("nobody is left to receive it: every other agent is excluded");
+        }
+        done(
+            self.daemon
+                .call(
+                    "message.send",
+                    json!({ "content": p.content, "mentions": mentions, "message_id": fresh_message_id() }),
+                )
+                .await,
+        )
+    }
+
+    #[tool(description = "Create a group (address it as @name).")]
+    async fn create_group(&self, Parameters(p): Parameters<CreateGroup>) -> CallToolResult {
+        done(
+            self.daemon
+                .call(
+                    "group.create",
+                    json!({ "name": name(&p.name), "description": p.description.unwrap_or_default() }),
+                )
+                .await,
+        )
+    }
+
+    #[tool(description = "Delete a group.")]
+    async fn delete_group(&self, Parameters(p): Parameters<GroupName>) -> CallToolResult {
+        done(self.daemon.call("group.delete", json!({ "name": name(&p.name) })).await)
+    }
+
+    #[tool(description = "Add a member to a group: @agent, role:NAME or group:NAME.")]
+    async fn add_group_member(&self, Parameters(p): Parameters<GroupMember>) -> CallToolResult {
+        let (kind, value) = member(&p.member);
+        done(
+            self.daemon
+                .call(
+                    "group.member.add",
+                    json!({ "group": name(&p.group), "member_type": kind, "member_value": value }),
+                )
+                .await,
+        )
+    }
+
+    #[tool(description = "Remove a member from a group: @agent, role:NAME or group:NAME.")]
+    async fn remove_group_member(&self, Parameters(p): Parameters<GroupMember>) -> CallToolResult {
+        let (kind, value) = member(&p.member);
+        done(
+            self.daemon
+                .call(
+                    "group.member.remove",
+                    json!({ "group": name(&p.group), "member_type": kind, "member_value": value }),
+                )
+                .await,
+        )
+    }
+
+    #[tool(description = "All groups with their member counts.")]
+    async fn list_groups(&self) -> CallToolResult {
+        done(self.daemon.call("group.list", json!({})).await)
+    }
+
+    #[tool(description = "One group's details and members (expand=true resolves nested groups and roles to agents).")]
+    async fn get_group(&self, Parameters(p): Parameters<GetGroup>) -> CallToolResult {
+        let info = self.daemon.call("group.info", json!({ "name": name(&p.name) })).await;
+        let members = self.daemon.call("group.members", json!({ "name": name(&p.name), "expand": p.expand })).await;
+        match (info, members) {
+            (Ok(i), Ok(m)) => ok(json!({ "group": i, "members": m })),
+            (Err(e), _) | (_, Err(e)) => fail(e),
+        }
+    }
+
+    #[tool(description = "Reply to a message: goes to its author, inside the message's thread.")]
+    async fn reply(&self, Parameters(p): Parameters<Reply>) -> CallToolResult {
+        if p.content.trim().is_empty() {
+            return fail("content is empty: write the reply text in `content`");
+        }
+        let original = match self.daemon.call("message.get", json!({ "message_id": p.message_id })).await {
+            Ok(v) => v,
+            Err(e) => return fail(e),
+        };
+        let author = original["message"]["author"]["agent_id"].as_str().unwrap_or_default().to_string();
+        let mentions: Vec<String> =
+            if author.is_empty() || author == self.daemon.agent_id() { Vec::new() } else { vec![author] };
+        done(
+            self.daemon
+                .call(
+                    "message.send",
+                    json!({ "content": p.content, "reply_to": p.message_id, "mentions": mentions, "message_id": fresh_message_id() }),
+                )
+                .await,
+        )
+    }
+
+    #[tool(description = "One message in full, by id.")]
+    async fn get_message(&self, Parameters(p): Parameters<GetMessage>) -> CallToolResult {
+        done(self.daemon.call("message.get", json!({ "message_id": p.message_id })).await)
+    }
+
+    #[tool(description = "Tell the team what you are working on (shown in `thrum team` and the web UI).")]
+    async fn set_intent(&self, Parameters(p): Parameters<SetIntent>) -> CallToolResult {
+        let me = self.daemon.agent_id().to_string();
+        let session = match self.daemon.call("session.list", json!({ "agent_id": me, "active_only": true })).await {
+            Ok(s) => s["sessions"][0]["session_id"].as_str().unwrap_or_default().to_string(),
+            Err(e) => return fail(e),
+        };
+        if session.is_empty() {
+            return fail("you have no active session: run `thrum session start` (or `thrum quickstart`) first");
+        }
+        done(self.daemon.call("session.setIntent", json!({ "session_id": session, "intent": p.text })).await)
+    }
+
+    #[tool(description = "Who is working on what: each agent's role, status, branch, intent and changed files.")]
+    async fn team_status(&self) -> CallToolResult {
+        let (agents, contexts) = match tokio::join!(
+            self.daemon.call("agent.list", json!({})),
+            self.daemon.call("agent.listContext", json!({}))
+        ) {
+            (Ok(a), Ok(c)) => (a, c),
+            (Err(e), _) | (_, Err(e)) => return fail(e),
+        };
+        let by_agent: std::collections::HashMap<&str, &Value> = contexts["contexts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| Some((c["agent_id"].as_str()?, c)))
+            .collect();
+        let team: Vec<Value> = agents["agents"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| {
+                let id = a["agent_id"].as_str()?;
+                let c = by_agent.get(id);
+                Some(json!({
+                    "agent_id": id,
+                    "role": a["role"],
+                    "module": a["module"],
+                    "status": if c.is_some() { "active" } else { "offline" },
+                    "branch": c.map(|c| c["branch"].clone()).unwrap_or(Value::Null),
+                    "intent": c.map(|c| c["intent"].clone()).unwrap_or(Value::Null),
+                    "changed_files": c.map(|c| c["changed_files"].clone()).unwrap_or(Value::Null),
+                }))
+            })
+            .collect();
+        ok(json!({ "team": team }))
+    }
+
+    #[tool(description = "Which agents are changing a file (by path or part of one), with branch and commit counts.")]
+    async fn who_has(&self, Parameters(p): Parameters<WhoHas>) -> CallToolResult {
+        let q = p.file.trim().to_string();
+        if q.is_empty() {
+            return fail("file is empty: give a path such as src/auth.rs");
+        }
+        let contexts = match self.daemon.call("agent.listContext", json!({})).await {
+            Ok(c) => c,
+            Err(e) => return fail(e),
+        };
+        let hits: Vec<Value> = contexts["contexts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| {
+                let files: Vec<&str> = ["changed_files", "uncommitted_files"]
+                    .iter()
+                    .flat_map(|k| c[*k].as_array().into_iter().flatten().filter_map(Value::as_str))
+                    .filter(|f| f.contains(q.as_str()))
+                    .collect();
+                (!files.is_empty()).then(|| {
+                    json!({ "agent_id": c["agent_id"], "branch": c["branch"], "unmerged_commits": c["unmerged_commits"].as_array().map_or(0, Vec::len), "files": files })
+                })
+            })
+            .collect();
+        ok(json!({ "file": q, "agents": hits }))
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for ThrumTools {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("thrum", env!("CARGO_PKG_VERSION")))
+            .with_instructions(format!(
+                "You are @{} in thrum, the message bus for the coding agents of this repository. \
+                 check_messages at the start of a task, wait_for_message when blocked on someone, \
+                 send_message/reply to coordinate, set_intent when you change focus.",
+                self.daemon.agent_id()
+            ))
+    }
+}
