@@ -53,8 +53,9 @@ pub enum Command {
     /// Set up thrum in this repository (.thrum/, the a-sync branch and its worktree).
     Init(commands::init::InitArgs),
     /// In a git worktree of an initialized repository: share its .thrum/
-    /// through .thrum/redirect (same as `init` there).
-    Setup(commands::init::InitArgs),
+    /// through .thrum/redirect (same as `init` there); `setup mcp` writes a
+    /// runtime's MCP configuration.
+    Setup(commands::mcp::SetupArgs),
     /// Register, start a session and set your intent, in one step.
     Quickstart(commands::agent::QuickstartArgs),
     /// Show who you are (works without the daemon).

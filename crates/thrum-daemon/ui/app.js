@@ -494,7 +494,11 @@ function composeTarget() {
   return [];
 }
 
+const MESSAGE_VIEWS = ["feed", "inbox", "group", "agent"];
+
 function renderMessages() {
+  // A debounced search or a late answer must not paint over another view.
+  if (!MESSAGE_VIEWS.includes(state.view.kind)) return;
   const content = $("content");
   const atBottom = content.scrollHeight - content.scrollTop - content.clientHeight < 80;
   const text = state.filters.text.toLowerCase();

@@ -140,6 +140,17 @@ pub fn run(ctx: &mut Ctx, a: InitArgs) -> Result<u8> {
         let layout = Layout::for_root(&root)?;
         thrum_daemon::bootstrap_identity(&layout, &root).context("write the daemon identity")?;
     }
+    // A runtime with MCP support gets `thrum mcp serve` in its config.
+    if let Some(rt) = a.runtime.as_deref().filter(|r| crate::commands::mcp_config::target(r).is_some()) {
+        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+        let o = crate::commands::mcp_config::apply(rt, None, &root, &home, a.dry_run)?;
+        let what = format!("MCP server config for {rt}: {}", o.path);
+        match o.action {
+            "created" | "printed" => rep.created.push(what),
+            "updated" => rep.updated.push(what),
+            _ => rep.unchanged.push(what),
+        }
+    }
     finish(ctx, rep, false)
 }
 

@@ -3,6 +3,8 @@
 use anyhow::Result;
 use clap::{Args, Subcommand};
 
+use crate::commands::init::InitArgs;
+use crate::commands::mcp_config;
 use crate::context::Ctx;
 use crate::identity;
 
@@ -36,4 +38,65 @@ fn serve(ctx: &mut Ctx, a: ServeArgs) -> Result<u8> {
     // stdout belongs to the protocol: nothing else may print there.
     thrum_mcp::serve_stdio(layout, me)?;
     Ok(0)
+}
+
+/// `thrum setup`: the worktree set-up (init's flags), or a subcommand.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct SetupArgs {
+    #[command(subcommand)]
+    pub cmd: Option<SetupCmd>,
+    #[command(flatten)]
+    pub init: InitArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SetupCmd {
+    /// Write (merge) a runtime's MCP configuration so it starts `thrum mcp serve`.
+    Mcp(SetupMcpArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SetupMcpArgs {
+    /// claude (.mcp.json), cursor (.cursor/mcp.json), gemini
+    /// (.gemini/settings.json) or codex (~/.codex/config.toml).
+    #[arg(long, default_value = "claude")]
+    pub runtime: String,
+    /// Pin the server to this agent (--agent-id); default: resolved at start.
+    #[arg(long)]
+    pub agent: Option<String>,
+    /// Print the resulting file instead of writing it.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+pub fn setup(ctx: &mut Ctx, a: SetupMcpArgs) -> Result<u8> {
+    let root = ctx.layout()?.worktree_root.clone();
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from).unwrap_or_default();
+    let agent = a.agent.as_deref().map(|s| s.trim_start_matches('@')).filter(|s| !s.is_empty());
+    let outcome = mcp_config::apply(&a.runtime, agent, &root, &home, a.dry_run)?;
+    report(ctx, &outcome)?;
+    Ok(0)
+}
+
+/// Prints what `apply` did (shared with `init --runtime`).
+pub fn report(ctx: &mut Ctx, o: &mcp_config::Outcome) -> Result<()> {
+    if ctx.out.json {
+        ctx.out.json(o);
+        return Ok(());
+    }
+    match o.action {
+        "printed" => {
+            ctx.out.line(format!("# {} (dry run: not written)", o.path));
+            ctx.out.line(o.content.trim_end());
+        }
+        "unchanged" => ctx.out.ok(format!("MCP server for {} already configured in {}", o.runtime, o.path)),
+        action => {
+            ctx.out.ok(format!("MCP server for {} {action} in {}", o.runtime, o.path));
+            if let Some(b) = &o.backup {
+                ctx.out.line(format!("  previous version kept in {b}"));
+            }
+        }
+    }
+    Ok(())
 }

@@ -6,6 +6,7 @@ pub mod daemon;
 pub mod group;
 pub mod init;
 pub mod mcp;
+pub mod mcp_config;
 pub mod message;
 pub mod messaging;
 pub mod misc;
@@ -21,7 +22,11 @@ use crate::context::Ctx;
 /// Runs a command, returning its exit code.
 pub fn run(ctx: &mut Ctx, cmd: Command) -> Result<u8> {
     match cmd {
-        Command::Init(a) | Command::Setup(a) => init::run(ctx, a),
+        Command::Init(a) => init::run(ctx, a),
+        Command::Setup(a) => match a.cmd {
+            Some(mcp::SetupCmd::Mcp(m)) => mcp::setup(ctx, m),
+            None => init::run(ctx, a.init),
+        },
         Command::Quickstart(a) => agent::quickstart(ctx, a),
         Command::Whoami(a) => agent::whoami(ctx, a),
         Command::Send(a) => messaging::send(ctx, a),

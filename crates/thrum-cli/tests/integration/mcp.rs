@@ -46,3 +46,46 @@ fn a_real_mcp_client_sends_checks_waits_and_survives_a_daemon_restart() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `thrum setup mcp` and `thrum init --runtime` merge the runtime's MCP
+/// configuration: other servers and settings survive, the old file is kept
+/// as a backup, a second run changes nothing, and a file that is not valid
+/// JSON is refused untouched.
+#[test]
+fn mcp_client_configuration_is_merged_not_clobbered() {
+    let env = env_with(&[("alice", "implementer", "auth")]);
+    let mcp_json = env.repo().join(".mcp.json");
+    let old = r#"{"mcpServers":{"other":{"command":"other-server"}},"keep":true}"#;
+    std::fs::write(&mcp_json, old).unwrap();
+    env.ok(None, &["setup", "mcp", "--runtime", "claude", "--agent", "alice"]);
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&mcp_json).unwrap()).unwrap();
+    assert_eq!(v["keep"], true);
+    assert_eq!(v["mcpServers"]["other"]["command"], "other-server");
+    assert_eq!(v["mcpServers"]["thrum"]["command"], "thrum");
+    assert_eq!(v["mcpServers"]["thrum"]["args"], serde_json::json!(["mcp", "serve", "--agent-id", "alice"]));
+    assert_eq!(std::fs::read_to_string(env.repo().join(".mcp.json.bak")).unwrap(), old);
+    let again = env.ok(None, &["setup", "mcp", "--runtime", "claude", "--agent", "alice"]);
+    assert!(again.contains("already configured"), "{again}");
+
+    // Not JSON: refused, left as it was.
+    let cursor = env.repo().join(".cursor/mcp.json");
+    std::fs::create_dir_all(cursor.parent().unwrap()).unwrap();
+    std::fs::write(&cursor, "{ oops").unwrap();
+    let (code, err) = env.fail(None, &["setup", "mcp", "--runtime", "cursor"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("not valid JSON") && err.contains("nothing was changed"), "{err}");
+    assert_eq!(std::fs::read_to_string(&cursor).unwrap(), "{ oops");
+
+    // Unknown runtimes are named; codex goes to ~/.codex/config.toml.
+    let (_, err) = env.fail(None, &["setup", "mcp", "--runtime", "emacs"]);
+    assert!(err.contains("emacs") && err.contains("claude, cursor, gemini, codex"), "{err}");
+    env.ok(None, &["setup", "mcp", "--runtime", "codex"]);
+    let toml = std::fs::read_to_string(env.home().join(".codex/config.toml")).unwrap();
+    assert!(toml.contains("[mcp_servers.thrum]") && toml.contains(r#"args = ["mcp", "serve"]"#), "{toml}");
+
+    // init --runtime writes it too.
+    env.ok(None, &["init", "--runtime", "gemini"]);
+    let gem: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(env.repo().join(".gemini/settings.json")).unwrap()).unwrap();
+    assert_eq!(gem["mcpServers"]["thrum"]["args"], serde_json::json!(["mcp", "serve"]));
+}
