@@ -40,37 +40,90 @@ fn preview(text: &str) -> String {
     p
 }
 
-/// Role and module of message authors, looked up once per connection.
-type AuthorCache = std::collections::HashMap<String, (String, String)>;
+/// A new message, prepared once for every connection that pushes it: the
+/// parsed event and the encoded notification up to the one field that
+/// differs per subscriber (`matched_subscription`).
+pub struct Prepared {
+    pub event_id: String,
+    pub message: MessageCreate,
+    /// `{"jsonrpc":"2.0","method":"notification.message","params":{…` without
+    /// the closing braces.
+    head: String,
+}
 
-fn message_params(
-    state: &State,
-    authors: &mut AuthorCache,
-    m: &MessageCreate,
-    ts: &str,
-    sub: &Subscription,
-    kind: &str,
-) -> Value {
-    let (role, module) = authors
-        .entry(m.agent_id.clone())
-        .or_insert_with(|| {
-            state
-                .read(|r| Ok(query::agent(r, &m.agent_id)?))
-                .ok()
-                .flatten()
-                .map(|a| (a.role, a.module))
-                .unwrap_or_default()
-        })
-        .clone();
-    json!({
-        "message_id": m.message_id,
-        "thread_id": m.thread_id,
-        "author": { "agent_id": m.agent_id, "role": role, "module": module },
-        "preview": preview(&m.body.content),
-        "scopes": m.scopes,
-        "matched_subscription": { "subscription_id": sub.id, "match_type": kind },
-        "timestamp": ts,
-    })
+impl Prepared {
+    fn new(state: &State, event_id: &str, m: MessageCreate, ts: &str) -> Prepared {
+        let (role, module) = state
+            .read(|r| Ok(query::agent(r, &m.agent_id)?))
+            .ok()
+            .flatten()
+            .map(|a| (a.role, a.module))
+            .unwrap_or_default();
+        Prepared::with_author(event_id, m, ts, &role, &module)
+    }
+
+    fn with_author(event_id: &str, m: MessageCreate, ts: &str, role: &str, module: &str) -> Prepared {
+        let params = json!({
+            "message_id": m.message_id,
+            "thread_id": m.thread_id,
+            "author": { "agent_id": m.agent_id, "role": role, "module": module },
+            "preview": preview(&m.body.content),
+            "scopes": m.scopes,
+            "timestamp": ts,
+        });
+        let body = serde_json::to_string(&params).unwrap_or_else(|_| "{}".into());
+        // Drop the closing brace: the subscriber's field goes there.
+        let open = body.strip_suffix('}').unwrap_or("{");
+        let head = format!(r#"{{"jsonrpc":"2.0","method":"notification.message","params":{open}"#);
+        Prepared { event_id: event_id.to_string(), message: m, head }
+    }
+
+    /// The whole notification line for one subscription.
+    pub fn frame(&self, sub: &Subscription, kind: &str) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.head.len() + 80);
+        out.extend_from_slice(self.head.as_bytes());
+        if !self.head.ends_with('{') {
+            out.push(b',');
+        }
+        out.extend_from_slice(
+            format!(r#""matched_subscription":{{"match_type":"{kind}","subscription_id":{}}}}}}}"#, sub.id).as_bytes(),
+        );
+        out.push(b'\n');
+        out
+    }
+}
+
+/// The last few prepared messages, shared by all push tasks: the first
+/// task to see a message prepares it, the others reuse it.
+#[derive(Default)]
+pub struct PreparedCache {
+    recent: std::sync::Mutex<std::collections::VecDeque<std::sync::Arc<Prepared>>>,
+}
+
+/// Enough to cover any burst the push tasks are working through.
+const PREPARED_KEPT: usize = 512;
+
+impl PreparedCache {
+    fn get(&self, state: &State, ev: &thrum_core::Event) -> Option<std::sync::Arc<Prepared>> {
+        let id = ev.event_id();
+        {
+            let g = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(p) = g.iter().rev().find(|p| p.event_id == id) {
+                return Some(p.clone());
+            }
+        }
+        let Ok(Payload::MessageCreate(m)) = ev.payload() else { return None };
+        let p = std::sync::Arc::new(Prepared::new(state, id, m, ev.timestamp()));
+        let mut g = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(other) = g.iter().rev().find(|q| q.event_id == id) {
+            return Some(other.clone()); // another task won the race
+        }
+        if g.len() >= PREPARED_KEPT {
+            g.pop_front();
+        }
+        g.push_back(p.clone());
+        Some(p)
+    }
 }
 
 /// Pushes matching messages for `session_id` until its subscriptions are
@@ -78,7 +131,9 @@ fn message_params(
 pub async fn push_session(state: State, session_id: String, out: mpsc::Sender<Vec<u8>>) {
     let mut feed = state.feed.subscribe();
     let mut missed: u64 = 0;
-    let mut authors = AuthorCache::new();
+    // This session's subscriptions, re-read only when any changed.
+    let mut subs_version = u64::MAX;
+    let mut subs: Vec<Subscription> = Vec::new();
     loop {
         tokio::select! {
             // Once the reader makes room again, tell it what it missed.
@@ -96,16 +151,19 @@ pub async fn push_session(state: State, session_id: String, out: mpsc::Sender<Ve
             got = feed.recv() => match got {
                 Ok(events) => {
                     for ev in events.iter().filter(|e| e.kind() == "message.create") {
-                        let subs = state.subscriptions.for_session(&session_id);
-                        let Some(me) = subs.first().map(|s| s.agent_id.clone()) else { return };
-                        let Ok(Payload::MessageCreate(m)) = ev.payload() else { continue };
-                        if m.agent_id == me {
+                        let v = state.subscriptions.version();
+                        if v != subs_version {
+                            subs = state.subscriptions.for_session(&session_id);
+                            subs_version = v;
+                        }
+                        let Some(me) = subs.first().map(|s| s.agent_id.as_str()) else { return };
+                        let Some(p) = state.prepared.get(&state, ev) else { continue };
+                        if p.message.agent_id == me {
                             continue;
                         }
-                        let Some((sub, kind)) = matches(&subs, &m) else { continue };
-                        let n = Notification::new("notification.message", message_params(&state, &mut authors, &m, ev.timestamp(), sub, kind));
+                        let Some((sub, kind)) = matches(&subs, &p.message) else { continue };
                         // Never wait on a slow reader: count what does not fit.
-                        match out.try_send(encode(&n)) {
+                        match out.try_send(p.frame(sub, kind)) {
                             Ok(()) => {}
                             Err(mpsc::error::TrySendError::Full(_)) => missed += 1,
                             Err(mpsc::error::TrySendError::Closed(_)) => return,
@@ -189,5 +247,25 @@ mod tests {
         let subs = vec![sub(5, Some(("module", "db")), "tester", false)];
         assert!(matches(&subs, &m).is_none());
         assert_eq!(preview(&"x".repeat(150)).len(), 103);
+    }
+
+    #[test]
+    fn prepared_frames_are_whole_notifications() {
+        let m = MessageCreate {
+            message_id: "msg_1".into(),
+            agent_id: "alice".into(),
+            body: thrum_core::event::MessageBody { content: "hi \"there\"".into(), ..Default::default() },
+            ..Default::default()
+        };
+        let p = Prepared::with_author("evt_1", m, "2026-01-01T00:00:00Z", "dev", "auth");
+        let line = p.frame(&sub(7, None, "", true), "all");
+        assert_eq!(line.last(), Some(&b'\n'));
+        let v: Value = serde_json::from_slice(&line).unwrap_or_default();
+        assert_eq!(v["method"], "notification.message");
+        assert_eq!(v["params"]["message_id"], "msg_1");
+        assert_eq!(v["params"]["preview"], "hi \"there\"");
+        assert_eq!(v["params"]["author"]["role"], "dev");
+        assert_eq!(v["params"]["matched_subscription"]["subscription_id"], 7);
+        assert_eq!(v["params"]["matched_subscription"]["match_type"], "all");
     }
 }

@@ -24,6 +24,8 @@ pub struct DaemonState {
     pub writer: Writer,
     pub feed: EventFeed,
     pub subscriptions: Subscriptions,
+    /// New messages prepared once for all push tasks.
+    pub prepared: crate::notify::PreparedCache,
     pub warnings: Vec<String>,
     /// The sync worktree (where the log lives).
     pub log_dir: PathBuf,
@@ -63,6 +65,7 @@ impl DaemonState {
             writer,
             feed,
             subscriptions,
+            prepared: Default::default(),
             warnings,
             log_dir,
             sync,

@@ -33,6 +33,8 @@ struct Saved {
 pub struct Subscriptions {
     path: PathBuf,
     inner: Mutex<Saved>,
+    /// Bumped on every change, so push tasks re-read only when needed.
+    version: std::sync::atomic::AtomicU64,
 }
 
 impl Subscriptions {
@@ -41,10 +43,11 @@ impl Subscriptions {
             .ok()
             .and_then(|t| serde_json::from_str::<Saved>(&t).ok())
             .unwrap_or_default();
-        Subscriptions { path, inner: Mutex::new(saved) }
+        Subscriptions { path, inner: Mutex::new(saved), version: Default::default() }
     }
 
     fn save(&self, s: &Saved) {
+        self.version.fetch_add(1, std::sync::atomic::Ordering::Release);
         let text = serde_json::to_string_pretty(s).unwrap_or_default();
         if let Err(e) = crate::lifecycle::write_private(&self.path, text.as_bytes()) {
             tracing::warn!(error = %e, "could not save subscriptions");
@@ -87,6 +90,11 @@ impl Subscriptions {
         if g.subscriptions.len() != before {
             self.save(&g);
         }
+    }
+
+    /// Changes so far (any change makes it bigger).
+    pub fn version(&self) -> u64 {
+        self.version.load(std::sync::atomic::Ordering::Acquire)
     }
 
     pub fn for_session(&self, session_id: &str) -> Vec<Subscription> {
