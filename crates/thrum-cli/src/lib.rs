@@ -118,6 +118,9 @@ pub enum Command {
     /// The MCP server for coding agents (`thrum mcp serve`).
     #[command(subcommand)]
     Mcp(commands::mcp::McpCmd),
+    /// Pair with thrum daemons of other repositories or machines.
+    #[command(subcommand)]
+    Peer(commands::peer::PeerCmd),
 }
 
 /// Parses arguments, runs the command, and returns the exit code:

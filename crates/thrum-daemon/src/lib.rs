@@ -16,6 +16,7 @@ pub mod legacy;
 pub mod lifecycle;
 pub mod logging;
 pub mod notify;
+pub mod peers;
 pub mod rpc;
 pub mod server;
 pub mod state;

@@ -26,6 +26,11 @@ pub struct DaemonState {
     pub subscriptions: Subscriptions,
     /// New messages prepared once for all push tasks.
     pub prepared: crate::notify::PreparedCache,
+    /// Paired daemons (`.thrum/var/peers.json`).
+    pub peers: crate::peers::Registry,
+    /// The pairing `peer add` is waiting on.
+    pub pairing: crate::peers::rpc::Slot,
+    pairing_code_length: usize,
     pub warnings: Vec<String>,
     /// The sync worktree (where the log lives).
     pub log_dir: PathBuf,
@@ -55,6 +60,13 @@ impl DaemonState {
         sync: SyncHandle,
     ) -> Self {
         let subscriptions = Subscriptions::load(layout.var_dir().join("subscriptions.json"));
+        let mut warnings = warnings;
+        let peers = load_peers(&layout, &mut warnings);
+        let pairing_code_length = std::fs::read_to_string(layout.thrum_dir.join("config.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v["peers"]["pairing_code_length"].as_u64())
+            .map_or(16, |n| n as usize);
         DaemonState {
             layout,
             repo_root,
@@ -66,6 +78,9 @@ impl DaemonState {
             feed,
             subscriptions,
             prepared: Default::default(),
+            peers,
+            pairing: Default::default(),
+            pairing_code_length,
             warnings,
             log_dir,
             sync,
@@ -85,6 +100,11 @@ impl DaemonState {
         self.ws_port.store(port, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// Digits in a pairing code (`peers.pairing_code_length`, default 16).
+    pub fn config_pairing_code_length(&self) -> usize {
+        self.pairing_code_length
+    }
+
     /// Runs a read query on a pooled read-only connection.
     pub fn read<T>(&self, f: impl FnOnce(&Reader) -> HResult<T>) -> HResult<T> {
         let reader = match self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop() {
@@ -97,5 +117,20 @@ impl DaemonState {
             pool.push(reader);
         }
         out
+    }
+}
+
+/// Loads the peer registry. A file that cannot be read is moved aside (so
+/// nothing overwrites it) and reported; the daemon starts without peers.
+fn load_peers(layout: &Layout, warnings: &mut Vec<String>) -> crate::peers::Registry {
+    let path = layout.var_dir().join("peers.json");
+    match crate::peers::Registry::load(&path) {
+        Ok(r) => r,
+        Err(e) => {
+            let aside = layout.var_dir().join(format!("peers.json.unreadable-{}", std::process::id()));
+            let _ = std::fs::rename(&path, &aside);
+            warnings.push(format!("{e} (moved to {})", aside.display()));
+            crate::peers::Registry::load(&path).unwrap_or_else(|_| crate::peers::Registry::empty(&path))
+        }
     }
 }

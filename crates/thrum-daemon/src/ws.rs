@@ -25,7 +25,8 @@ use crate::state::State;
 
 /// Serves HTTP/WebSocket on an already-bound listener until shutdown.
 pub async fn serve(listener: tokio::net::TcpListener, state: State, mut shutdown: watch::Receiver<bool>) {
-    let app = Router::new().route("/ws", get(upgrade)).fallback(fallback).with_state(state);
+    let app =
+        Router::new().route("/ws", get(upgrade)).route("/peer", get(peer_upgrade)).fallback(fallback).with_state(state);
     let stop = async move {
         let _ = shutdown.changed().await;
     };
@@ -67,6 +68,48 @@ async fn upgrade(ws: WebSocketUpgrade, headers: HeaderMap, AxState(state): AxSta
             .into_response();
     }
     ws.max_message_size(thrum_proto::MAX_FRAME).on_upgrade(move |socket| connection(socket, state))
+}
+
+/// `/peer`: other thrum daemons. Browsers are turned away (they always send
+/// an Origin on a WebSocket handshake; daemons never do), so no web page can
+/// reach pairing. Only `pair.request` is served without a token.
+async fn peer_upgrade(ws: WebSocketUpgrade, headers: HeaderMap, AxState(state): AxState<State>) -> Response {
+    if headers.contains_key(header::ORIGIN) {
+        return (StatusCode::FORBIDDEN, "refused: /peer is for thrum daemons, not browsers\n").into_response();
+    }
+    ws.max_message_size(64 * 1024).on_upgrade(move |socket| peer_connection(socket, state))
+}
+
+async fn peer_connection(mut socket: WebSocket, state: State) {
+    while let Some(Ok(msg)) = socket.recv().await {
+        let bytes = match msg {
+            Message::Text(t) => t.as_bytes().to_vec(),
+            Message::Binary(b) => b.to_vec(),
+            Message::Close(_) => break,
+            _ => continue,
+        };
+        let response = match thrum_proto::Request::from_value(serde_json::from_slice(&bytes).unwrap_or(Value::Null)) {
+            Err((id, e)) => RpcResponse::err(id, e),
+            Ok(req) => {
+                let id = req.id.clone().unwrap_or(Value::Null);
+                let params = if req.params.is_null() { Value::Object(Default::default()) } else { req.params };
+                match req.method.as_str() {
+                    "pair.request" => match crate::peers::rpc::pair_request(&state, params).await {
+                        Ok(v) => RpcResponse::ok(id, v),
+                        Err(e) => RpcResponse::err(id, e.0),
+                    },
+                    other => RpcResponse::err(
+                        id,
+                        RpcError::new(ErrorCode::Identity, format!("{other} needs a paired peer's token")),
+                    ),
+                }
+            }
+        };
+        let text = serde_json::to_string(&response).unwrap_or_default();
+        if socket.send(Message::Text(text.into())).await.is_err() {
+            break;
+        }
+    }
 }
 
 /// Everything but `/ws`: the embedded web UI.

@@ -10,6 +10,7 @@ pub mod mcp_config;
 pub mod message;
 pub mod messaging;
 pub mod misc;
+pub mod peer;
 pub mod session;
 pub mod sync;
 pub mod views;
@@ -54,6 +55,7 @@ pub fn run(ctx: &mut Ctx, cmd: Command) -> Result<u8> {
         Command::Completion(a) => misc::completion(a),
         Command::Rpc(a) => misc::rpc(ctx, a),
         Command::Mcp(c) => mcp::run(ctx, c),
+        Command::Peer(c) => peer::run(ctx, c),
     }
 }
 

@@ -10,6 +10,7 @@ mod init;
 mod legacy;
 mod mcp;
 mod messaging;
+mod peers;
 mod robustness;
 mod rpc;
 mod sync;

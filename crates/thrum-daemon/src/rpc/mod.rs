@@ -23,7 +23,18 @@ pub async fn dispatch(state: &State, caller: &Caller, method: &str, params: Valu
         return Err(anonymous_refused(method));
     }
     let params = if params.is_null() { Value::Object(Default::default()) } else { params };
+    if method.starts_with("peer.") && matches!(caller, Caller::Browser) {
+        return Err(RpcError::new(
+            ErrorCode::Identity,
+            "peer methods are only available on the local socket (the thrum CLI)",
+        ));
+    }
     let out = match method {
+        "peer.add" => crate::peers::rpc::add(state, params).await,
+        "peer.add.wait" => crate::peers::rpc::add_wait(state, params).await,
+        "peer.join" => crate::peers::rpc::join(state, params).await,
+        "peer.list" => crate::peers::rpc::list(state).await,
+        "peer.remove" => crate::peers::rpc::remove(state, params).await,
         ym::HEALTH => system::health(state).await,
         ym::USER_IDENTIFY => system::user_identify(state).await,
         ym::USER_REGISTER if matches!(caller, Caller::Browser) => system::user_register(state, params).await,

@@ -1,0 +1,194 @@
+//! `thrum peer`: pair with other thrum daemons and manage the pairs.
+
+use std::io::Read;
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+
+use crate::context::Ctx;
+
+#[derive(Debug, Subcommand)]
+pub enum PeerCmd {
+    /// Start a pairing: print the peercode and wait (up to 5 minutes) for the join.
+    Add(AddArgs),
+    /// Join a pairing with the peercode `peer add` printed on the other side.
+    Join(JoinArgs),
+    /// Paired peers.
+    List,
+    /// Paired peers in detail.
+    Status,
+    /// Forget a peer.
+    Remove(RemoveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// local (another repository on this machine), network or tailscale.
+    #[arg(long = "type")]
+    pub kind: Option<String>,
+    /// The name the other side will know this daemon by (default: the repo name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The address to announce (network peers).
+    #[arg(long)]
+    pub address: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct JoinArgs {
+    /// local, network, tailscale or repair.
+    #[arg(long = "type")]
+    pub kind: Option<String>,
+    /// name:ip:port:code, as printed by `peer add` (or give it with --peercode, or on stdin).
+    pub peercode_arg: Option<String>,
+    #[arg(long)]
+    pub peercode: Option<String>,
+    /// For local peers: the other repository (its daemon's port is read there).
+    #[arg(long)]
+    pub repo_path: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    pub name: String,
+}
+
+/// The help block for a missing --type (the original's v0.9 behaviour).
+fn type_required(cmd: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "--type is required for `thrum peer {cmd}`:\n  \
+         --type local       another repository on this machine (127.0.0.1 only)\n  \
+         --type network     another machine on your LAN (--address IP)\n  \
+         --type tailscale   another machine on your tailnet{}\n  \
+         e.g. thrum peer {cmd} --type local",
+        if cmd == "join" { "\n  --type repair      re-establish a broken peer from stored secrets" } else { "" }
+    )
+}
+
+pub fn run(ctx: &mut Ctx, cmd: PeerCmd) -> Result<u8> {
+    match cmd {
+        PeerCmd::Add(a) => add(ctx, a),
+        PeerCmd::Join(a) => join(ctx, a),
+        PeerCmd::List => list(ctx, false),
+        PeerCmd::Status => list(ctx, true),
+        PeerCmd::Remove(a) => {
+            let r = ctx.call_value("peer.remove", json!({ "name": a.name }))?;
+            if ctx.out.json {
+                ctx.out.json(&r);
+            } else {
+                ctx.out.ok(format!("Removed peer {}", a.name));
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn add(ctx: &mut Ctx, a: AddArgs) -> Result<u8> {
+    let kind = a.kind.ok_or_else(|| type_required("add"))?;
+    let started = ctx.call_value("peer.add", json!({ "type": kind, "name": a.name.unwrap_or_default() }))?;
+    let peercode = started["peercode"].as_str().unwrap_or_default().to_string();
+    let repo = started["repo_path"].as_str().unwrap_or_default().to_string();
+    if !ctx.out.json {
+        // The peercode must be visible at once, even when piped.
+        println!("Waiting for connection...\n");
+        println!("Share this with the other {}:", if kind == "local" { "repository" } else { "machine" });
+        let extra = if kind == "local" { format!(" --repo-path {repo}") } else { String::new() };
+        println!("  thrum peer join --type {kind} --peercode {peercode}{extra}\n");
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+    }
+    // The join can take minutes: a long-poll with its own generous timeout.
+    let limit = started["expires_in_s"].as_u64().unwrap_or(300);
+    ctx.client()?.set_timeout(Duration::from_secs(limit + 30))?;
+    let r = ctx.call_value("peer.add.wait", json!({ "timeout_ms": limit * 1000 + 1000 }))?;
+    if r["status"] != "paired" {
+        bail!("nobody joined within {limit} s: run `thrum peer add --type {kind}` again");
+    }
+    let peer = &r["peer"];
+    if ctx.out.json {
+        ctx.out.json(&json!({ "peercode": peercode, "peer": peer }));
+    } else {
+        println!(
+            "Paired with \"{}\" ({}).",
+            peer["name"].as_str().unwrap_or("?"),
+            peer["address"].as_str().unwrap_or("?")
+        );
+    }
+    Ok(0)
+}
+
+fn join(ctx: &mut Ctx, a: JoinArgs) -> Result<u8> {
+    let kind = a.kind.ok_or_else(|| type_required("join"))?;
+    let mut code = a.peercode.or(a.peercode_arg).unwrap_or_default();
+    if code.is_empty() || code == "-" {
+        std::io::stdin().read_to_string(&mut code)?;
+    }
+    let code = code.trim().to_string();
+    if code.is_empty() {
+        bail!("no peercode: pass the name:ip:port:code that `thrum peer add` printed (argument, --peercode or stdin)");
+    }
+    let r = ctx.call_value(
+        "peer.join",
+        json!({ "type": kind, "peercode": code, "repo_path": a.repo_path.unwrap_or_default() }),
+    )?;
+    let peer = &r["peer"];
+    if ctx.out.json {
+        ctx.out.json(&r);
+    } else {
+        println!(
+            "Paired with \"{}\" ({}).",
+            peer["name"].as_str().unwrap_or("?"),
+            peer["address"].as_str().unwrap_or("?")
+        );
+    }
+    Ok(0)
+}
+
+fn list(ctx: &mut Ctx, detailed: bool) -> Result<u8> {
+    let r = ctx.call_value("peer.list", json!({}))?;
+    let peers = r["peers"].as_array().cloned().unwrap_or_default();
+    if ctx.out.json {
+        ctx.out.json(&r);
+        return Ok(0);
+    }
+    if peers.is_empty() {
+        ctx.out.line("No peers. Pair with: thrum peer add --type local (then peer join on the other side)");
+        return Ok(0);
+    }
+    let s = |v: &Value, k: &str| v[k].as_str().unwrap_or("").to_string();
+    if detailed {
+        for p in &peers {
+            ctx.out.line(format!("{} ({})", s(p, "name"), s(p, "transport")));
+            for (label, key) in [
+                ("address", "address"),
+                ("role", "role"),
+                ("agents as", "proxy_prefix"),
+                ("paired", "paired_at"),
+                ("daemon", "remote_daemon_id"),
+                ("repository", "remote_repo_path"),
+                ("host", "remote_hostname"),
+                ("origin", "remote_git_origin_url"),
+                ("last sync", "last_sync_at"),
+            ] {
+                let v = s(p, key);
+                let v = if key == "proxy_prefix" { format!("@{v}:NAME") } else { v };
+                ctx.out.line(format!("  {label:<11} {}", if v.is_empty() { "—".into() } else { v }));
+            }
+        }
+        return Ok(0);
+    }
+    ctx.out.line(format!("{:<20} {:<10} {:<22} {:<9} {}", "NAME", "TYPE", "ADDRESS", "ROLE", "PAIRED"));
+    for p in &peers {
+        ctx.out.line(format!(
+            "{:<20} {:<10} {:<22} {:<9} {}",
+            s(p, "name"),
+            s(p, "transport"),
+            s(p, "address"),
+            s(p, "role"),
+            crate::output::relative(&s(p, "paired_at"))
+        ));
+    }
+    Ok(0)
+}

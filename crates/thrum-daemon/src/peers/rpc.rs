@@ -1,0 +1,352 @@
+//! Peer RPC. On the local socket (the CLI): `peer.add`, `peer.add.wait`,
+//! `peer.join`, `peer.list`, `peer.remove`. On `/peer` of the HTTP port
+//! (the other daemon): `pair.request`, the only method served there
+//! without a token.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::pairing::{self, Pairing};
+use super::registry::{Peer, proxy_prefix};
+use crate::error::{HResult, bad_params, server};
+use crate::rpc::{ok, parse};
+use crate::state::State;
+
+/// The pairing the listener is waiting on, and who joined it.
+#[derive(Default)]
+pub struct PairingSlot {
+    session: Option<Pairing>,
+    /// Set when a joiner got in; `peer.add.wait` returns it.
+    joined: Option<Peer>,
+}
+
+pub type Slot = tokio::sync::Mutex<PairingSlot>;
+
+fn our_address(state: &State) -> String {
+    format!("127.0.0.1:{}", state.ws_port())
+}
+
+fn public(p: &Peer) -> Value {
+    let mut v = serde_json::to_value(p).unwrap_or_default();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("token");
+    }
+    v
+}
+
+fn check_type(t: &str) -> HResult<()> {
+    match t {
+        "local" => Ok(()),
+        "network" | "tailscale" => Err(server(format!(
+            "--type {t} is not available in this build yet: only --type local (two repositories on this machine) pairs today"
+        ))),
+        "" => Err(bad_params("--type is required: local, network or tailscale")),
+        other => Err(bad_params(format!("unknown peer type {other:?}: use local, network or tailscale"))),
+    }
+}
+
+/// `peer.add {type, name?}`: starts a pairing and returns the peercode.
+pub async fn add(state: &State, params: Value) -> HResult<Value> {
+    #[derive(Deserialize)]
+    struct P {
+        #[serde(default, rename = "type")]
+        kind: String,
+        #[serde(default)]
+        name: String,
+    }
+    let p: P = parse(params)?;
+    check_type(&p.kind)?;
+    if state.ws_port() == 0 {
+        return Err(server("this daemon has no HTTP port to pair on: check `daemon.ws_port` and restart it"));
+    }
+    let name = if p.name.is_empty() { state.identity.repo_name.clone() } else { p.name.clone() };
+    if name.is_empty() || name.contains(':') {
+        return Err(bad_params("the peer name must be non-empty and contain no ':' (pass --name)"));
+    }
+    let digits = state.config_pairing_code_length();
+    let session = Pairing::new(digits, pairing_ttl(), &p.kind, &name).map_err(|e| server(e.to_string()))?;
+    let address = our_address(state);
+    let peercode = format!("{name}:{address}:{}", session.code());
+    let mut slot = state.pairing.lock().await;
+    *slot = PairingSlot { session: Some(session), joined: None };
+    ok(&json!({
+        "peercode": peercode,
+        "name": name,
+        "address": address,
+        "type": p.kind,
+        "repo_path": state.repo_root.display().to_string(),
+        "expires_in_s": pairing_ttl().as_secs(),
+    }))
+}
+
+/// How long codes last: five minutes (THRUM_PAIRING_TTL_MS shortens it for
+/// tests).
+fn pairing_ttl() -> Duration {
+    std::env::var("THRUM_PAIRING_TTL_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(Duration::from_millis)
+        .unwrap_or(pairing::TTL)
+}
+
+/// `peer.add.wait {timeout_ms}`: blocks until someone joins the current
+/// pairing, it expires or locks, or the timeout passes.
+pub async fn add_wait(state: &State, params: Value) -> HResult<Value> {
+    #[derive(Deserialize)]
+    struct P {
+        #[serde(default)]
+        timeout_ms: u64,
+    }
+    let p: P = parse(params)?;
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(p.timeout_ms.clamp(1, 600_000));
+    loop {
+        {
+            let mut slot = state.pairing.lock().await;
+            if let Some(peer) = slot.joined.take() {
+                slot.session = None;
+                return ok(&json!({ "status": "paired", "peer": public(&peer) }));
+            }
+            match &slot.session {
+                None => return Err(server("no pairing is in progress: run `thrum peer add` again")),
+                // The spent session stays, so a late joiner hears why.
+                Some(s) if s.locked() => return Err(server(pairing::PairingError::Locked.to_string())),
+                Some(s) if s.expired() => {
+                    return Err(server("the pairing code expired before anyone joined: run `thrum peer add` again"));
+                }
+                Some(_) => {}
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return ok(&json!({ "status": "waiting" }));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `pair.request` (from the joining daemon, on `/peer`): checks the code,
+/// records the joiner and hands back the shared token and our identity.
+pub async fn pair_request(state: &State, params: Value) -> HResult<Value> {
+    #[derive(Deserialize)]
+    struct P {
+        code: String,
+        name: String,
+        #[serde(default)]
+        address: String,
+        #[serde(default)]
+        daemon_id: String,
+        #[serde(default)]
+        repo_name: String,
+        #[serde(default)]
+        hostname: String,
+        #[serde(default)]
+        repo_path: String,
+        #[serde(default)]
+        git_origin_url: String,
+    }
+    let p: P = parse(params)?;
+    let mut slot = state.pairing.lock().await;
+    let session = slot.session.as_mut().ok_or_else(|| server(pairing::PairingError::NoSession.to_string()))?;
+    session
+        .check(&p.code)
+        .map_err(|e| crate::error::Fail(thrum_proto::RpcError::new(thrum_proto::ErrorCode::Identity, e.to_string())))?;
+    if p.name.is_empty() || p.name.contains(':') {
+        return Err(bad_params("the joiner's name must be non-empty and contain no ':'"));
+    }
+    // Local peers live on this machine: their address is loopback.
+    if session.transport == "local" && !p.address.starts_with("127.0.0.1:") {
+        return Err(bad_params("a local peer must give a 127.0.0.1 address"));
+    }
+    let token = super::new_token().map_err(|e| server(e.to_string()))?;
+    let peer = Peer {
+        name: p.name.clone(),
+        address: p.address,
+        repo_path: p.repo_path.clone(),
+        token: token.clone(),
+        transport: session.transport.clone(),
+        role: "listener".into(),
+        proxy_prefix: proxy_prefix(&p.name),
+        remote_agents: Vec::new(),
+        paired_at: thrum_core::time::now_rfc3339(),
+        remote_daemon_id: p.daemon_id,
+        remote_repo_name: p.repo_name,
+        remote_hostname: p.hostname,
+        remote_repo_path: p.repo_path,
+        remote_git_origin_url: p.git_origin_url,
+        last_sync_at: String::new(),
+    };
+    state.peers.add(peer.clone()).map_err(|e| server(e.to_string()))?;
+    let name = session.name.clone();
+    // The code is spent: nobody else may join with it.
+    slot.session = None;
+    slot.joined = Some(peer);
+    let id = &state.identity;
+    ok(&json!({
+        "token": token,
+        "name": name,
+        "daemon_id": id.daemon_id,
+        "repo_name": id.repo_name,
+        "hostname": id.hostname,
+        "repo_path": id.repo_path,
+        "git_origin_url": id.git_origin_url,
+    }))
+}
+
+/// A parsed `name:ip:port:code`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Peercode {
+    pub name: String,
+    pub ip: std::net::IpAddr,
+    pub port: u16,
+    pub code: String,
+}
+
+pub fn parse_peercode(s: &str) -> Result<Peercode, String> {
+    let s = s.trim();
+    // IPv6 addresses contain ':' themselves: name and code are the ends.
+    let (name, rest) = s.split_once(':').ok_or("expected name:ip:port:code")?;
+    let (addr, code) = rest.rsplit_once(':').ok_or("expected name:ip:port:code")?;
+    let (ip, port) = addr.rsplit_once(':').ok_or("expected name:ip:port:code")?;
+    let ip: std::net::IpAddr = ip
+        .trim_matches(['[', ']'])
+        .parse()
+        .map_err(|_| format!("{ip:?} is not an IP address (names are not accepted)"))?;
+    let port: u16 = port.parse().map_err(|_| format!("{port:?} is not a port number"))?;
+    if name.is_empty() || code.is_empty() || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("expected name:ip:port:code with a numeric code".into());
+    }
+    Ok(Peercode { name: name.into(), ip, port, code: code.into() })
+}
+
+/// `peer.join {type, peercode, repo_path?}`: dials the listener and pairs.
+pub async fn join(state: &State, params: Value) -> HResult<Value> {
+    #[derive(Deserialize)]
+    struct P {
+        #[serde(default, rename = "type")]
+        kind: String,
+        #[serde(default)]
+        peercode: String,
+        #[serde(default)]
+        repo_path: String,
+    }
+    let p: P = parse(params)?;
+    check_type(&p.kind)?;
+    let code = parse_peercode(&p.peercode).map_err(|e| bad_params(format!("invalid peercode: {e}")))?;
+    if !code.ip.is_loopback() {
+        return Err(bad_params(
+            "a local peer's peercode must name 127.0.0.1: use the peercode `thrum peer add --type local` printed",
+        ));
+    }
+    // The other repo's port file is the truth for local peers.
+    let mut port = code.port;
+    if !p.repo_path.is_empty() {
+        let file = std::path::Path::new(&p.repo_path).join(".thrum/var/ws.port");
+        port = std::fs::read_to_string(&file).ok().and_then(|t| t.trim().parse().ok()).ok_or_else(|| {
+            bad_params(format!("cannot read the port of {}: is its daemon running? ({})", p.repo_path, file.display()))
+        })?;
+    }
+    if state.peers.get(&code.name).is_some() {
+        return Err(server(format!(
+            "a peer named {:?} is already paired: `thrum peer remove {}` first",
+            code.name, code.name
+        )));
+    }
+    let id = &state.identity;
+    let request = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "pair.request",
+        "params": {
+            "code": code.code, "name": id.repo_name, "address": our_address(state),
+            "daemon_id": id.daemon_id, "repo_name": id.repo_name, "hostname": id.hostname,
+            "repo_path": id.repo_path, "git_origin_url": id.git_origin_url,
+        }
+    });
+    let url = format!("ws://127.0.0.1:{port}/peer");
+    let answer = tokio::task::spawn_blocking(move || ws_call(&url, &request))
+        .await
+        .map_err(|e| server(format!("pairing task failed: {e}")))?
+        .map_err(server)?;
+    if let Some(err) = answer.get("error") {
+        return Err(server(format!(
+            "the other daemon refused: {}",
+            err["message"].as_str().unwrap_or("unknown error")
+        )));
+    }
+    let r = &answer["result"];
+    let token = r["token"].as_str().unwrap_or_default();
+    if token.len() != 64 {
+        return Err(server("the other daemon sent no usable token: is it a thrum daemon?"));
+    }
+    let name = r["name"].as_str().unwrap_or(&code.name).to_string();
+    let peer = Peer {
+        name: name.clone(),
+        address: format!("127.0.0.1:{port}"),
+        repo_path: p.repo_path.clone(),
+        token: token.into(),
+        transport: p.kind.clone(),
+        role: "dialer".into(),
+        proxy_prefix: proxy_prefix(&name),
+        remote_agents: Vec::new(),
+        paired_at: thrum_core::time::now_rfc3339(),
+        remote_daemon_id: r["daemon_id"].as_str().unwrap_or_default().into(),
+        remote_repo_name: r["repo_name"].as_str().unwrap_or_default().into(),
+        remote_hostname: r["hostname"].as_str().unwrap_or_default().into(),
+        remote_repo_path: r["repo_path"].as_str().unwrap_or_default().into(),
+        remote_git_origin_url: r["git_origin_url"].as_str().unwrap_or_default().into(),
+        last_sync_at: String::new(),
+    };
+    state.peers.add(peer.clone()).map_err(|e| server(e.to_string()))?;
+    ok(&json!({ "status": "paired", "peer": public(&peer) }))
+}
+
+/// One JSON-RPC call over a fresh WebSocket (blocking; pairing is rare).
+fn ws_call(url: &str, request: &Value) -> Result<Value, String> {
+    use tungstenite::Message;
+    let (mut ws, _) = tungstenite::connect(url)
+        .map_err(|e| format!("cannot reach the other daemon at {url}: {e}; is it running?"))?;
+    ws.send(Message::Text(request.to_string().into())).map_err(|e| format!("sending to {url}: {e}"))?;
+    loop {
+        match ws.read().map_err(|e| format!("reading from {url}: {e}"))? {
+            Message::Text(t) => return serde_json::from_str(&t).map_err(|e| format!("bad answer from {url}: {e}")),
+            Message::Close(_) => return Err(format!("{url} closed the connection")),
+            _ => {}
+        }
+    }
+}
+
+/// `peer.list`: every peer, without tokens.
+pub async fn list(state: &State) -> HResult<Value> {
+    let peers: Vec<Value> = state.peers.all().iter().map(public).collect();
+    ok(&json!({ "peers": peers }))
+}
+
+/// `peer.remove {name}`.
+pub async fn remove(state: &State, params: Value) -> HResult<Value> {
+    #[derive(Deserialize)]
+    struct P {
+        name: String,
+    }
+    let p: P = parse(params)?;
+    if state.peers.remove(&p.name).map_err(|e| server(e.to_string()))? {
+        ok(&json!({ "removed": p.name }))
+    } else {
+        Err(server(format!("no peer named {:?}: see `thrum peer list`", p.name)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peercodes_parse_with_ipv4_and_ipv6() {
+        let c = parse_peercode("api:127.0.0.1:9342:4829175036284719").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((c.name.as_str(), c.port, c.code.as_str()), ("api", 9342, "4829175036284719"));
+        let c = parse_peercode("api:[::1]:9342:12").unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.ip.is_loopback());
+        assert!(parse_peercode("api:localhost:9342:12").is_err_and(|e| e.contains("not an IP")));
+        assert!(parse_peercode("api:127.0.0.1:x:12").is_err());
+        assert!(parse_peercode("api:127.0.0.1:9:abc").is_err());
+        assert!(parse_peercode("nonsense").is_err());
+    }
+}
