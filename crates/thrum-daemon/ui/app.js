@@ -812,10 +812,18 @@ async function renderSettings() {
   }
 }
 
+const systemDark = window.matchMedia("(prefers-color-scheme: dark)");
+
+/** Applies a theme choice: light, dark, or system (follows the OS, live). */
 function setTheme(t) {
   localStorage.setItem("thrum-theme", t);
-  if (t === "system") delete document.documentElement.dataset.theme;
-  else document.documentElement.dataset.theme = t;
+  applyTheme();
+}
+
+function applyTheme() {
+  const t = localStorage.getItem("thrum-theme") || "system";
+  const dark = t === "dark" || (t === "system" && systemDark.matches);
+  document.documentElement.dataset.theme = dark ? "dark" : "light";
 }
 
 // ------------------------------------------------------------ compose ---
@@ -977,8 +985,8 @@ function typing(e) {
 }
 
 function wire() {
-  const saved = localStorage.getItem("thrum-theme");
-  if (saved && saved !== "system") document.documentElement.dataset.theme = saved;
+  applyTheme();
+  systemDark.addEventListener("change", applyTheme);
 
   for (const b of document.querySelectorAll(".nav-item[data-view]")) b.addEventListener("click", () => go({ kind: b.dataset.view }));
   $("new-group").addEventListener("click", createGroup);

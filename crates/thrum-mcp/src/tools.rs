@@ -304,28 +304,12 @@ impl ThrumTools {
 
     #[tool(description = "Add a member to a group: @agent, role:NAME or group:NAME.")]
     async fn add_group_member(&self, Parameters(p): Parameters<GroupMember>) -> CallToolResult {
-        let (kind, value) = member(&p.member);
-        done(
-            self.daemon
-                .call(
-                    "group.member.add",
-                    json!({ "group": name(&p.group), "member_type": kind, "member_value": value }),
-                )
-                .await,
-        )
+        self.group_member("group.member.add", p).await
     }
 
     #[tool(description = "Remove a member from a group: @agent, role:NAME or group:NAME.")]
     async fn remove_group_member(&self, Parameters(p): Parameters<GroupMember>) -> CallToolResult {
-        let (kind, value) = member(&p.member);
-        done(
-            self.daemon
-                .call(
-                    "group.member.remove",
-                    json!({ "group": name(&p.group), "member_type": kind, "member_value": value }),
-                )
-                .await,
-        )
+        self.group_member("group.member.remove", p).await
     }
 
     #[tool(description = "All groups with their member counts.")]
@@ -445,6 +429,15 @@ impl ThrumTools {
             })
             .collect();
         ok(json!({ "file": q, "agents": hits }))
+    }
+}
+
+impl ThrumTools {
+    /// Adds or removes a group member (`method` says which).
+    async fn group_member(&self, method: &'static str, p: GroupMember) -> CallToolResult {
+        let (kind, value) = member(&p.member);
+        let params = json!({ "group": name(&p.group), "member_type": kind, "member_value": value });
+        done(self.daemon.call(method, params).await)
     }
 }
 
