@@ -93,6 +93,7 @@ try {
   check((await page.locator("#compose-text").inputValue()).includes("@alice "), "autocomplete picked @alice");
   await page.keyboard.press("Enter"); // sends
   await page.locator("#content").getByText("hello team, ping").waitFor({ timeout: 5000 });
+  await page.locator("#view-subtitle", { hasText: "1 member · @alice" }).waitFor();
   await page.screenshot({ path: `${shots}/group.png` });
   check((await ask("GROUP_SENT hello team, ping")) === "GROUP_OK", "alice got the group message");
 

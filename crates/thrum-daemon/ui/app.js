@@ -210,6 +210,7 @@ const state = {
   active: new Set(), // agent ids with an open session
   contexts: new Map(), // agent_id -> ContextInfo
   groups: [],
+  groupMembers: new Map(), // group name -> member labels
   view: { kind: "feed" },
   tab: "all",
   messages: [],
@@ -269,6 +270,8 @@ async function bootstrap() {
     showBanner(`Live updates are off: ${e.message}`, "error");
   }
   await Promise.allSettled([refreshHealth(), refreshAgents(), refreshGroups(), refreshUnread()]);
+  renderHeader(); // counts and names that needed the data above
+  if (state.view.kind === "group") loadMembers(state.view.name);
   await loadView();
 }
 
@@ -434,6 +437,7 @@ function go(view) {
   const messages = ["feed", "inbox", "group", "agent"].includes(view.kind);
   $("compose").hidden = !messages;
   $("filters").hidden = !messages;
+  if (view.kind === "group") loadMembers(view.name);
   if (messages) {
     // A new view's first render is not news: nothing flashes.
     state.seen = new Set();
@@ -460,7 +464,9 @@ function renderHeader() {
   if (v.kind === "group") {
     const g = state.groups.find((x) => x.name === v.name);
     title = `#${v.name}`;
-    sub = g ? `${g.member_count ?? (g.members || []).length} members${g.description ? " · " + g.description : ""}` : "";
+    const n = g ? g.member_count ?? 0 : 0;
+    const who = (state.groupMembers.get(v.name) || []).join(", ");
+    sub = g ? [`${n} ${n === 1 ? "member" : "members"}`, who, g.description].filter(Boolean).join(" · ") : "";
   } else if (v.kind === "agent") {
     const a = state.agents.get(v.id);
     const c = state.contexts.get(v.id);
@@ -662,6 +668,19 @@ function renderAgents() {
       );
     }),
   );
+}
+
+/** Fetches a group's members for its header (@agents, role:x, #groups). */
+async function loadMembers(name) {
+  if (!rpc.open || name === "everyone") return;
+  try {
+    const r = await rpc.call("group.members", { name });
+    const label = (m) => (m.member_type === "agent" ? "@" + m.member_value : m.member_type === "group" ? "#" + m.member_value : `${m.member_type}:${m.member_value}`);
+    state.groupMembers.set(name, (r.members || []).map(label));
+    if (state.view.kind === "group" && state.view.name === name) renderHeader();
+  } catch {
+    // The header just shows the count.
+  }
 }
 
 /** Groups by name, the built-in @everyone last. */
