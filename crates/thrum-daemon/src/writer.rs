@@ -14,7 +14,7 @@ use rusqlite::Connection;
 use serde_json::Value;
 use thrum_core::Event;
 use thrum_store::{JobResult, Store};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, oneshot};
 
 use crate::error::{Fail, HResult};
 
@@ -33,7 +33,7 @@ const MAX_BATCH: usize = 1024;
 /// A cheap handle for submitting jobs to the writer thread.
 #[derive(Clone)]
 pub struct Writer {
-    tx: mpsc::UnboundedSender<Job>,
+    tx: std::sync::mpsc::Sender<Job>,
 }
 
 /// Committed events, published after every commit.
@@ -43,7 +43,9 @@ impl Writer {
     /// Starts the writer thread. It stops when every handle is dropped,
     /// after finishing the jobs already queued.
     pub fn start(mut store: Store, feed: EventFeed) -> (Writer, std::thread::JoinHandle<()>) {
-        let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
+        // A std channel: sending never blocks (unbounded), and the writer
+        // can wait for work with a timeout, which is when it checkpoints.
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
         let handle = std::thread::Builder::new()
             .name("thrum-writer".into())
             .spawn(move || {
@@ -51,7 +53,7 @@ impl Writer {
                 loop {
                     let first = match pending.take() {
                         Some(j) => j,
-                        None => match rx.blocking_recv() {
+                        None => match next_job(&rx, &mut store) {
                             Some(j) => j,
                             None => break,
                         },
@@ -91,12 +93,10 @@ impl Writer {
                             }
                         }
                     }
-                    // Answers are out: a good moment to fold the WAL back,
-                    // early when nothing waits, late when work is queued.
-                    let limit = if rx.is_empty() { thrum_store::IDLE_WAL } else { thrum_store::MAX_WAL };
-                    if let Err(e) = store.checkpoint_wal(limit) {
-                        tracing::warn!(error = %e, "WAL checkpoint failed; retried after the next batch");
-                    }
+                    // A WAL grown huge under constant load is folded back
+                    // now; a merely big one waits for a quiet moment
+                    // (next_job), so no request waits behind it.
+                    checkpoint(&mut store, thrum_store::MAX_WAL);
                 }
                 tracing::info!("writer stopped");
             })
@@ -123,6 +123,28 @@ impl Writer {
         let (tx, rx) = oneshot::channel();
         self.tx.send(Job::Exclusive(Box::new(f), tx)).map_err(|_| shutting_down())?;
         rx.await.map_err(|_| shutting_down())?
+    }
+}
+
+/// How long the writer must be idle before it folds the WAL back.
+const QUIET: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// The next job; while none comes for QUIET, checkpoints a big WAL.
+fn next_job(rx: &std::sync::mpsc::Receiver<Job>, store: &mut Store) -> Option<Job> {
+    use std::sync::mpsc::RecvTimeoutError;
+    match rx.recv_timeout(QUIET) {
+        Ok(job) => Some(job),
+        Err(RecvTimeoutError::Disconnected) => None,
+        Err(RecvTimeoutError::Timeout) => {
+            checkpoint(store, thrum_store::IDLE_WAL);
+            rx.recv().ok()
+        }
+    }
+}
+
+fn checkpoint(store: &mut Store, above: u64) {
+    if let Err(e) = store.checkpoint_wal(above) {
+        tracing::warn!(error = %e, "WAL checkpoint failed; retried later");
     }
 }
 

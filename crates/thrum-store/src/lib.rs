@@ -358,7 +358,8 @@ impl Store {
     /// Copies the WAL back into the database (a PASSIVE checkpoint, which
     /// never waits for readers) once the WAL has grown past `above` bytes.
     /// Returns whether a checkpoint ran. Call it between batches: with
-    /// `IDLE_WAL` when no work is waiting, with `MAX_WAL` otherwise.
+    /// `IDLE_WAL` once the writer has been idle a moment, with `MAX_WAL`
+    /// after every batch.
     pub fn checkpoint_wal(&mut self, above: u64) -> Result<bool> {
         let wal = PathBuf::from(format!("{}-wal", self.db_path.display()));
         let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
