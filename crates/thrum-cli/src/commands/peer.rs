@@ -21,6 +21,19 @@ pub enum PeerCmd {
     Status,
     /// Forget a peer.
     Remove(RemoveArgs),
+    /// Choose which of a peer's agents are addressable here (@prefix:agent).
+    Configure(ConfigureArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigureArgs {
+    /// The peer (see `thrum peer list`).
+    pub name: String,
+    /// add-agent or remove-agent.
+    #[arg(value_parser = ["add-agent", "remove-agent"])]
+    pub action: String,
+    /// The agent's name on the peer.
+    pub agent: String,
 }
 
 #[derive(Debug, Args)]
@@ -73,6 +86,23 @@ pub fn run(ctx: &mut Ctx, cmd: PeerCmd) -> Result<u8> {
         PeerCmd::Join(a) => join(ctx, a),
         PeerCmd::List => list(ctx, false),
         PeerCmd::Status => list(ctx, true),
+        PeerCmd::Configure(a) => {
+            let r =
+                ctx.call_value("peer.configure", json!({ "name": a.name, "action": a.action, "agent": a.agent }))?;
+            if ctx.out.json {
+                ctx.out.json(&r);
+            } else if a.action == "add-agent" {
+                ctx.out.ok(format!(
+                    "{} of peer {} is addressable as {}",
+                    a.agent,
+                    a.name,
+                    r["address_as"].as_str().unwrap_or("")
+                ));
+            } else {
+                ctx.out.ok(format!("{} of peer {} is no longer addressable here", a.agent, a.name));
+            }
+            Ok(0)
+        }
         PeerCmd::Remove(a) => {
             let r = ctx.call_value("peer.remove", json!({ "name": a.name }))?;
             if ctx.out.json {
@@ -157,7 +187,10 @@ fn list(ctx: &mut Ctx, detailed: bool) -> Result<u8> {
         ctx.out.line("No peers. Pair with: thrum peer add --type local (then peer join on the other side)");
         return Ok(0);
     }
-    let s = |v: &Value, k: &str| v[k].as_str().unwrap_or("").to_string();
+    let s = |v: &Value, k: &str| match &v[k] {
+        Value::Array(a) => a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "),
+        other => other.as_str().unwrap_or("").to_string(),
+    };
     if detailed {
         for p in &peers {
             ctx.out.line(format!("{} ({})", s(p, "name"), s(p, "transport")));
@@ -165,6 +198,7 @@ fn list(ctx: &mut Ctx, detailed: bool) -> Result<u8> {
                 ("address", "address"),
                 ("role", "role"),
                 ("agents as", "proxy_prefix"),
+                ("agents", "remote_agents"),
                 ("paired", "paired_at"),
                 ("daemon", "remote_daemon_id"),
                 ("repository", "remote_repo_path"),

@@ -73,6 +73,19 @@ fn two_repositories_pair_once_and_share_a_token() {
     let mode = std::fs::metadata(a.thrum_dir().join("var/peers.json")).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
 
+    // Which of the peer's agents are addressable here.
+    let out = b.ok(None, &["peer", "configure", "alpha", "add-agent", "@alice"]);
+    assert!(out.contains("@alpha:alice"), "{out}");
+    b.ok(None, &["peer", "configure", "alpha", "add-agent", "carol"]);
+    assert_eq!(peers(&b)[0]["remote_agents"], serde_json::json!(["alice", "carol"]));
+    b.ok(None, &["peer", "configure", "alpha", "remove-agent", "carol"]);
+    assert_eq!(peers(&b)[0]["remote_agents"], serde_json::json!(["alice"]));
+    let (_, err) = b.fail(None, &["peer", "configure", "nobody", "add-agent", "x"]);
+    assert!(err.contains("no peer named"), "{err}");
+    let (_, err) = b.fail(None, &["peer", "configure", "alpha", "add-agent", "Not Valid!"]);
+    assert!(err.contains("invalid agent"), "{err}");
+    assert!(b.ok(None, &["peer", "status"]).contains("alice"));
+
     // The code is spent; the pair survives restarts; remove forgets it.
     let (code2, err) = b.fail(None, &["peer", "join", "--type", "local", "--peercode", &code]);
     assert_eq!(code2, 1);

@@ -320,6 +320,47 @@ pub async fn list(state: &State) -> HResult<Value> {
     ok(&json!({ "peers": peers }))
 }
 
+/// `peer.configure {name, action: add-agent|remove-agent, agent}`: which of
+/// the peer's agents are addressable here as `@{prefix}:{agent}`.
+pub async fn configure(state: &State, params: Value) -> HResult<Value> {
+    #[derive(Deserialize)]
+    struct P {
+        name: String,
+        action: String,
+        agent: String,
+    }
+    let p: P = parse(params)?;
+    let agent = p.agent.trim().trim_start_matches('@').to_string();
+    thrum_core::AgentName::parse(&agent).map_err(|e| bad_params(format!("invalid agent {agent:?}: {e}")))?;
+    let add = match p.action.as_str() {
+        "add-agent" => true,
+        "remove-agent" => false,
+        other => return Err(bad_params(format!("unknown action {other:?}: use add-agent or remove-agent"))),
+    };
+    let changed = state
+        .peers
+        .update(&p.name, |peer| {
+            let had = peer.remote_agents.contains(&agent);
+            if add && !had {
+                peer.remote_agents.push(agent.clone());
+                peer.remote_agents.sort();
+            } else if !add {
+                peer.remote_agents.retain(|a| *a != agent);
+            }
+            (had != add, peer.proxy_prefix.clone(), peer.remote_agents.clone())
+        })
+        .map_err(|e| server(e.to_string()))?;
+    let Some((changed, prefix, agents)) = changed else {
+        return Err(server(format!("no peer named {:?}: see `thrum peer list`", p.name)));
+    };
+    ok(&json!({
+        "peer": p.name,
+        "changed": changed,
+        "address_as": format!("@{prefix}:{agent}"),
+        "remote_agents": agents,
+    }))
+}
+
 /// `peer.remove {name}`.
 pub async fn remove(state: &State, params: Value) -> HResult<Value> {
     #[derive(Deserialize)]
