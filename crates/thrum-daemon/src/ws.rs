@@ -30,6 +30,10 @@ pub async fn serve(listener: tokio::net::TcpListener, state: State, mut shutdown
     let stop = async move {
         let _ = shutdown.changed().await;
     };
+    // Pushes are small frames that must leave at once: no Nagle delay.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
         tracing::warn!(error = %e, "http server stopped");
     }
