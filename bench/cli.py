@@ -21,14 +21,7 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def sh(args, cwd, env, check=True):
-    r = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
-    if check and r.returncode != 0:
-        sys.exit(f"{' '.join(args)} failed: {r.stderr}")
-    return r
+from common import ROOT, run
 
 
 def timed(args, cwd, env, runs):
@@ -84,11 +77,11 @@ def main():
     with open(os.path.join(tmp, ".gitconfig"), "w") as f:
         f.write("[user]\n\tname = Bench\n\temail = bench@example.com\n")
     try:
-        sh(["git", "init", "-q"], repo, env)
-        sh(["git", "commit", "-q", "--allow-empty", "-m", "init"], repo, env)
-        sh([thrum, "init", "--quiet"], repo, env)
+        run(["git", "init", "-q"], repo, env)
+        run(["git", "commit", "-q", "--allow-empty", "-m", "init"], repo, env)
+        run([thrum, "init", "--quiet"], repo, env)
         for i in range(a.agents):
-            sh([thrum, "quickstart", "--name", f"agent_{i}", "--role", f"role_{i % 5}", "--module", "bench",
+            run([thrum, "quickstart", "--name", f"agent_{i}", "--role", f"role_{i % 5}", "--module", "bench",
                 "--no-agent-pid", "--quiet"], repo, env)
         # Generate the store over one socket connection (fast path).
         os.chdir(repo)  # the daemon identifies callers by working directory
@@ -119,21 +112,21 @@ def main():
 
         starts = []
         for _ in range(5):
-            sh([thrum, "daemon", "stop", "--quiet"], repo, env)
+            run([thrum, "daemon", "stop", "--quiet"], repo, env)
             t = time.perf_counter()
-            sh([thrum, "daemon", "start", "--quiet"], repo, env)
+            run([thrum, "daemon", "start", "--quiet"], repo, env)
             starts.append((time.perf_counter() - t) * 1000)
         rebuilds = []
         for _ in range(3):
-            sh([thrum, "daemon", "stop", "--quiet"], repo, env)
+            run([thrum, "daemon", "stop", "--quiet"], repo, env)
             for f in ("messages.db", "messages.db-wal", "messages.db-shm"):
                 p = os.path.join(repo, ".thrum", "var", f)
                 if os.path.exists(p):
                     os.remove(p)
             t = time.perf_counter()
-            sh([thrum, "daemon", "start", "--quiet"], repo, env)
+            run([thrum, "daemon", "start", "--quiet"], repo, env)
             rebuilds.append((time.perf_counter() - t) * 1000)
-        sh([thrum, "daemon", "stop", "--quiet"], repo, env)
+        run([thrum, "daemon", "stop", "--quiet"], repo, env)
 
         print(f"baseline: /bin/true as a process:                 median {med_true:6.2f} ms")
         print(f"baseline: thrum version (no daemon, no repo):     median {med_version:6.2f} ms")

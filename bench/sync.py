@@ -20,14 +20,7 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def run(args, cwd, env, check=True):
-    r = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
-    if check and r.returncode != 0:
-        sys.exit(f"{' '.join(args)} in {cwd} failed: {r.stderr}")
-    return r
+from common import ROOT, run
 
 
 def send_many(repo, agent, to, n, tag):

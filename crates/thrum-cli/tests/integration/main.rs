@@ -20,6 +20,11 @@ use thrum_testkit::TestEnv;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_thrum");
 
+/// The workspace root (for files the tests use: tests/browser, tests/mcp).
+pub fn workspace() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
 /// A repository with thrum initialized and these agents registered.
 pub fn env_with(agents: &[(&str, &str, &str)]) -> TestEnv {
     TestEnv::with_agents(BIN, agents)

@@ -2,14 +2,10 @@
 //! official Python SDK (`tests/mcp/client.py`), installed on first run into
 //! `target/mcp-venv` from `tests/mcp/requirements.txt`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
-use crate::{BIN, env_with};
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
-}
+use crate::{BIN, env_with, workspace};
 
 /// The venv's python, creating the venv when it is missing.
 fn python() -> PathBuf {

@@ -47,6 +47,54 @@ fn check_type(t: &str) -> HResult<()> {
     }
 }
 
+/// What each side tells the other about itself when pairing (the same
+/// fields in `pair.request`'s params and in its answer).
+#[derive(Debug, Default, Deserialize)]
+struct Remote {
+    #[serde(default)]
+    daemon_id: String,
+    #[serde(default)]
+    repo_name: String,
+    #[serde(default)]
+    hostname: String,
+    #[serde(default)]
+    repo_path: String,
+    #[serde(default)]
+    git_origin_url: String,
+}
+
+impl Remote {
+    /// This daemon's side of the exchange.
+    fn ours(state: &State) -> Value {
+        let id = &state.identity;
+        json!({
+            "daemon_id": id.daemon_id, "repo_name": id.repo_name, "hostname": id.hostname,
+            "repo_path": id.repo_path, "git_origin_url": id.git_origin_url,
+        })
+    }
+
+    /// The registry entry for a peer paired just now.
+    fn into_peer(self, name: &str, address: String, token: String, transport: &str, role: &str) -> Peer {
+        Peer {
+            name: name.into(),
+            address,
+            repo_path: self.repo_path.clone(),
+            token,
+            transport: transport.into(),
+            role: role.into(),
+            proxy_prefix: proxy_prefix(name),
+            remote_agents: Vec::new(),
+            paired_at: thrum_core::time::now_rfc3339(),
+            remote_daemon_id: self.daemon_id,
+            remote_repo_name: self.repo_name,
+            remote_hostname: self.hostname,
+            remote_repo_path: self.repo_path,
+            remote_git_origin_url: self.git_origin_url,
+            last_sync_at: String::new(),
+        }
+    }
+}
+
 /// `peer.add {type, name?}`: starts a pairing and returns the peercode.
 pub async fn add(state: &State, params: Value) -> HResult<Value> {
     #[derive(Deserialize)]
@@ -134,16 +182,8 @@ pub async fn pair_request(state: &State, params: Value) -> HResult<Value> {
         name: String,
         #[serde(default)]
         address: String,
-        #[serde(default)]
-        daemon_id: String,
-        #[serde(default)]
-        repo_name: String,
-        #[serde(default)]
-        hostname: String,
-        #[serde(default)]
-        repo_path: String,
-        #[serde(default)]
-        git_origin_url: String,
+        #[serde(flatten)]
+        remote: Remote,
     }
     let p: P = parse(params)?;
     let mut slot = state.pairing.lock().await;
@@ -159,38 +199,16 @@ pub async fn pair_request(state: &State, params: Value) -> HResult<Value> {
         return Err(bad_params("a local peer must give a 127.0.0.1 address"));
     }
     let token = super::new_token().map_err(|e| server(e.to_string()))?;
-    let peer = Peer {
-        name: p.name.clone(),
-        address: p.address,
-        repo_path: p.repo_path.clone(),
-        token: token.clone(),
-        transport: session.transport.clone(),
-        role: "listener".into(),
-        proxy_prefix: proxy_prefix(&p.name),
-        remote_agents: Vec::new(),
-        paired_at: thrum_core::time::now_rfc3339(),
-        remote_daemon_id: p.daemon_id,
-        remote_repo_name: p.repo_name,
-        remote_hostname: p.hostname,
-        remote_repo_path: p.repo_path,
-        remote_git_origin_url: p.git_origin_url,
-        last_sync_at: String::new(),
-    };
+    let peer = p.remote.into_peer(&p.name, p.address, token.clone(), &session.transport, "listener");
     state.peers.add(peer.clone()).map_err(|e| server(e.to_string()))?;
     let name = session.name.clone();
     // The code is spent: nobody else may join with it.
     slot.session = None;
     slot.joined = Some(peer);
-    let id = &state.identity;
-    ok(&json!({
-        "token": token,
-        "name": name,
-        "daemon_id": id.daemon_id,
-        "repo_name": id.repo_name,
-        "hostname": id.hostname,
-        "repo_path": id.repo_path,
-        "git_origin_url": id.git_origin_url,
-    }))
+    let mut answer = Remote::ours(state);
+    answer["token"] = Value::from(token);
+    answer["name"] = Value::from(name);
+    ok(&answer)
 }
 
 /// A parsed `name:ip:port:code`.
@@ -252,15 +270,11 @@ pub async fn join(state: &State, params: Value) -> HResult<Value> {
             code.name, code.name
         )));
     }
-    let id = &state.identity;
-    let request = json!({
-        "jsonrpc": "2.0", "id": 1, "method": "pair.request",
-        "params": {
-            "code": code.code, "name": id.repo_name, "address": our_address(state),
-            "daemon_id": id.daemon_id, "repo_name": id.repo_name, "hostname": id.hostname,
-            "repo_path": id.repo_path, "git_origin_url": id.git_origin_url,
-        }
-    });
+    let mut params = Remote::ours(state);
+    params["code"] = Value::from(code.code.clone());
+    params["name"] = Value::from(state.identity.repo_name.clone());
+    params["address"] = Value::from(our_address(state));
+    let request = json!({ "jsonrpc": "2.0", "id": 1, "method": "pair.request", "params": params });
     let url = format!("ws://127.0.0.1:{port}/peer");
     let answer = tokio::task::spawn_blocking(move || ws_call(&url, &request))
         .await
@@ -278,23 +292,10 @@ pub async fn join(state: &State, params: Value) -> HResult<Value> {
         return Err(server("the other daemon sent no usable token: is it a thrum daemon?"));
     }
     let name = r["name"].as_str().unwrap_or(&code.name).to_string();
-    let peer = Peer {
-        name: name.clone(),
-        address: format!("127.0.0.1:{port}"),
-        repo_path: p.repo_path.clone(),
-        token: token.into(),
-        transport: p.kind.clone(),
-        role: "dialer".into(),
-        proxy_prefix: proxy_prefix(&name),
-        remote_agents: Vec::new(),
-        paired_at: thrum_core::time::now_rfc3339(),
-        remote_daemon_id: r["daemon_id"].as_str().unwrap_or_default().into(),
-        remote_repo_name: r["repo_name"].as_str().unwrap_or_default().into(),
-        remote_hostname: r["hostname"].as_str().unwrap_or_default().into(),
-        remote_repo_path: r["repo_path"].as_str().unwrap_or_default().into(),
-        remote_git_origin_url: r["git_origin_url"].as_str().unwrap_or_default().into(),
-        last_sync_at: String::new(),
-    };
+    let remote: Remote = serde_json::from_value(r.clone()).unwrap_or_default();
+    let mut peer = remote.into_peer(&name, format!("127.0.0.1:{port}"), token.into(), &p.kind, "dialer");
+    // Where we read its port: the path given here, not the one it reported.
+    peer.repo_path = p.repo_path.clone();
     state.peers.add(peer.clone()).map_err(|e| server(e.to_string()))?;
     ok(&json!({ "status": "paired", "peer": public(&peer) }))
 }
