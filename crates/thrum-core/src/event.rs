@@ -8,6 +8,8 @@
 //! Keys are kept in sorted order (serde_json's default map), which is
 //! also the order the original writes them in.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -71,7 +73,7 @@ impl Event {
         }
         let missing_id = !matches!(obj.get("event_id"), Some(Value::String(s)) if !s.is_empty());
         if missing_id {
-            obj.insert("event_id".into(), Value::from(format!("evt_legacy_{:016x}", fnv1a(line))));
+            obj.insert("event_id".into(), Value::from(legacy_id(line)));
         }
         Ok(Event { obj })
     }
@@ -131,28 +133,18 @@ impl Event {
 
     /// The typed view of this event.
     pub fn payload(&self) -> Result<Payload, EventError> {
-        let kind = self.kind();
-        // Deserialise straight from the stored map: no copy of the event.
-        let v = &self.obj;
-        let bad = |e: serde_json::Error| EventError::Payload { kind: kind.to_string(), reason: e.to_string() };
-        Ok(match kind {
-            "message.create" => Payload::MessageCreate(MessageCreate::deserialize(v).map_err(bad)?),
-            "message.edit" => Payload::MessageEdit(MessageEdit::deserialize(v).map_err(bad)?),
-            "message.delete" => Payload::MessageDelete(MessageDelete::deserialize(v).map_err(bad)?),
-            "message.receipt" => Payload::MessageReceipt(MessageReceipt::deserialize(v).map_err(bad)?),
-            "agent.register" => Payload::AgentRegister(AgentRegister::deserialize(v).map_err(bad)?),
-            "agent.update" => Payload::AgentUpdate(AgentUpdate::deserialize(v).map_err(bad)?),
-            "agent.cleanup" => Payload::AgentCleanup(AgentCleanup::deserialize(v).map_err(bad)?),
-            "agent.session.start" => Payload::SessionStart(SessionStart::deserialize(v).map_err(bad)?),
-            "agent.session.end" => Payload::SessionEnd(SessionEnd::deserialize(v).map_err(bad)?),
-            "group.create" => Payload::GroupCreate(GroupCreate::deserialize(v).map_err(bad)?),
-            "group.member.add" => Payload::GroupMemberAdd(GroupMember::deserialize(v).map_err(bad)?),
-            "group.member.remove" => Payload::GroupMemberRemove(GroupMember::deserialize(v).map_err(bad)?),
-            "group.update" => Payload::GroupUpdate(GroupUpdate::deserialize(v).map_err(bad)?),
-            "group.delete" => Payload::GroupDelete(GroupDelete::deserialize(v).map_err(bad)?),
-            "purge.executed" => Payload::PurgeExecuted(PurgeExecuted::deserialize(v).map_err(bad)?),
-            _ => Payload::Other,
-        })
+        Payload::decode(self.kind(), &self.obj)
+    }
+
+    /// The envelope fields, borrowed.
+    pub fn head(&self) -> Head<'_> {
+        Head {
+            kind: self.kind().into(),
+            event_id: self.event_id().into(),
+            timestamp: self.timestamp().into(),
+            origin_daemon: self.origin_daemon().into(),
+            sequence: self.sequence(),
+        }
     }
 
     /// The shard this event belongs in. Message events go to their
@@ -177,6 +169,12 @@ pub fn file_safe(agent_id: &str) -> String {
     let s: String =
         agent_id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).collect();
     if s.is_empty() || s.starts_with('.') { format!("_{s}") } else { s }
+}
+
+/// The id given to a line without one: derived from its text, so every
+/// clone computes the same.
+fn legacy_id(line: &str) -> String {
+    format!("evt_legacy_{:016x}", fnv1a(line))
 }
 
 fn fnv1a(s: &str) -> u64 {
@@ -207,6 +205,79 @@ pub struct MessageBody {
     pub structured: String,
 }
 
+/// The envelope of an event: what the projection records of every event,
+/// whatever its type.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Head<'a> {
+    #[serde(rename = "type", borrow)]
+    pub kind: Cow<'a, str>,
+    #[serde(default, borrow)]
+    pub event_id: Cow<'a, str>,
+    #[serde(default, borrow)]
+    pub timestamp: Cow<'a, str>,
+    #[serde(default, borrow)]
+    pub origin_daemon: Cow<'a, str>,
+    #[serde(default)]
+    pub sequence: i64,
+}
+
+/// A log line decoded for the projection only: the envelope and the typed
+/// payload, read straight from the text without building the map an
+/// [`Event`] keeps (replaying a whole log is mostly this).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decoded<'a> {
+    pub head: Head<'a>,
+    pub payload: Result<Payload, EventError>,
+}
+
+impl<'a> Decoded<'a> {
+    /// Decodes one line with the same outcome as [`Event::parse_line`]
+    /// followed by [`Event::payload`].
+    pub fn parse_line(line: &'a str) -> Result<Self, EventError> {
+        match serde_json::from_str::<Head<'a>>(line) {
+            Ok(mut head) if !head.kind.is_empty() => {
+                if head.event_id.is_empty() {
+                    head.event_id = legacy_id(line).into();
+                }
+                let payload = Payload::decode(&head.kind, line);
+                Ok(Decoded { head, payload })
+            }
+            // Odd but possibly valid lines (a numeric timestamp, a string
+            // sequence) take the lenient path, so both agree on them.
+            _ => {
+                let ev = Event::parse_line(line)?;
+                let payload = ev.payload();
+                let h = ev.head();
+                let head = Head {
+                    kind: h.kind.into_owned().into(),
+                    event_id: h.event_id.into_owned().into(),
+                    timestamp: h.timestamp.into_owned().into(),
+                    origin_daemon: h.origin_daemon.into_owned().into(),
+                    sequence: h.sequence,
+                };
+                Ok(Decoded { head, payload })
+            }
+        }
+    }
+}
+
+/// Where a payload is decoded from: an event's map, or its line.
+trait Source {
+    fn typed<T: serde::de::DeserializeOwned>(&self) -> serde_json::Result<T>;
+}
+
+impl Source for Map<String, Value> {
+    fn typed<T: serde::de::DeserializeOwned>(&self) -> serde_json::Result<T> {
+        T::deserialize(self)
+    }
+}
+
+impl Source for str {
+    fn typed<T: serde::de::DeserializeOwned>(&self) -> serde_json::Result<T> {
+        serde_json::from_str(self)
+    }
+}
+
 /// The known event payloads.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Payload {
@@ -227,6 +298,30 @@ pub enum Payload {
     PurgeExecuted(PurgeExecuted),
     /// A type this version does not project; kept in the log as it is.
     Other,
+}
+
+impl Payload {
+    fn decode<S: Source + ?Sized>(kind: &str, src: &S) -> Result<Payload, EventError> {
+        let bad = |e: serde_json::Error| EventError::Payload { kind: kind.to_string(), reason: e.to_string() };
+        Ok(match kind {
+            "message.create" => Payload::MessageCreate(src.typed().map_err(bad)?),
+            "message.edit" => Payload::MessageEdit(src.typed().map_err(bad)?),
+            "message.delete" => Payload::MessageDelete(src.typed().map_err(bad)?),
+            "message.receipt" => Payload::MessageReceipt(src.typed().map_err(bad)?),
+            "agent.register" => Payload::AgentRegister(src.typed().map_err(bad)?),
+            "agent.update" => Payload::AgentUpdate(src.typed().map_err(bad)?),
+            "agent.cleanup" => Payload::AgentCleanup(src.typed().map_err(bad)?),
+            "agent.session.start" => Payload::SessionStart(src.typed().map_err(bad)?),
+            "agent.session.end" => Payload::SessionEnd(src.typed().map_err(bad)?),
+            "group.create" => Payload::GroupCreate(src.typed().map_err(bad)?),
+            "group.member.add" => Payload::GroupMemberAdd(src.typed().map_err(bad)?),
+            "group.member.remove" => Payload::GroupMemberRemove(src.typed().map_err(bad)?),
+            "group.update" => Payload::GroupUpdate(src.typed().map_err(bad)?),
+            "group.delete" => Payload::GroupDelete(src.typed().map_err(bad)?),
+            "purge.executed" => Payload::PurgeExecuted(src.typed().map_err(bad)?),
+            _ => Payload::Other,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -488,6 +583,46 @@ mod tests {
         let b = Event::parse_line(line).map(|e| e.event_id().to_string());
         assert_eq!(a, b);
         assert!(a.unwrap_or_default().starts_with("evt_legacy_"));
+    }
+
+    #[test]
+    fn decoding_a_line_agrees_with_parsing_the_event() {
+        let lines = [
+            r#"{"type":"message.create","event_id":"evt_1","timestamp":"2026-01-01T00:00:00Z","v":1,"message_id":"msg_1","agent_id":"a","body":{"format":"markdown","content":"h\u00e9 \"q\""},"extra":[1,2]}"#,
+            r#"{"type":"agent.session.start","session_id":"s","agent_id":"a"}"#,
+            r#"{"type":"future.kind","event_id":"evt_2","timestamp":"t","whatever":{"x":1}}"#,
+            r#"{"type":"message.edit","event_id":"evt_3","timestamp":"t","message_id":7}"#,
+            r#"{"type":"group.create","event_id":"evt_4","timestamp":12,"sequence":"3","group_id":"g","name":"n"}"#,
+            r#"{"type":"agent.register","event_id":"evt_5","origin_daemon":"d_x","sequence":9,"agent_id":"a","timestamp":"t"}"#,
+            r#"{"type":"","event_id":"evt_6"}"#,
+            r#"{"a":1}"#,
+            "[1]",
+            "{",
+        ];
+        for line in lines {
+            let from_event = Event::parse_line(line).map(|e| {
+                (
+                    e.head().kind.to_string(),
+                    e.event_id().to_string(),
+                    e.timestamp().to_string(),
+                    e.origin_daemon().to_string(),
+                    e.sequence(),
+                    e.payload().map_err(|_| ()),
+                )
+            });
+            let decoded = Decoded::parse_line(line).map(|d| {
+                (
+                    d.head.kind.to_string(),
+                    d.head.event_id.to_string(),
+                    d.head.timestamp.to_string(),
+                    d.head.origin_daemon.to_string(),
+                    d.head.sequence,
+                    // The error text may differ (a line position).
+                    d.payload.map_err(|_| ()),
+                )
+            });
+            assert_eq!(from_event, decoded, "{line}");
+        }
     }
 
     #[test]

@@ -17,9 +17,10 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use thrum_core::Event;
+use thrum_core::event::Decoded;
 
 pub use error::{Result, StoreError};
-pub use log::EventLog;
+pub use log::{EventLog, ShardRead};
 pub use query::Reader;
 
 /// How many bytes before a shard's applied offset are remembered to
@@ -112,8 +113,9 @@ impl Store {
     /// otherwise each shard's tail is applied from its recorded offset.
     pub fn catch_up(&mut self, recovered_dir: &Path) -> Result<Recovery> {
         let mut rec = Recovery::default();
-        let mut pending: Vec<(Event, String)> = Vec::new();
-        let mut offsets: Vec<(String, u64)> = Vec::new();
+        // Read every shard's unapplied bytes first; they are decoded in
+        // place (the decoded events borrow from these buffers).
+        let mut tails: Vec<(String, u64, Vec<u8>)> = Vec::new();
         for shard in self.log.shards()? {
             let stored: Option<(i64, Vec<u8>)> = self
                 .db
@@ -130,33 +132,56 @@ impl Store {
                     rec.rescanned.push(shard.clone());
                 }
             }
-            let read = self.log.read_from(&shard, from)?;
-            for (n, why) in read.bad_lines {
+            let data = self.log.read_bytes(&shard, from)?;
+            tails.push((shard, from, data));
+        }
+        let reads = decode_tails(&tails);
+        let mut pending: Vec<&Decoded<'_>> = Vec::new();
+        let mut offsets: Vec<(&str, u64)> = Vec::new();
+        for ((shard, _, _), read) in tails.iter().zip(&reads) {
+            for (n, why) in &read.bad_lines {
                 tracing::warn!(shard, line = n, reason = %why, "skipping unreadable log line");
-                rec.bad_lines.push((shard.clone(), n, why));
+                rec.bad_lines.push((shard.clone(), *n, why.clone()));
             }
             if let Some(frag) = &read.torn_tail {
-                let saved = self.log.cut_torn_tail(&shard, read.end, recovered_dir)?;
+                let saved = self.log.cut_torn_tail(shard, read.end, recovered_dir)?;
                 tracing::warn!(shard, bytes = frag.len(), saved = %saved.display(), "cut torn tail from log shard");
                 rec.torn.push((shard.clone(), saved));
             }
-            for l in read.lines {
-                pending.push((l.event, shard.clone()));
-            }
+            pending.extend(read.lines.iter().map(|l| &l.event));
             offsets.push((shard, read.end));
         }
         // Apply in the order the events happened, whichever shard they are in.
-        pending.sort_by(|a, b| (a.0.timestamp(), a.0.event_id()).cmp(&(b.0.timestamp(), b.0.event_id())));
+        pending
+            .sort_unstable_by(|a, b| (&a.head.timestamp, &a.head.event_id).cmp(&(&b.head.timestamp, &b.head.event_id)));
         let tx = self.db.transaction()?;
-        for (ev, _) in &pending {
-            if projection::apply(&tx, ev)? == projection::Applied::New {
+        // Into an empty projection, indexes are built once at the end
+        // (one sort each) instead of row by row.
+        let bulk = pending.len() >= BULK_MIN && !tx.prepare_cached("SELECT 1 FROM events LIMIT 1")?.exists([])?;
+        let indexes = if bulk {
+            // The whole database fits in a larger cache for the duration,
+            // so no dirty page is spilled to the WAL and read back.
+            tx.execute_batch("PRAGMA cache_size = -65536")?;
+            projection::schema::drop_indexes(&tx)?
+        } else {
+            Vec::new()
+        };
+        for d in pending {
+            if projection::apply_decoded(&tx, &d.head, d.payload.clone())? == projection::Applied::New {
                 rec.replayed += 1;
             }
         }
-        for (shard, end) in &offsets {
-            save_offset(&tx, &self.log, shard, *end)?;
+        projection::schema::create_indexes(&tx, &indexes)?;
+        for (shard, end) in offsets {
+            save_offset(&tx, &self.log, shard, end)?;
         }
         tx.commit()?;
+        if bulk {
+            self.db.execute_batch(&format!(
+                "PRAGMA cache_size = {}; PRAGMA shrink_memory;",
+                projection::schema::CACHE_SIZE
+            ))?;
+        }
         Ok(rec)
     }
 
@@ -417,6 +442,53 @@ impl Drop for Store {
             tracing::warn!(error = %e, "checkpoint at close failed; the journal will be replayed at next start");
         }
     }
+}
+
+/// Events from which a replay into an empty projection builds its
+/// indexes afterwards instead of row by row.
+const BULK_MIN: usize = 1000;
+
+/// Log bytes from which decoding is spread over two threads.
+const PARALLEL_DECODE_MIN: usize = 256 << 10;
+
+/// Decodes each shard's unapplied bytes, on two threads when there is
+/// enough to share (decoding JSON is most of a replay's work).
+fn decode_tails(tails: &[(String, u64, Vec<u8>)]) -> Vec<ShardRead<Decoded<'_>>> {
+    fn decode(tail: &(String, u64, Vec<u8>)) -> ShardRead<Decoded<'_>> {
+        log::parse_lines_with(&tail.2, tail.1, |s| Decoded::parse_line(s).map_err(|e| e.to_string()))
+    }
+    let total: usize = tails.iter().map(|t| t.2.len()).sum();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(2));
+    if total < PARALLEL_DECODE_MIN || threads < 2 || tails.len() < 2 {
+        return tails.iter().map(decode).collect();
+    }
+    // Two halves of about equal size: biggest shards first, each to the
+    // lighter side.
+    let mut order: Vec<usize> = (0..tails.len()).collect();
+    order.sort_unstable_by_key(|&i| std::cmp::Reverse(tails[i].2.len()));
+    let (mut left, mut right) = (Vec::new(), Vec::new());
+    let (mut lw, mut rw) = (0usize, 0usize);
+    for i in order {
+        if lw <= rw {
+            lw += tails[i].2.len();
+            left.push(i);
+        } else {
+            rw += tails[i].2.len();
+            right.push(i);
+        }
+    }
+    let mut out: Vec<Option<ShardRead<Decoded<'_>>>> = tails.iter().map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let other = scope.spawn(|| right.iter().map(|&i| (i, decode(&tails[i]))).collect::<Vec<_>>());
+        for &i in &left {
+            out[i] = Some(decode(&tails[i]));
+        }
+        // A panic in the helper thread is a bug; surface it here.
+        for (i, r) in other.join().unwrap_or_else(|p| std::panic::resume_unwind(p)) {
+            out[i] = Some(r);
+        }
+    });
+    out.into_iter().map(Option::unwrap_or_default).collect()
 }
 
 /// WAL size worth checkpointing when the writer is idle (SQLite's own

@@ -31,16 +31,16 @@ pub const MESSAGES_DIR: &str = "messages";
 
 /// One readable line of a shard and where it ends.
 #[derive(Debug)]
-pub struct LogLine {
-    pub event: Event,
+pub struct LogLine<T = Event> {
+    pub event: T,
     /// Byte offset just past this line's newline.
     pub end: u64,
 }
 
 /// What reading a shard from an offset found.
-#[derive(Debug, Default)]
-pub struct ShardRead {
-    pub lines: Vec<LogLine>,
+#[derive(Debug)]
+pub struct ShardRead<T = Event> {
+    pub lines: Vec<LogLine<T>>,
     /// Offset just past the last complete line.
     pub end: u64,
     /// Complete lines that were not valid events, with their 1-based line
@@ -48,6 +48,12 @@ pub struct ShardRead {
     pub bad_lines: Vec<(usize, String)>,
     /// Bytes after the last newline: a torn write.
     pub torn_tail: Option<Vec<u8>>,
+}
+
+impl<T> Default for ShardRead<T> {
+    fn default() -> Self {
+        ShardRead { lines: Vec::new(), end: 0, bad_lines: Vec::new(), torn_tail: None }
+    }
 }
 
 /// What opening the journal repaired.
@@ -366,18 +372,21 @@ impl EventLog {
 
     /// Reads a shard from byte `offset` to its end.
     pub fn read_from(&self, shard: &str, offset: u64) -> Result<ShardRead> {
+        Ok(parse_lines(&self.read_bytes(shard, offset)?, offset))
+    }
+
+    /// The raw bytes of a shard from `offset` (none for a missing shard).
+    pub fn read_bytes(&self, shard: &str, offset: u64) -> Result<Vec<u8>> {
         let path = self.root.join(shard);
         let mut f = match File::open(&path) {
             Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(ShardRead::default());
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(StoreError::io(&path, e)),
         };
         f.seek(SeekFrom::Start(offset)).map_err(|e| StoreError::io(&path, e))?;
         let mut data = Vec::new();
         f.read_to_end(&mut data).map_err(|e| StoreError::io(&path, e))?;
-        Ok(parse_lines(&data, offset))
+        Ok(data)
     }
 
     /// The last complete event of a shard (read from its tail only).
@@ -501,6 +510,16 @@ pub fn is_shard_name(s: &str) -> bool {
 
 /// Splits raw shard bytes into events, reporting bad and torn lines.
 pub fn parse_lines(data: &[u8], base: u64) -> ShardRead {
+    parse_lines_with(data, base, |s| Event::parse_line(s).map_err(|e| e.to_string()))
+}
+
+/// Splits raw shard bytes into lines decoded by `decode`, reporting bad
+/// and torn lines.
+pub fn parse_lines_with<'a, T>(
+    data: &'a [u8],
+    base: u64,
+    decode: impl Fn(&'a str) -> std::result::Result<T, String>,
+) -> ShardRead<T> {
     let mut out = ShardRead { end: base, ..Default::default() };
     let mut pos = 0usize;
     let mut lineno = 0usize;
@@ -517,10 +536,7 @@ pub fn parse_lines(data: &[u8], base: u64) -> ShardRead {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        match std::str::from_utf8(line)
-            .map_err(|e| e.to_string())
-            .and_then(|s| Event::parse_line(s).map_err(|e| e.to_string()))
-        {
+        match std::str::from_utf8(line).map_err(|e| e.to_string()).and_then(&decode) {
             Ok(event) => out.lines.push(LogLine { event, end }),
             Err(e) => out.bad_lines.push((lineno, e)),
         }

@@ -8,8 +8,8 @@
 //! timestamp order, places them correctly.
 
 use rusqlite::{Connection, OptionalExtension, params};
-use thrum_core::Event;
-use thrum_core::event::{MessageCreate, Payload, WorkContext};
+use thrum_core::event::{Head, MessageCreate, Payload, WorkContext};
+use thrum_core::{Event, EventError};
 
 use crate::error::Result;
 
@@ -24,25 +24,35 @@ pub enum Applied {
 
 /// Applies `ev` inside the caller's transaction.
 pub fn apply(conn: &Connection, ev: &Event) -> Result<Applied> {
+    apply_decoded(conn, &ev.head(), ev.payload())
+}
+
+/// Applies an event given as its envelope and decoded payload (what a
+/// replay reads straight from the log).
+pub fn apply_decoded(
+    conn: &Connection,
+    head: &Head<'_>,
+    payload: std::result::Result<Payload, EventError>,
+) -> Result<Applied> {
     let inserted = conn
         .prepare_cached(
             "INSERT OR IGNORE INTO events (event_id, sequence, type, timestamp, origin_daemon)
              VALUES (?1, ?2, ?3, ?4, ?5)",
         )?
-        .execute(params![ev.event_id(), ev.sequence(), ev.kind(), ev.timestamp(), ev.origin_daemon()])?;
+        .execute(params![head.event_id, head.sequence, head.kind, head.timestamp, head.origin_daemon])?;
     if inserted == 0 {
         return Ok(Applied::Duplicate);
     }
-    let payload = match ev.payload() {
+    let payload = match payload {
         Ok(p) => p,
         // A known type with a malformed body is kept in the log and the
         // events table but cannot be projected; it is not fatal.
         Err(e) => {
-            tracing::warn!(event_id = ev.event_id(), error = %e, "skipping malformed event");
+            tracing::warn!(event_id = %head.event_id, error = %e, "skipping malformed event");
             return Ok(Applied::New);
         }
     };
-    let ts = ev.timestamp();
+    let ts: &str = &head.timestamp;
     match payload {
         Payload::MessageCreate(m) => message_create(conn, &m, ts)?,
         Payload::MessageEdit(m) => {
@@ -103,7 +113,7 @@ pub fn apply(conn: &Connection, ev: &Event) -> Result<Applied> {
                 if a.worktree_path.is_empty() { &a.worktree } else { &a.worktree_path },
                 a.agent_pid,
                 ts,
-                ev.origin_daemon()
+                head.origin_daemon
             ])?;
         }
         Payload::SessionStart(s) => {

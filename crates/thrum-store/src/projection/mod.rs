@@ -3,4 +3,4 @@
 pub mod apply;
 pub mod schema;
 
-pub use apply::{Applied, apply};
+pub use apply::{Applied, apply, apply_decoded};

@@ -167,18 +167,21 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
     Ok(())
 }
 
+/// The writer's page cache (negative: KiB).
+pub const CACHE_SIZE: i64 = -4000;
+
 /// Connection settings shared by the writer and the readers: WAL so
 /// readers never block the writer, NORMAL sync because the JSONL log (not
 /// SQLite) is what must survive power loss.
 pub fn configure(conn: &Connection) -> Result<()> {
-    conn.execute_batch(
+    conn.execute_batch(&format!(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = NORMAL;
          PRAGMA foreign_keys = ON;
          PRAGMA busy_timeout = 5000;
          PRAGMA temp_store = MEMORY;
-         PRAGMA cache_size = -4000;",
-    )?;
+         PRAGMA cache_size = {CACHE_SIZE};"
+    ))?;
     stable_plans(conn)
 }
 
@@ -190,5 +193,27 @@ pub fn configure(conn: &Connection) -> Result<()> {
 /// need value-dependent plans.
 pub fn stable_plans(conn: &Connection) -> Result<()> {
     conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+    Ok(())
+}
+
+/// Drops the secondary indexes, returning the SQL that recreates them:
+/// loading a whole log into empty tables and indexing afterwards is
+/// several times faster than keeping every index current row by row.
+pub fn drop_indexes(conn: &Connection) -> Result<Vec<String>> {
+    let defs: Vec<(String, String)> = conn
+        .prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (name, _) in &defs {
+        conn.execute_batch(&format!("DROP INDEX \"{}\"", name.replace('"', "\"\"")))?;
+    }
+    Ok(defs.into_iter().map(|(_, sql)| sql).collect())
+}
+
+/// Recreates indexes dropped by [`drop_indexes`].
+pub fn create_indexes(conn: &Connection, sql: &[String]) -> Result<()> {
+    for s in sql {
+        conn.execute_batch(s)?;
+    }
     Ok(())
 }
