@@ -351,7 +351,7 @@ fn bulk_rebuild_equals_the_live_projection() {
             };
             if i % 7 == 1 {
                 m.thread_id = format!("thr_{:05}", i - 1);
-                m.refs.push(thrum_core::Scope::new("reply_to", &format!("msg_{:05}", i - 1)));
+                m.refs.push(thrum_core::Scope::new("reply_to", format!("msg_{:05}", i - 1)));
             }
             events.push(Event::new("message.create", &m));
             if i % 5 == 0 {
