@@ -43,19 +43,21 @@ impl Writer {
     /// Starts the writer thread. It stops when every handle is dropped,
     /// after finishing the jobs already queued.
     pub fn start(mut store: Store, feed: EventFeed) -> (Writer, std::thread::JoinHandle<()>) {
-        // A std channel: sending never blocks (unbounded), and the writer
-        // can wait for work with a timeout, which is when it checkpoints.
+        // A std channel: sending never blocks (unbounded) and needs no
+        // runtime on the writer's side.
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
         let handle = std::thread::Builder::new()
             .name("thrum-writer".into())
             .spawn(move || {
+                // Dropped when this thread ends, which stops the checkpointer.
+                let _checkpointer = start_checkpointer(&store);
                 let mut pending: Option<Job> = None;
                 loop {
                     let first = match pending.take() {
                         Some(j) => j,
-                        None => match next_job(&rx, &mut store) {
-                            Some(j) => j,
-                            None => break,
+                        None => match rx.recv() {
+                            Ok(j) => j,
+                            Err(_) => break,
                         },
                     };
                     match first {
@@ -93,9 +95,9 @@ impl Writer {
                             }
                         }
                     }
-                    // A WAL grown huge under constant load is folded back
-                    // now; a merely big one waits for a quiet moment
-                    // (next_job), so no request waits behind it.
+                    // The background checkpointer keeps the WAL small; only
+                    // one it could not restart under constant load is
+                    // folded back here.
                     checkpoint(&mut store, thrum_store::MAX_WAL);
                 }
                 tracing::info!("writer stopped");
@@ -126,18 +128,40 @@ impl Writer {
     }
 }
 
-/// How long the writer must be idle before it folds the WAL back.
-const QUIET: std::time::Duration = std::time::Duration::from_millis(20);
+/// How often the checkpointer looks at the WAL.
+const POLL: std::time::Duration = std::time::Duration::from_millis(20);
 
-/// The next job; while none comes for QUIET, checkpoints a big WAL.
-fn next_job(rx: &std::sync::mpsc::Receiver<Job>, store: &mut Store) -> Option<Job> {
-    use std::sync::mpsc::RecvTimeoutError;
-    match rx.recv_timeout(QUIET) {
-        Ok(job) => Some(job),
-        Err(RecvTimeoutError::Disconnected) => None,
-        Err(RecvTimeoutError::Timeout) => {
-            checkpoint(store, thrum_store::IDLE_WAL);
-            rx.recv().ok()
+/// Runs the background checkpointer until `stop` is dropped: it folds the
+/// WAL back once it passes `BUSY_WAL`, or `IDLE_WAL` when it stopped
+/// growing (writes paused).
+fn start_checkpointer(store: &Store) -> Option<std::sync::mpsc::Sender<()>> {
+    let cp = match store.checkpointer() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "no background checkpointer; the writer checkpoints alone");
+            return None;
+        }
+    };
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    let spawned = std::thread::Builder::new().name("thrum-checkpoint".into()).spawn(move || {
+        let mut last = 0u64;
+        while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(POLL) {
+            let size = cp.wal_size();
+            let quiet = size == last;
+            last = size;
+            if size > thrum_store::BUSY_WAL || (quiet && size > thrum_store::IDLE_WAL) {
+                if let Err(e) = cp.checkpoint() {
+                    tracing::warn!(error = %e, "WAL checkpoint failed; retried later");
+                }
+                last = cp.wal_size();
+            }
+        }
+    });
+    match spawned {
+        Ok(_) => Some(stop),
+        Err(e) => {
+            tracing::warn!(error = %e, "no background checkpointer; the writer checkpoints alone");
+            None
         }
     }
 }

@@ -83,6 +83,12 @@ impl Store {
         // WAL pages, making the requests of that batch wait for it; the
         // owner calls `checkpoint_wal` when it has a moment instead.
         db.pragma_update(None, "wal_autocheckpoint", 0)?;
+        // A WAL file keeps its size after a checkpoint; only when it is
+        // restarted is it cut back to this. Without the limit the file
+        // would stay at its largest forever, and its size (which is how
+        // `checkpoint_wal` judges what it holds) would say "full" after
+        // every commit: the writer then checkpointed after every batch.
+        db.pragma_update(None, "journal_size_limit", IDLE_WAL as i64)?;
         let mut store =
             Store { log, db, db_path: db_path.to_path_buf(), daemon_id: daemon_id.to_string(), sequence: 0 };
         let mut recovery = store.catch_up(recovered_dir)?;
@@ -382,17 +388,23 @@ impl Store {
 
     /// Copies the WAL back into the database (a PASSIVE checkpoint, which
     /// never waits for readers) once the WAL has grown past `above` bytes.
-    /// Returns whether a checkpoint ran. Call it between batches: with
-    /// `IDLE_WAL` once the writer has been idle a moment, with `MAX_WAL`
-    /// after every batch.
+    /// Returns whether a checkpoint ran. The [`Checkpointer`] does this in
+    /// the background; the writer calls it with `MAX_WAL` after every
+    /// batch so that a WAL the background could not keep up with is
+    /// folded back and restarted.
     pub fn checkpoint_wal(&mut self, above: u64) -> Result<bool> {
-        let wal = PathBuf::from(format!("{}-wal", self.db_path.display()));
-        let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
-        if size <= above {
+        if wal_size(&self.db_path) <= above {
             return Ok(false);
         }
         self.db.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
         Ok(true)
+    }
+
+    /// A second connection for checkpointing from another thread.
+    pub fn checkpointer(&self) -> Result<Checkpointer> {
+        let db = Connection::open(&self.db_path)?;
+        db.execute_batch("PRAGMA busy_timeout = 5000;")?;
+        Ok(Checkpointer { db, db_path: self.db_path.clone() })
     }
 
     /// Opens a read-only connection to the projection.
@@ -426,6 +438,32 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// Folds the WAL back into the database from its own connection, so the
+/// writer never spends its time (or an fsync of the database) on it.
+/// A PASSIVE checkpoint runs alongside the writer's commits.
+pub struct Checkpointer {
+    db: Connection,
+    db_path: PathBuf,
+}
+
+impl Checkpointer {
+    /// The WAL's current size in bytes.
+    pub fn wal_size(&self) -> u64 {
+        wal_size(&self.db_path)
+    }
+
+    /// Copies every committed frame it can back into the database.
+    pub fn checkpoint(&self) -> Result<()> {
+        self.db.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+}
+
+fn wal_size(db_path: &Path) -> u64 {
+    let wal = PathBuf::from(format!("{}-wal", db_path.display()));
+    std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0)
 }
 
 /// Whether a purge with this cutoff removes the event: message and
@@ -491,10 +529,15 @@ fn decode_tails(tails: &[(String, u64, Vec<u8>)]) -> Vec<ShardRead<Decoded<'_>>>
     out.into_iter().map(Option::unwrap_or_default).collect()
 }
 
-/// WAL size worth checkpointing when the writer is idle (SQLite's own
+/// WAL size worth checkpointing once writes pause (SQLite's own
 /// threshold is about 4 MiB).
 pub const IDLE_WAL: u64 = 1 << 20;
-/// WAL size at which the writer checkpoints even with work waiting.
+/// WAL size the background checkpointer folds back even while writes go
+/// on.
+pub const BUSY_WAL: u64 = 16 << 20;
+/// WAL size at which the writer itself checkpoints: the background could
+/// not finish one between commits, and a WAL restarts only after a
+/// checkpoint that copied every frame.
 pub const MAX_WAL: u64 = 64 << 20;
 
 /// Picks the shard for an event; message events other than create are

@@ -65,6 +65,10 @@ pub struct JournalRestore {
     pub torn: Vec<(String, PathBuf)>,
 }
 
+/// How many of the last written bytes of each shard are remembered (the
+/// store's fingerprints are this long).
+const TAIL_KEPT: usize = 64;
+
 /// The journal is emptied once it grows past this.
 const CHECKPOINT_BYTES: u64 = 8 * 1024 * 1024;
 
@@ -85,6 +89,10 @@ pub struct EventLog {
     /// Current length of each open shard, kept exact because this process
     /// is the only writer.
     lens: HashMap<String, u64>,
+    /// The last bytes this process wrote to each shard (at most
+    /// `TAIL_KEPT`), so the fingerprint recorded after every commit needs
+    /// no read of the file.
+    tails: HashMap<String, Vec<u8>>,
     /// Present for the writer; read-only users have none.
     journal: Option<Journal>,
     /// Shards written since the last checkpoint (not yet flushed).
@@ -99,6 +107,7 @@ impl EventLog {
             root: root.to_path_buf(),
             files: HashMap::new(),
             lens: HashMap::new(),
+            tails: HashMap::new(),
             journal: None,
             dirty: Default::default(),
         })
@@ -169,7 +178,7 @@ impl EventLog {
                 let file = self.file(&shard)?;
                 file.write_all(&buf).map_err(|e| StoreError::io(&path, e))?;
                 file.sync_data().map_err(|e| StoreError::io(&path, e))?;
-                self.lens.remove(&shard);
+                self.forget(&shard);
             }
         }
         if !data.is_empty() {
@@ -309,6 +318,7 @@ impl EventLog {
                     let _ = f.set_len(*before);
                 }
                 self.lens.insert(shard.clone(), *before);
+                self.tails.remove(shard);
             }
             if let Some(j) = self.journal.as_mut() {
                 let _ = j.file.set_len(jlen);
@@ -318,7 +328,8 @@ impl EventLog {
             return Err(e);
         }
         let mut result = Vec::with_capacity(out.len());
-        for (shard, _, len) in out {
+        for ((shard, _, len), (_, buf)) in out.into_iter().zip(&by_shard) {
+            self.remember_tail(&shard, buf);
             self.lens.insert(shard.clone(), len);
             self.dirty.insert(shard.clone());
             result.push((shard, len));
@@ -345,10 +356,25 @@ impl EventLog {
         if let Some((shard, e)) = sync_all_parallel(&files) {
             return Err(StoreError::io(&self.root.join(shard), e));
         }
-        for (shard, len) in &out {
+        for ((shard, len), (_, buf)) in out.iter().zip(by_shard) {
+            self.remember_tail(shard, buf);
             self.lens.insert(shard.clone(), *len);
         }
         Ok(out)
+    }
+
+    /// Notes bytes just appended to `shard`.
+    fn remember_tail(&mut self, shard: &str, appended: &[u8]) {
+        let tail = self.tails.entry(shard.to_string()).or_default();
+        tail.extend_from_slice(&appended[appended.len().saturating_sub(TAIL_KEPT)..]);
+        let excess = tail.len().saturating_sub(TAIL_KEPT);
+        tail.drain(..excess);
+    }
+
+    /// Drops what is remembered of a shard changed other than by appending.
+    fn forget(&mut self, shard: &str) {
+        self.lens.remove(shard);
+        self.tails.remove(shard);
     }
 
     fn file(&mut self, shard: &str) -> Result<&mut File> {
@@ -414,6 +440,13 @@ impl EventLog {
     /// Reads bytes `[offset - n, offset)` of a shard: the fingerprint used
     /// to notice that a shard was rewritten behind our back.
     pub fn tail_bytes(&self, shard: &str, offset: u64, n: u64) -> Result<Vec<u8>> {
+        let want = n.min(offset) as usize;
+        if self.lens.get(shard) == Some(&offset)
+            && let Some(tail) = self.tails.get(shard)
+            && tail.len() >= want
+        {
+            return Ok(tail[tail.len() - want..].to_vec());
+        }
         let path = self.root.join(shard);
         let start = offset.saturating_sub(n);
         let mut f = match File::open(&path) {
@@ -444,7 +477,7 @@ impl EventLog {
         ));
         fs::write(&saved, frag).map_err(|e| StoreError::io(&saved, e))?;
         self.files.remove(shard);
-        self.lens.remove(shard);
+        self.forget(shard);
         let f = OpenOptions::new().write(true).open(&path).map_err(|e| StoreError::io(&path, e))?;
         f.set_len(keep_len).map_err(|e| StoreError::io(&path, e))?;
         f.sync_all().map_err(|e| StoreError::io(&path, e))?;
@@ -460,7 +493,7 @@ impl EventLog {
         self.checkpoint()?;
         let path = self.root.join(shard);
         self.files.remove(shard);
-        self.lens.remove(shard);
+        self.forget(shard);
         if events.is_empty() {
             match fs::remove_file(&path) {
                 Ok(()) => {}
