@@ -92,6 +92,9 @@ pub enum Command {
     Status,
     /// Is an agent online?
     Ping(commands::views::PingArgs),
+    /// Which agents are changing a file (uncommitted, or in commits not yet merged)?
+    #[command(name = "who-has")]
+    WhoHas(commands::views::WhoHasArgs),
     /// Subscribe to a scope, a mention, or everything.
     Subscribe(commands::views::SubscribeArgs),
     /// Remove a subscription.

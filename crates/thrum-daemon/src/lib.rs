@@ -12,6 +12,7 @@
 
 pub mod caller;
 pub mod error;
+pub mod gitwatch;
 pub mod legacy;
 pub mod lifecycle;
 pub mod logging;
@@ -277,6 +278,9 @@ fn run_inner(layout: &Layout, local: Option<bool>, mut ready: Option<ReadyFn>) -
     let timing = sync_timing(&cfg);
     let remote = thrum_git::sync::origin_url(&thrum_git::Git::new(&repo_root));
     let (sync_handle, sync_rx) = sync::handle(local_only, remote, timing);
+    let (gitwatch, git_requests) = gitwatch::channel();
+    let merge_target =
+        cfg.other.get("orchestration").and_then(|o| o.get("merge_target")).and_then(|t| t.as_str()).map(str::to_string);
     let state = Arc::new(state::DaemonState::new(
         layout.clone(),
         repo_root.clone(),
@@ -289,6 +293,7 @@ fn run_inner(layout: &Layout, local: Option<bool>, mut ready: Option<ReadyFn>) -
         shutdown_rx.clone(),
         dir.clone(),
         sync_handle,
+        gitwatch,
     ));
     let served = rt.block_on(async {
         let listener = bind_socket(&socket)?;
@@ -304,11 +309,13 @@ fn run_inner(layout: &Layout, local: Option<bool>, mut ready: Option<ReadyFn>) -
         let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
         let server = tokio::spawn(server::serve(listener, state.clone(), shutdown_rx, done_tx));
         let syncer = tokio::spawn(sync::run(state.clone(), sync_rx, timing));
+        let watcher = tokio::spawn(gitwatch::run(state.clone(), git_requests, merge_target));
         wait_for_signal().await;
         tracing::info!("shutting down");
         let _ = shutdown_tx.send(true);
         let _ = server.await;
         let _ = syncer.await;
+        let _ = watcher.await;
         let _ = web.await;
         let _ = std::fs::remove_file(&port_file);
         // In-flight requests finish (their writes included) before exit.

@@ -35,6 +35,8 @@ pub struct DaemonState {
     /// The sync worktree (where the log lives).
     pub log_dir: PathBuf,
     pub sync: SyncHandle,
+    /// Asks for a fresh look at a session's git state.
+    pub gitwatch: crate::gitwatch::Handle,
     readers: Mutex<Vec<Reader>>,
     db_path: PathBuf,
     /// Flips to true when shutdown begins; long-polls watch it.
@@ -58,6 +60,7 @@ impl DaemonState {
         shutdown: watch::Receiver<bool>,
         log_dir: PathBuf,
         sync: SyncHandle,
+        gitwatch: crate::gitwatch::Handle,
     ) -> Self {
         let subscriptions = Subscriptions::load(layout.var_dir().join("subscriptions.json"));
         let mut warnings = warnings;
@@ -84,6 +87,7 @@ impl DaemonState {
             warnings,
             log_dir,
             sync,
+            gitwatch,
             readers: Mutex::new(Vec::new()),
             db_path,
             shutdown,

@@ -9,8 +9,10 @@
 mod cmd;
 pub mod sync;
 pub mod sync_branch;
+pub mod workstate;
 
 pub use cmd::{Git, GitError};
+pub use workstate::{WorkState, work_state};
 
 /// The orphan branch holding the event log.
 pub const SYNC_BRANCH: &str = "a-sync";

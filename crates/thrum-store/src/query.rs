@@ -514,16 +514,25 @@ pub fn list_messages(conn: &Connection, q: &ListQuery) -> Result<ListPage> {
         }
         None => ("0".to_string(), String::new()),
     };
-    let counts = if q.no_counts { "0, 0" } else { "COUNT(*) OVER (), SUM(1 - is_read) OVER ()" };
+    let counts = if q.no_counts {
+        "0 AS total, 0 AS unread".to_string()
+    } else {
+        format!("COUNT(*) OVER () AS total, SUM(1 - {is_read}) OVER () AS unread")
+    };
     args.push(SqlValue::Integer(page_size));
     let lim = args.len();
     args.push(SqlValue::Integer((page - 1) * page_size));
     let off = args.len();
+    // The matching set is sorted and counted as narrow rows (id, key,
+    // read flag); only the page's rows are then joined for their bodies.
     let sql = format!(
-        "SELECT message_id, thread_id, reply_to, agent_id, body_format, body_content, body_structured,
-                created_at, updated_at, deleted, is_read, {counts}
-         FROM (SELECT m.*, {is_read} AS is_read FROM messages m{join} WHERE {w})
-         ORDER BY {col} {dir}, message_id {dir} LIMIT ?{lim} OFFSET ?{off}"
+        "SELECT m.message_id, m.thread_id, m.reply_to, m.agent_id, m.body_format, m.body_content, m.body_structured,
+                m.created_at, m.updated_at, m.deleted, p.is_read, p.total, p.unread
+         FROM (SELECT m.message_id AS id, {col} AS k, {is_read} AS is_read, {counts}
+               FROM messages m{join} WHERE {w}
+               ORDER BY k {dir}, id {dir} LIMIT ?{lim} OFFSET ?{off}) p
+         JOIN messages m ON m.message_id = p.id
+         ORDER BY p.k {dir}, p.id {dir}"
     );
     let mut total = 0i64;
     let mut unread = 0i64;

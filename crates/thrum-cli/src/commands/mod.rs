@@ -44,6 +44,7 @@ pub fn run(ctx: &mut Ctx, cmd: Command) -> Result<u8> {
         Command::Overview => views::overview(ctx),
         Command::Status => views::status(ctx),
         Command::Ping(a) => views::ping(ctx, a),
+        Command::WhoHas(a) => views::who_has(ctx, a),
         Command::Subscribe(a) => views::subscribe(ctx, a),
         Command::Unsubscribe(a) => views::unsubscribe(ctx, a),
         Command::Subscriptions => views::subscriptions(ctx),

@@ -27,6 +27,12 @@ pub struct PingArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct WhoHasArgs {
+    /// A path (relative to here or the repository root) or a bare file name.
+    pub file: String,
+}
+
+#[derive(Debug, Args)]
 pub struct SubscribeArgs {
     /// Messages with this scope (type:value).
     #[arg(long)]
@@ -422,4 +428,86 @@ pub fn subscriptions(ctx: &mut Ctx) -> Result<u8> {
         out.line(format!("  {:>4}  {what}", s.get("id").and_then(|v| v.as_i64()).unwrap_or(0)));
     }
     Ok(0)
+}
+
+/// `thrum who-has FILE`: the active sessions whose worktree has the file
+/// uncommitted, or changed in commits not yet on the merge target.
+pub fn who_has(ctx: &mut Ctx, a: WhoHasArgs) -> Result<u8> {
+    let out = ctx.out;
+    let file = repo_relative(&a.file);
+    if file.is_empty() {
+        bail!("no file given: `thrum who-has PATH`");
+    }
+    let res: ListContextResult = ctx.call(am::LIST_CONTEXT, &json!({ "file": file }))?;
+    let matches = |list: &[String]| list.iter().any(|x| *x == file || x.ends_with(&format!("/{file}")));
+    let holders: Vec<serde_json::Value> = res
+        .contexts
+        .iter()
+        .map(|c| {
+            json!({
+                "agent_id": c.agent_id,
+                "session_id": c.session_id,
+                "branch": c.branch,
+                "worktree_path": c.worktree_path,
+                "uncommitted": matches(&c.uncommitted_files),
+                "in_unmerged_commits": matches(&c.changed_files),
+                "unmerged_commits": c.unmerged_commits.len(),
+                "intent": c.intent,
+                "git_updated_at": c.git_updated_at,
+            })
+        })
+        .collect();
+    if out.json {
+        out.json(&json!({ "file": file, "agents": holders }));
+        return Ok(0);
+    }
+    if holders.is_empty() {
+        out.line(format!("No active agent is changing {file}"));
+        return Ok(0);
+    }
+    for (h, c) in holders.iter().zip(&res.contexts) {
+        let mut how = Vec::new();
+        if h["uncommitted"] == true {
+            how.push("uncommitted changes".to_string());
+        }
+        if h["in_unmerged_commits"] == true {
+            let n = c.unmerged_commits.len();
+            how.push(format!("{n} unmerged commit{}", if n == 1 { "" } else { "s" }));
+        }
+        let branch = if c.branch.is_empty() { String::new() } else { format!(" on {}", c.branch) };
+        out.line(format!("@{} is editing {file}{branch} ({})", c.agent_id, how.join(", ")));
+        if !c.intent.is_empty() {
+            out.line(format!("  Intent: {}", c.intent));
+        }
+    }
+    Ok(0)
+}
+
+/// A path as the repository sees it: relative to the worktree root when
+/// it lies inside the current worktree, otherwise as given (a bare name
+/// matches a file of that name anywhere).
+fn repo_relative(arg: &str) -> String {
+    use std::path::{Component, Path, PathBuf};
+    let arg = arg.trim();
+    let Ok(cwd) = std::env::current_dir() else { return arg.trim_start_matches("./").to_string() };
+    let top = cwd.ancestors().find(|d| d.join(".git").exists()).map(Path::to_path_buf);
+    let p = Path::new(arg);
+    let abs = if p.is_absolute() { p.to_path_buf() } else { cwd.join(p) };
+    // Lexical clean-up: the file may no longer exist (a deletion counts).
+    let mut clean = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            Component::ParentDir => {
+                clean.pop();
+            }
+            Component::CurDir => {}
+            other => clean.push(other),
+        }
+    }
+    match top.and_then(|t| clean.strip_prefix(&t).ok().map(Path::to_path_buf)) {
+        Some(rel) if !rel.as_os_str().is_empty() => {
+            rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+        }
+        _ => arg.trim_start_matches("./").to_string(),
+    }
 }

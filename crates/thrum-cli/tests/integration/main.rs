@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod browser;
+mod coordination;
 mod daemon;
 mod identity;
 mod init;

@@ -26,7 +26,7 @@ pub async fn start(state: &State, params: Value) -> HResult<Value> {
     let worktree = p.refs.iter().find(|r| r.kind == "worktree").map(|r| r.value.clone()).unwrap_or_default();
     let branch =
         if worktree.is_empty() { String::new() } else { thrum_git::head_branch(std::path::Path::new(&worktree)) };
-    state
+    let started = state
         .writer
         .submit(move |c| {
             if query::agent(c, &p.agent_id)?.is_none() {
@@ -68,7 +68,11 @@ pub async fn start(state: &State, params: Value) -> HResult<Value> {
             let r = StartResult { session_id, agent_id: p.agent_id, started_at };
             Ok((events, ok(&r)?))
         })
-        .await
+        .await?;
+    if let Some(id) = started["session_id"].as_str() {
+        state.gitwatch.refresh(id);
+    }
+    Ok(started)
 }
 
 pub async fn end(state: &State, params: Value) -> HResult<Value> {
@@ -133,6 +137,8 @@ fn update_event(agent_id: String, wc: WorkContext) -> Event {
 
 pub async fn heartbeat(state: &State, params: Value) -> HResult<Value> {
     let p: HeartbeatParams = parse(params)?;
+    // The fuller git state (commits, files) is read off the request path.
+    state.gitwatch.refresh(&p.session_id);
     let worktree =
         state.read(|r| Ok(query::work_context(r, &p.session_id)?))?.map(|w| w.worktree_path).unwrap_or_default();
     let branch =

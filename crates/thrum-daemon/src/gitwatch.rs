@@ -1,0 +1,177 @@
+//! Live git state of every active session's worktree.
+//!
+//! One task looks at each worktree in turn: branch, commits not yet on
+//! the merge target, the files they change, and the uncommitted files.
+//! What it finds is recorded as an `agent.update` event only when it
+//! changed, so `agent list --context`, `who-has` and peers see it.
+//!
+//! The cost of a look grows with the repository (`git status` stats every
+//! tracked file), so each worktree is looked at again after twenty times
+//! as long as its last look took, between 5 s and 2 min: a 100k-file
+//! repository whose status takes 300 ms is polled every 6 s, about 5 % of
+//! one core at worst, and never in a loop. A heartbeat asks for a look
+//! sooner, but not sooner than five times the last look's duration.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use thrum_core::event::{AgentUpdate, CommitSummary, WorkContext};
+use thrum_core::{Event, time::now_rfc3339};
+use thrum_store::query;
+use tokio::sync::mpsc;
+
+use crate::state::State;
+
+const MIN_INTERVAL: Duration = Duration::from_secs(5);
+const MAX_INTERVAL: Duration = Duration::from_secs(120);
+/// How often the set of active sessions is read again.
+const RESCAN: Duration = Duration::from_secs(10);
+
+/// Asks the watcher to look at a session's worktree soon.
+#[derive(Clone)]
+pub struct Handle(mpsc::UnboundedSender<String>);
+
+impl Handle {
+    pub fn refresh(&self, session_id: &str) {
+        let _ = self.0.send(session_id.to_string());
+    }
+}
+
+pub type Requests = mpsc::UnboundedReceiver<String>;
+
+pub fn channel() -> (Handle, Requests) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    (Handle(tx), rx)
+}
+
+struct Watched {
+    worktree: PathBuf,
+    next: Instant,
+    /// How long the last look took.
+    cost: Duration,
+    last_run: Option<Instant>,
+}
+
+impl Watched {
+    fn interval(&self) -> Duration {
+        (self.cost * 20).clamp(MIN_INTERVAL, MAX_INTERVAL)
+    }
+
+    /// The earliest a heartbeat may bring the next look forward to.
+    fn earliest(&self) -> Instant {
+        let gap = (self.cost * 5).max(Duration::from_secs(1));
+        self.last_run.map_or_else(Instant::now, |t| t + gap)
+    }
+}
+
+/// Runs until shutdown.
+pub async fn run(state: State, mut requests: Requests, merge_target: Option<String>) {
+    let mut shutdown = state.shutdown.clone();
+    let mut watched: HashMap<String, Watched> = HashMap::new();
+    let mut rescan_at = Instant::now();
+    loop {
+        if Instant::now() >= rescan_at {
+            rescan(&state, &mut watched);
+            rescan_at = Instant::now() + RESCAN;
+        }
+        let now = Instant::now();
+        let due: Vec<String> = watched.iter().filter(|(_, w)| w.next <= now).map(|(s, _)| s.clone()).collect();
+        for session in due {
+            let Some(w) = watched.get_mut(&session) else { continue };
+            let dir = w.worktree.clone();
+            let target = merge_target.clone();
+            let t = Instant::now();
+            let looked = tokio::task::spawn_blocking(move || thrum_git::work_state(&dir, target.as_deref())).await;
+            w.cost = t.elapsed();
+            w.last_run = Some(Instant::now());
+            w.next = Instant::now() + w.interval();
+            match looked {
+                Ok(Ok(ws)) => record(&state, &session, ws).await,
+                Ok(Err(e)) => tracing::debug!(session, error = %e, "git state unavailable"),
+                Err(e) => tracing::warn!(error = %e, "git state task failed"),
+            }
+        }
+        let next = watched.values().map(|w| w.next).min().unwrap_or(rescan_at).min(rescan_at);
+        tokio::select! {
+            _ = shutdown.changed() => {
+                if *shutdown.borrow() {
+                    return;
+                }
+            }
+            req = requests.recv() => match req {
+                Some(session) => {
+                    if !watched.contains_key(&session) {
+                        rescan(&state, &mut watched);
+                    }
+                    if let Some(w) = watched.get_mut(&session) {
+                        w.next = w.next.min(w.earliest());
+                    }
+                }
+                None => return,
+            },
+            _ = tokio::time::sleep_until(next.into()) => {}
+        }
+    }
+}
+
+/// Brings the watched set in line with the active sessions whose
+/// worktree is on this machine.
+fn rescan(state: &State, watched: &mut HashMap<String, Watched>) {
+    let Ok(contexts) = state.read(|r| Ok(query::contexts(r, None)?)) else { return };
+    let mut live = std::collections::HashSet::new();
+    for c in contexts {
+        let dir = PathBuf::from(&c.worktree_path);
+        if c.worktree_path.is_empty() || !dir.join(".git").exists() {
+            continue;
+        }
+        live.insert(c.session_id.clone());
+        watched.entry(c.session_id).or_insert(Watched {
+            worktree: dir,
+            next: Instant::now(),
+            cost: Duration::ZERO,
+            last_run: None,
+        });
+    }
+    watched.retain(|s, _| live.contains(s));
+}
+
+/// Writes the new state as an `agent.update`, unless nothing changed.
+async fn record(state: &State, session: &str, ws: thrum_git::WorkState) {
+    let session = session.to_string();
+    let result = state
+        .writer
+        .submit(move |c| {
+            let Some(s) = query::session(c, &session)? else { return Ok((Vec::new(), Value::Null)) };
+            if !s.ended_at.is_empty() {
+                return Ok((Vec::new(), Value::Null));
+            }
+            let mut wc = query::work_context(c, &session)?
+                .unwrap_or_else(|| WorkContext { session_id: session.clone(), ..Default::default() });
+            let commits: Vec<CommitSummary> =
+                ws.unmerged_commits.into_iter().map(|c| CommitSummary { sha: c.sha, message: c.subject }).collect();
+            let branch = if ws.branch.is_empty() { wc.branch.clone() } else { ws.branch };
+            if wc.branch == branch
+                && wc.unmerged_commits == commits
+                && wc.changed_files == ws.changed_files
+                && wc.uncommitted_files == ws.uncommitted_files
+            {
+                return Ok((Vec::new(), Value::Null));
+            }
+            wc.branch = branch;
+            wc.unmerged_commits = commits;
+            wc.changed_files = ws.changed_files;
+            wc.uncommitted_files = ws.uncommitted_files;
+            wc.git_updated_at = now_rfc3339();
+            let ev = Event::new(
+                "agent.update",
+                &AgentUpdate { agent_id: s.agent_id, work_contexts: vec![wc], ..Default::default() },
+            );
+            Ok((vec![ev], Value::Null))
+        })
+        .await;
+    if let Err(e) = result {
+        tracing::warn!(error = ?e, "could not record git state");
+    }
+}
