@@ -11,6 +11,7 @@
 //! repository whose status takes 300 ms is polled every 6 s, about 5 % of
 //! one core at worst, and never in a loop. A heartbeat asks for a look
 //! sooner, but not sooner than five times the last look's duration.
+//! git runs at nice 10 on its own thread (see `background`).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -68,6 +69,15 @@ impl Watched {
 
 /// Runs until shutdown.
 pub async fn run(state: State, mut requests: Requests, merge_target: Option<String>) {
+    // git runs on a low-priority thread of its own: a `git status` over
+    // a big tree must neither delay requests nor wait behind a sync.
+    let worker = match crate::background::Worker::start("thrum-gitwatch") {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the git state thread; live git state is off");
+            return;
+        }
+    };
     let mut shutdown = state.shutdown.clone();
     let mut watched: HashMap<String, Watched> = HashMap::new();
     let mut rescan_at = Instant::now();
@@ -83,14 +93,14 @@ pub async fn run(state: State, mut requests: Requests, merge_target: Option<Stri
             let dir = w.worktree.clone();
             let target = merge_target.clone();
             let t = Instant::now();
-            let looked = tokio::task::spawn_blocking(move || thrum_git::work_state(&dir, target.as_deref())).await;
+            let looked = worker.run(move || thrum_git::work_state(&dir, target.as_deref())).await;
             w.cost = t.elapsed();
             w.last_run = Some(Instant::now());
             w.next = Instant::now() + w.interval();
             match looked {
-                Ok(Ok(ws)) => record(&state, &session, ws).await,
-                Ok(Err(e)) => tracing::debug!(session, error = %e, "git state unavailable"),
-                Err(e) => tracing::warn!(error = %e, "git state task failed"),
+                Some(Ok(ws)) => record(&state, &session, ws).await,
+                Some(Err(e)) => tracing::debug!(session, error = %e, "git state unavailable"),
+                None => tracing::warn!("git state look failed (the thread stopped or panicked)"),
             }
         }
         let next = watched.values().map(|w| w.next).min().unwrap_or(rescan_at).min(rescan_at);

@@ -10,6 +10,7 @@
 //! - `caller` — who is calling, from the kernel's peer credentials.
 //! - `subscriptions`, `logging`, `state` — as named.
 
+pub mod background;
 pub mod caller;
 pub mod error;
 pub mod gitwatch;

@@ -114,44 +114,9 @@ pub fn handle(local_only: bool, remote: Option<String>, timing: Timing) -> (Sync
     (SyncHandle { tx, status: Arc::new(Mutex::new(status)) }, rx)
 }
 
-/// A job for the sync thread.
-type Job = Box<dyn FnOnce() + Send>;
-
-/// Starts the thread that runs git for the sync loop. It runs at a lower
-/// CPU priority (nice 10, which every git process it starts inherits), so
-/// hashing and packing large shards never slows the daemon's answers.
-fn start_worker() -> std::io::Result<std::sync::mpsc::Sender<Job>> {
-    let (tx, rx) = std::sync::mpsc::channel::<Job>();
-    std::thread::Builder::new().name("thrum-sync".into()).spawn(move || {
-        // On Linux the nice value belongs to the calling thread. Failing to
-        // lower our priority is harmless: we just compete evenly.
-        let _ = rustix::process::setpriority_process(None, 10);
-        while let Ok(job) = rx.recv() {
-            job();
-        }
-    })?;
-    Ok(tx)
-}
-
-/// Runs `f` on the sync thread and waits for its answer (None if the
-/// thread is gone or `f` panicked).
-async fn on_worker<T: Send + 'static>(
-    worker: &std::sync::mpsc::Sender<Job>,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Option<T> {
-    let (tx, rx) = oneshot::channel();
-    worker
-        .send(Box::new(move || {
-            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-            let _ = tx.send(out);
-        }))
-        .ok()?;
-    rx.await.ok()?.ok()
-}
-
 /// The loop: runs until shutdown.
 pub async fn run(state: State, mut rx: mpsc::UnboundedReceiver<Cmd>, timing: Timing) {
-    let worker = match start_worker() {
+    let worker = match crate::background::Worker::start("thrum-sync") {
         Ok(w) => w,
         Err(e) => {
             tracing::error!(error = %e, "cannot start the sync thread; sync is off");
@@ -198,7 +163,7 @@ pub async fn run(state: State, mut rx: mpsc::UnboundedReceiver<Cmd>, timing: Tim
             _ = timer.tick() => due = Some(Instant::now()),
             _ = poll.tick(), if due.is_none() && !timing.remote_poll.is_zero() => {
                 let st = state.clone();
-                let moved = on_worker(&worker, move || remote_moved(&st)).await.unwrap_or(false);
+                let moved = worker.run(move || remote_moved(&st)).await.unwrap_or(false);
                 if moved {
                     due = Some(Instant::now());
                 }
@@ -231,7 +196,7 @@ pub async fn run(state: State, mut rx: mpsc::UnboundedReceiver<Cmd>, timing: Tim
                 let started = std::time::Instant::now();
                 let st = state.clone();
                 let rt = tokio::runtime::Handle::current();
-                let outcome = on_worker(&worker, move || cycle(&st, &rt)).await.ok_or("the sync thread stopped or panicked");
+                let outcome = worker.run(move || cycle(&st, &rt)).await.ok_or("the sync thread stopped or panicked");
                 let took = started.elapsed();
                 rest_until = Instant::now() + took * 4;
                 let elapsed = took.as_millis() as u64;

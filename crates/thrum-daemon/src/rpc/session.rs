@@ -137,13 +137,12 @@ fn update_event(agent_id: String, wc: WorkContext) -> Event {
 
 pub async fn heartbeat(state: &State, params: Value) -> HResult<Value> {
     let p: HeartbeatParams = parse(params)?;
-    // The fuller git state (commits, files) is read off the request path.
-    state.gitwatch.refresh(&p.session_id);
+    let session_id = p.session_id.clone();
     let worktree =
         state.read(|r| Ok(query::work_context(r, &p.session_id)?))?.map(|w| w.worktree_path).unwrap_or_default();
     let branch =
         if worktree.is_empty() { String::new() } else { thrum_git::head_branch(std::path::Path::new(&worktree)) };
-    state
+    let beat = state
         .writer
         .submit(move |c| {
             let (agent_id, mut wc) = active_context(c, &p.session_id)?;
@@ -165,7 +164,11 @@ pub async fn heartbeat(state: &State, params: Value) -> HResult<Value> {
             };
             Ok((events, ok(&r)?))
         })
-        .await
+        .await?;
+    // The fuller git state (commits, files) is read off the request path,
+    // once this answer is on its way.
+    state.gitwatch.refresh(&session_id);
+    Ok(beat)
 }
 
 /// Changes one field of an active session's work context and records it
