@@ -4,6 +4,7 @@
 
 pub mod commands;
 pub mod context;
+pub mod hints;
 pub mod identity;
 pub mod output;
 
@@ -92,6 +93,8 @@ pub enum Command {
     Status,
     /// Is an agent online?
     Ping(commands::views::PingArgs),
+    /// Everything a fresh session needs: identity, team, inbox, git state, notes, next steps.
+    Prime,
     /// Which agents are changing a file (uncommitted, or in commits not yet merged)?
     #[command(name = "who-has")]
     WhoHas(commands::views::WhoHasArgs),
@@ -141,7 +144,10 @@ pub fn main() -> ExitCode {
     let out = Out { json: cli.global.json, quiet: cli.global.quiet, verbose: cli.global.verbose };
     let mut ctx = Ctx::new(out, cli.global.role.clone(), cli.global.module.clone(), cli.global.repo.clone());
     match commands::run(&mut ctx, cli.command) {
-        Ok(code) => ExitCode::from(code),
+        Ok(code) => {
+            out.flush_hints();
+            ExitCode::from(code)
+        }
         Err(e) => {
             eprintln!("Error: {e:#}");
             ExitCode::from(1)

@@ -14,8 +14,17 @@ pub struct Out {
 
 impl Out {
     /// Prints a value as indented JSON (the original's 2-space format).
+    /// Pending hints go into an object's `hints` array.
     pub fn json<T: Serialize>(&self, v: &T) {
-        println!("{}", serde_json::to_string_pretty(v).unwrap_or_else(|_| "null".into()));
+        let mut v = serde_json::to_value(v).unwrap_or(serde_json::Value::Null);
+        let hints = crate::hints::take();
+        if !hints.is_empty()
+            && !crate::hints::disabled_by_env()
+            && let serde_json::Value::Object(m) = &mut v
+        {
+            m.insert("hints".into(), serde_json::to_value(&hints).unwrap_or_default());
+        }
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_else(|_| "null".into()));
     }
 
     /// A success line (`✓ …`), dropped by `--quiet`.
@@ -30,12 +39,12 @@ impl Out {
         println!("{}", msg.as_ref());
     }
 
-    /// A next-step hint on stderr, dropped by --quiet, --json and
-    /// THRUM_NO_HINTS.
-    pub fn hint(&self, msg: impl AsRef<str>) {
-        let off = std::env::var("THRUM_NO_HINTS").map(|v| !v.is_empty() && v != "0" && v != "false").unwrap_or(false);
-        if !self.quiet && !self.json && !off {
-            eprintln!("hint: {}", msg.as_ref());
+    /// Prints the hints the command left, as a stderr trailer (text mode
+    /// only: `--json` output carries them in its body).
+    pub fn flush_hints(&self) {
+        let hints = crate::hints::take();
+        if !self.quiet && !self.json && !crate::hints::disabled_by_env() {
+            eprint!("{}", crate::hints::render(&hints));
         }
     }
 

@@ -302,7 +302,11 @@ pub fn quickstart(ctx: &mut Ctx, a: QuickstartArgs) -> Result<u8> {
     if let Some(i) = intent {
         out.ok(format!("Intent set: {}", i.intent));
     }
-    out.hint(format!("send your first message: thrum send \"hello\" --to @<agent>   (you are @{name})"));
+    crate::hints::info(
+        "quickstart.next-send",
+        format!("you are @{name}; see who else is here, then say hello"),
+        &[("team", "thrum team".into()), ("send", "thrum send \"hello\" --to @<agent>".into())],
+    );
     Ok(0)
 }
 
@@ -344,7 +348,11 @@ fn register(ctx: &mut Ctx, a: RegisterArgs) -> Result<u8> {
         }
         _ => out.ok(format!("Agent registered: {}", r.agent_id)),
     }
-    out.hint("start a session with: thrum session start");
+    crate::hints::info(
+        "agent.register.next-session",
+        "registered; no session yet",
+        &[("start", "thrum session start".into())],
+    );
     Ok(0)
 }
 
@@ -519,7 +527,11 @@ fn list(ctx: &mut Ctx, a: ListArgs) -> Result<u8> {
     }
     if agents.agents.is_empty() {
         out.line("No agents registered.");
-        out.hint("register with: thrum quickstart --name <name> --role <role> --module <module>");
+        crate::hints::info(
+            "agent.list.none-registered",
+            "nobody has registered in this repository yet",
+            &[("register", "thrum quickstart --name <name> --role <role> --module <module>".into())],
+        );
         return Ok(0);
     }
     out.line(format!("Registered agents ({}):", agents.agents.len()));

@@ -30,6 +30,8 @@ pub enum ContextCmd {
     Preamble(PreambleArgs),
     /// Copy the context to the a-sync branch so other worktrees and clones see it.
     Sync(AgentArg),
+    /// Same as `thrum prime`.
+    Prime,
 }
 
 #[derive(Debug, Args)]
@@ -251,6 +253,7 @@ pub fn run(ctx: &mut Ctx, cmd: ContextCmd) -> Result<u8> {
                 }
             }
         }
+        ContextCmd::Prime => return super::prime::run(ctx),
         ContextCmd::Sync(a) => {
             let name = agent(ctx, a.agent.as_deref())?;
             let (file, _) = paths(ctx, &name)?;

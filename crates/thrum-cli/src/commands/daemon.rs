@@ -125,6 +125,11 @@ pub(crate) fn stop(ctx: &mut Ctx, loud: bool) -> Result<u8> {
             out.json(&serde_json::json!({ "stopped": true, "pid": info.pid }));
         } else {
             out.ok("Daemon stopped successfully");
+            crate::hints::info(
+                "daemon.stop.messaging-restarts-it",
+                "the next thrum command that needs the daemon starts it again; agents waiting on `thrum wait` must call it again",
+                &[("start now", "thrum daemon start".into())],
+            );
             if !out.quiet {
                 out.line("  All messaging commands will start it again on first use, or run:");
                 out.line("    thrum daemon start");

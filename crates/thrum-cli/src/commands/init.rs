@@ -206,6 +206,19 @@ fn add_ignore(path: &Path, text: &str, header: &str) -> Result<()> {
 
 fn finish(ctx: &mut Ctx, rep: Report, worktree: bool) -> Result<u8> {
     let out = ctx.out;
+    if !rep.dry_run {
+        let nobody = ctx
+            .layout()
+            .map(|l| std::fs::read_dir(l.identities_dir()).map_or(true, |mut d| d.next().is_none()))
+            .unwrap_or(false);
+        if nobody {
+            crate::hints::info(
+                "init.next-quickstart",
+                "no agent is registered here yet",
+                &[("register", "thrum quickstart --name <name> --role <role> --module <module>".into())],
+            );
+        }
+    }
     if out.json {
         out.json(&rep);
         return Ok(0);

@@ -54,6 +54,15 @@ pub struct SetupArgs {
 pub enum SetupCmd {
     /// Write (merge) a runtime's MCP configuration so it starts `thrum mcp serve`.
     Mcp(SetupMcpArgs),
+    /// Print, or with --apply add, a short thrum block in ./CLAUDE.md.
+    #[command(name = "claude-md")]
+    ClaudeMd(super::agent_docs::AgentDocArgs),
+    /// The same block in ./AGENTS.md (Codex, Amp, opencode, and others).
+    #[command(name = "agents-md")]
+    AgentsMd(super::agent_docs::AgentDocArgs),
+    /// The same block in ./GEMINI.md.
+    #[command(name = "gemini-md")]
+    GeminiMd(super::agent_docs::AgentDocArgs),
 }
 
 #[derive(Debug, Args)]

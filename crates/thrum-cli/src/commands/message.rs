@@ -203,7 +203,11 @@ pub fn purge(ctx: &mut Ctx, a: PurgeArgs) -> Result<u8> {
         ));
         out.line("");
         out.line("Done.");
-        out.hint("agents and groups were kept; other clones apply the same cutoff when they sync");
+        crate::hints::info(
+            "purge.agents-kept",
+            "agents and groups were kept; other clones apply the same cutoff when they sync",
+            &[],
+        );
     } else {
         out.line(format!("Purge preview (before {when}):"));
         out.line("");

@@ -193,8 +193,40 @@ pub fn send(ctx: &mut Ctx, a: SendArgs) -> Result<u8> {
         "caller_agent_id": me.name,
     });
     let r: SendResult = ctx.call_retrying(mm::SEND, &params)?;
+    stale_recipient_hints(ctx, &r);
     print_sent(out, &r, "Message sent");
     Ok(0)
+}
+
+/// A recipient idle this long probably will not read the message soon.
+const STALE_AFTER_MINUTES: i64 = 30;
+
+/// `send.recipient-stale`: tells the sender which recipients have not
+/// been seen for a while (the message is stored either way). Only for a
+/// handful of named recipients, and only when hints will be shown.
+fn stale_recipient_hints(ctx: &mut Ctx, r: &SendResult) {
+    let out = ctx.out;
+    if out.quiet || crate::hints::disabled_by_env() || r.recipients.is_empty() || r.recipients.len() > 10 {
+        return;
+    }
+    let Ok(agents) =
+        ctx.call::<_, thrum_proto::methods::agent::ListResult>(thrum_proto::methods::agent::LIST, &json!({}))
+    else {
+        return;
+    };
+    let now = chrono::Utc::now();
+    for rcpt in &r.recipients {
+        let Some(a) = agents.agents.iter().find(|a| a.agent_id == rcpt.agent_id) else { continue };
+        let seen = if a.last_seen_at.is_empty() { &a.registered_at } else { &a.last_seen_at };
+        let Some(t) = thrum_core::time::parse_ts(seen) else { continue };
+        if (now - t).num_minutes() >= STALE_AFTER_MINUTES {
+            crate::hints::info(
+                "send.recipient-stale",
+                format!("@{} was last active {}; the message waits in their inbox", a.agent_id, output::relative(seen)),
+                &[("check", format!("thrum ping @{}", a.agent_id))],
+            );
+        }
+    }
 }
 
 pub fn reply(ctx: &mut Ctx, a: ReplyArgs) -> Result<u8> {
@@ -309,7 +341,11 @@ pub fn inbox(ctx: &mut Ctx, a: InboxArgs) -> Result<u8> {
     }
     out.line(footer);
     if r.total_pages > r.page {
-        out.hint(format!("next page: thrum inbox --page {}", r.page + 1));
+        crate::hints::info(
+            "inbox.next-page",
+            format!("page {} of {}", r.page, r.total_pages),
+            &[("next", format!("thrum inbox --page {}", r.page + 1))],
+        );
     }
     Ok(0)
 }

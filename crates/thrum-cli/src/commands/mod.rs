@@ -1,6 +1,7 @@
 //! One module per command family; `run` dispatches.
 
 pub mod agent;
+pub mod agent_docs;
 pub mod context;
 pub mod daemon;
 pub mod group;
@@ -11,6 +12,7 @@ pub mod message;
 pub mod messaging;
 pub mod misc;
 pub mod peer;
+pub mod prime;
 pub mod session;
 pub mod sync;
 pub mod views;
@@ -26,6 +28,9 @@ pub fn run(ctx: &mut Ctx, cmd: Command) -> Result<u8> {
         Command::Init(a) => init::run(ctx, a),
         Command::Setup(a) => match a.cmd {
             Some(mcp::SetupCmd::Mcp(m)) => mcp::setup(ctx, m),
+            Some(mcp::SetupCmd::ClaudeMd(d)) => agent_docs::run(ctx, "CLAUDE.md", d),
+            Some(mcp::SetupCmd::AgentsMd(d)) => agent_docs::run(ctx, "AGENTS.md", d),
+            Some(mcp::SetupCmd::GeminiMd(d)) => agent_docs::run(ctx, "GEMINI.md", d),
             None => init::run(ctx, a.init),
         },
         Command::Quickstart(a) => agent::quickstart(ctx, a),
@@ -45,6 +50,7 @@ pub fn run(ctx: &mut Ctx, cmd: Command) -> Result<u8> {
         Command::Status => views::status(ctx),
         Command::Ping(a) => views::ping(ctx, a),
         Command::WhoHas(a) => views::who_has(ctx, a),
+        Command::Prime => prime::run(ctx),
         Command::Subscribe(a) => views::subscribe(ctx, a),
         Command::Unsubscribe(a) => views::unsubscribe(ctx, a),
         Command::Subscriptions => views::subscriptions(ctx),

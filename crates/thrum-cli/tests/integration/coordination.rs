@@ -96,3 +96,119 @@ fn who_has_follows_edits_and_commits_across_worktrees() {
     git(&env, &main, &["checkout", "--", "src/auth.rs"]);
     expect(&env, &all, &main, "src/auth.rs", &[("bob", false, true)]);
 }
+
+/// Runs thrum in the repository with hints on (the test environment turns
+/// them off), returning (exit code, stdout, stderr).
+fn with_hints(env: &TestEnv, agent: Option<&str>, args: &[&str], no_hints: Option<&str>) -> (i32, String, String) {
+    let mut c = env.thrum(args);
+    c.env_remove("THRUM_NO_HINTS");
+    if let Some(v) = no_hints {
+        c.env("THRUM_NO_HINTS", v);
+    }
+    if let Some(a) = agent {
+        c.env("THRUM_NAME", a);
+    }
+    let o = c.output().unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into(),
+        String::from_utf8_lossy(&o.stderr).into(),
+    )
+}
+
+#[test]
+fn claude_md_block_is_printed_appended_kept_and_replaced_only_on_force() {
+    let env = crate::team();
+    let file = env.repo().join("CLAUDE.md");
+    std::fs::write(&file, "# My project\n\nUse tabs.\n").unwrap();
+    let printed = env.ok(None, &["setup", "claude-md"]);
+    assert!(printed.starts_with("<!-- thrum:begin") && printed.contains("thrum prime"), "{printed}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "# My project\n\nUse tabs.\n", "printing writes nothing");
+
+    let r = env.json(None, &["setup", "claude-md", "--apply"]);
+    assert_eq!(r["status"], "appended");
+    let applied = std::fs::read_to_string(&file).unwrap();
+    assert!(applied.starts_with("# My project\n\nUse tabs.\n\n<!-- thrum:begin"), "{applied}");
+    assert_eq!(env.json(None, &["setup", "claude-md", "--apply"])["status"], "current");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), applied);
+
+    // Someone edited the block: kept unless --force, then replaced alone.
+    let edited = applied.replace("Answer in the thread", "Reply") + "\n## Notes\nmine\n";
+    std::fs::write(&file, &edited).unwrap();
+    let (code, err) = env.fail(None, &["setup", "claude-md", "--apply"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--force") && err.trim().lines().count() == 1, "{err}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), edited);
+    assert_eq!(env.json(None, &["setup", "claude-md", "--apply", "--force"])["status"], "replaced");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), applied + "\n## Notes\nmine\n");
+
+    // The same block for the other runtimes' files.
+    assert_eq!(env.json(None, &["setup", "agents-md", "--apply"])["status"], "created");
+    assert!(std::fs::read_to_string(env.repo().join("AGENTS.md")).unwrap().contains("<!-- thrum:end -->"));
+}
+
+#[test]
+fn prime_briefs_a_fresh_session_without_marking_anything_read() {
+    let env = crate::team();
+    env.ok(Some("bob"), &["send", "please review the login flow", "--to", "@alice"]);
+    env.ok(Some("alice"), &["agent", "set-intent", "JWT refresh"]);
+    let mut save = env.thrum(&["context", "save"]);
+    save.env("THRUM_NAME", "alice").stdin(std::process::Stdio::piped());
+    let mut child = save.spawn().unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"# Next\n- finish refresh tokens\n").unwrap();
+    assert!(child.wait().unwrap().success());
+
+    let (code, out, _) = with_hints(&env, Some("alice"), &["prime", "--json"], None);
+    assert_eq!(code, 0);
+    let p: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(p["identity"]["agent_id"], "alice");
+    assert_eq!(p["identity"]["role"], "implementer");
+    assert_eq!(p["session"]["intent"], "JWT refresh");
+    assert_eq!(p["inbox"]["unread"], 1, "{p}");
+    assert_eq!(p["inbox"]["recent_unread"][0]["from"], "bob");
+    assert!(p["context"]["content"].as_str().unwrap().contains("finish refresh tokens"));
+    let team: Vec<&str> = p["team"].as_array().unwrap().iter().map(|t| t["agent_id"].as_str().unwrap()).collect();
+    assert!(team.contains(&"bob") && team.contains(&"carol") && !team.contains(&"alice"), "{team:?}");
+    assert!(p["next"].as_array().unwrap().iter().any(|n| n == "thrum inbox --unread"), "{p}");
+    assert_eq!(p["daemon"]["running"], true);
+    assert_eq!(p["hints"][0]["code"], "prime.no-agent-block", "{p}");
+
+    // The briefing reads; it does not mark read.
+    assert_eq!(env.json(Some("alice"), &["inbox", "--unread"])["unread"], 1);
+
+    let text = env.ok(Some("alice"), &["prime"]);
+    for want in ["# Thrum briefing for @alice", "Inbox: 1 unread", "@bob", "finish refresh tokens", "Next:"] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+    // Once CLAUDE.md has the block, prime stops suggesting it.
+    env.ok(None, &["setup", "claude-md", "--apply"]);
+    let (_, out, _) = with_hints(&env, Some("alice"), &["prime", "--json"], None);
+    let p: Value = serde_json::from_str(&out).unwrap();
+    assert!(p.get("hints").is_none(), "{p}");
+    // `thrum context prime` is the same command.
+    assert_eq!(env.json(Some("alice"), &["context", "prime"])["identity"]["agent_id"], "alice");
+}
+
+#[test]
+fn hints_have_codes_and_honour_quiet_json_and_thrum_no_hints() {
+    let env = TestEnv::new(BIN);
+    let (code, out, err) = with_hints(&env, None, &["init"], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Thrum initialized"), "{out}");
+    assert!(err.contains("info [init.next-quickstart]: no agent is registered here yet"), "{err}");
+    assert!(err.contains("register:  thrum quickstart --name"), "{err}");
+    // A second init changes nothing, and still nobody is registered.
+    let (_, out, err) = with_hints(&env, None, &["init", "--json"], None);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["hints"][0]["code"], "init.next-quickstart", "{v}");
+    assert_eq!(v["hints"][0]["severity"], "info");
+    assert!(!err.contains("init.next-quickstart"), "--json keeps hints off stderr: {err}");
+    let (_, _, err) = with_hints(&env, None, &["init", "--quiet"], None);
+    assert!(!err.contains("hint") && !err.contains("info ["), "{err}");
+    for off in ["1", "yes"] {
+        let (_, out, err) = with_hints(&env, None, &["init", "--json"], Some(off));
+        assert!(!out.contains("hints") && !err.contains("info ["), "{off}: {out} {err}");
+    }
+    let (_, _, err) = with_hints(&env, None, &["init"], Some("0"));
+    assert!(err.contains("init.next-quickstart"), "THRUM_NO_HINTS=0 keeps hints on: {err}");
+}

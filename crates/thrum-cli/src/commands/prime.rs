@@ -1,0 +1,237 @@
+//! `thrum prime [--json]`: everything a fresh session (or one that just
+//! lost its context to compaction) needs, in one briefing: who you are,
+//! your session and git state, the team, unread messages, the daemon and
+//! sync, your saved notes, and what to run next.
+
+use anyhow::Result;
+use serde_json::{Value, json};
+use thrum_core::views::ContextInfo;
+use thrum_proto::methods::agent::{self as am, ListContextResult, ListResult as AgentList, WhoamiResult};
+use thrum_proto::methods::message::{self as mm, ListResult as MsgList};
+use thrum_proto::methods::session::{self as sm, ListResult as SessionList};
+use thrum_proto::methods::system::{self as ym, HealthResult};
+
+use super::agent_docs;
+use crate::context::Ctx;
+use crate::output::{self, truncate};
+
+/// Unread messages shown in the briefing (the rest: `thrum inbox`).
+const SHOWN_UNREAD: i64 = 5;
+
+pub fn run(ctx: &mut Ctx) -> Result<u8> {
+    let out = ctx.out;
+    let health: HealthResult = ctx.call(ym::HEALTH, &json!({}))?;
+    let sync: Value = ctx.call(ym::SYNC_STATUS, &json!({})).unwrap_or(Value::Null);
+    suggest_agent_block();
+    let me = match ctx.me() {
+        Ok(m) => m,
+        Err(e) => {
+            let next = vec!["thrum quickstart --name NAME --role ROLE --module MODULE".to_string()];
+            if out.json {
+                out.json(&json!({
+                    "identity": Value::Null, "error": e.to_string(), "daemon": daemon_json(&health),
+                    "sync": sync, "next": next,
+                }));
+            } else {
+                out.line(format!("Not registered here: {e}"));
+                out.line(format!("Next: {}", next[0]));
+                daemon_lines(ctx, &health, &sync);
+            }
+            return Ok(0);
+        }
+    };
+    let name = me.name.clone();
+    let who: WhoamiResult = ctx.call(am::WHOAMI, &json!({ "caller_agent_id": name }))?;
+    let agents: AgentList = ctx.call(am::LIST, &json!({}))?;
+    let sessions: SessionList = ctx.call(sm::LIST, &json!({ "active_only": true }))?;
+    let contexts: ListContextResult = ctx.call(am::LIST_CONTEXT, &json!({}))?;
+    let unread: MsgList = ctx.call(
+        mm::LIST,
+        &json!({ "caller_agent_id": name, "for_agent": name, "for_agent_role": who.role,
+                 "exclude_self": true, "unread_for_agent": name, "page_size": SHOWN_UNREAD }),
+    )?;
+    let all: MsgList = ctx.call(
+        mm::LIST,
+        &json!({ "caller_agent_id": name, "for_agent": name, "for_agent_role": who.role,
+                 "exclude_self": true, "page_size": 1 }),
+    )?;
+    let mine: Option<&ContextInfo> = contexts.contexts.iter().find(|c| c.agent_id == name);
+    let team: Vec<Value> = agents
+        .agents
+        .iter()
+        .filter(|a| a.agent_id != name)
+        .filter_map(|a| {
+            let s = sessions.sessions.iter().find(|s| s.agent_id == a.agent_id)?;
+            let c = contexts.contexts.iter().find(|c| c.session_id == s.session_id);
+            Some(json!({
+                "agent_id": a.agent_id, "role": a.role, "module": a.module,
+                "branch": c.map(|c| c.branch.clone()).unwrap_or_default(),
+                "intent": c.map(|c| c.intent.clone()).unwrap_or_default(),
+                "last_seen_at": if a.last_seen_at.is_empty() { &a.registered_at } else { &a.last_seen_at },
+            }))
+        })
+        .collect();
+    let (context, preamble, updated) = saved_context(ctx, &name);
+    let mut next = Vec::new();
+    if who.session_id.is_empty() {
+        next.push("thrum session start".to_string());
+    }
+    if unread.unread > 0 {
+        next.push("thrum inbox --unread".to_string());
+        if let Some(m) = unread.messages.first() {
+            next.push(format!("thrum reply {} \"...\"", m.message_id));
+        }
+    }
+    if who.intent.is_empty() {
+        next.push("thrum agent set-intent \"what you are working on\"".to_string());
+    }
+    next.push("thrum wait --timeout 5m".to_string());
+
+    if out.json {
+        out.json(&json!({
+            "identity": { "agent_id": name, "role": who.role, "module": who.module, "display": who.display, "source": me.source },
+            "session": if who.session_id.is_empty() { Value::Null } else {
+                json!({ "session_id": who.session_id, "started_at": who.session_start, "intent": who.intent,
+                        "current_task": mine.map(|c| c.current_task.clone()).unwrap_or_default() })
+            },
+            "work": mine.map(|c| json!({
+                "branch": c.branch, "worktree_path": c.worktree_path,
+                "unmerged_commits": c.unmerged_commits.len(),
+                "changed_files": c.changed_files.len(), "uncommitted_files": c.uncommitted_files.len(),
+                "git_updated_at": c.git_updated_at,
+            })),
+            "team": team,
+            "inbox": {
+                "total": all.total, "unread": unread.unread,
+                "recent_unread": unread.messages.iter().map(|m| json!({
+                    "message_id": m.message_id, "from": m.agent_id, "created_at": m.created_at,
+                    "preview": truncate(&m.body.content, 120),
+                })).collect::<Vec<_>>(),
+            },
+            "daemon": daemon_json(&health),
+            "sync": sync,
+            "context": { "has_context": !context.is_empty(), "size": context.len(), "updated_at": updated,
+                         "content": context, "preamble": preamble },
+            "next": next,
+        }));
+        return Ok(0);
+    }
+    out.line(format!("# Thrum briefing for @{name} ({}, module {})", who.role, who.module));
+    out.line("");
+    if who.session_id.is_empty() {
+        out.line("Session: none");
+    } else {
+        out.line(format!(
+            "Session: active for {} ({})",
+            output::duration(output::since_ms(&who.session_start)),
+            who.session_id
+        ));
+    }
+    if !who.intent.is_empty() {
+        out.line(format!("Intent: {}", who.intent));
+    }
+    if let Some(c) = mine {
+        let mut git = vec![if c.branch.is_empty() { "detached".to_string() } else { c.branch.clone() }];
+        if !c.unmerged_commits.is_empty() {
+            git.push(format!("{} unmerged commit(s)", c.unmerged_commits.len()));
+        }
+        if !c.uncommitted_files.is_empty() {
+            git.push(format!("{} uncommitted file(s)", c.uncommitted_files.len()));
+        }
+        out.line(format!("Branch: {}", git.join(", ")));
+    }
+    out.line("");
+    if team.is_empty() {
+        out.line("Team: no other active agents");
+    } else {
+        out.line(format!("Team ({} active):", team.len()));
+        for t in &team {
+            let s = |k: &str| t[k].as_str().unwrap_or("").to_string();
+            out.line(format!(
+                "  {:<16} {:<22} {:<18} {}",
+                format!("@{}", s("agent_id")),
+                format!("{}/{}", s("role"), s("module")),
+                if s("branch").is_empty() { "-".into() } else { truncate(&s("branch"), 18) },
+                if s("intent").is_empty() { "-".into() } else { truncate(&s("intent"), 40) },
+            ));
+        }
+    }
+    out.line("");
+    if unread.unread == 0 {
+        out.line(format!("Inbox: nothing unread ({} total)", all.total));
+    } else {
+        out.line(format!("Inbox: {} unread ({} total)", unread.unread, all.total));
+        for m in &unread.messages {
+            out.line(format!(
+                "  {} from @{} {}: {}",
+                m.message_id,
+                m.agent_id,
+                output::relative(&m.created_at),
+                truncate(&m.body.content.replace('\n', " "), 70)
+            ));
+        }
+    }
+    daemon_lines(ctx, &health, &sync);
+    out.line("");
+    if context.is_empty() && preamble.is_empty() {
+        out.line("Saved context: none (keep notes with `thrum context save --file notes.md`)");
+    } else {
+        out.line(format!("Saved context ({} bytes, updated {}):", context.len(), output::relative(&updated)));
+        out.line("---");
+        for part in [&preamble, &context] {
+            if !part.trim().is_empty() {
+                out.line(part.trim_end());
+            }
+        }
+        out.line("---");
+    }
+    out.line("");
+    out.line("Next:");
+    for n in &next {
+        out.line(format!("  {n}"));
+    }
+    Ok(0)
+}
+
+fn daemon_json(h: &HealthResult) -> Value {
+    json!({ "running": true, "pid": h.pid, "uptime_ms": h.uptime_ms, "version": h.version })
+}
+
+fn daemon_lines(ctx: &mut Ctx, h: &HealthResult, sync: &Value) {
+    let out = ctx.out;
+    out.line(format!("Daemon: running (PID {}, up {}, v{})", h.pid, output::duration(h.uptime_ms as i64), h.version));
+    if let Some(mode) = sync["mode"].as_str() {
+        let last = sync["last_sync_at"].as_str().unwrap_or("");
+        let state = sync["sync_state"].as_str().unwrap_or("");
+        let when = if last.is_empty() { String::new() } else { format!(", last {}", output::relative(last)) };
+        out.line(format!("Sync: {mode} ({state}{when})"));
+    }
+}
+
+/// The saved context, the preamble, and when the context was written.
+fn saved_context(ctx: &mut Ctx, name: &str) -> (String, String, String) {
+    let Ok(dir) = ctx.layout().map(|l| l.context_dir()) else { return Default::default() };
+    let read = |f: String| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
+    let updated = std::fs::metadata(dir.join(format!("{name}.md")))
+        .and_then(|m| m.modified())
+        .map(|t| chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default();
+    (read(format!("{name}.md")), read(format!("{name}_preamble.md")), updated)
+}
+
+/// Suggests the instruction-file block when this worktree's agent files
+/// have none.
+fn suggest_agent_block() {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let root = cwd.ancestors().find(|d| d.join(".git").exists()).unwrap_or(&cwd).to_path_buf();
+    let has = ["CLAUDE.md", "AGENTS.md", "GEMINI.md"]
+        .iter()
+        .any(|f| std::fs::read_to_string(root.join(f)).is_ok_and(|t| agent_docs::has_block(&t)));
+    if !has {
+        crate::hints::info(
+            "prime.no-agent-block",
+            "no thrum block in this worktree's CLAUDE.md or AGENTS.md: add one so your agent knows how to use thrum",
+            &[("claude", "thrum setup claude-md --apply".into()), ("others", "thrum setup agents-md --apply".into())],
+        );
+    }
+}
