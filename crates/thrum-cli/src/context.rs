@@ -24,7 +24,7 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn new(out: Out, role: Option<String>, module: Option<String>, repo: Option<PathBuf>) -> Self {
-        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let env = |k: &str| thrum_core::env::var(k).ok().filter(|v| !v.is_empty());
         Ctx {
             out,
             role: role.or_else(|| env("THRUM_ROLE")),
@@ -40,7 +40,7 @@ impl Ctx {
         if let Some(r) = &self.repo {
             return Ok(r.clone());
         }
-        if let Ok(h) = std::env::var("THRUM_HOME")
+        if let Ok(h) = thrum_core::env::var("THRUM_HOME")
             && !h.is_empty()
         {
             return Ok(PathBuf::from(h));

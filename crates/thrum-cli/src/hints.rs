@@ -72,7 +72,7 @@ fn push(code: &'static str, severity: Severity, message: String, steps: &[(&'sta
 
 /// Whether THRUM_NO_HINTS turns hints off.
 pub fn disabled_by_env() -> bool {
-    std::env::var("THRUM_NO_HINTS")
+    thrum_core::env::var("THRUM_NO_HINTS")
         .map(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"))
         .unwrap_or(false)
 }

@@ -61,14 +61,14 @@ fn by_name(layout: &Layout, name: &str, source: &'static str, var: &str) -> Resu
 
 /// Resolves the caller, `flag_name` being an explicit `--name`.
 pub fn resolve(layout: &Layout, flag_name: Option<&str>) -> Result<Me> {
-    if let Ok(id) = std::env::var("THRUM_AGENT_ID")
+    if let Ok(id) = thrum_core::env::var("THRUM_AGENT_ID")
         && !id.is_empty()
     {
         let path = file_path(layout, &id);
         let file = load(&path).ok();
         return Ok(Me { name: id, path: file.as_ref().map(|_| path), file, source: "environment" });
     }
-    if let Ok(n) = std::env::var("THRUM_NAME")
+    if let Ok(n) = thrum_core::env::var("THRUM_NAME")
         && !n.is_empty()
     {
         return by_name(layout, &n, "environment", "THRUM_NAME");

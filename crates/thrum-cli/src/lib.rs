@@ -7,6 +7,7 @@ pub mod context;
 pub mod hints;
 pub mod identity;
 pub mod output;
+pub mod runtimes;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -95,6 +96,15 @@ pub enum Command {
     Ping(commands::views::PingArgs),
     /// Everything a fresh session needs: identity, team, inbox, git state, notes, next steps.
     Prime,
+    /// Runtime presets (claude, codex, cursor, …): list, show, set-default.
+    #[command(subcommand)]
+    Runtime(commands::runtime::RuntimeCmd),
+    /// Settings: `config show` lists each one's value and where it came from.
+    #[command(subcommand)]
+    Config(ConfigCmd),
+    /// Turn single-agent mode on or off (or show it).
+    #[command(name = "single-agent-mode")]
+    SingleAgentMode(commands::config::SingleAgentArgs),
     /// Which agents are changing a file (uncommitted, or in commits not yet merged)?
     #[command(name = "who-has")]
     WhoHas(commands::views::WhoHasArgs),
@@ -129,6 +139,12 @@ pub enum Command {
     Peer(commands::peer::PeerCmd),
 }
 
+#[derive(Debug, Subcommand)]
+pub enum ConfigCmd {
+    /// Every setting's effective value and its source (flag, env, .env, file, default).
+    Show(commands::config::ShowArgs),
+}
+
 /// Parses arguments, runs the command, and returns the exit code:
 /// 0 success, 1 failure, 2 usage (and `wait`'s own 0/1/2).
 pub fn main() -> ExitCode {
@@ -142,6 +158,7 @@ pub fn main() -> ExitCode {
         }
     };
     let out = Out { json: cli.global.json, quiet: cli.global.quiet, verbose: cli.global.verbose };
+    load_dotenv(cli.global.repo.as_deref());
     let mut ctx = Ctx::new(out, cli.global.role.clone(), cli.global.module.clone(), cli.global.repo.clone());
     match commands::run(&mut ctx, cli.command) {
         Ok(code) => {
@@ -152,6 +169,21 @@ pub fn main() -> ExitCode {
             eprintln!("Error: {e:#}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// Reads `THRUM_*` settings from the repository's `.thrum/.env` and root
+/// `.env` (the process environment wins). The repository is found from
+/// --repo, THRUM_HOME or the current directory.
+fn load_dotenv(repo: Option<&std::path::Path>) {
+    let start = repo
+        .map(std::path::Path::to_path_buf)
+        .or_else(|| std::env::var_os("THRUM_HOME").filter(|h| !h.is_empty()).map(Into::into))
+        .or_else(|| std::env::current_dir().ok());
+    if let Some(start) = start
+        && let Some(root) = start.ancestors().find(|d| d.join(".git").exists() || d.join(".thrum").is_dir())
+    {
+        thrum_core::env::load(root);
     }
 }
 

@@ -59,8 +59,8 @@ impl Layout {
         self.thrum_dir.join("var")
     }
     pub fn socket(&self) -> PathBuf {
-        match std::env::var_os("THRUM_SOCKET") {
-            Some(s) if !s.is_empty() => PathBuf::from(s),
+        match crate::env::var("THRUM_SOCKET") {
+            Ok(s) if !s.is_empty() => PathBuf::from(s),
             _ => self.var_dir().join("thrum.sock"),
         }
     }

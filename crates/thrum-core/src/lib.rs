@@ -8,6 +8,7 @@
 //! never writes.)
 
 pub mod config;
+pub mod env;
 pub mod event;
 pub mod identity;
 pub mod ids;

@@ -165,7 +165,7 @@ pub fn local_only(flag: Option<bool>, cfg: &Config) -> bool {
     if let Some(f) = flag {
         return f;
     }
-    if let Ok(v) = std::env::var("THRUM_LOCAL")
+    if let Ok(v) = thrum_core::env::var("THRUM_LOCAL")
         && !v.is_empty()
     {
         return !matches!(v.as_str(), "0" | "false" | "no");
@@ -179,7 +179,7 @@ pub fn local_only(flag: Option<bool>, cfg: &Config) -> bool {
 /// a cheap remote check every `daemon.sync_remote_poll_ms` (default 2000,
 /// `THRUM_SYNC_REMOTE_POLL_MS`; 0 disables it).
 fn sync_timing(cfg: &Config) -> sync::Timing {
-    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
+    let env = |k: &str| thrum_core::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
     let interval = env("THRUM_SYNC_INTERVAL").or(cfg.daemon.sync_interval).filter(|s| *s > 0).unwrap_or(60);
     let debounce = env("THRUM_SYNC_DEBOUNCE_MS")
         .or_else(|| cfg.daemon.other.get("sync_debounce_ms").and_then(|v| v.as_u64()))
@@ -339,7 +339,7 @@ fn run_inner(layout: &Layout, local: Option<bool>, mut ready: Option<ReadyFn>) -
 /// `daemon.ws_port`, else 9999; "auto" (or a port already taken) picks a
 /// free one, so several repositories can run side by side.
 async fn bind_http(cfg: &Config) -> Result<(tokio::net::TcpListener, u16), DaemonError> {
-    let wanted = std::env::var("THRUM_WS_PORT")
+    let wanted = thrum_core::env::var("THRUM_WS_PORT")
         .ok()
         .filter(|v| !v.is_empty())
         .or_else(|| {

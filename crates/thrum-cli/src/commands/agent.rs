@@ -144,7 +144,7 @@ pub fn run(ctx: &mut Ctx, cmd: AgentCmd) -> Result<u8> {
 
 /// The name to register: THRUM_NAME beats --name.
 fn chosen_name(flag: Option<&str>) -> Option<String> {
-    std::env::var("THRUM_NAME").ok().filter(|n| !n.is_empty()).or_else(|| flag.map(str::to_string))
+    thrum_core::env::var("THRUM_NAME").ok().filter(|n| !n.is_empty()).or_else(|| flag.map(str::to_string))
 }
 
 fn role_module(ctx: &Ctx, what: &str) -> Result<(String, String)> {

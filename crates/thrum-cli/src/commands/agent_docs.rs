@@ -78,6 +78,55 @@ pub fn change(existing: Option<&str>, force: bool) -> Change {
     Change::Write(format!("{}{block}{}", &text[..start], &text[end..]))
 }
 
+/// Applies the block to the file at `path`: returns the new text (if
+/// any) and `created`, `appended`, `replaced` or `current`. With
+/// `dry_run` nothing is written.
+pub fn apply_to(path: &Path, force: bool, dry_run: bool) -> Result<(Option<String>, &'static str)> {
+    let existing = match std::fs::read_to_string(path) {
+        Ok(t) => Some(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => bail!("cannot read {}: {e}", path.display()),
+    };
+    let change = change(existing.as_deref(), force);
+    let status = match (&change, &existing) {
+        (Change::Current, _) => return Ok((None, "current")),
+        (Change::Differs, _) => bail!(
+            "{} already has a different thrum block: pass --force to replace it (nothing else in the file changes)",
+            path.display()
+        ),
+        (Change::Write(_), None) => "created",
+        (Change::Write(_), Some(t)) if has_block(t) => "replaced",
+        (Change::Write(_), Some(_)) => "appended",
+    };
+    let Change::Write(mut text) = change else { return Ok((None, status)) };
+    // Cursor reads rules from .mdc files that start with front matter.
+    if existing.is_none() && path.extension().is_some_and(|e| e == "mdc") {
+        text =
+            format!("---\ndescription: How to message the other coding agents (thrum)\nalwaysApply: true\n---\n{text}");
+    }
+    if !dry_run {
+        write_atomic(path, &text)?;
+    }
+    Ok((Some(text), status))
+}
+
+/// Writes beside and renames: the file is never seen half-written.
+pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| anyhow!("cannot create {}: {e}", dir.display()))?;
+    }
+    let tmp = PathBuf::from(format!("{}.thrum-tmp", path.display()));
+    std::fs::write(&tmp, text).map_err(|e| anyhow!("cannot write {}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| anyhow!("cannot replace {}: {e}", path.display()))
+}
+
+/// The Claude Code skill installed by `thrum init --skills`.
+pub fn skill_file() -> String {
+    format!(
+        "---\nname: thrum\ndescription: Message the other coding agents working on this repository, see who is editing which file, and keep notes across sessions, with the thrum CLI.\n---\n\n{BLOCK}"
+    )
+}
+
 /// The instruction file in the current worktree's root.
 fn worktree_root() -> PathBuf {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
@@ -102,34 +151,8 @@ pub fn run(ctx: &mut Ctx, default_file: &str, a: AgentDocArgs) -> Result<u8> {
         }
         return Ok(0);
     }
-    let existing = match std::fs::read_to_string(&path) {
-        Ok(t) => Some(t),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => bail!("cannot read {}: {e}", path.display()),
-    };
+    let (_, status) = apply_to(&path, a.force, false)?;
     let shown = path.display();
-    let status = match change(existing.as_deref(), a.force) {
-        Change::Current => "current",
-        Change::Differs => {
-            bail!(
-                "{shown} already has a different thrum block: pass --force to replace it (nothing else in the file changes)"
-            )
-        }
-        Change::Write(text) => {
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| anyhow!("cannot create {}: {e}", dir.display()))?;
-            }
-            // Beside and rename: the file is never seen half-written.
-            let tmp = PathBuf::from(format!("{}.thrum-tmp", path.display()));
-            std::fs::write(&tmp, text).map_err(|e| anyhow!("cannot write {}: {e}", tmp.display()))?;
-            std::fs::rename(&tmp, &path).map_err(|e| anyhow!("cannot replace {shown}: {e}"))?;
-            match existing {
-                None => "created",
-                Some(t) if has_block(&t) => "replaced",
-                Some(_) => "appended",
-            }
-        }
-    };
     if out.json {
         out.json(&json!({ "file": path, "status": status, "applied": true }));
     } else {

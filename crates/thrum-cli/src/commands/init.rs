@@ -30,6 +30,10 @@ pub struct InitArgs {
     /// Never prompt (the default when stdin is not a terminal).
     #[arg(long)]
     pub non_interactive: bool,
+    /// Only install the thrum skill or instructions for the runtime
+    /// (--runtime, else the one detected); nothing else is set up.
+    #[arg(long)]
+    pub skills: bool,
 }
 
 const IGNORE_HEADER: &str = "# Thrum data directory (all data lives on a-sync branch via worktree)";
@@ -50,6 +54,14 @@ struct Report {
 }
 
 pub fn run(ctx: &mut Ctx, a: InitArgs) -> Result<u8> {
+    if let Some(rt) = &a.runtime
+        && crate::runtimes::get(rt).is_none()
+    {
+        bail!(crate::runtimes::unknown(rt));
+    }
+    if a.skills {
+        return install_skills(ctx, &a);
+    }
     let start = ctx.start_dir()?;
     let git = Git::new(&start);
     let (root, common) = match (git.toplevel(), git.common_dir()) {
@@ -244,6 +256,50 @@ fn finish(ctx: &mut Ctx, rep: Report, worktree: bool) -> Result<u8> {
     if !rep.dry_run {
         println!();
         println!("Done. Run 'thrum quickstart --name <name> --role <role> --module <module>' to register an agent.");
+    }
+    Ok(0)
+}
+
+/// `thrum init --skills`: the skill file (Claude Code) or the thrum block
+/// in the runtime's instruction file, and nothing else.
+fn install_skills(ctx: &mut Ctx, a: &InitArgs) -> Result<u8> {
+    let out = ctx.out;
+    let name = match &a.runtime {
+        Some(r) => r.clone(),
+        None => super::runtime::effective(ctx).0,
+    };
+    let rt = crate::runtimes::get(&name).ok_or_else(|| anyhow::anyhow!(crate::runtimes::unknown(&name)))?;
+    let root = super::config::repo_root(ctx);
+    let (path, status) = match rt.skill {
+        Some(skill) => {
+            let path = root.join(skill);
+            let text = super::agent_docs::skill_file();
+            let status = match std::fs::read_to_string(&path) {
+                Ok(old) if old == text => "current",
+                Ok(_) => "replaced",
+                Err(_) => "created",
+            };
+            if status != "current" && !a.dry_run {
+                super::agent_docs::write_atomic(&path, &text)?;
+            }
+            (path, status)
+        }
+        None => {
+            let path = root.join(rt.instructions);
+            let (_, status) = super::agent_docs::apply_to(&path, false, a.dry_run)?;
+            (path, status)
+        }
+    };
+    if out.json {
+        out.json(&serde_json::json!({ "runtime": rt.name, "file": path, "status": status, "dry_run": a.dry_run }));
+    } else {
+        let verb = match (status, a.dry_run) {
+            ("current", _) => "Already current:",
+            (_, true) => "Would write",
+            ("created", _) => "Created",
+            _ => "Updated",
+        };
+        out.ok(format!("{verb} {} (thrum instructions for {})", path.display(), rt.label));
     }
     Ok(0)
 }

@@ -2,6 +2,7 @@
 
 pub mod agent;
 pub mod agent_docs;
+pub mod config;
 pub mod context;
 pub mod daemon;
 pub mod group;
@@ -13,6 +14,7 @@ pub mod messaging;
 pub mod misc;
 pub mod peer;
 pub mod prime;
+pub mod runtime;
 pub mod session;
 pub mod sync;
 pub mod views;
@@ -51,6 +53,9 @@ pub fn run(ctx: &mut Ctx, cmd: Command) -> Result<u8> {
         Command::Ping(a) => views::ping(ctx, a),
         Command::WhoHas(a) => views::who_has(ctx, a),
         Command::Prime => prime::run(ctx),
+        Command::Runtime(c) => runtime::run(ctx, c),
+        Command::Config(crate::ConfigCmd::Show(a)) => config::show(ctx, a),
+        Command::SingleAgentMode(a) => config::single_agent_mode(ctx, a),
         Command::Subscribe(a) => views::subscribe(ctx, a),
         Command::Unsubscribe(a) => views::unsubscribe(ctx, a),
         Command::Subscriptions => views::subscriptions(ctx),

@@ -41,6 +41,8 @@ pub fn run(ctx: &mut Ctx) -> Result<u8> {
         }
     };
     let name = me.name.clone();
+    // Alone in the repository: no team to coordinate with or wait for.
+    let single = super::config::single_agent(ctx);
     let who: WhoamiResult = ctx.call(am::WHOAMI, &json!({ "caller_agent_id": name }))?;
     let agents: AgentList = ctx.call(am::LIST, &json!({}))?;
     let sessions: SessionList = ctx.call(sm::LIST, &json!({ "active_only": true }))?;
@@ -85,7 +87,9 @@ pub fn run(ctx: &mut Ctx) -> Result<u8> {
     if who.intent.is_empty() {
         next.push("thrum agent set-intent \"what you are working on\"".to_string());
     }
-    next.push("thrum wait --timeout 5m".to_string());
+    if !single {
+        next.push("thrum wait --timeout 5m".to_string());
+    }
 
     if out.json {
         out.json(&json!({
@@ -100,7 +104,8 @@ pub fn run(ctx: &mut Ctx) -> Result<u8> {
                 "changed_files": c.changed_files.len(), "uncommitted_files": c.uncommitted_files.len(),
                 "git_updated_at": c.git_updated_at,
             })),
-            "team": team,
+            "single_agent_mode": single,
+            "team": if single { Vec::new() } else { team.clone() },
             "inbox": {
                 "total": all.total, "unread": unread.unread,
                 "recent_unread": unread.messages.iter().map(|m| json!({
@@ -141,7 +146,9 @@ pub fn run(ctx: &mut Ctx) -> Result<u8> {
         out.line(format!("Branch: {}", git.join(", ")));
     }
     out.line("");
-    if team.is_empty() {
+    if single {
+        out.line("Mode: single agent (turn off with `thrum single-agent-mode off`)");
+    } else if team.is_empty() {
         out.line("Team: no other active agents");
     } else {
         out.line(format!("Team ({} active):", team.len()));

@@ -212,3 +212,97 @@ fn hints_have_codes_and_honour_quiet_json_and_thrum_no_hints() {
     let (_, _, err) = with_hints(&env, None, &["init"], Some("0"));
     assert!(err.contains("init.next-quickstart"), "THRUM_NO_HINTS=0 keeps hints on: {err}");
 }
+
+#[test]
+fn runtimes_are_detected_listed_and_defaulted() {
+    let env = crate::team();
+    let mut c = env.thrum(&["runtime", "list", "--json"]);
+    // Whatever runtime this test itself runs under must not count.
+    for k in ["CLAUDECODE", "CLAUDE_CODE_ENTRYPOINT", "CODEX_SANDBOX", "CODEX_MANAGED_BY_NPM", "CURSOR_AGENT"] {
+        c.env_remove(k);
+    }
+    for k in ["CURSOR_TRACE_ID", "OPENCODE", "AUGMENT_SESSION_AUTH", "AMP_THREAD_ID", "KIRO_SESSION"] {
+        c.env_remove(k);
+    }
+    c.env("GEMINI_CLI", "1");
+    let o = c.output().unwrap();
+    assert!(o.status.success());
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let names: Vec<&str> = v["runtimes"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    for want in ["claude", "codex", "cursor", "gemini", "opencode", "auggie", "amp", "kiro-cli", "cli-only"] {
+        assert!(names.contains(&want), "{want} missing: {names:?}");
+    }
+    let gemini = v["runtimes"].as_array().unwrap().iter().find(|r| r["name"] == "gemini").unwrap();
+    assert_eq!(gemini["detected"], "env", "{gemini}");
+    assert_eq!((v["default"].as_str(), v["default_source"].as_str()), (Some("gemini"), Some("detected")));
+
+    env.ok(None, &["runtime", "set-default", "codex"]);
+    let cfg: Value =
+        serde_json::from_str(&std::fs::read_to_string(env.thrum_dir().join("config.json")).unwrap()).unwrap();
+    assert_eq!(cfg["runtime"]["primary"], "codex");
+    assert_eq!(cfg["daemon"]["sync_interval"], 60, "other settings survive: {cfg}");
+    assert_eq!(env.json(None, &["runtime", "list"])["default_source"], "file");
+    assert_eq!(env.json(None, &["runtime", "show", "cursor"])["binaries"][0], "agent");
+    let (code, err) = env.fail(None, &["runtime", "set-default", "vim"]);
+    assert!(code == 1 && err.contains("unknown runtime \"vim\"") && err.contains("claude, codex"), "{err}");
+    let (_, err) = env.fail(None, &["init", "--runtime", "vim"]);
+    assert!(err.contains("unknown runtime"), "{err}");
+
+    // --skills installs the instructions only.
+    let r = env.json(None, &["init", "--skills", "--runtime", "claude"]);
+    assert_eq!(r["status"], "created");
+    let skill = std::fs::read_to_string(env.repo().join(".claude/skills/thrum/SKILL.md")).unwrap();
+    assert!(skill.starts_with("---\nname: thrum\n") && skill.contains("thrum prime"), "{skill}");
+    assert_eq!(env.json(None, &["init", "--skills", "--runtime", "claude"])["status"], "current");
+    env.ok(None, &["init", "--skills", "--runtime", "cursor"]);
+    let rule = std::fs::read_to_string(env.repo().join(".cursor/rules/thrum.mdc")).unwrap();
+    assert!(rule.starts_with("---\ndescription:") && rule.contains("<!-- thrum:begin"), "{rule}");
+    assert_eq!(
+        env.json(None, &["init", "--skills", "--runtime", "codex"])["file"].as_str().map(|f| f.ends_with("AGENTS.md")),
+        Some(true)
+    );
+}
+
+#[test]
+fn config_show_reports_sources_and_dotenv_files_fill_in_thrum_settings() {
+    let env = crate::team();
+    std::fs::write(env.thrum_dir().join(".env"), "THRUM_NAME=bob\n").unwrap();
+    std::fs::write(env.repo().join(".env"), "THRUM_NAME=carol\nexport THRUM_SYNC_INTERVAL=42\nSECRET=nope\n").unwrap();
+    // Three identities here: without THRUM_NAME `whoami` could not choose.
+    assert_eq!(env.json(None, &["whoami"])["agent_id"], "bob");
+    // The real environment wins over both files.
+    assert_eq!(env.json(Some("alice"), &["whoami"])["agent_id"], "alice");
+
+    env.ok(None, &["runtime", "set-default", "gemini"]);
+    let v = env.json(None, &["config", "show", "--role", "planner"]);
+    let key = |k: &str| v["keys"].as_array().unwrap().iter().find(|r| r["key"] == k).unwrap().clone();
+    assert_eq!(key("daemon.sync_interval")["value"], "42");
+    let src = key("daemon.sync_interval")["source"].as_str().unwrap().to_string();
+    assert!(src.ends_with(".env (THRUM_SYNC_INTERVAL)") && !src.contains(".thrum"), "{src}");
+    assert_eq!(key("identity.name")["value"], "bob");
+    assert!(key("identity.name")["source"].as_str().unwrap().contains(".thrum/.env"));
+    assert_eq!(
+        (key("runtime.primary")["value"].as_str(), key("runtime.primary")["source"].as_str()),
+        (Some("gemini"), Some("file"))
+    );
+    assert_eq!(key("identity.role")["source"], "flag");
+    assert_eq!(key("daemon.local_only")["source"], "default");
+    let text = env.ok(None, &["config", "show"]);
+    assert!(text.contains("daemon.sync_interval") && text.contains("42"), "{text}");
+}
+
+#[test]
+fn single_agent_mode_drops_the_team_from_the_briefing() {
+    let env = crate::team();
+    assert_eq!(env.json(None, &["single-agent-mode"])["single_agent_mode"], false);
+    env.ok(None, &["single-agent-mode", "on"]);
+    let p = env.json(Some("alice"), &["prime"]);
+    assert_eq!(p["single_agent_mode"], true);
+    assert!(p["team"].as_array().unwrap().is_empty(), "{p}");
+    assert!(!p["next"].as_array().unwrap().iter().any(|n| n.as_str().unwrap().starts_with("thrum wait")), "{p}");
+    assert!(env.ok(Some("alice"), &["prime"]).contains("Mode: single agent"));
+    env.ok(None, &["single-agent-mode", "off"]);
+    assert_eq!(env.json(Some("alice"), &["prime"])["team"].as_array().unwrap().len(), 2);
+    let (_, err) = env.fail(None, &["single-agent-mode", "maybe"]);
+    assert!(err.contains("on") && err.contains("off"), "{err}");
+}

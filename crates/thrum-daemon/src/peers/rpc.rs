@@ -132,7 +132,7 @@ pub async fn add(state: &State, params: Value) -> HResult<Value> {
 /// How long codes last: five minutes (THRUM_PAIRING_TTL_MS shortens it for
 /// tests).
 fn pairing_ttl() -> Duration {
-    std::env::var("THRUM_PAIRING_TTL_MS")
+    thrum_core::env::var("THRUM_PAIRING_TTL_MS")
         .ok()
         .and_then(|v| v.parse().ok())
         .map(Duration::from_millis)

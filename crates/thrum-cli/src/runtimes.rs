@@ -1,0 +1,245 @@
+//! The runtime registry: the coding-agent CLIs thrum knows, as data.
+//!
+//! Each entry lists the three kinds of evidence that the runtime is in
+//! use, from the most to the least direct: an environment variable the
+//! runtime sets for the processes it starts (we are running inside it),
+//! a configuration file or folder (it has been used here), and its binary
+//! on PATH (it is installed). Adding a runtime is adding an entry here;
+//! nothing else matches on runtime names.
+
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Copy)]
+pub struct Runtime {
+    /// The name used on the command line and in config.json.
+    pub name: &'static str,
+    pub label: &'static str,
+    /// Any of these set (non-empty) means we run inside the runtime.
+    pub env: &'static [&'static str],
+    /// Paths whose existence shows the runtime is set up; `~/` is the
+    /// home directory, anything else is relative to the repository.
+    pub config: &'static [&'static str],
+    /// Executables on PATH.
+    pub binaries: &'static [&'static str],
+    /// The instruction file (relative to the worktree) that gets the thrum
+    /// block from `setup claude-md` and `init --skills`.
+    pub instructions: &'static str,
+    /// A skill file (Claude Code format) installed by `init --skills`
+    /// instead of the instruction block.
+    pub skill: Option<&'static str>,
+    /// Whether `thrum setup mcp --runtime NAME` can configure it.
+    pub mcp: bool,
+}
+
+pub const REGISTRY: &[Runtime] = &[
+    Runtime {
+        name: "claude",
+        label: "Claude Code",
+        env: &["CLAUDECODE", "CLAUDE_CODE_ENTRYPOINT"],
+        config: &[".claude", "~/.claude"],
+        binaries: &["claude"],
+        instructions: "CLAUDE.md",
+        skill: Some(".claude/skills/thrum/SKILL.md"),
+        mcp: true,
+    },
+    Runtime {
+        name: "codex",
+        label: "Codex CLI",
+        env: &["CODEX_SANDBOX", "CODEX_MANAGED_BY_NPM"],
+        config: &["~/.codex/config.toml", ".codex"],
+        binaries: &["codex"],
+        instructions: "AGENTS.md",
+        skill: None,
+        mcp: true,
+    },
+    Runtime {
+        name: "cursor",
+        label: "Cursor agent",
+        env: &["CURSOR_AGENT", "CURSOR_TRACE_ID"],
+        config: &[".cursor", "~/.cursor"],
+        binaries: &["agent", "cursor-agent"],
+        instructions: ".cursor/rules/thrum.mdc",
+        skill: None,
+        mcp: true,
+    },
+    Runtime {
+        name: "gemini",
+        label: "Gemini CLI",
+        env: &["GEMINI_CLI"],
+        config: &[".gemini", "~/.gemini"],
+        binaries: &["gemini"],
+        instructions: "GEMINI.md",
+        skill: None,
+        mcp: true,
+    },
+    Runtime {
+        name: "opencode",
+        label: "OpenCode",
+        env: &["OPENCODE"],
+        config: &["opencode.json", "~/.config/opencode"],
+        binaries: &["opencode"],
+        instructions: "AGENTS.md",
+        skill: None,
+        mcp: false,
+    },
+    Runtime {
+        name: "auggie",
+        label: "Auggie (Augment CLI)",
+        env: &["AUGMENT_SESSION_AUTH"],
+        config: &["~/.augment"],
+        binaries: &["auggie"],
+        instructions: "AGENTS.md",
+        skill: None,
+        mcp: false,
+    },
+    Runtime {
+        name: "amp",
+        label: "Amp",
+        env: &["AMP_THREAD_ID"],
+        config: &["~/.config/amp"],
+        binaries: &["amp"],
+        instructions: "AGENTS.md",
+        skill: None,
+        mcp: false,
+    },
+    Runtime {
+        name: "kiro-cli",
+        label: "Kiro CLI",
+        env: &["KIRO_SESSION"],
+        config: &[".kiro", "~/.kiro"],
+        binaries: &["kiro-cli"],
+        instructions: ".kiro/steering/thrum.md",
+        skill: None,
+        mcp: false,
+    },
+    Runtime {
+        name: "cli-only",
+        label: "Plain shell (no agent runtime)",
+        env: &[],
+        config: &[],
+        binaries: &[],
+        instructions: "AGENTS.md",
+        skill: None,
+        mcp: false,
+    },
+];
+
+/// The fallback when nothing is configured or detected.
+pub const DEFAULT: &str = "claude";
+
+pub fn get(name: &str) -> Option<&'static Runtime> {
+    REGISTRY.iter().find(|r| r.name == name)
+}
+
+/// The one-line error for an unknown runtime name.
+pub fn unknown(name: &str) -> String {
+    let names: Vec<&str> = REGISTRY.iter().map(|r| r.name).collect();
+    format!("unknown runtime {name:?}: use one of {} (see `thrum runtime list`)", names.join(", "))
+}
+
+/// What was found of a runtime, tier by tier.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Evidence {
+    /// Environment variables set: we are running inside it.
+    pub env: Vec<String>,
+    /// Configuration paths that exist.
+    pub config: Vec<String>,
+    /// Binaries found on PATH (executable).
+    pub binaries: Vec<String>,
+}
+
+impl Evidence {
+    /// The strongest tier that matched: `env`, `config`, `binary`, or "".
+    pub fn tier(&self) -> &'static str {
+        if !self.env.is_empty() {
+            "env"
+        } else if !self.config.is_empty() {
+            "config"
+        } else if !self.binaries.is_empty() {
+            "binary"
+        } else {
+            ""
+        }
+    }
+}
+
+/// Where detection looks: the environment, the home directory, the
+/// repository, and PATH (all injectable for tests).
+pub struct Probe<'a> {
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+    pub home: Option<PathBuf>,
+    pub repo: PathBuf,
+    pub path: Vec<PathBuf>,
+}
+
+impl Probe<'_> {
+    /// The real environment, for the repository at `repo`.
+    pub fn here(repo: &Path) -> Probe<'static> {
+        Probe {
+            env: &|k| std::env::var(k).ok().filter(|v| !v.is_empty()),
+            home: std::env::var_os("HOME").map(PathBuf::from),
+            repo: repo.to_path_buf(),
+            path: std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default(),
+        }
+    }
+
+    pub fn detect(&self, rt: &Runtime) -> Evidence {
+        let env = rt.env.iter().filter(|k| (self.env)(k).is_some()).map(|k| k.to_string()).collect();
+        let config = rt
+            .config
+            .iter()
+            .filter(|c| {
+                let p = match c.strip_prefix("~/") {
+                    Some(rest) => match &self.home {
+                        Some(h) => h.join(rest),
+                        None => return false,
+                    },
+                    None => self.repo.join(c),
+                };
+                p.exists()
+            })
+            .map(|c| c.to_string())
+            .collect();
+        let binaries = rt.binaries.iter().filter(|b| self.on_path(b)).map(|b| b.to_string()).collect();
+        Evidence { env, config, binaries }
+    }
+
+    fn on_path(&self, bin: &str) -> bool {
+        use std::os::unix::fs::PermissionsExt;
+        self.path
+            .iter()
+            .any(|d| std::fs::metadata(d.join(bin)).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
+    }
+
+    /// The runtime we are running inside (an environment match), if any.
+    pub fn current(&self) -> Option<&'static Runtime> {
+        REGISTRY.iter().find(|r| !self.detect(r).env.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiers_are_found_in_order_of_strength() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let home = dir.path().join("home");
+        let bin = dir.path().join("bin");
+        std::fs::create_dir_all(home.join(".gemini")).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::create_dir_all(&bin).unwrap_or_else(|e| panic!("{e}"));
+        let exe = bin.join("codex");
+        std::fs::write(&exe, "#!/bin/sh\n").unwrap_or_else(|e| panic!("{e}"));
+        // Not executable yet: not a verified binary.
+        let env = |k: &str| (k == "CLAUDECODE").then(|| "1".to_string());
+        let probe = Probe { env: &env, home: Some(home), repo: dir.path().to_path_buf(), path: vec![bin] };
+        assert_eq!(probe.detect(get("codex").unwrap_or_else(|| panic!())).tier(), "");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(probe.detect(get("codex").unwrap_or_else(|| panic!())).tier(), "binary");
+        assert_eq!(probe.detect(get("gemini").unwrap_or_else(|| panic!())).tier(), "config");
+        assert_eq!(probe.detect(get("claude").unwrap_or_else(|| panic!())).tier(), "env");
+        assert_eq!(probe.current().map(|r| r.name), Some("claude"));
+        assert!(unknown("vim").contains("claude, codex"));
+    }
+}
