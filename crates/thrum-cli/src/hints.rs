@@ -52,6 +52,8 @@ pub const CODES: &[&str] = &[
     "daemon.stop.messaging-restarts-it",
     "purge.agents-kept",
     "prime.no-agent-block",
+    "roles.template-drift",
+    "roles.template-update",
 ];
 
 /// An informational hint with suggested commands (label, command).

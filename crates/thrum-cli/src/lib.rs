@@ -96,6 +96,9 @@ pub enum Command {
     Ping(commands::views::PingArgs),
     /// Everything a fresh session needs: identity, team, inbox, git state, notes, next steps.
     Prime,
+    /// Role templates rendered into agents' preambles: list, deploy, refresh, templates.
+    #[command(subcommand)]
+    Roles(commands::roles::RolesCmd),
     /// Runtime presets (claude, codex, cursor, …): list, show, set-default.
     #[command(subcommand)]
     Runtime(commands::runtime::RuntimeCmd),

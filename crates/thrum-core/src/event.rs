@@ -177,7 +177,7 @@ fn legacy_id(line: &str) -> String {
     format!("evt_legacy_{:016x}", fnv1a(line))
 }
 
-fn fnv1a(s: &str) -> u64 {
+pub(crate) fn fnv1a(s: &str) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in s.bytes() {
         h ^= u64::from(b);

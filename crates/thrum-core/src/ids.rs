@@ -52,6 +52,12 @@ pub fn is_valid(kind: IdKind, id: &str) -> bool {
     }
 }
 
+/// A short, stable fingerprint of a text (FNV-1a, hex): enough to notice
+/// that a file changed, not a security measure.
+pub fn content_hash(text: &str) -> String {
+    format!("{:016x}", crate::event::fnv1a(text))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

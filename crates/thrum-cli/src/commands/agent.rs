@@ -287,6 +287,7 @@ pub fn quickstart(ctx: &mut Ctx, a: QuickstartArgs) -> Result<u8> {
         f.updated_at = thrum_core::time::now_rfc3339();
         identity::save(&layout, &f)?;
     }
+    let preamble = role_preamble(ctx, &layout, &reg.agent_id);
     if out.json {
         out.json(&QuickstartJson {
             register: Some(reg),
@@ -298,6 +299,9 @@ pub fn quickstart(ctx: &mut Ctx, a: QuickstartArgs) -> Result<u8> {
         return Ok(0);
     }
     out.ok(format!("Registered as @{} ({})", reg.agent_id, reg.agent_id));
+    if let Some((p, role)) = preamble {
+        out.ok(format!("Preamble from the {role} role template: {}", p.display()));
+    }
     out.ok(format!("Session started: {}", session.session_id));
     if let Some(i) = intent {
         out.ok(format!("Intent set: {}", i.intent));
@@ -673,4 +677,19 @@ fn set_status(ctx: &mut Ctx, a: SetStatusArgs) -> Result<u8> {
         }
     }
     Ok(0)
+}
+
+/// Writes a new agent's preamble from its role's template (the project's,
+/// else the shipped one), unless it already has a preamble. Returns where
+/// it was written, and the role.
+fn role_preamble(ctx: &mut Ctx, layout: &thrum_core::Layout, agent_id: &str) -> Option<(std::path::PathBuf, String)> {
+    let path = layout.context_dir().join(format!("{agent_id}_preamble.md"));
+    if path.exists() {
+        return None;
+    }
+    let agents: ListResult = ctx.call(am::LIST, &json!({})).ok()?;
+    let me = agents.agents.iter().find(|a| a.agent_id == agent_id)?;
+    let text = super::roles::preamble_for(ctx, me, &agents.agents)?;
+    super::agent_docs::write_atomic(&path, &text).ok()?;
+    Some((path, me.role.clone()))
 }

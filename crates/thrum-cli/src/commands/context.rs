@@ -74,7 +74,7 @@ pub struct PreambleArgs {
     pub file: Option<PathBuf>,
 }
 
-const DEFAULT_PREAMBLE: &str = "## Thrum quick reference
+pub(crate) const DEFAULT_PREAMBLE: &str = "## Thrum quick reference
 
 - New messages: `thrum inbox --unread` (does not mark them read); all of them: `thrum inbox`
 - Send: `thrum send \"text\" --to @agent_name` (a role like `@reviewer` reaches every agent with it; `thrum team` lists names)
@@ -83,6 +83,16 @@ const DEFAULT_PREAMBLE: &str = "## Thrum quick reference
 - Who is doing what: `thrum team`; your own state: `thrum status`
 - Keep notes for your next session: `thrum context save --file notes.md`
 ";
+
+/// `--init`: the agent's role template rendered, else the default.
+fn role_or_default(ctx: &mut Ctx, name: &str) -> String {
+    use thrum_proto::methods::agent::{self as am, ListResult};
+    let rendered = ctx.call::<_, ListResult>(am::LIST, &json!({})).ok().and_then(|l| {
+        let me = l.agents.iter().find(|a| a.agent_id == name)?;
+        super::roles::preamble_for(ctx, me, &l.agents)
+    });
+    rendered.unwrap_or_else(|| DEFAULT_PREAMBLE.to_string())
+}
 
 fn agent(ctx: &mut Ctx, flag: Option<&str>) -> Result<String> {
     match flag {
@@ -234,7 +244,7 @@ pub fn run(ctx: &mut Ctx, cmd: ContextCmd) -> Result<u8> {
             if a.init || a.file.is_some() {
                 let data = match &a.file {
                     Some(f) => read_input(Some(f))?,
-                    None => DEFAULT_PREAMBLE.as_bytes().to_vec(),
+                    None => role_or_default(ctx, &name).into_bytes(),
                 };
                 write(&pre, &data)?;
                 if out.json {

@@ -14,6 +14,7 @@ pub mod messaging;
 pub mod misc;
 pub mod peer;
 pub mod prime;
+pub mod roles;
 pub mod runtime;
 pub mod session;
 pub mod sync;
@@ -54,6 +55,7 @@ pub fn run(ctx: &mut Ctx, cmd: Command) -> Result<u8> {
         Command::WhoHas(a) => views::who_has(ctx, a),
         Command::Prime => prime::run(ctx),
         Command::Runtime(c) => runtime::run(ctx, c),
+        Command::Roles(c) => roles::run(ctx, c),
         Command::Config(crate::ConfigCmd::Show(a)) => config::show(ctx, a),
         Command::SingleAgentMode(a) => config::single_agent_mode(ctx, a),
         Command::Subscribe(a) => views::subscribe(ctx, a),

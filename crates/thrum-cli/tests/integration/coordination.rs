@@ -306,3 +306,82 @@ fn single_agent_mode_drops_the_team_from_the_briefing() {
     let (_, err) = env.fail(None, &["single-agent-mode", "maybe"]);
     assert!(err.contains("on") && err.contains("off"), "{err}");
 }
+
+#[test]
+fn role_templates_render_preambles_and_track_shipped_versions() {
+    let env = crate::team();
+    let ctx_dir = env.thrum_dir().join("context");
+    // quickstart rendered alice's preamble from the shipped template.
+    let alice = std::fs::read_to_string(ctx_dir.join("alice_preamble.md")).unwrap();
+    assert!(alice.starts_with("# Agent: alice\n\n**Role:** implementer **Module:** auth"), "{alice}");
+    assert!(alice.contains("Thrum quick reference") && !alice.contains("{{."), "{alice}");
+    let shipped = env.json(None, &["roles", "templates", "list"]);
+    assert_eq!(shipped["roles"].as_array().unwrap().len(), 8);
+    assert!(env.ok(None, &["roles", "templates", "print", "reviewer"]).contains("{{.AgentName}}"));
+    let (_, err) = env.fail(None, &["roles", "templates", "print", "juggler"]);
+    assert!(err.contains("no shipped template"), "{err}");
+
+    // A project template wins; deploy overwrites, --dry-run writes nothing.
+    let tdir = env.thrum_dir().join("role_templates");
+    std::fs::create_dir_all(&tdir).unwrap();
+    std::fs::write(tdir.join("reviewer.md"), "Reviewer {{.AgentName}} of {{.Module}}, ask @{{.CoordinatorName}}\n")
+        .unwrap();
+    let bob_before = std::fs::read_to_string(ctx_dir.join("bob_preamble.md")).unwrap();
+    let dry = env.json(None, &["roles", "deploy", "--dry-run"]);
+    let status = |v: &Value, who: &str| {
+        v["agents"].as_array().unwrap().iter().find(|a| a["agent"] == who).unwrap()["status"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(status(&dry, "bob"), "updated");
+    assert_eq!(status(&dry, "alice"), "unchanged");
+    assert_eq!(std::fs::read_to_string(ctx_dir.join("bob_preamble.md")).unwrap(), bob_before);
+    env.ok(None, &["roles", "deploy", "--agent", "bob"]);
+    let bob = std::fs::read_to_string(ctx_dir.join("bob_preamble.md")).unwrap();
+    assert!(bob.starts_with("Reviewer bob of auth, ask @coordinator\n"), "{bob}");
+    assert!(std::fs::read_to_string(ctx_dir.join("carol_preamble.md")).unwrap().starts_with("# Agent: carol"));
+    let list = env.json(None, &["roles", "list"]);
+    let row = |v: &Value, r: &str| v["roles"].as_array().unwrap().iter().find(|x| x["role"] == r).unwrap().clone();
+    assert_eq!(row(&list, "reviewer")["template"], "custom");
+    assert_eq!(row(&list, "reviewer")["agents"], serde_json::json!(["bob", "carol"]));
+    assert_eq!(row(&list, "implementer")["template"], "shipped");
+
+    // refresh installs shipped templates and keeps edited ones.
+    let r = env.json(None, &["roles", "refresh"]);
+    let result = |v: &Value, role: &str| {
+        v["templates"].as_array().unwrap().iter().find(|x| x["role"] == role).unwrap()["result"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(result(&r, "implementer"), "installed");
+    assert!(result(&r, "reviewer").starts_with("kept"), "{r}");
+    assert_eq!(row(&env.json(None, &["roles", "list"]), "implementer")["template"], "current");
+
+    // A thrum that ships a newer implementer template: simulated by an
+    // older copy recorded as installed.
+    let old = "# Agent: {{.AgentName}} (old template)\n";
+    std::fs::write(tdir.join("implementer.md"), old).unwrap();
+    let set_recorded = |h: String| {
+        let p = env.thrum_dir().join("config.json");
+        let mut c: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        c["roles"]["templates"]["implementer"]["shipped"] = Value::String(h);
+        std::fs::write(&p, serde_json::to_string_pretty(&c).unwrap()).unwrap();
+    };
+    set_recorded(thrum_core::ids::content_hash(old));
+    assert_eq!(row(&env.json(None, &["roles", "list"]), "implementer")["template"], "update-available");
+    assert_eq!(result(&env.json(None, &["roles", "refresh"]), "implementer"), "updated");
+    assert_eq!(row(&env.json(None, &["roles", "list"]), "implementer")["template"], "current");
+    // The same, but the copy was edited: drift, reported with a hint.
+    std::fs::write(tdir.join("implementer.md"), "my own words\n").unwrap();
+    set_recorded(thrum_core::ids::content_hash(old));
+    let (_, out, _) = with_hints(&env, None, &["roles", "list", "--json"], None);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(row(&v, "implementer")["template"], "drift");
+    assert_eq!(v["hints"][0]["code"], "roles.template-drift", "{v}");
+    assert!(result(&env.json(None, &["roles", "refresh"]), "implementer").contains("--force"));
+    assert_eq!(std::fs::read_to_string(tdir.join("implementer.md")).unwrap(), "my own words\n");
+    env.ok(None, &["roles", "refresh", "--force"]);
+    assert!(std::fs::read_to_string(tdir.join("implementer.md")).unwrap().contains("## How you work"));
+}
