@@ -104,6 +104,7 @@ def main():
         med_send, _ = timed([thrum, "send", "benchmark", "--to", "@agent_1", "--json"], repo, send_env, a.runs)
         med_inbox, _ = timed([thrum, "inbox", "--json", "--page-size", "100"], repo, inbox_env, a.runs)
         med_whoami, _ = timed([thrum, "whoami", "--json"], repo, inbox_env, a.runs)
+        med_prime, _ = timed([thrum, "prime", "--json"], repo, inbox_env, a.runs)
         med_true, _ = timed(["/bin/true"], repo, env, a.runs)
         med_version, _ = timed([thrum, "version"], repo, env, a.runs)
         pid = int(json.load(open(os.path.join(repo, ".thrum", "var", "thrum.pid")))["pid"])
@@ -132,7 +133,8 @@ def main():
         print(f"baseline: thrum version (no daemon, no repo):     median {med_version:6.2f} ms")
         print(f"thrum send (whole process, warm daemon):          median {med_send:6.2f} ms  (target <= 3 ms)")
         print(f"thrum inbox --json, page of 100 over {a.messages}:   median {med_inbox:6.2f} ms  (target <= 3 ms)")
-        print(f"thrum whoami --json (no daemon call needed):      median {med_whoami:6.2f} ms")
+        print(f"thrum whoami --json:                              median {med_whoami:6.2f} ms")
+        print(f"thrum prime --json (50 agents, 10k messages):     median {med_prime:6.2f} ms (target <= 20 ms)")
         print(f"daemon idle RSS after the runs:                   {rss / 1024:6.1f} MiB (target <= 20 MiB)")
         print(f"daemon start-to-ready with {a.messages} messages:     median {statistics.median(starts):6.1f} ms "
               f"(target <= 100 ms; includes process spawn and git worktree check)")

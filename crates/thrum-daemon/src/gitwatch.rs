@@ -1,7 +1,8 @@
 //! Live git state of every active session's worktree.
 //!
-//! One task looks at each worktree in turn: branch, commits not yet on
-//! the merge target, the files they change, and the uncommitted files.
+//! One task looks at each worktree in turn, once for all the sessions
+//! working in it: branch, commits not yet on the merge target, the files
+//! they change, and the uncommitted files.
 //! What it finds is recorded as an `agent.update` event only when it
 //! changed, so `agent list --context`, `who-has` and peers see it.
 //!
@@ -47,8 +48,10 @@ pub fn channel() -> (Handle, Requests) {
     (Handle(tx), rx)
 }
 
+/// One worktree, and the active sessions working in it (several agents
+/// may share one; it is looked at once for all of them).
 struct Watched {
-    worktree: PathBuf,
+    sessions: Vec<String>,
     next: Instant,
     /// How long the last look took.
     cost: Duration,
@@ -79,7 +82,7 @@ pub async fn run(state: State, mut requests: Requests, merge_target: Option<Stri
         }
     };
     let mut shutdown = state.shutdown.clone();
-    let mut watched: HashMap<String, Watched> = HashMap::new();
+    let mut watched: HashMap<PathBuf, Watched> = HashMap::new();
     let mut rescan_at = Instant::now();
     loop {
         if Instant::now() >= rescan_at {
@@ -87,19 +90,23 @@ pub async fn run(state: State, mut requests: Requests, merge_target: Option<Stri
             rescan_at = Instant::now() + RESCAN;
         }
         let now = Instant::now();
-        let due: Vec<String> = watched.iter().filter(|(_, w)| w.next <= now).map(|(s, _)| s.clone()).collect();
-        for session in due {
-            let Some(w) = watched.get_mut(&session) else { continue };
-            let dir = w.worktree.clone();
+        let due: Vec<PathBuf> = watched.iter().filter(|(_, w)| w.next <= now).map(|(d, _)| d.clone()).collect();
+        for dir in due {
+            let Some(w) = watched.get_mut(&dir) else { continue };
             let target = merge_target.clone();
             let t = Instant::now();
-            let looked = worker.run(move || thrum_git::work_state(&dir, target.as_deref())).await;
+            let look_dir = dir.clone();
+            let looked = worker.run(move || thrum_git::work_state(&look_dir, target.as_deref())).await;
             w.cost = t.elapsed();
             w.last_run = Some(Instant::now());
             w.next = Instant::now() + w.interval();
             match looked {
-                Some(Ok(ws)) => record(&state, &session, ws).await,
-                Some(Err(e)) => tracing::debug!(session, error = %e, "git state unavailable"),
+                Some(Ok(ws)) => {
+                    for session in w.sessions.clone() {
+                        record(&state, &session, ws.clone()).await;
+                    }
+                }
+                Some(Err(e)) => tracing::debug!(dir = %dir.display(), error = %e, "git state unavailable"),
                 None => tracing::warn!("git state look failed (the thread stopped or panicked)"),
             }
         }
@@ -112,10 +119,10 @@ pub async fn run(state: State, mut requests: Requests, merge_target: Option<Stri
             }
             req = requests.recv() => match req {
                 Some(session) => {
-                    if !watched.contains_key(&session) {
+                    if !watched.values().any(|w| w.sessions.contains(&session)) {
                         rescan(&state, &mut watched);
                     }
-                    if let Some(w) = watched.get_mut(&session) {
+                    if let Some(w) = watched.values_mut().find(|w| w.sessions.contains(&session)) {
                         w.next = w.next.min(w.earliest());
                     }
                 }
@@ -128,23 +135,23 @@ pub async fn run(state: State, mut requests: Requests, merge_target: Option<Stri
 
 /// Brings the watched set in line with the active sessions whose
 /// worktree is on this machine.
-fn rescan(state: &State, watched: &mut HashMap<String, Watched>) {
+fn rescan(state: &State, watched: &mut HashMap<PathBuf, Watched>) {
     let Ok(contexts) = state.read(|r| Ok(query::contexts(r, None)?)) else { return };
-    let mut live = std::collections::HashSet::new();
+    for w in watched.values_mut() {
+        w.sessions.clear();
+    }
     for c in contexts {
         let dir = PathBuf::from(&c.worktree_path);
         if c.worktree_path.is_empty() || !dir.join(".git").exists() {
             continue;
         }
-        live.insert(c.session_id.clone());
-        watched.entry(c.session_id).or_insert(Watched {
-            worktree: dir,
-            next: Instant::now(),
-            cost: Duration::ZERO,
-            last_run: None,
-        });
+        watched
+            .entry(dir)
+            .or_insert(Watched { sessions: Vec::new(), next: Instant::now(), cost: Duration::ZERO, last_run: None })
+            .sessions
+            .push(c.session_id);
     }
-    watched.retain(|s, _| live.contains(s));
+    watched.retain(|_, w| !w.sessions.is_empty());
 }
 
 /// Writes the new state as an `agent.update`, unless nothing changed.
