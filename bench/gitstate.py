@@ -20,10 +20,9 @@ import os
 import shutil
 import statistics
 import subprocess
-import tempfile
 import time
 
-from common import ROOT, run
+from common import build_thrum, run, sandbox
 
 
 def median_ms(args, cwd, env, runs, gap=0.0):
@@ -41,13 +40,8 @@ def main():
     ap.add_argument("--files", type=int, default=100_000)
     ap.add_argument("--runs", type=int, default=15)
     a = ap.parse_args()
-    subprocess.run(["cargo", "build", "--release", "-q", "-p", "thrum-cli"], cwd=ROOT, check=True)
-    thrum = os.path.join(ROOT, "target", "release", "thrum")
-    tmp = tempfile.mkdtemp(prefix="thrum-gitstate-bench-")
-    env = dict(os.environ, HOME=tmp, THRUM_NO_HINTS="1", GIT_CONFIG_NOSYSTEM="1")
-    env.pop("THRUM_NAME", None)
-    with open(os.path.join(tmp, ".gitconfig"), "w") as f:
-        f.write("[user]\n\tname = Bench\n\temail = bench@example.com\n[init]\n\tdefaultBranch = main\n")
+    thrum = build_thrum()
+    tmp, env = sandbox("thrum-gitstate-bench-")
     repo = os.path.join(tmp, "repo")
     try:
         os.makedirs(repo)
@@ -89,7 +83,7 @@ def main():
         # Agents beat every few seconds at most; each beat asks for a look,
         # which runs after the answer, at low priority.
         hb = median_ms([thrum, "session", "heartbeat"], repo, env, a.runs, gap=1.0)
-        print(f"thrum session heartbeat, whole process, 100k-file worktree watched, 1 s apart: median {hb:.2f} ms")
+        print(f"thrum session heartbeat, whole process, {a.files}-file worktree watched, 1 s apart: median {hb:.2f} ms")
         hb = median_ms([thrum, "session", "heartbeat"], repo, env, a.runs)
         print(f"  the same, back to back (each overlapping the previous beat's look): median {hb:.2f} ms")
         ok = False

@@ -17,10 +17,9 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
-from common import ROOT, run
+from common import build_thrum, run, sandbox
 
 
 def send_many(repo, agent, to, n, tag):
@@ -58,16 +57,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--big", type=int, default=10_000)
     a = ap.parse_args()
-    subprocess.run(["cargo", "build", "--release", "-q", "-p", "thrum-cli"], cwd=ROOT, check=True)
-    thrum = os.path.join(ROOT, "target", "release", "thrum")
-    tmp = tempfile.mkdtemp(prefix="thrum-sync-bench-")
-    env = dict(os.environ, HOME=tmp, THRUM_NO_HINTS="1", GIT_CONFIG_NOSYSTEM="1")
-    for k in ("THRUM_NAME", "THRUM_SYNC_INTERVAL", "THRUM_SYNC_DEBOUNCE_MS"):
-        env.pop(k, None)
+    thrum = build_thrum()
+    tmp, env = sandbox("thrum-sync-bench-", drop=("THRUM_NAME", "THRUM_SYNC_INTERVAL", "THRUM_SYNC_DEBOUNCE_MS"))
     # Part one measures forced cycles alone: no background syncing.
     quiet = dict(env, THRUM_SYNC_DEBOUNCE_MS="3600000", THRUM_SYNC_REMOTE_POLL_MS="0", THRUM_SYNC_INTERVAL="3600")
-    with open(os.path.join(tmp, ".gitconfig"), "w") as f:
-        f.write("[user]\n\tname = Bench\n\temail = bench@example.com\n[init]\n\tdefaultBranch = main\n")
     remote, A, B = (os.path.join(tmp, x) for x in ("remote.git", "a", "b"))
     try:
         run(["git", "init", "-q", "--bare", remote], tmp, env)

@@ -93,9 +93,17 @@ pub fn start_daemon(layout: &Layout, local: Option<bool>) -> Result<StartOutcome
         return Ok(StartOutcome::Started(pid.trim().parse().unwrap_or(0)));
     }
     if let Some(msg) = line.strip_prefix("ERROR ") {
-        // Another daemon won a race we could not see: that is success.
-        if msg.contains("already running") && Client::connect(&layout.socket()).is_ok() {
-            return Ok(StartOutcome::AlreadyRunning);
+        // Another daemon won a race we could not see: that is success once
+        // it answers (it may still be starting, or briefly unable to accept
+        // under load).
+        if msg.contains("already running") {
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            while std::time::Instant::now() < until {
+                if Client::connect(&layout.socket()).is_ok() {
+                    return Ok(StartOutcome::AlreadyRunning);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
         }
         return Err(ClientError::StartFailed(msg.to_string()));
     }

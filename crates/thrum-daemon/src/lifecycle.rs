@@ -82,7 +82,6 @@ pub fn running_pid(lock_path: &Path, pid_path: &Path) -> Option<i64> {
 #[derive(Debug)]
 pub struct Ownership {
     _lock: File,
-    lock_path: PathBuf,
     pid_path: PathBuf,
 }
 
@@ -103,16 +102,18 @@ impl Ownership {
         }
         let json = serde_json::to_string_pretty(info).unwrap_or_default();
         write_private(pid_path, json.as_bytes())?;
-        Ok(Ownership { _lock: file, lock_path: lock_path.to_path_buf(), pid_path: pid_path.to_path_buf() })
+        Ok(Ownership { _lock: file, pid_path: pid_path.to_path_buf() })
     }
 }
 
 impl Drop for Ownership {
     fn drop(&mut self) {
         // Remove the PID file while still holding the lock, so a new
-        // daemon never sees our stale PID file after taking the lock.
+        // daemon never sees our stale PID file after taking the lock. The
+        // lock file itself stays: unlinking it would let a daemon that
+        // opened it a moment ago lock the old inode while another creates
+        // and locks a new one, and both would run.
         let _ = std::fs::remove_file(&self.pid_path);
-        let _ = std::fs::remove_file(&self.lock_path);
     }
 }
 
