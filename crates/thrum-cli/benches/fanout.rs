@@ -4,16 +4,56 @@
 //!
 //! Run with `cargo bench --bench fanout` (THRUM_FANOUT_RATE, _SUBSCRIBERS,
 //! _MESSAGES and _SENDERS override 1000 msg/s, 200 subscribers, 2000
-//! messages, 4 sending connections).
+//! messages, 8 sending connections).
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
-use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
 use serde_json::json;
 use thrum_testkit::{RawConn, TestEnv};
-use tungstenite::Message;
+use tokio_tungstenite::tungstenite::Message;
+
+/// The parts of a push the benchmark checks (the rest is skipped unread).
+#[derive(Deserialize)]
+struct Push<'a> {
+    #[serde(borrow, default)]
+    method: Option<&'a str>,
+    #[serde(borrow, default)]
+    params: Option<PushParams<'a>>,
+}
+
+#[derive(Deserialize)]
+struct PushParams<'a> {
+    #[serde(borrow, default)]
+    message_id: Option<&'a str>,
+    #[serde(default)]
+    count: Option<u64>,
+}
+
+/// One subscriber: subscribes to everything, says it is ready, then
+/// collects message ids (with arrival times) until it has them all.
+async fn subscriber(port: u16, messages: usize, ready: std::sync::mpsc::Sender<()>) -> (Vec<(String, Instant)>, u64) {
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/ws")).await.unwrap();
+    let sub = json!({ "jsonrpc": "2.0", "id": 1, "method": "subscribe", "params": { "all": true, "caller_agent_id": "bob" } });
+    ws.send(Message::Text(sub.to_string().into())).await.unwrap();
+    let _ = ws.next().await.unwrap().unwrap();
+    ready.send(()).unwrap();
+    let mut ids = Vec::with_capacity(messages);
+    let mut missed = 0u64;
+    while ids.len() as u64 + missed < messages as u64 {
+        let Some(Ok(Message::Text(t))) = ws.next().await else { break };
+        let p: Push<'_> = serde_json::from_str(&t).unwrap();
+        match (p.method, p.params) {
+            (Some("notification.message"), Some(pp)) => ids.push((pp.message_id.unwrap().to_string(), Instant::now())),
+            (Some("notification.missed"), Some(pp)) => missed += pp.count.unwrap_or(0),
+            _ => {}
+        }
+    }
+    (ids, missed)
+}
 
 fn env_or(k: &str, d: usize) -> usize {
     std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d)
@@ -30,41 +70,33 @@ fn main() {
     let env = TestEnv::with_agents(env!("CARGO_BIN_EXE_thrum"), &[("alice", "dev", "m"), ("bob", "rev", "m")]);
     std::env::set_current_dir(env.repo()).unwrap();
     let port: u16 = std::fs::read_to_string(env.thrum_dir().join("var/ws.port")).unwrap().trim().parse().unwrap();
-    let ready = Arc::new(Barrier::new(subscribers + 1));
-    let clients: Vec<_> = (0..subscribers)
-        .map(|_| {
-            let ready = ready.clone();
-            std::thread::spawn(move || {
-                let (mut ws, _) = tungstenite::connect(format!("ws://127.0.0.1:{port}/ws")).unwrap();
-                let sub = json!({ "jsonrpc": "2.0", "id": 1, "method": "subscribe", "params": { "all": true, "caller_agent_id": "bob" } });
-                ws.send(Message::Text(sub.to_string().into())).unwrap();
-                let _ = ws.read().unwrap();
-                ready.wait();
-                let mut ids = Vec::with_capacity(messages);
-                let mut missed = 0u64;
-                while ids.len() as u64 + missed < messages as u64 {
-                    match ws.read() {
-                        Ok(Message::Text(t)) => {
-                            let v: serde_json::Value = serde_json::from_str(&t).unwrap();
-                            match v["method"].as_str() {
-                                Some("notification.message") => ids.push((v["params"]["message_id"].as_str().unwrap().to_string(), Instant::now())),
-                                Some("notification.missed") => missed += v["params"]["count"].as_u64().unwrap_or(0),
-                                _ => {}
-                            }
-                        }
-                        Ok(_) => {}
-                        Err(_) => break,
-                    }
-                }
-                (ids, missed)
-            })
+    // The subscribers are tasks on one single-threaded runtime: 200
+    // blocking threads would spend most of the machine switching between
+    // themselves, and real subscribers live in other processes anyway.
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
+    let clients = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            let tasks: Vec<_> = (0..subscribers)
+                .map(|_| {
+                    let ready = ready_tx.clone();
+                    tokio::spawn(subscriber(port, messages, ready))
+                })
+                .collect();
+            let mut out = Vec::with_capacity(tasks.len());
+            for t in tasks {
+                out.push(t.await.unwrap());
+            }
+            out
         })
-        .collect();
-    ready.wait();
+    });
+    for _ in 0..subscribers {
+        ready_rx.recv().unwrap();
+    }
     // Paced sends from SENDERS connections (a lone sender waiting for each
     // durable ack could not reach 1,000 msg/s by itself), remembering when
     // each message was acknowledged.
-    let senders = env_or("THRUM_FANOUT_SENDERS", 4);
+    let senders = env_or("THRUM_FANOUT_SENDERS", 8);
     let start = Instant::now();
     let socket = env.socket();
     let handles: Vec<_> = (0..senders)
@@ -99,8 +131,7 @@ fn main() {
     let (mut complete, mut lossy, mut reordered) = (0, 0, 0);
     let mut lat = Vec::new();
     let mut reference: Option<Vec<String>> = None;
-    for c in clients {
-        let (ids, missed) = c.join().unwrap();
+    for (ids, missed) in clients.join().unwrap() {
         let got: Vec<String> = ids.iter().map(|(id, _)| id.clone()).collect();
         // In order: each sender's messages in the order it sent them, and
         // every subscriber saw the same overall (commit) order.
