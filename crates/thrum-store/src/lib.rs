@@ -41,6 +41,9 @@ pub struct Recovery {
     pub bad_lines: Vec<(String, usize, String)>,
     /// Journaled events a shard lacked after a crash, re-appended.
     pub restored_from_journal: usize,
+    /// The machine went down while the store was open: the projection
+    /// (never fsynced) was deleted and rebuilt from the log.
+    pub rebuilt_after_crash: bool,
 }
 
 /// A job's outcome inside a batch.
@@ -73,6 +76,7 @@ impl Store {
         if let Some(dir) = db_path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
         }
+        let rebuilt_after_crash = guard_against_os_crash(db_path)?;
         let mut db = Connection::open(db_path)?;
         // The writer cycles through a few dozen statements; the default
         // cache of 16 would re-prepare them constantly.
@@ -93,6 +97,7 @@ impl Store {
             Store { log, db, db_path: db_path.to_path_buf(), daemon_id: daemon_id.to_string(), sequence: 0 };
         let mut recovery = store.catch_up(recovered_dir)?;
         recovery.restored_from_journal = journal_fix.restored;
+        recovery.rebuilt_after_crash = rebuilt_after_crash;
         recovery.torn.splice(0..0, journal_fix.torn);
         store.sequence = store.db.query_row(
             "SELECT COALESCE(MAX(sequence), 0) FROM events WHERE origin_daemon = ?1",
@@ -403,7 +408,8 @@ impl Store {
     /// A second connection for checkpointing from another thread.
     pub fn checkpointer(&self) -> Result<Checkpointer> {
         let db = Connection::open(&self.db_path)?;
-        db.execute_batch("PRAGMA busy_timeout = 5000;")?;
+        // No fsync of the database at checkpoints (see schema::configure).
+        db.execute_batch("PRAGMA busy_timeout = 5000; PRAGMA synchronous = OFF;")?;
         Ok(Checkpointer { db, db_path: self.db_path.clone() })
     }
 
@@ -479,7 +485,55 @@ impl Drop for Store {
         if let Err(e) = self.log.checkpoint() {
             tracing::warn!(error = %e, "checkpoint at close failed; the journal will be replayed at next start");
         }
+        // Make the projection durable once, then say it was closed cleanly.
+        let durable = self.db.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA wal_checkpoint(TRUNCATE);");
+        match durable {
+            Ok(()) => {
+                let _ = std::fs::remove_file(open_marker(&self.db_path));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "final checkpoint failed; the projection is rebuilt if the machine crashes")
+            }
+        }
     }
+}
+
+/// `messages.db.open`: present while a store has the database open, with
+/// the boot id of the machine at that time.
+fn open_marker(db_path: &Path) -> PathBuf {
+    PathBuf::from(format!("{}.open", db_path.display()))
+}
+
+/// This boot of the machine ("" where the system does not say).
+fn boot_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id").map(|s| s.trim().to_string()).unwrap_or_default()
+}
+
+/// Deletes the projection if the machine went down while it was open (a
+/// marker from another boot, or from an unknown one), since its pages were
+/// never fsynced; then marks it open for this boot. Returns whether it
+/// deleted. A process that was merely killed left its writes with the
+/// kernel: same boot, nothing to do.
+fn guard_against_os_crash(db_path: &Path) -> Result<bool> {
+    let marker = open_marker(db_path);
+    let now = boot_id();
+    let crashed = match std::fs::read_to_string(&marker) {
+        Ok(then) => then.trim() != now || now.is_empty(),
+        Err(_) => false,
+    };
+    if crashed {
+        tracing::warn!("the machine went down while the projection was open: rebuilding it from the log");
+        for suffix in ["", "-wal", "-shm"] {
+            let p = PathBuf::from(format!("{}{suffix}", db_path.display()));
+            match std::fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StoreError::io(&p, e)),
+            }
+        }
+    }
+    log::write_atomic(&marker, format!("{now}\n").as_bytes())?;
+    Ok(crashed)
 }
 
 /// Events from which a replay into an empty projection builds its

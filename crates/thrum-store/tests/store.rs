@@ -445,3 +445,35 @@ fn the_wal_file_is_cut_back_once_checkpointed_and_restarted() {
     assert!(size <= thrum_store::IDLE_WAL, "WAL still {size} bytes");
     assert!(!store.checkpoint_wal(thrum_store::IDLE_WAL).unwrap_or(true));
 }
+
+#[test]
+fn a_projection_left_open_by_a_machine_crash_is_rebuilt_not_trusted() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let db = dir.path().join("var/messages.db");
+    let marker = dir.path().join("var/messages.db.open");
+    {
+        let (mut store, _) = open(dir.path());
+        commit(&mut store, vec![register("alice", "dev"), register("bob", "rev")]);
+        commit(&mut store, vec![message("msg_1", "alice", "bob", "survives")]);
+        assert!(marker.exists(), "the store marks the projection open");
+    }
+    assert!(!marker.exists(), "a clean close removes the mark");
+
+    // A killed process (same boot): the projection is trusted as it is.
+    let (mut store, _) = open(dir.path());
+    commit(&mut store, vec![message("msg_2", "alice", "bob", "also survives")]);
+    std::mem::forget(store);
+    let (store, rec) = open(dir.path());
+    assert!(!rec.rebuilt_after_crash);
+    assert_eq!(rec.replayed, 0);
+    std::mem::forget(store);
+
+    // The machine went down while it was open (another boot id), leaving a
+    // half-checkpointed file: it is deleted and rebuilt from the log.
+    fs::write(&marker, "another-boot\n").unwrap_or_else(|e| panic!("{e}"));
+    fs::write(&db, b"SQLite format 3\0 but torn by a power cut").unwrap_or_else(|e| panic!("{e}"));
+    let (store, rec) = open(dir.path());
+    assert!(rec.rebuilt_after_crash);
+    assert_eq!(rec.replayed, 4);
+    assert_eq!(inbox(&store, "bob"), vec!["msg_2", "msg_1"]);
+}
