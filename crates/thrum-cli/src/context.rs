@@ -134,3 +134,9 @@ fn rpc_error(_method: &str, e: ClientError) -> anyhow::Error {
         other => anyhow!(other),
     }
 }
+
+/// The root of the worktree holding `start`: the nearest folder with a
+/// `.git` (directory or file) or a `.thrum/` directory.
+pub fn worktree_root(start: &std::path::Path) -> Option<PathBuf> {
+    start.ancestors().find(|d| d.join(".git").exists() || d.join(".thrum").is_dir()).map(std::path::Path::to_path_buf)
+}

@@ -184,9 +184,9 @@ fn load_dotenv(repo: Option<&std::path::Path>) {
         .or_else(|| std::env::var_os("THRUM_HOME").filter(|h| !h.is_empty()).map(Into::into))
         .or_else(|| std::env::current_dir().ok());
     if let Some(start) = start
-        && let Some(root) = start.ancestors().find(|d| d.join(".git").exists() || d.join(".thrum").is_dir())
+        && let Some(root) = context::worktree_root(&start)
     {
-        thrum_core::env::load(root);
+        thrum_core::env::load(&root);
     }
 }
 

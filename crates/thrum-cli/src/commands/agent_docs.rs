@@ -130,7 +130,7 @@ pub fn skill_file() -> String {
 /// The instruction file in the current worktree's root.
 fn worktree_root() -> PathBuf {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    cwd.ancestors().find(|d| d.join(".git").exists()).map(Path::to_path_buf).unwrap_or(cwd)
+    crate::context::worktree_root(&cwd).unwrap_or(cwd)
 }
 
 pub fn run(ctx: &mut Ctx, default_file: &str, a: AgentDocArgs) -> Result<u8> {

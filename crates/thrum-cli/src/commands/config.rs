@@ -13,7 +13,7 @@ use crate::context::Ctx;
 /// The repository (worktree) root: where `.env` and instruction files live.
 pub fn repo_root(ctx: &mut Ctx) -> PathBuf {
     let start = ctx.start_dir().unwrap_or_else(|_| PathBuf::from("."));
-    start.ancestors().find(|d| d.join(".git").exists() || d.join(".thrum").is_dir()).unwrap_or(&start).to_path_buf()
+    crate::context::worktree_root(&start).unwrap_or(start)
 }
 
 fn config_path(ctx: &mut Ctx) -> Result<PathBuf> {

@@ -230,7 +230,7 @@ fn saved_context(ctx: &mut Ctx, name: &str) -> (String, String, String) {
 /// have none.
 fn suggest_agent_block() {
     let cwd = std::env::current_dir().unwrap_or_default();
-    let root = cwd.ancestors().find(|d| d.join(".git").exists()).unwrap_or(&cwd).to_path_buf();
+    let root = crate::context::worktree_root(&cwd).unwrap_or(cwd);
     let has = ["CLAUDE.md", "AGENTS.md", "GEMINI.md"]
         .iter()
         .any(|f| std::fs::read_to_string(root.join(f)).is_ok_and(|t| agent_docs::has_block(&t)));

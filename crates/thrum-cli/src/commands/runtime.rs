@@ -26,7 +26,7 @@ pub fn effective(ctx: &mut Ctx) -> (String, &'static str) {
     if let Some(p) = super::config::file_value(ctx, "runtime.primary").and_then(|v| v.as_str().map(str::to_string)) {
         return (p, "file");
     }
-    let root = ctx.start_dir().unwrap_or_default();
+    let root = super::config::repo_root(ctx);
     if let Some(r) = Probe::here(&root).current() {
         return (r.name.to_string(), "detected");
     }

@@ -490,7 +490,7 @@ fn repo_relative(arg: &str) -> String {
     use std::path::{Component, Path, PathBuf};
     let arg = arg.trim();
     let Ok(cwd) = std::env::current_dir() else { return arg.trim_start_matches("./").to_string() };
-    let top = cwd.ancestors().find(|d| d.join(".git").exists()).map(Path::to_path_buf);
+    let top = crate::context::worktree_root(&cwd);
     let p = Path::new(arg);
     let abs = if p.is_absolute() { p.to_path_buf() } else { cwd.join(p) };
     // Lexical clean-up: the file may no longer exist (a deletion counts).
