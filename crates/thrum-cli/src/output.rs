@@ -14,11 +14,13 @@ pub struct Out {
 
 impl Out {
     /// Prints a value as indented JSON (the original's 2-space format).
-    /// Pending hints go into an object's `hints` array.
+    /// Pending hints go into an object's `hints` array (not with --quiet
+    /// or THRUM_NO_HINTS).
     pub fn json<T: Serialize>(&self, v: &T) {
         let mut v = serde_json::to_value(v).unwrap_or(serde_json::Value::Null);
         let hints = crate::hints::take();
         if !hints.is_empty()
+            && !self.quiet
             && !crate::hints::disabled_by_env()
             && let serde_json::Value::Object(m) = &mut v
         {

@@ -205,6 +205,8 @@ fn hints_have_codes_and_honour_quiet_json_and_thrum_no_hints() {
     assert!(!err.contains("init.next-quickstart"), "--json keeps hints off stderr: {err}");
     let (_, _, err) = with_hints(&env, None, &["init", "--quiet"], None);
     assert!(!err.contains("hint") && !err.contains("info ["), "{err}");
+    let (_, out, _) = with_hints(&env, None, &["init", "--json", "--quiet"], None);
+    assert!(!out.contains("hints"), "--quiet drops hints from JSON too: {out}");
     for off in ["1", "yes"] {
         let (_, out, err) = with_hints(&env, None, &["init", "--json"], Some(off));
         assert!(!out.contains("hints") && !err.contains("info ["), "{off}: {out} {err}");
