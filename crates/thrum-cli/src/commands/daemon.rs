@@ -130,10 +130,6 @@ pub(crate) fn stop(ctx: &mut Ctx, loud: bool) -> Result<u8> {
                 "the next thrum command that needs the daemon starts it again; agents waiting on `thrum wait` must call it again",
                 &[("start now", "thrum daemon start".into())],
             );
-            if !out.quiet {
-                out.line("  All messaging commands will start it again on first use, or run:");
-                out.line("    thrum daemon start");
-            }
         }
     }
     Ok(0)

@@ -213,6 +213,11 @@ fn hints_have_codes_and_honour_quiet_json_and_thrum_no_hints() {
     }
     let (_, _, err) = with_hints(&env, None, &["init"], Some("0"));
     assert!(err.contains("init.next-quickstart"), "THRUM_NO_HINTS=0 keeps hints on: {err}");
+    env.ok(None, &["daemon", "start"]);
+    let (code, out, err) = with_hints(&env, None, &["daemon", "stop"], None);
+    assert_eq!(code, 0);
+    assert!(out.contains("Daemon stopped"), "{out}");
+    assert!(err.contains("info [daemon.stop.messaging-restarts-it]") && err.contains("thrum daemon start"), "{err}");
 }
 
 #[test]
