@@ -139,7 +139,14 @@ try {
   // 7. Phone width: the sidebar is a drawer, opened from the menu.
   step("phone");
   await page.setViewportSize({ width: 390, height: 844 });
-  check(!(await page.locator("#sidebar").isVisible()) || (await page.locator("#sidebar").boundingBox()).x < 0, "sidebar hidden on a phone");
+  // The drawer slides out with a short transition: wait for it to end.
+  const hidden = await page
+    .waitForFunction(() => {
+      const r = document.querySelector("#sidebar").getBoundingClientRect();
+      return r.width === 0 || r.right <= 0;
+    }, null, { timeout: 3000 })
+    .then(() => true, () => false);
+  check(hidden, "sidebar hidden on a phone");
   await page.screenshot({ path: `${shots}/phone.png` });
   await page.locator("#menu").click();
   await page.waitForTimeout(300);
