@@ -32,8 +32,12 @@ fn read_config(ctx: &mut Ctx) -> Result<Value> {
 
 /// A dotted key's value in config.json (None when unset or unreadable).
 pub fn file_value(ctx: &mut Ctx, key: &str) -> Option<Value> {
-    let c = read_config(ctx).ok()?;
-    let v = key.split('.').try_fold(&c, |v, k| v.get(k))?;
+    lookup(&read_config(ctx).ok()?, key)
+}
+
+/// A dotted key's value in a parsed config (None when unset).
+pub fn lookup(config: &Value, key: &str) -> Option<Value> {
+    let v = key.split('.').try_fold(config, |v, k| v.get(k))?;
     (!v.is_null()).then(|| v.clone())
 }
 
@@ -93,6 +97,7 @@ pub struct ShowArgs {}
 pub fn show(ctx: &mut Ctx, _a: ShowArgs) -> Result<u8> {
     let out = ctx.out;
     let path = config_path(ctx)?;
+    let config = read_config(ctx)?;
     let mut rows = Vec::new();
     for k in keys() {
         let flag = match k.key {
@@ -108,7 +113,7 @@ pub fn show(ctx: &mut Ctx, _a: ShowArgs) -> Result<u8> {
             let from = thrum_core::env::source(src).unwrap_or_default();
             let source = if from == "env" { format!("env ({src})") } else { format!("{from} ({src})") };
             (json!(v), source)
-        } else if let Some(v) = file_value(ctx, k.key) {
+        } else if let Some(v) = lookup(&config, k.key) {
             (v, "file".to_string())
         } else {
             (k.default.clone(), "default".to_string())

@@ -231,13 +231,15 @@ fn saved_context(ctx: &mut Ctx, name: &str) -> (String, String, String) {
 fn suggest_agent_block() {
     let cwd = std::env::current_dir().unwrap_or_default();
     let root = crate::context::worktree_root(&cwd).unwrap_or(cwd);
-    let has = ["CLAUDE.md", "AGENTS.md", "GEMINI.md"]
-        .iter()
-        .any(|f| std::fs::read_to_string(root.join(f)).is_ok_and(|t| agent_docs::has_block(&t)));
+    // Any runtime's instruction file with the block, or the Claude skill.
+    let has = crate::runtimes::REGISTRY.iter().any(|r| {
+        std::fs::read_to_string(root.join(r.instructions)).is_ok_and(|t| agent_docs::has_block(&t))
+            || r.skill.is_some_and(|s| root.join(s).exists())
+    });
     if !has {
         crate::hints::info(
             "prime.no-agent-block",
-            "no thrum block in this worktree's CLAUDE.md or AGENTS.md: add one so your agent knows how to use thrum",
+            "no thrum instructions in this worktree's agent files (CLAUDE.md, AGENTS.md, …): add them so your agent knows how to use thrum",
             &[("claude", "thrum setup claude-md --apply".into()), ("others", "thrum setup agents-md --apply".into())],
         );
     }

@@ -259,13 +259,14 @@ pub fn run(ctx: &mut Ctx, cmd: RolesCmd) -> Result<u8> {
         RolesCmd::Refresh { force, dry_run } => {
             let dir = templates_dir(ctx)?;
             let mut rows = Vec::new();
+            let mut installed: Vec<(&str, String)> = Vec::new();
             for (role, text) in SHIPPED {
                 let st = state(ctx, role);
                 let write = matches!(st, "shipped" | "update-available")
                     || (force && matches!(st, "drift" | "edited" | "custom"));
                 if write && !dry_run {
                     super::agent_docs::write_atomic(&dir.join(format!("{role}.md")), text)?;
-                    super::config::edit(ctx, |c| c["roles"]["templates"][role]["shipped"] = json!(content_hash(text)))?;
+                    installed.push((role, content_hash(text)));
                 }
                 let outcome = match (write, st) {
                     (true, "shipped") => "installed",
@@ -275,6 +276,14 @@ pub fn run(ctx: &mut Ctx, cmd: RolesCmd) -> Result<u8> {
                     (false, _) => "current",
                 };
                 rows.push(json!({ "role": role, "result": outcome }));
+            }
+            // The versions copied, recorded in one write of config.json.
+            if !installed.is_empty() {
+                super::config::edit(ctx, |c| {
+                    for (role, hash) in &installed {
+                        c["roles"]["templates"][*role]["shipped"] = json!(hash);
+                    }
+                })?;
             }
             if out.json {
                 out.json(&json!({ "dry_run": dry_run, "templates": rows, "dir": dir }));

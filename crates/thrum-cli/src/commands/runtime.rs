@@ -40,10 +40,11 @@ pub fn run(ctx: &mut Ctx, cmd: RuntimeCmd) -> Result<u8> {
     match cmd {
         RuntimeCmd::List => {
             let (default, source) = effective(ctx);
+            let found: Vec<runtimes::Evidence> = REGISTRY.iter().map(|r| probe.detect(r)).collect();
             let rows: Vec<Value> = REGISTRY
                 .iter()
-                .map(|r| {
-                    let ev = probe.detect(r);
+                .zip(&found)
+                .map(|(r, ev)| {
                     json!({ "name": r.name, "label": r.label, "default": r.name == default,
                             "detected": ev.tier(), "evidence": ev, "mcp": r.mcp, "instructions": r.instructions })
                 })
@@ -53,8 +54,7 @@ pub fn run(ctx: &mut Ctx, cmd: RuntimeCmd) -> Result<u8> {
                 return Ok(0);
             }
             out.line(format!("{:<2}{:<10} {:<30} {:<9} {}", "", "RUNTIME", "", "DETECTED", "EVIDENCE"));
-            for (r, row) in REGISTRY.iter().zip(&rows) {
-                let ev = probe.detect(r);
+            for ((r, row), ev) in REGISTRY.iter().zip(&rows).zip(&found) {
                 let evidence: Vec<String> = ev
                     .env
                     .iter()

@@ -255,12 +255,16 @@ fn runtimes_are_detected_listed_and_defaulted() {
     let (_, err) = env.fail(None, &["init", "--runtime", "vim"]);
     assert!(err.contains("unknown runtime"), "{err}");
 
-    // --skills installs the instructions only.
+    // --skills installs the instructions only; prime then stops asking.
+    let (_, out, _) = with_hints(&env, Some("alice"), &["prime", "--json"], None);
+    assert!(out.contains("prime.no-agent-block"), "{out}");
     let r = env.json(None, &["init", "--skills", "--runtime", "claude"]);
     assert_eq!(r["status"], "created");
     let skill = std::fs::read_to_string(env.repo().join(".claude/skills/thrum/SKILL.md")).unwrap();
     assert!(skill.starts_with("---\nname: thrum\n") && skill.contains("thrum prime"), "{skill}");
     assert_eq!(env.json(None, &["init", "--skills", "--runtime", "claude"])["status"], "current");
+    let (_, out, _) = with_hints(&env, Some("alice"), &["prime", "--json"], None);
+    assert!(!out.contains("prime.no-agent-block"), "the Claude skill counts as instructions: {out}");
     env.ok(None, &["init", "--skills", "--runtime", "cursor"]);
     let rule = std::fs::read_to_string(env.repo().join(".cursor/rules/thrum.mdc")).unwrap();
     assert!(rule.starts_with("---\ndescription:") && rule.contains("<!-- thrum:begin"), "{rule}");
