@@ -27,30 +27,31 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Flags every command accepts.
+/// Flags every command accepts (listed after each command's own options).
 #[derive(Debug, Args, Clone)]
 pub struct Global {
     /// Machine-readable JSON output.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, display_order = 901)]
     pub json: bool,
     /// Suppress non-essential output (success lines, hints).
-    #[arg(long, short = 'q', global = true)]
+    #[arg(long, short = 'q', global = true, display_order = 902)]
     pub quiet: bool,
     /// Extra detail on stderr.
-    #[arg(long, short = 'v', global = true)]
+    #[arg(long, short = 'v', global = true, display_order = 903)]
     pub verbose: bool,
     /// Agent role (or THRUM_ROLE).
-    #[arg(long, global = true, value_name = "ROLE")]
+    #[arg(long, global = true, value_name = "ROLE", display_order = 904)]
     pub role: Option<String>,
     /// Agent module (or THRUM_MODULE).
-    #[arg(long, global = true, value_name = "MODULE")]
+    #[arg(long, global = true, value_name = "MODULE", display_order = 905)]
     pub module: Option<String>,
     /// Repository path (default: the current directory, or THRUM_HOME).
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "PATH", display_order = 906)]
     pub repo: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     /// Set up thrum in this repository (.thrum/, the a-sync branch and its worktree).
     Init(commands::init::InitArgs),
@@ -143,6 +144,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum ConfigCmd {
     /// Every setting's effective value and its source (flag, env, .env, file, default).
     Show(commands::config::ShowArgs),
@@ -152,7 +154,7 @@ pub enum ConfigCmd {
 /// 0 success, 1 failure, 2 usage (and `wait`'s own 0/1/2).
 pub fn main() -> ExitCode {
     quiet_broken_pipe();
-    let cli = match Cli::try_parse() {
+    let cli = match parse_args() {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
@@ -173,6 +175,18 @@ pub fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Parses the command line. Subcommands' arguments are built only for the
+/// one invoked (`defer` on every subcommand enum), and the command tree is
+/// leaked rather than dropped: the process is about to exit, and freeing a
+/// few hundred clap nodes cost more than parsing (a sixth of `thrum send`'s
+/// instructions).
+fn parse_args() -> Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    let cmd = Box::leak(Box::new(Cli::command()));
+    let matches = cmd.try_get_matches_from_mut(std::env::args_os())?;
+    Cli::from_arg_matches(&matches)
 }
 
 /// Reads `THRUM_*` settings from the repository's `.thrum/.env` and root
@@ -206,4 +220,40 @@ fn quiet_broken_pipe() {
         }
         default(info);
     }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every command path, as the words that invoke it.
+    fn paths(cmd: &clap::Command, prefix: &[String], out: &mut Vec<Vec<String>>) {
+        for sub in cmd.get_subcommands() {
+            let mut p = prefix.to_vec();
+            p.push(sub.get_name().to_string());
+            out.push(p.clone());
+            paths(sub, &p, out);
+        }
+    }
+
+    /// Subcommand arguments are built lazily (`defer`), so clap's debug
+    /// checks (duplicate names, a local flag shadowing a global one) run
+    /// only when a command is invoked: invoke every one of them.
+    #[test]
+    fn every_command_builds_and_shows_help() {
+        let mut all = Vec::new();
+        let mut full = Cli::command();
+        full.build();
+        paths(&full, &[], &mut all);
+        assert!(all.len() > 50, "found only {} commands", all.len());
+        for path in all {
+            let mut argv = vec!["thrum".to_string()];
+            argv.extend(path.iter().cloned());
+            argv.push("--help".into());
+            let err = Cli::command().try_get_matches_from(&argv).err();
+            let kind = err.as_ref().map(clap::Error::kind);
+            assert_eq!(kind, Some(clap::error::ErrorKind::DisplayHelp), "thrum {} --help", path.join(" "));
+        }
+    }
 }

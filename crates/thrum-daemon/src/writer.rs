@@ -50,7 +50,7 @@ impl Writer {
             .name("thrum-writer".into())
             .spawn(move || {
                 // Dropped when this thread ends, which stops the checkpointer.
-                let _checkpointer = start_checkpointer(&store);
+                let checkpointer = start_checkpointer(&store);
                 let mut pending: Option<Job> = None;
                 loop {
                     let first = match pending.take() {
@@ -99,6 +99,10 @@ impl Writer {
                     // one it could not restart under constant load is
                     // folded back here.
                     checkpoint(&mut store, thrum_store::MAX_WAL);
+                    if let Some(c) = &checkpointer {
+                        // Full means a wake-up is already pending.
+                        let _ = c.try_send(());
+                    }
                 }
                 tracing::info!("writer stopped");
             })
@@ -128,13 +132,17 @@ impl Writer {
     }
 }
 
-/// How often the checkpointer looks at the WAL.
+/// How often the checkpointer looks at the WAL while it has something to
+/// fold back.
 const POLL: std::time::Duration = std::time::Duration::from_millis(20);
 
-/// Runs the background checkpointer until `stop` is dropped: it folds the
-/// WAL back once it passes `BUSY_WAL`, or `IDLE_WAL` when it stopped
-/// growing (writes paused).
-fn start_checkpointer(store: &Store) -> Option<std::sync::mpsc::Sender<()>> {
+/// Runs the background checkpointer until the returned sender is dropped.
+/// The writer pokes it after every commit; it folds the WAL back once it
+/// passes `BUSY_WAL`, or `IDLE_WAL` when it stopped growing (writes paused).
+/// It polls only while the WAL holds more than `IDLE_WAL`, so an idle
+/// daemon never wakes for it.
+fn start_checkpointer(store: &Store) -> Option<std::sync::mpsc::SyncSender<()>> {
+    use std::sync::mpsc::RecvTimeoutError;
     let cp = match store.checkpointer() {
         Ok(c) => c,
         Err(e) => {
@@ -142,10 +150,18 @@ fn start_checkpointer(store: &Store) -> Option<std::sync::mpsc::Sender<()>> {
             return None;
         }
     };
-    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    let (poke, poked) = std::sync::mpsc::sync_channel::<()>(1);
     let spawned = std::thread::Builder::new().name("thrum-checkpoint".into()).spawn(move || {
-        let mut last = 0u64;
-        while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(POLL) {
+        let mut last = cp.wal_size();
+        loop {
+            let waited = if last > thrum_store::IDLE_WAL {
+                poked.recv_timeout(POLL)
+            } else {
+                poked.recv().map_err(|_| RecvTimeoutError::Disconnected)
+            };
+            if let Err(RecvTimeoutError::Disconnected) = waited {
+                break;
+            }
             let size = cp.wal_size();
             let quiet = size == last;
             last = size;
@@ -158,7 +174,7 @@ fn start_checkpointer(store: &Store) -> Option<std::sync::mpsc::Sender<()>> {
         }
     });
     match spawned {
-        Ok(_) => Some(stop),
+        Ok(_) => Some(poke),
         Err(e) => {
             tracing::warn!(error = %e, "no background checkpointer; the writer checkpoints alone");
             None

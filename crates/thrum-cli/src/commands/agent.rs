@@ -50,6 +50,7 @@ pub struct WhoamiArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum AgentCmd {
     /// Register this agent.
     Register(RegisterArgs),

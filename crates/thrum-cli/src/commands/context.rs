@@ -18,6 +18,7 @@ use crate::output;
 const MAX_CONTEXT: usize = 1024 * 1024;
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum ContextCmd {
     /// Save context from --file or stdin (replaces the saved context).
     Save(SaveArgs),

@@ -15,6 +15,7 @@ use crate::context::Ctx;
 use crate::output::{self, Out};
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum DaemonCmd {
     /// Start the daemon in the background.
     Start(StartArgs),

@@ -9,6 +9,9 @@ use thrum_proto::methods::group::{self as gm, CreateResult, DeleteResult, ListRe
 use crate::context::Ctx;
 use crate::output;
 
+// Not deferred: `group add --role` shadows the global --role, and clap
+// only notices the shadowing when the arguments exist before the globals
+// are propagated.
 #[derive(Debug, Subcommand)]
 pub enum GroupCmd {
     /// Create a group.

@@ -9,6 +9,7 @@ use crate::context::Ctx;
 use crate::identity;
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum McpCmd {
     /// Serve MCP tools on stdin/stdout for a coding agent's MCP client.
     Serve(ServeArgs),
@@ -51,6 +52,7 @@ pub struct SetupArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum SetupCmd {
     /// Write (merge) a runtime's MCP configuration so it starts `thrum mcp serve`.
     Mcp(SetupMcpArgs),

@@ -11,6 +11,7 @@ use crate::context::Ctx;
 use crate::output;
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum MessageCmd {
     /// Show one message in full (marks it read).
     Get { message_id: String },

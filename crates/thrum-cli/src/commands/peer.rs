@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use crate::context::Ctx;
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum PeerCmd {
     /// Start a pairing: print the peercode and wait (up to 5 minutes) for the join.
     Add(AddArgs),

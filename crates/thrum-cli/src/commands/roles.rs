@@ -32,6 +32,7 @@ pub const SHIPPED: &[(&str, &str)] = &[
 ];
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum RolesCmd {
     /// Templates (project and shipped), their state, and the agents using them.
     List,
@@ -59,6 +60,8 @@ pub enum RolesCmd {
 }
 
 #[derive(Debug, Subcommand)]
+// Not deferred: `print ROLE` names its argument like the global --role,
+// which clap resolves only when the arguments exist before propagation.
 pub enum TemplatesCmd {
     /// Print a shipped template.
     Print { role: String },

@@ -10,6 +10,7 @@ use crate::context::Ctx;
 use crate::runtimes::{self, Probe, REGISTRY};
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum RuntimeCmd {
     /// Every known runtime, with what is detected of it here.
     List,

@@ -13,6 +13,7 @@ use crate::identity;
 use crate::output::{self, truncate};
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum SessionCmd {
     /// Start a work session.
     Start,

@@ -9,6 +9,7 @@ use crate::context::Ctx;
 use crate::output;
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum SyncCmd {
     /// Sync now (returns at once; --wait blocks until the cycle is done).
     Force {
