@@ -94,6 +94,11 @@ impl Event {
         &self.obj
     }
 
+    /// For rewriting an event received from a peer before it is written.
+    pub fn as_object_mut(&mut self) -> &mut Map<String, Value> {
+        &mut self.obj
+    }
+
     pub fn into_value(self) -> Value {
         Value::Object(self.obj)
     }

@@ -311,12 +311,14 @@ fn run_inner(layout: &Layout, local: Option<bool>, mut ready: Option<ReadyFn>) -
         let server = tokio::spawn(server::serve(listener, state.clone(), shutdown_rx, done_tx));
         let syncer = tokio::spawn(sync::run(state.clone(), sync_rx, timing));
         let watcher = tokio::spawn(gitwatch::run(state.clone(), git_requests, merge_target));
+        let links = tokio::spawn(peers::link::run(state.clone()));
         wait_for_signal().await;
         tracing::info!("shutting down");
         let _ = shutdown_tx.send(true);
         let _ = server.await;
         let _ = syncer.await;
         let _ = watcher.await;
+        let _ = links.await;
         let _ = web.await;
         let _ = std::fs::remove_file(&port_file);
         // In-flight requests finish (their writes included) before exit.

@@ -30,6 +30,8 @@ pub struct DaemonState {
     pub peers: crate::peers::Registry,
     /// The pairing `peer add` is waiting on.
     pub pairing: crate::peers::rpc::Slot,
+    /// Live links to the paired daemons.
+    pub links: crate::peers::link::Links,
     pairing_code_length: usize,
     pub warnings: Vec<String>,
     /// The sync worktree (where the log lives).
@@ -83,6 +85,7 @@ impl DaemonState {
             prepared: Default::default(),
             peers,
             pairing: Default::default(),
+            links: Default::default(),
             pairing_code_length,
             warnings,
             log_dir,

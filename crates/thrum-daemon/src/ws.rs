@@ -76,7 +76,8 @@ async fn upgrade(ws: WebSocketUpgrade, headers: HeaderMap, AxState(state): AxSta
 
 /// `/peer`: other thrum daemons. Browsers are turned away (they always send
 /// an Origin on a WebSocket handshake; daemons never do), so no web page can
-/// reach pairing. Only `pair.request` is served without a token.
+/// reach pairing. Only `pair.request` is served without a token;
+/// `sync.pull` and `sync.notify` need a paired peer's.
 async fn peer_upgrade(ws: WebSocketUpgrade, headers: HeaderMap, AxState(state): AxState<State>) -> Response {
     if headers.contains_key(header::ORIGIN) {
         return (StatusCode::FORBIDDEN, "refused: /peer is for thrum daemons, not browsers\n").into_response();
@@ -99,6 +100,15 @@ async fn peer_connection(mut socket: WebSocket, state: State) {
                 let params = if req.params.is_null() { Value::Object(Default::default()) } else { req.params };
                 match req.method.as_str() {
                     "pair.request" => match crate::peers::rpc::pair_request(&state, params).await {
+                        Ok(v) => RpcResponse::ok(id, v),
+                        Err(e) => RpcResponse::err(id, e.0),
+                    },
+                    // Both check the token first.
+                    "sync.pull" => match crate::peers::sync::pull(&state, params).await {
+                        Ok(v) => RpcResponse::ok(id, v),
+                        Err(e) => RpcResponse::err(id, e.0),
+                    },
+                    "sync.notify" => match crate::peers::sync::notify(&state, params).await {
                         Ok(v) => RpcResponse::ok(id, v),
                         Err(e) => RpcResponse::err(id, e.0),
                     },

@@ -190,6 +190,7 @@ fn list(ctx: &mut Ctx, detailed: bool) -> Result<u8> {
     }
     let s = |v: &Value, k: &str| match &v[k] {
         Value::Array(a) => a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "),
+        Value::Number(n) => n.to_string(),
         other => other.as_str().unwrap_or("").to_string(),
     };
     if detailed {
@@ -205,7 +206,11 @@ fn list(ctx: &mut Ctx, detailed: bool) -> Result<u8> {
                 ("repository", "remote_repo_path"),
                 ("host", "remote_hostname"),
                 ("origin", "remote_git_origin_url"),
+                ("status", "status"),
+                ("last error", "last_error"),
                 ("last sync", "last_sync_at"),
+                ("last seq", "last_seq"),
+                ("pending", "pending"),
             ] {
                 let v = s(p, key);
                 let v = if key == "proxy_prefix" { format!("@{v}:NAME") } else { v };
@@ -214,16 +219,32 @@ fn list(ctx: &mut Ctx, detailed: bool) -> Result<u8> {
         }
         return Ok(0);
     }
-    ctx.out.line(format!("{:<20} {:<10} {:<22} {:<9} {}", "NAME", "TYPE", "ADDRESS", "ROLE", "PAIRED"));
+    ctx.out.line(format!(
+        "{:<20} {:<10} {:<22} {:<12} {:<16} {:<9} {}",
+        "NAME", "TYPE", "ADDRESS", "STATUS", "LAST SYNC", "LAST SEQ", "PENDING"
+    ));
     for p in &peers {
+        let last = s(p, "last_sync_at");
         ctx.out.line(format!(
-            "{:<20} {:<10} {:<22} {:<9} {}",
+            "{:<20} {:<10} {:<22} {:<12} {:<16} {:<9} {}",
             s(p, "name"),
             s(p, "transport"),
             s(p, "address"),
-            s(p, "role"),
-            crate::output::relative(&s(p, "paired_at"))
+            s(p, "status"),
+            if last.is_empty() { "never".into() } else { crate::output::relative(&last) },
+            p["last_seq"].as_i64().unwrap_or(0),
+            p["pending"].as_i64().unwrap_or(0),
         ));
+        match s(p, "status").as_str() {
+            "token_rejected" => ctx.out.line(format!(
+                "  └─ the peer refused our token — pair again: thrum peer remove {}, then peer add / peer join",
+                s(p, "name")
+            )),
+            "unreachable" => {
+                ctx.out.line(format!("  └─ unreachable: {} (retrying; messages wait)", s(p, "last_error")))
+            }
+            _ => {}
+        }
     }
     Ok(0)
 }

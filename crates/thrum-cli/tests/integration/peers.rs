@@ -154,3 +154,138 @@ fn peer_commands_explain_a_missing_type_and_browsers_cannot_pair() {
     assert!(v["error"]["message"].as_str().unwrap().contains("peer add"), "{v}");
     let _ = BIN;
 }
+
+/// Pairs `a` (as "alpha") with `b` (which `a` then calls "repo") and makes
+/// alice@a and bob@b addressable across the link.
+fn paired(a: &TestEnv, b: &TestEnv) {
+    let (add, code) = start_add(a, "alpha");
+    b.ok(None, &["peer", "join", "--type", "local", "--peercode", &code, "--repo-path", a.repo().to_str().unwrap()]);
+    assert!(add.wait_with_output().unwrap().status.success(), "peer add failed");
+    b.ok(None, &["peer", "configure", "alpha", "add-agent", "alice"]);
+    a.ok(None, &["peer", "configure", "repo", "add-agent", "bob"]);
+}
+
+/// Unread messages for `agent`, without marking them read.
+fn unread(env: &TestEnv, agent: &str) -> Vec<Value> {
+    env.json(Some(agent), &["inbox", "--unread"])["messages"].as_array().cloned().unwrap_or_default()
+}
+
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    assert!(thrum_testkit::wait_until(std::time::Duration::from_secs(20), &mut cond), "timed out waiting for {what}");
+}
+
+#[test]
+fn messages_replies_and_receipts_cross_the_link() {
+    let a = env_with(&[("alice", "dev", "m")]);
+    let b = env_with(&[("bob", "reviewer", "m")]);
+    paired(&a, &b);
+
+    let sent = a.json(Some("alice"), &["send", "hello bob", "--to", "@repo:bob"]);
+    let id = sent["message_id"].as_str().unwrap().to_string();
+    assert_eq!(sent["recipients"][0]["agent_id"], "repo:bob");
+    wait_for("bob to receive alice's message", || !unread(&b, "bob").is_empty());
+    let got = unread(&b, "bob");
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0]["message_id"], id.as_str(), "the same id on both sides");
+    assert_eq!(got[0]["agent_id"], "alpha:alice");
+    assert_eq!(got[0]["body"]["content"], "hello bob");
+
+    // bob replies by id; the reply threads and comes back to alice.
+    b.ok(Some("bob"), &["reply", &id, "hi alice"]);
+    wait_for("alice to receive bob's reply", || !unread(&a, "alice").is_empty());
+    let reply = &unread(&a, "alice")[0];
+    assert_eq!(reply["agent_id"], "repo:bob");
+    assert_eq!(reply["body"]["content"], "hi alice");
+    assert!(!reply["thread_id"].as_str().unwrap_or("").is_empty(), "{reply}");
+    // alice answers the reply: a second round trip on the same thread.
+    let rid = reply["message_id"].as_str().unwrap().to_string();
+    a.ok(Some("alice"), &["reply", &rid, "thanks"]);
+    wait_for("bob to get the second reply", || unread(&b, "bob").iter().any(|m| m["body"]["content"] == "thanks"));
+    let thanks = unread(&b, "bob").into_iter().find(|m| m["body"]["content"] == "thanks").unwrap();
+    assert_eq!(thanks["thread_id"], reply["thread_id"]);
+
+    // bob reads the first message: alice sees the receipt.
+    b.ok(Some("bob"), &["message", "read", &id]);
+    wait_for("the read receipt", || {
+        let s = a.json(Some("alice"), &["sent"]);
+        s["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["message_id"] == id.as_str() && !m["recipients"][0]["read_at"].as_str().unwrap_or("").is_empty())
+    });
+    let listed = peers(&a);
+    assert_eq!(listed[0]["status"], "healthy", "{listed:?}");
+    assert_eq!(listed[0]["pending"], 0, "{listed:?}");
+
+    // Names that lead nowhere are refused before anything is stored.
+    let (_, err) = a.fail(Some("alice"), &["send", "x", "--to", "@repo:nobody"]);
+    assert!(err.contains("peer configure repo add-agent nobody"), "{err}");
+    let (_, err) = a.fail(Some("alice"), &["send", "x", "--to", "@nowhere:bob"]);
+    assert!(err.contains("no paired peer"), "{err}");
+}
+
+#[test]
+fn a_peer_that_was_killed_gets_everything_once_when_back() {
+    let a = env_with(&[("alice", "dev", "m")]);
+    let b = env_with(&[("bob", "reviewer", "m")]);
+    paired(&a, &b);
+    a.ok(Some("alice"), &["send", "before", "--to", "@repo:bob"]);
+    wait_for("the first message", || unread(&b, "bob").len() == 1);
+
+    b.kill_daemon();
+    for i in 0..5 {
+        a.ok(Some("alice"), &["send", &format!("while down {i}"), "--to", "@repo:bob"]);
+    }
+    // Once the link noticed, the sender is told the message waits.
+    wait_for("the link to notice", || peers(&a)[0]["status"] == "unreachable");
+    let queued = a.json(Some("alice"), &["send", "while down 5", "--to", "@repo:bob"]);
+    let warnings = queued["warnings"].to_string();
+    assert!(warnings.contains("peer repo is unreachable: the message is queued"), "{queued}");
+    // Queued, and visibly so.
+    wait_for("the messages to show as pending", || peers(&a)[0]["pending"].as_i64().unwrap_or(0) >= 6);
+
+    // bob's daemon comes back (any command starts it) and catches up.
+    wait_for("all six to arrive", || unread(&b, "bob").len() == 7);
+    let got = unread(&b, "bob");
+    let mut texts: Vec<&str> = got.iter().map(|m| m["body"]["content"].as_str().unwrap()).collect();
+    texts.sort();
+    let want =
+        ["before", "while down 0", "while down 1", "while down 2", "while down 3", "while down 4", "while down 5"];
+    assert_eq!(texts, want);
+    wait_for("nothing pending", || peers(&a)[0]["pending"] == 0);
+
+    // A rebuilt projection on either side changes nothing: no duplicates.
+    for env in [&a, &b] {
+        env.ok(None, &["daemon", "stop"]);
+        std::fs::remove_file(env.thrum_dir().join("var/messages.db")).unwrap();
+    }
+    a.ok(Some("alice"), &["send", "after rebuild", "--to", "@repo:bob"]);
+    wait_for("the message after the rebuild", || unread(&b, "bob").len() == 8);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(unread(&b, "bob").len(), 8, "nothing arrives twice");
+}
+
+#[test]
+fn sync_endpoints_refuse_forged_tokens() {
+    let a = env_with(&[("alice", "dev", "m")]);
+    let b = env_with(&[("bob", "reviewer", "m")]);
+    paired(&a, &b);
+    a.ok(Some("alice"), &["send", "secret", "--to", "@repo:bob"]);
+    let port = std::fs::read_to_string(a.thrum_dir().join("var/ws.port")).unwrap().trim().to_string();
+    let (mut ws, _) = tungstenite::connect(format!("ws://127.0.0.1:{port}/peer")).unwrap();
+    let token = stored_token(&a);
+    let forged = format!("{}0", &token[..63]);
+    for params in [serde_json::json!({}), serde_json::json!({ "token": forged }), serde_json::json!({ "token": "" })] {
+        let req = serde_json::json!({ "jsonrpc": "2.0", "id": 1, "method": "sync.pull", "params": params });
+        ws.send(tungstenite::Message::Text(req.to_string().into())).unwrap();
+        let answer: Value = serde_json::from_str(ws.read().unwrap().to_text().unwrap()).unwrap();
+        assert!(answer["error"]["message"].as_str().unwrap_or("").contains("token rejected"), "{answer}");
+        assert!(answer.get("result").is_none());
+    }
+    // The real token gets the queued message.
+    let req = serde_json::json!({ "jsonrpc": "2.0", "id": 2, "method": "sync.pull", "params": { "token": token } });
+    ws.send(tungstenite::Message::Text(req.to_string().into())).unwrap();
+    let answer: Value = serde_json::from_str(ws.read().unwrap().to_text().unwrap()).unwrap();
+    assert_eq!(answer["result"]["events"][0]["event"]["body"]["content"], "secret", "{answer}");
+}

@@ -1,12 +1,15 @@
 //! Peers: links to other thrum daemons (other repositories, other
-//! machines). This part holds the registry (`.thrum/var/peers.json`) and
-//! pairing: a one-time numeric code shown by `peer add` (the listener) and
-//! typed into `peer join` (the dialer), after which both sides share a
-//! 32-byte token and each other's identity.
+//! machines). The registry (`.thrum/var/peers.json`); pairing, a one-time
+//! numeric code shown by `peer add` (the listener) and typed into `peer
+//! join` (the dialer), after which both sides share a 32-byte token and
+//! each other's identity; replication of messages between paired daemons
+//! (`sync`) and the live links that drive it (`link`).
 
+pub mod link;
 pub mod pairing;
 pub mod registry;
 pub mod rpc;
+pub mod sync;
 
 pub use pairing::{Pairing, PairingError};
 pub use registry::{Peer, Registry};

@@ -201,6 +201,7 @@ pub async fn pair_request(state: &State, params: Value) -> HResult<Value> {
     let token = super::new_token().map_err(|e| server(e.to_string()))?;
     let peer = p.remote.into_peer(&p.name, p.address, token.clone(), &session.transport, "listener");
     state.peers.add(peer.clone()).map_err(|e| server(e.to_string()))?;
+    start_link(state, &peer).await?;
     let name = session.name.clone();
     // The code is spent: nobody else may join with it.
     slot.session = None;
@@ -297,7 +298,27 @@ pub async fn join(state: &State, params: Value) -> HResult<Value> {
     // Where we read its port: the path given here, not the one it reported.
     peer.repo_path = p.repo_path.clone();
     state.peers.add(peer.clone()).map_err(|e| server(e.to_string()))?;
+    start_link(state, &peer).await?;
     ok(&json!({ "status": "paired", "peer": public(&peer) }))
+}
+
+/// Starts replicating with a newly paired peer, from nothing: positions
+/// left by an earlier pairing under the same prefix mean nothing now.
+async fn start_link(state: &State, peer: &Peer) -> HResult<()> {
+    forget_positions(state, peer.proxy_prefix.clone()).await?;
+    state.links.ensure(state, &peer.name);
+    Ok(())
+}
+
+async fn forget_positions(state: &State, prefix: String) -> HResult<()> {
+    state
+        .writer
+        .submit(move |c| {
+            thrum_store::projection::feed::reset(c, &prefix)?;
+            Ok((Vec::new(), Value::Null))
+        })
+        .await
+        .map(|_| ())
 }
 
 /// One JSON-RPC call over a fresh WebSocket (blocking; pairing is rare).
@@ -317,7 +338,23 @@ fn ws_call(url: &str, request: &Value) -> Result<Value, String> {
 
 /// `peer.list`: every peer, without tokens.
 pub async fn list(state: &State) -> HResult<Value> {
-    let peers: Vec<Value> = state.peers.all().iter().map(public).collect();
+    let mut peers: Vec<Value> = Vec::new();
+    for p in state.peers.all() {
+        let mut v = public(&p);
+        let at = state.read(|r| Ok(thrum_store::projection::feed::state(r, &p.proxy_prefix)?))?;
+        let link = state.links.status(&p.name).unwrap_or_default();
+        v["status"] = Value::from(if link.state.is_empty() { "stopped".to_string() } else { link.state });
+        if !link.last_error.is_empty() {
+            v["last_error"] = Value::from(link.last_error);
+        }
+        // Our events it has not pulled yet, and how far we pulled its feed.
+        v["pending"] = Value::from(at.pending);
+        v["last_seq"] = Value::from(at.pulled_seq);
+        if !at.last_pull_at.is_empty() {
+            v["last_sync_at"] = Value::from(at.last_pull_at);
+        }
+        peers.push(v);
+    }
     ok(&json!({ "peers": peers }))
 }
 
@@ -369,7 +406,13 @@ pub async fn remove(state: &State, params: Value) -> HResult<Value> {
         name: String,
     }
     let p: P = parse(params)?;
+    let prefix = state.peers.get(&p.name).map(|peer| peer.proxy_prefix);
     if state.peers.remove(&p.name).map_err(|e| server(e.to_string()))? {
+        // The link sees the peer gone and stops.
+        state.links.kick(&p.name);
+        if let Some(prefix) = prefix {
+            forget_positions(state, prefix).await?;
+        }
         ok(&json!({ "removed": p.name }))
     } else {
         Err(server(format!("no peer named {:?}: see `thrum peer list`", p.name)))

@@ -79,6 +79,7 @@ fn resolve_audience(
     author: &str,
     scopes: &[Scope],
     refs: &[Scope],
+    peers: &[crate::peers::Peer],
 ) -> HResult<Resolved> {
     let mut scopes = scopes.to_vec();
     let mut refs = refs.to_vec();
@@ -93,6 +94,30 @@ fn resolve_audience(
         }
     };
     for t in targets {
+        if let Some(prefix) = thrum_store::projection::feed::proxy_prefix(t) {
+            // `prefix:name`: agent `name` on the peer we call `prefix`.
+            let name = &t[prefix.len() + 1..];
+            let Some(peer) = peers.iter().find(|p| p.proxy_prefix == prefix) else {
+                return Err(server(format!(
+                    "unknown recipient: @{t} — no paired peer uses the prefix {prefix:?} (see `thrum peer list`)"
+                )));
+            };
+            // Configured proxies, and anyone of that peer who wrote to us
+            // (so a reply always finds its way back).
+            let known = peer.remote_agents.iter().any(|a| a == name)
+                || c.prepare_cached("SELECT 1 FROM messages WHERE agent_id = ?1 LIMIT 1")?.exists([t])?;
+            if !known {
+                return Err(server(format!(
+                    "unknown recipient: @{t} — make it addressable with `thrum peer configure {} add-agent {name}`",
+                    peer.name
+                )));
+            }
+            push_unique(&mut refs, Scope::new("mention", t.as_str()));
+            audiences.push(Audience { kind: "agent".into(), value: t.clone() });
+            recipients.insert(t.clone());
+            resolved += 1;
+            continue;
+        }
         if t == "everyone" || t == "all" || t == "broadcast" {
             push_unique(&mut scopes, Scope::new("broadcast", "everyone"));
             push_unique(&mut refs, Scope::new("broadcast", "everyone"));
@@ -170,7 +195,23 @@ pub async fn send(state: &State, caller: &Caller, params: Value) -> HResult<Valu
             targets.push(t);
         }
     }
-    let audience = state.read(|r| resolve_audience(r, &targets, &author, &p.scopes, &p.refs))?;
+    let peers = state.peers.all();
+    let mut audience = state.read(|r| resolve_audience(r, &targets, &author, &p.scopes, &p.refs, &peers))?;
+    // Say so when a peer the message goes to is down: it waits in the
+    // queue (`thrum peer list` shows it pending) until the peer is back.
+    for peer in &peers {
+        let prefix = format!("{}:", peer.proxy_prefix);
+        if audience.recipients.iter().any(|r| r.starts_with(&prefix))
+            && let Some(link) = state.links.status(&peer.name)
+            && link.state != "healthy"
+        {
+            audience.warnings.push(format!(
+                "peer {} is {}: the message is queued and goes out when it is back",
+                peer.name,
+                link.state.replace('_', " ")
+            ));
+        }
+    }
     state
         .writer
         .submit(move |c| {

@@ -54,7 +54,10 @@ pub fn apply_decoded(
     };
     let ts: &str = &head.timestamp;
     match payload {
-        Payload::MessageCreate(m) => message_create(conn, &m, ts)?,
+        Payload::MessageCreate(m) => {
+            message_create(conn, &m, ts)?;
+            super::feed::message(conn, head, &m)?;
+        }
         Payload::MessageEdit(m) => {
             let old: Option<String> = conn
                 .prepare_cached("SELECT body_content FROM messages WHERE message_id = ?1")?
@@ -90,6 +93,7 @@ pub fn apply_decoded(
                        read_at = CASE WHEN read_at = '' THEN excluded.read_at ELSE read_at END",
                 )?
                 .execute(params![r.message_id, r.agent_id, ts, read])?;
+                super::feed::receipt(conn, head, &r)?;
             }
         }
         Payload::AgentRegister(a) => {

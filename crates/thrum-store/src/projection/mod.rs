@@ -1,6 +1,7 @@
 //! The SQLite projection of the event log: schema, apply, rebuild.
 
 pub mod apply;
+pub mod feed;
 pub mod schema;
 
 pub use apply::{Applied, apply, apply_decoded};

@@ -148,6 +148,28 @@ const MIGRATIONS: &[&str] = &[
     DROP INDEX IF EXISTS messages_broadcast;
     CREATE INDEX messages_broadcast_id ON messages(message_id) WHERE broadcast = 1;
     "#,
+    // 3: what each paired peer may pull from us (messages to its agents,
+    // read receipts of its agents' messages), in our order, and how far
+    // we and it have got. `feed_epoch` changes whenever the feed is built
+    // anew (a rebuild renumbers it), so a peer knows to start over.
+    r#"
+    CREATE TABLE peer_feed (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        prefix TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX peer_feed_prefix ON peer_feed(prefix, seq);
+    CREATE TABLE peer_sync (
+        prefix TEXT PRIMARY KEY,
+        pulled_epoch TEXT NOT NULL DEFAULT '',
+        pulled_seq INTEGER NOT NULL DEFAULT 0,
+        acked_epoch TEXT NOT NULL DEFAULT '',
+        acked_seq INTEGER NOT NULL DEFAULT 0,
+        last_pull_at TEXT NOT NULL DEFAULT ''
+    );
+    INSERT OR REPLACE INTO meta (key, value) VALUES ('feed_epoch', lower(hex(randomblob(8))));
+    "#,
 ];
 
 /// Brings the database schema up to date.

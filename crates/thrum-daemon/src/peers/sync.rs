@@ -1,0 +1,232 @@
+//! Peer replication, the serving side and the translation of what we pull.
+//!
+//! Each daemon queues, per peer, the events that peer's agents must see
+//! (`thrum_store::projection::feed`). A peer pulls them with `sync.pull`
+//! (token-authenticated, in batches, with a per-peer checkpoint) and we
+//! tell it to do so at once with `sync.notify`. What it pulls it rewrites
+//! into its own names: the author `alice` becomes `{prefix}:alice`, the
+//! recipient `{its prefix for us}:bob` becomes `bob`. Message ids stay the
+//! same on both sides, so replies and receipts find their message.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use thrum_core::Event;
+use thrum_store::projection::feed;
+
+use super::registry::Peer;
+use crate::error::{Fail, HResult, server};
+use crate::rpc::parse;
+use crate::state::State;
+
+/// Events per `sync.pull` answer.
+pub const PULL_LIMIT: i64 = 500;
+
+/// The refusal a bad token gets (the dialer stops retrying on it).
+pub const TOKEN_REJECTED: &str = "token rejected: this daemon has no peer with that token (pair again)";
+
+/// The peer a token belongs to, compared in constant time.
+pub fn peer_for_token(state: &State, token: &str) -> HResult<Peer> {
+    let mut found = None;
+    // Every entry is compared, so timing does not tell which one matched.
+    for p in state.peers.all() {
+        if super::same_secret(&p.token, token) && !p.token.is_empty() {
+            found = Some(p);
+        }
+    }
+    found.ok_or_else(|| Fail(thrum_proto::RpcError::new(thrum_proto::ErrorCode::Identity, TOKEN_REJECTED)))
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct PullParams {
+    #[serde(default)]
+    pub token: String,
+    /// The feed epoch the caller's checkpoint belongs to.
+    #[serde(default)]
+    pub epoch: String,
+    #[serde(default)]
+    pub after_seq: i64,
+    #[serde(default)]
+    pub limit: i64,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct PulledEvent {
+    pub seq: i64,
+    pub event: Value,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct PullResult {
+    pub epoch: String,
+    /// What we call the caller: its agents appear as `{prefix}:{name}`
+    /// among the recipients.
+    pub prefix: String,
+    pub events: Vec<PulledEvent>,
+    pub next_seq: i64,
+    pub more_available: bool,
+    pub daemon_id: String,
+}
+
+/// `sync.pull {token, epoch, after_seq, limit}`: the caller's queued
+/// events after its checkpoint. Asking for what comes after `after_seq`
+/// also tells us it holds everything up to there.
+pub async fn pull(state: &State, params: Value) -> HResult<Value> {
+    let p: PullParams = parse(params)?;
+    let peer = peer_for_token(state, &p.token)?;
+    let prefix = peer.proxy_prefix.clone();
+    let epoch = state.read(|r| Ok(feed::epoch(r)?))?;
+    // A checkpoint from another epoch means nothing here: start over (the
+    // caller drops what it already has by event id).
+    let after = if p.epoch == epoch { p.after_seq.max(0) } else { 0 };
+    let limit = if p.limit <= 0 { PULL_LIMIT } else { p.limit.min(PULL_LIMIT) };
+    let (items, more) = state.read(|r| Ok(feed::after(r, &prefix, after, limit)?))?;
+    let (ack_prefix, ack_epoch) = (prefix.clone(), epoch.clone());
+    state
+        .writer
+        .submit(move |c| {
+            feed::set_acked(c, &ack_prefix, &ack_epoch, after)?;
+            Ok((Vec::new(), Value::Null))
+        })
+        .await?;
+    let next_seq = items.last().map_or(after, |i| i.seq);
+    let events = items
+        .into_iter()
+        .filter_map(|i| serde_json::from_str(&i.body).ok().map(|event| PulledEvent { seq: i.seq, event }))
+        .collect();
+    let r = PullResult {
+        epoch,
+        prefix,
+        events,
+        next_seq,
+        more_available: more,
+        daemon_id: state.identity.daemon_id.clone(),
+    };
+    serde_json::to_value(r).map_err(|e| server(e.to_string()))
+}
+
+/// `sync.notify {token}`: the caller has something new for us; pull now.
+pub async fn notify(state: &State, params: Value) -> HResult<Value> {
+    #[derive(Deserialize)]
+    struct P {
+        #[serde(default)]
+        token: String,
+    }
+    let p: P = parse(params)?;
+    let peer = peer_for_token(state, &p.token)?;
+    state.links.kick(&peer.name);
+    Ok(json!({ "status": "ok" }))
+}
+
+/// Rewrites one pulled event into our names, or None for what we do not
+/// take from peers. `theirs` is what the peer calls us, `ours` what we
+/// call it.
+pub fn translate(raw: Value, theirs: &str, ours: &str) -> Option<Event> {
+    let mut ev = Event::from_object(raw).ok()?;
+    let strip = |s: &str| s.strip_prefix(theirs).and_then(|r| r.strip_prefix(':')).map(str::to_string);
+    let proxied = |s: &str| format!("{ours}:{s}");
+    let o = ev.as_object_mut();
+    match o.get("type").and_then(Value::as_str)? {
+        "message.create" => {
+            let author = o.get("agent_id").and_then(Value::as_str)?.to_string();
+            if author.is_empty() || author.contains(':') {
+                return None;
+            }
+            o.insert("agent_id".into(), Value::from(proxied(&author)));
+            if let Some(by) = o.get("authored_by").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+                let by = proxied(by);
+                o.insert("authored_by".into(), Value::from(by));
+            }
+            let recipients: Vec<String> = o
+                .get("recipients")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).filter_map(strip).collect())
+                .unwrap_or_default();
+            if recipients.is_empty() {
+                return None;
+            }
+            o.insert("recipients".into(), json!(recipients));
+            // Mentions of our agents lose the prefix; the peer's own
+            // mentions, groups and broadcasts mean nothing here.
+            let refs: Vec<Value> = o
+                .get("refs")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|r| {
+                            let kind = r.get("type").and_then(Value::as_str)?;
+                            let value = r.get("value").and_then(Value::as_str)?;
+                            match kind {
+                                "mention" => strip(value).map(|v| json!({ "type": "mention", "value": v })),
+                                "group" | "broadcast" => None,
+                                _ => Some(r.clone()),
+                            }
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            o.insert("refs".into(), Value::Array(refs));
+            let scopes: Vec<Value> = o
+                .get("scopes")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter(|s| !matches!(s.get("type").and_then(Value::as_str), Some("group" | "broadcast")))
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default();
+            o.insert("scopes".into(), Value::Array(scopes));
+        }
+        "message.receipt" => {
+            let reader = o.get("agent_id").and_then(Value::as_str)?.to_string();
+            if reader.is_empty() || reader.contains(':') {
+                return None;
+            }
+            o.insert("agent_id".into(), Value::from(proxied(&reader)));
+        }
+        _ => return None,
+    }
+    // Our sequence is stamped on write; the origin stays the peer's.
+    o.remove("sequence");
+    Some(ev)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_is_renamed_into_our_names() {
+        let raw = json!({
+            "type": "message.create", "event_id": "evt_1", "timestamp": "2026-01-01T00:00:00Z", "v": 1,
+            "origin_daemon": "d_a", "sequence": 7,
+            "message_id": "msg_1", "agent_id": "alice", "body": {"format": "markdown", "content": "hi"},
+            "recipients": ["b:bob", "carol", "c:dave"],
+            "refs": [{"type": "mention", "value": "b:bob"}, {"type": "mention", "value": "carol"},
+                     {"type": "reply_to", "value": "msg_0"}, {"type": "group", "value": "team"}],
+            "scopes": [{"type": "module", "value": "auth"}, {"type": "group", "value": "team"}],
+        });
+        let ev = translate(raw, "b", "a").unwrap_or_else(|| panic!("dropped"));
+        let o = ev.as_object();
+        assert_eq!(o["agent_id"], "a:alice");
+        assert_eq!(o["recipients"], json!(["bob"]));
+        assert_eq!(o["refs"], json!([{"type": "mention", "value": "bob"}, {"type": "reply_to", "value": "msg_0"}]));
+        assert_eq!(o["scopes"], json!([{"type": "module", "value": "auth"}]));
+        assert_eq!(o["origin_daemon"], "d_a");
+        assert!(o.get("sequence").is_none());
+    }
+
+    #[test]
+    fn receipts_are_renamed_and_the_rest_is_refused() {
+        let r = json!({"type": "message.receipt", "event_id": "e", "timestamp": "t", "message_id": "m",
+                       "agent_id": "bob", "receipt_type": "read"});
+        let ev = translate(r, "a", "b").unwrap_or_else(|| panic!("dropped"));
+        assert_eq!(ev.as_object()["agent_id"], "b:bob");
+        // Nothing addressed to us, or another kind: not taken.
+        let none = json!({"type": "message.create", "event_id": "e", "timestamp": "t", "message_id": "m",
+                          "agent_id": "alice", "recipients": ["carol"]});
+        assert!(translate(none, "b", "a").is_none());
+        let other = json!({"type": "agent.register", "event_id": "e", "timestamp": "t", "agent_id": "x"});
+        assert!(translate(other, "b", "a").is_none());
+    }
+}
