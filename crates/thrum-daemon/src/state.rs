@@ -32,6 +32,8 @@ pub struct DaemonState {
     pub pairing: crate::peers::rpc::Slot,
     /// Live links to the paired daemons.
     pub links: crate::peers::link::Links,
+    /// The TCP listener of network peers (started on demand).
+    pub net: crate::peers::net::NetListener,
     pairing_code_length: usize,
     pub warnings: Vec<String>,
     /// The sync worktree (where the log lives).
@@ -86,6 +88,7 @@ impl DaemonState {
             peers,
             pairing: Default::default(),
             links: Default::default(),
+            net: Default::default(),
             pairing_code_length,
             warnings,
             log_dir,

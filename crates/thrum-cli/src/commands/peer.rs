@@ -118,7 +118,10 @@ pub fn run(ctx: &mut Ctx, cmd: PeerCmd) -> Result<u8> {
 
 fn add(ctx: &mut Ctx, a: AddArgs) -> Result<u8> {
     let kind = a.kind.ok_or_else(|| type_required("add"))?;
-    let started = ctx.call_value("peer.add", json!({ "type": kind, "name": a.name.unwrap_or_default() }))?;
+    let started = ctx.call_value(
+        "peer.add",
+        json!({ "type": kind, "name": a.name.unwrap_or_default(), "address": a.address.unwrap_or_default() }),
+    )?;
     let peercode = started["peercode"].as_str().unwrap_or_default().to_string();
     let repo = started["repo_path"].as_str().unwrap_or_default().to_string();
     if !ctx.out.json {

@@ -14,10 +14,16 @@ use crate::{BIN, env_with};
 
 /// Starts `peer add` in `a`; returns the child and the peercode it printed.
 /// The caller waits on the child (the lint cannot see through the return).
-#[allow(clippy::zombie_processes)]
 fn start_add(a: &TestEnv, name: &str) -> (std::process::Child, String) {
-    let mut child =
-        a.thrum(&["peer", "add", "--type", "local", "--name", name]).stdout(Stdio::piped()).spawn().unwrap();
+    start_add_as(a, name, &["--type", "local"])
+}
+
+/// `peer add` with the given type flags.
+#[allow(clippy::zombie_processes)]
+fn start_add_as(a: &TestEnv, name: &str, kind: &[&str]) -> (std::process::Child, String) {
+    let mut args = vec!["peer", "add", "--name", name];
+    args.extend_from_slice(kind);
+    let mut child = a.thrum(&args).stdout(Stdio::piped()).spawn().unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     loop {
@@ -288,4 +294,65 @@ fn sync_endpoints_refuse_forged_tokens() {
     ws.send(tungstenite::Message::Text(req.to_string().into())).unwrap();
     let answer: Value = serde_json::from_str(ws.read().unwrap().to_text().unwrap()).unwrap();
     assert_eq!(answer["result"]["events"][0]["event"]["body"]["content"], "secret", "{answer}");
+}
+
+#[test]
+fn network_peers_pair_over_an_encrypted_channel_and_exchange_messages() {
+    let a = env_with(&[("alice", "dev", "m")]);
+    let b = env_with(&[("bob", "reviewer", "m")]);
+    let (add, code) = start_add_as(&a, "alpha", &["--type", "network", "--address", "127.0.0.1"]);
+    assert!(code.starts_with("alpha:127.0.0.1:"), "{code}");
+    let joined = b.ok(None, &["peer", "join", "--type", "network", "--peercode", &code]);
+    assert!(joined.contains("Paired with \"alpha\""), "{joined}");
+    assert!(add.wait_with_output().unwrap().status.success(), "peer add failed");
+    let (at_a, at_b) = (peers(&a), peers(&b));
+    assert_eq!((at_a[0]["transport"].as_str(), at_b[0]["transport"].as_str()), (Some("network"), Some("network")));
+    // Each side holds the other's static key, and the key files are private.
+    let stored = |env: &TestEnv| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(env.thrum_dir().join("var/peers.json")).unwrap()).unwrap()
+    };
+    let key_of = |env: &TestEnv| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(env.thrum_dir().join("var/peer_key")).unwrap()).unwrap()
+    };
+    assert_eq!(stored(&a)["peers"][0]["remote_static"], key_of(&b)["public"]);
+    assert_eq!(stored(&b)["peers"][0]["remote_static"], key_of(&a)["public"]);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(a.thrum_dir().join("var/peer_key")).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+
+    b.ok(None, &["peer", "configure", "alpha", "add-agent", "alice"]);
+    a.ok(None, &["peer", "configure", "repo", "add-agent", "bob"]);
+    let id = a.json(Some("alice"), &["send", "over the wire", "--to", "@repo:bob"])["message_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    wait_for("bob to receive it", || !unread(&b, "bob").is_empty());
+    assert_eq!(unread(&b, "bob")[0]["agent_id"], "alpha:alice");
+    b.ok(Some("bob"), &["reply", &id, "and back"]);
+    wait_for("alice to get the reply", || unread(&a, "alice").iter().any(|m| m["body"]["content"] == "and back"));
+
+    // Kill the listener's daemon; it comes back on the same peer port.
+    a.kill_daemon();
+    b.ok(Some("bob"), &["send", "while alpha is down", "--to", "@alpha:alice"]);
+    wait_for("alice to catch up", || unread(&a, "alice").iter().any(|m| m["body"]["content"] == "while alpha is down"));
+    assert_eq!(peers(&a)[0]["status"], "healthy");
+}
+
+#[test]
+fn network_pairing_locks_after_three_wrong_codes() {
+    let a = env_with(&[("alice", "dev", "m")]);
+    let b = env_with(&[("bob", "reviewer", "m")]);
+    let (add, code) = start_add_as(&a, "alpha", &["--type", "network", "--address", "127.0.0.1"]);
+    let (prefix, real) = code.rsplit_once(':').unwrap();
+    for i in 0..3 {
+        let wrong: String = real.chars().rev().collect::<String>() + &i.to_string();
+        let (_, err) = b.fail(None, &["peer", "join", "--type", "network", "--peercode", &format!("{prefix}:{wrong}")]);
+        assert!(err.contains("pairing failed") || err.contains("refused"), "{err}");
+    }
+    // Even the right code is refused now.
+    let (_, err) = b.fail(None, &["peer", "join", "--type", "network", "--peercode", &code]);
+    assert!(err.contains("locked") || err.contains("refused"), "{err}");
+    let out = add.wait_with_output().unwrap();
+    assert!(!out.status.success(), "peer add reports the locked pairing");
+    assert!(peers(&a).is_empty() && peers(&b).is_empty());
 }

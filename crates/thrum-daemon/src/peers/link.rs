@@ -93,6 +93,12 @@ impl Links {
 
 /// Starts a link per paired peer and the notifier; returns at shutdown.
 pub async fn run(state: State) {
+    // Network peers dial us too: listen again on the port they know.
+    if state.peers.all().iter().any(|p| p.transport == "network")
+        && let Err(e) = super::net::ensure(&state).await
+    {
+        tracing::warn!(error = %e.0.message, "network peers cannot reach us");
+    }
     for p in state.peers.all() {
         state.links.ensure(&state, &p.name);
     }
@@ -174,32 +180,75 @@ fn address(peer: &Peer) -> Result<String, LinkError> {
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn connect(peer: &Peer) -> Result<Ws, LinkError> {
+/// One open link: a WebSocket to `/peer` for local peers, an encrypted
+/// channel for network peers.
+enum Conn {
+    Ws(Box<Ws>),
+    Net(Box<super::secure::Secure>),
+}
+
+async fn connect(state: &State, peer: &Peer) -> Result<Conn, LinkError> {
+    if peer.transport == "network" {
+        let addr: std::net::SocketAddr = peer
+            .address
+            .parse()
+            .map_err(|_| LinkError::Local(format!("stored address {:?} is not ip:port", peer.address)))?;
+        let theirs = super::secure::unhex(&peer.remote_static);
+        if theirs.len() != 32 {
+            return Err(LinkError::Rejected("no key stored for this peer: pair again".into()));
+        }
+        let key = super::net::static_key(state).map_err(|e| LinkError::Local(e.0.message))?;
+        let dial = super::secure::dial_link(addr, &key, &theirs);
+        return match tokio::time::timeout(CALL_TIMEOUT, dial).await {
+            Ok(Ok(c)) => Ok(Conn::Net(Box::new(c))),
+            Ok(Err(super::secure::SecureError::Refused(why))) => Err(LinkError::Rejected(why)),
+            Ok(Err(e)) => Err(LinkError::Unreachable(format!("cannot reach {addr}: {e}"))),
+            Err(_) => Err(LinkError::Unreachable(format!("{addr} did not answer in {}s", CALL_TIMEOUT.as_secs()))),
+        };
+    }
     let url = format!("ws://{}/peer", address(peer)?);
     match tokio::time::timeout(CALL_TIMEOUT, tokio_tungstenite::connect_async(url.as_str())).await {
-        Ok(Ok((ws, _))) => Ok(ws),
+        Ok(Ok((ws, _))) => Ok(Conn::Ws(Box::new(ws))),
         Ok(Err(e)) => Err(LinkError::Unreachable(format!("cannot reach {url}: {e}"))),
         Err(_) => Err(LinkError::Unreachable(format!("{url} did not answer in {}s", CALL_TIMEOUT.as_secs()))),
     }
 }
 
-async fn call<P: Serialize, R: DeserializeOwned>(ws: &mut Ws, method: &str, params: &P) -> Result<R, LinkError> {
+impl Conn {
+    async fn close(self) {
+        match self {
+            Conn::Ws(mut ws) => {
+                let _ = tokio_tungstenite::WebSocketStream::close(&mut *ws, None).await;
+            }
+            Conn::Net(_) => {}
+        }
+    }
+}
+
+async fn call<P: Serialize, R: DeserializeOwned>(conn: &mut Conn, method: &str, params: &P) -> Result<R, LinkError> {
     let request = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
     let exchange = async {
-        ws.send(Message::Text(request.to_string().into()))
-            .await
-            .map_err(|e| LinkError::Unreachable(format!("sending {method}: {e}")))?;
-        loop {
-            match ws.next().await {
-                Some(Ok(Message::Text(t))) => {
-                    return serde_json::from_str::<Value>(&t)
-                        .map_err(|e| LinkError::Unreachable(format!("bad answer to {method}: {e}")));
+        match conn {
+            Conn::Net(c) => c.call(&request).await.map_err(|e| LinkError::Unreachable(format!("{method}: {e}"))),
+            Conn::Ws(ws) => {
+                ws.send(Message::Text(request.to_string().into()))
+                    .await
+                    .map_err(|e| LinkError::Unreachable(format!("sending {method}: {e}")))?;
+                loop {
+                    match ws.next().await {
+                        Some(Ok(Message::Text(t))) => {
+                            return serde_json::from_str::<Value>(&t)
+                                .map_err(|e| LinkError::Unreachable(format!("bad answer to {method}: {e}")));
+                        }
+                        Some(Ok(Message::Close(_))) | None => {
+                            return Err(LinkError::Unreachable(format!("the peer closed the link during {method}")));
+                        }
+                        Some(Ok(_)) => {}
+                        Some(Err(e)) => {
+                            return Err(LinkError::Unreachable(format!("reading the answer to {method}: {e}")));
+                        }
+                    }
                 }
-                Some(Ok(Message::Close(_))) | None => {
-                    return Err(LinkError::Unreachable(format!("the peer closed the link during {method}")));
-                }
-                Some(Ok(_)) => {}
-                Some(Err(e)) => return Err(LinkError::Unreachable(format!("reading the answer to {method}: {e}"))),
             }
         }
     };
@@ -217,7 +266,7 @@ async fn call<P: Serialize, R: DeserializeOwned>(ws: &mut Ws, method: &str, para
 /// Pulls everything the peer queued for us; each batch is stored with the
 /// new checkpoint in one transaction. Returns how many events were new.
 async fn pull_from(state: &State, peer: &Peer) -> Result<usize, LinkError> {
-    let mut ws = connect(peer).await?;
+    let mut ws = connect(state, peer).await?;
     let ours = peer.proxy_prefix.clone();
     let mut total = 0;
     loop {
@@ -256,7 +305,7 @@ async fn pull_from(state: &State, peer: &Peer) -> Result<usize, LinkError> {
             break;
         }
     }
-    let _ = ws.close(None).await;
+    ws.close().await;
     Ok(total)
 }
 
@@ -264,9 +313,9 @@ async fn pull_from(state: &State, peer: &Peer) -> Result<usize, LinkError> {
 /// cannot be reached is shown as such at once (its link keeps retrying).
 async fn send_notify(state: State, peer: Peer) {
     let outcome = async {
-        let mut ws = connect(&peer).await?;
+        let mut ws = connect(&state, &peer).await?;
         let _: Value = call(&mut ws, "sync.notify", &json!({ "token": peer.token })).await?;
-        let _ = ws.close(None).await;
+        ws.close().await;
         Ok::<(), LinkError>(())
     };
     if let Err(e) = outcome.await {

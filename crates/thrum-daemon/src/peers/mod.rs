@@ -6,9 +6,11 @@
 //! (`sync`) and the live links that drive it (`link`).
 
 pub mod link;
+pub mod net;
 pub mod pairing;
 pub mod registry;
 pub mod rpc;
+pub mod secure;
 pub mod sync;
 
 pub use pairing::{Pairing, PairingError};

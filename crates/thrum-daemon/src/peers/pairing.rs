@@ -81,6 +81,13 @@ impl Pairing {
         }
     }
 
+    /// A joiner failed to prove the code some other way (a network
+    /// pairing's handshake): one try spent.
+    pub fn spend_attempt(&mut self) -> PairingError {
+        self.attempts_left = self.attempts_left.saturating_sub(1);
+        if self.attempts_left == 0 { PairingError::Locked } else { PairingError::WrongCode(self.attempts_left) }
+    }
+
     /// Too many wrong codes: nobody can join any more.
     pub fn locked(&self) -> bool {
         self.attempts_left == 0

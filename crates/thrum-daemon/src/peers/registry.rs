@@ -42,6 +42,10 @@ pub struct Peer {
     pub remote_git_origin_url: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub last_sync_at: String,
+    /// Network peers: the Noise static key it proved when pairing (hex);
+    /// links from any other key are refused.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub remote_static: String,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]

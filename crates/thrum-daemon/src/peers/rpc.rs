@@ -24,6 +24,26 @@ pub struct PairingSlot {
 
 pub type Slot = tokio::sync::Mutex<PairingSlot>;
 
+impl PairingSlot {
+    /// The code a joiner over `transport` must know, or why none can join.
+    pub fn open_code(&self, transport: &str) -> Result<String, String> {
+        match &self.session {
+            None => Err(pairing::PairingError::NoSession.to_string()),
+            Some(s) if s.transport != transport => Err(format!("the open pairing is for --type {}", s.transport)),
+            Some(s) if s.locked() => Err(pairing::PairingError::Locked.to_string()),
+            Some(s) if s.expired() => Err(pairing::PairingError::Expired.to_string()),
+            Some(s) => Ok(s.code().to_string()),
+        }
+    }
+
+    /// A joiner over `transport` failed to prove the code: one try spent.
+    pub fn wrong_code(&mut self, transport: &str) {
+        if let Some(s) = self.session.as_mut().filter(|s| s.transport == transport) {
+            let _ = s.spend_attempt();
+        }
+    }
+}
+
 fn our_address(state: &State) -> String {
     format!("127.0.0.1:{}", state.ws_port())
 }
@@ -38,10 +58,10 @@ fn public(p: &Peer) -> Value {
 
 fn check_type(t: &str) -> HResult<()> {
     match t {
-        "local" => Ok(()),
-        "network" | "tailscale" => Err(server(format!(
-            "--type {t} is not available in this build yet: only --type local (two repositories on this machine) pairs today"
-        ))),
+        "local" | "network" => Ok(()),
+        "tailscale" => Err(server(
+            "--type tailscale is not available in this build yet: use --type network with the peer's 100.x address",
+        )),
         "" => Err(bad_params("--type is required: local, network or tailscale")),
         other => Err(bad_params(format!("unknown peer type {other:?}: use local, network or tailscale"))),
     }
@@ -91,6 +111,7 @@ impl Remote {
             remote_repo_path: self.repo_path,
             remote_git_origin_url: self.git_origin_url,
             last_sync_at: String::new(),
+            remote_static: String::new(),
         }
     }
 }
@@ -103,9 +124,14 @@ pub async fn add(state: &State, params: Value) -> HResult<Value> {
         kind: String,
         #[serde(default)]
         name: String,
+        #[serde(default)]
+        address: String,
     }
     let p: P = parse(params)?;
     check_type(&p.kind)?;
+    if p.kind == "network" {
+        return add_network(state, p.name, p.address).await;
+    }
     if state.ws_port() == 0 {
         return Err(server("this daemon has no HTTP port to pair on: check `daemon.ws_port` and restart it"));
     }
@@ -252,6 +278,9 @@ pub async fn join(state: &State, params: Value) -> HResult<Value> {
     let p: P = parse(params)?;
     check_type(&p.kind)?;
     let code = parse_peercode(&p.peercode).map_err(|e| bad_params(format!("invalid peercode: {e}")))?;
+    if p.kind == "network" {
+        return join_network(state, code).await;
+    }
     if !code.ip.is_loopback() {
         return Err(bad_params(
             "a local peer's peercode must name 127.0.0.1: use the peercode `thrum peer add --type local` printed",
@@ -319,6 +348,156 @@ async fn forget_positions(state: &State, prefix: String) -> HResult<()> {
         })
         .await
         .map(|_| ())
+}
+
+/// The name a new peer is stored under must be free here.
+fn name_free(state: &State, name: &str) -> HResult<()> {
+    if name.is_empty() || name.contains(':') {
+        return Err(bad_params("the peer name must be non-empty and contain no ':' (pass --name)"));
+    }
+    if state.peers.get(name).is_some() {
+        return Err(server(format!("a peer named {name:?} is already paired: `thrum peer remove {name}` first")));
+    }
+    Ok(())
+}
+
+/// `peer add --type network`: opens the peer listener and a pairing; the
+/// peercode names the address this machine is reached at.
+async fn add_network(state: &State, name: String, address: String) -> HResult<Value> {
+    let name = if name.is_empty() { state.identity.repo_name.clone() } else { name };
+    if name.is_empty() || name.contains(':') {
+        return Err(bad_params("the peer name must be non-empty and contain no ':' (pass --name)"));
+    }
+    let ip: std::net::IpAddr = if address.is_empty() {
+        lan_address().ok_or_else(|| {
+            bad_params("cannot tell this machine's LAN address: pass --address with the IP the other machine reaches")
+        })?
+    } else {
+        address.trim().parse().map_err(|_| {
+            bad_params(format!(
+                "--address {address:?} is not an IP address (names are not accepted): e.g. 192.168.1.20"
+            ))
+        })?
+    };
+    if ip.is_unspecified() {
+        return Err(bad_params("--address must be this machine's own IP, not 0.0.0.0"));
+    }
+    let port = super::net::ensure(state).await?;
+    let digits = state.config_pairing_code_length();
+    let session = Pairing::new(digits, pairing_ttl(), "network", &name).map_err(|e| server(e.to_string()))?;
+    let address = std::net::SocketAddr::new(ip, port).to_string();
+    let peercode = format!("{name}:{address}:{}", session.code());
+    let mut slot = state.pairing.lock().await;
+    *slot = PairingSlot { session: Some(session), joined: None };
+    ok(&json!({
+        "peercode": peercode,
+        "name": name,
+        "address": address,
+        "type": "network",
+        "repo_path": state.repo_root.display().to_string(),
+        "expires_in_s": pairing_ttl().as_secs(),
+    }))
+}
+
+/// The address other machines most likely reach us at: the source address
+/// of the default route (a UDP socket "connected" sends nothing).
+fn lan_address() -> Option<std::net::IpAddr> {
+    let s = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    s.connect("192.0.2.1:9").ok()?;
+    let ip = s.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+/// `peer join --type network`: SPAKE2 + Noise to the listener, then the
+/// pairing request inside the encrypted channel. We listen too, so the
+/// listener can pull from us.
+async fn join_network(state: &State, code: Peercode) -> HResult<Value> {
+    name_free(state, &code.name)?;
+    let key = super::net::static_key(state)?;
+    let our_port = super::net::ensure(state).await?;
+    let addr = std::net::SocketAddr::new(code.ip, code.port);
+    let mut conn =
+        tokio::time::timeout(super::secure::HANDSHAKE_TIMEOUT, super::secure::dial_pair(addr, &code.code, &key))
+            .await
+            .map_err(|_| {
+                server(format!("{addr} did not answer in time: is `thrum peer add --type network` running there?"))
+            })?
+            .map_err(|e| match e {
+                super::secure::SecureError::Io(e) => server(format!(
+                    "cannot reach {addr}: {e} (is the other daemon's peer add running, and the port open?)"
+                )),
+                super::secure::SecureError::Refused(why) => server(format!("the other daemon refused: {why}")),
+                other => server(format!("pairing failed: {other} (a mistyped code counts as one of 3 tries)")),
+            })?;
+    // The address the listener sees us at, with our listener's port.
+    let ours = conn.local_addr().map(|a| std::net::SocketAddr::new(a.ip(), our_port).to_string()).unwrap_or_default();
+    let mut params = Remote::ours(state);
+    params["name"] = Value::from(state.identity.repo_name.clone());
+    params["address"] = Value::from(ours);
+    let request = json!({ "jsonrpc": "2.0", "id": 1, "method": "pair.request", "params": params });
+    let answer = conn.call(&request).await.map_err(|e| {
+        server(format!("pairing failed: {e} (a mistyped code counts as one of 3 tries: check it and run join again)"))
+    })?;
+    if let Some(err) = answer.get("error") {
+        return Err(server(format!(
+            "the other daemon refused: {}",
+            err["message"].as_str().unwrap_or("unknown error")
+        )));
+    }
+    let r = &answer["result"];
+    let token = r["token"].as_str().unwrap_or_default();
+    if token.len() != 64 {
+        return Err(server("the other daemon sent no usable token: is it a thrum daemon?"));
+    }
+    let name = r["name"].as_str().unwrap_or(&code.name).to_string();
+    name_free(state, &name)?;
+    let remote: Remote = serde_json::from_value(r.clone()).unwrap_or_default();
+    let mut peer = remote.into_peer(&name, addr.to_string(), token.into(), "network", "dialer");
+    peer.repo_path = String::new();
+    peer.remote_static = super::secure::hex(conn.remote_static());
+    state.peers.add(peer.clone()).map_err(|e| server(e.to_string()))?;
+    start_link(state, &peer).await?;
+    ok(&json!({ "status": "paired", "peer": public(&peer) }))
+}
+
+/// `pair.request` over a network pairing channel: the code was proven by
+/// the handshake. The joiner's address must be the one it connected from.
+pub async fn pair_network(state: &State, params: Value, remote_static: &str, from: std::net::IpAddr) -> HResult<Value> {
+    #[derive(Deserialize)]
+    struct P {
+        name: String,
+        #[serde(default)]
+        address: String,
+        #[serde(flatten)]
+        remote: Remote,
+    }
+    let p: P = parse(params)?;
+    let address: std::net::SocketAddr =
+        p.address.parse().map_err(|_| bad_params(format!("the joiner's address {:?} is not ip:port", p.address)))?;
+    if address.ip() != from {
+        return Err(bad_params(format!(
+            "the joiner announced {} but connected from {from}: addresses must match",
+            address.ip()
+        )));
+    }
+    let mut slot = state.pairing.lock().await;
+    let listener_name = match &slot.session {
+        Some(s) if s.transport == "network" && !s.locked() && !s.expired() => s.name.clone(),
+        _ => return Err(server(pairing::PairingError::NoSession.to_string())),
+    };
+    name_free(state, &p.name)?;
+    let token = super::new_token().map_err(|e| server(e.to_string()))?;
+    let mut peer = p.remote.into_peer(&p.name, address.to_string(), token.clone(), "network", "listener");
+    peer.repo_path = String::new();
+    peer.remote_static = remote_static.to_string();
+    state.peers.add(peer.clone()).map_err(|e| server(e.to_string()))?;
+    start_link(state, &peer).await?;
+    slot.session = None;
+    slot.joined = Some(peer);
+    let mut answer = Remote::ours(state);
+    answer["token"] = Value::from(token);
+    answer["name"] = Value::from(listener_name);
+    ok(&answer)
 }
 
 /// One JSON-RPC call over a fresh WebSocket (blocking; pairing is rare).
