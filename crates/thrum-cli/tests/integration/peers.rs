@@ -356,3 +356,101 @@ fn network_pairing_locks_after_three_wrong_codes() {
     assert!(!out.status.success(), "peer add reports the locked pairing");
     assert!(peers(&a).is_empty() && peers(&b).is_empty());
 }
+
+/// Two network namespaces joined by a veth pair: 10.77.0.1 (a) and
+/// 10.77.0.2 (b). Removed on drop.
+struct Netns {
+    a: String,
+    b: String,
+    veth: String,
+}
+
+fn ip(args: &[&str]) {
+    let out = std::process::Command::new("ip").args(args).output().expect("iproute2 (`ip`) is needed for this test");
+    assert!(out.status.success(), "ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+}
+
+impl Netns {
+    fn new() -> Netns {
+        let id = std::process::id() % 100_000;
+        let n = Netns { a: format!("thrum{id}a"), b: format!("thrum{id}b"), veth: format!("thv{id}a") };
+        let peer_veth = format!("thv{id}b");
+        ip(&["netns", "add", &n.a]);
+        ip(&["netns", "add", &n.b]);
+        ip(&["link", "add", &n.veth, "type", "veth", "peer", "name", &peer_veth]);
+        ip(&["link", "set", &n.veth, "netns", &n.a]);
+        ip(&["link", "set", &peer_veth, "netns", &n.b]);
+        ip(&["-n", &n.a, "addr", "add", "10.77.0.1/24", "dev", &n.veth]);
+        ip(&["-n", &n.b, "addr", "add", "10.77.0.2/24", "dev", &peer_veth]);
+        for (ns, dev) in [(&n.a, &n.veth), (&n.b, &peer_veth)] {
+            ip(&["-n", ns, "link", "set", "lo", "up"]);
+            ip(&["-n", ns, "link", "set", dev, "up"]);
+        }
+        n
+    }
+
+    /// Starts `env`'s daemon inside namespace `ns` (CLI calls then reach it
+    /// through its Unix socket from anywhere).
+    fn start_daemon(&self, env: &TestEnv, ns: &str) {
+        let mut cmd = env.hermetic(std::process::Command::new("ip"));
+        cmd.args(["netns", "exec", ns, crate::BIN, "daemon", "start"]).current_dir(env.repo());
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "daemon start in {ns}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    fn link(&self, up: bool) {
+        ip(&["-n", &self.a, "link", "set", &self.veth, if up { "up" } else { "down" }]);
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        for ns in [&self.a, &self.b] {
+            let _ = std::process::Command::new("ip").args(["netns", "del", ns]).output();
+        }
+    }
+}
+
+#[test]
+fn network_peers_in_two_namespaces_survive_a_cut_link() {
+    let a = env_with(&[("alice", "dev", "m")]);
+    let b = env_with(&[("bob", "reviewer", "m")]);
+    let net = Netns::new();
+    a.ok(None, &["daemon", "stop"]);
+    b.ok(None, &["daemon", "stop"]);
+    net.start_daemon(&a, &net.a);
+    net.start_daemon(&b, &net.b);
+
+    let (add, code) = start_add_as(&a, "alpha", &["--type", "network", "--address", "10.77.0.1"]);
+    assert!(code.starts_with("alpha:10.77.0.1:"), "{code}");
+    b.ok(None, &["peer", "join", "--type", "network", "--peercode", &code]);
+    assert!(add.wait_with_output().unwrap().status.success());
+    assert!(peers(&a)[0]["address"].as_str().unwrap().starts_with("10.77.0.2:"), "{:?}", peers(&a));
+    b.ok(None, &["peer", "configure", "alpha", "add-agent", "alice"]);
+    a.ok(None, &["peer", "configure", "repo", "add-agent", "bob"]);
+
+    a.ok(Some("alice"), &["send", "before the cut", "--to", "@repo:bob"]);
+    wait_for("the first message", || unread(&b, "bob").len() == 1);
+
+    net.link(false);
+    for i in 0..3 {
+        a.ok(Some("alice"), &["send", &format!("during the cut {i}"), "--to", "@repo:bob"]);
+    }
+    b.ok(Some("bob"), &["send", "from the other side", "--to", "@alpha:alice"]);
+    wait_for("the cut to be noticed", || peers(&a)[0]["status"] == "unreachable");
+    assert!(peers(&a)[0]["pending"].as_i64().unwrap_or(0) >= 3);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(unread(&b, "bob").len(), 1, "nothing crosses a cut link");
+
+    net.link(true);
+    // The links retry with backoff (2 s, 8 s, 30 s): both sides converge.
+    let converged = thrum_testkit::wait_until(std::time::Duration::from_secs(60), || {
+        unread(&b, "bob").len() == 4 && unread(&a, "alice").len() == 1
+    });
+    assert!(converged, "bob has {:?}; alice has {:?}", unread(&b, "bob"), unread(&a, "alice"));
+    wait_for("nothing pending", || peers(&a)[0]["pending"] == 0 && peers(&b)[0]["pending"] == 0);
+    let mut texts: Vec<String> =
+        unread(&b, "bob").iter().map(|m| m["body"]["content"].as_str().unwrap().to_string()).collect();
+    texts.sort();
+    assert_eq!(texts, ["before the cut", "during the cut 0", "during the cut 1", "during the cut 2"]);
+}
