@@ -134,11 +134,12 @@ pub fn team(ctx: &mut Ctx, a: TeamArgs) -> Result<u8> {
     if !a.all {
         t.members.retain(|m| m.status == "active");
     }
+    let proxies = proxies(ctx);
     if out.json {
-        out.json(&json!({ "members": t.members }));
+        out.json(&json!({ "members": t.members, "proxies": proxies }));
         return Ok(0);
     }
-    if t.members.is_empty() {
+    if t.members.is_empty() && proxies.is_empty() {
         out.line(if a.all {
             "No agents registered."
         } else {
@@ -181,7 +182,35 @@ pub fn team(ctx: &mut Ctx, a: TeamArgs) -> Result<u8> {
             out.line(format!("  Branch:   {}", m.branch));
         }
     }
+    for (i, p) in proxies.iter().enumerate() {
+        if i > 0 || !t.members.is_empty() {
+            out.line("");
+        }
+        out.line(format!(
+            "◌ @{} [via peer {}, {}]",
+            p["agent_id"].as_str().unwrap_or(""),
+            p["peer"].as_str().unwrap_or(""),
+            p["status"].as_str().unwrap_or("")
+        ));
+    }
     Ok(0)
+}
+
+/// The paired peers' agents addressable here (`peer configure … add-agent`).
+fn proxies(ctx: &mut Ctx) -> Vec<serde_json::Value> {
+    let Ok(r) = ctx.call_value("peer.list", json!({})) else { return Vec::new() };
+    let mut out = Vec::new();
+    for p in r["peers"].as_array().into_iter().flatten() {
+        let prefix = p["proxy_prefix"].as_str().unwrap_or("");
+        for agent in p["remote_agents"].as_array().into_iter().flatten().filter_map(|a| a.as_str()) {
+            out.push(json!({
+                "agent_id": format!("{prefix}:{agent}"),
+                "peer": p["name"],
+                "status": p["status"],
+            }));
+        }
+    }
+    out
 }
 
 pub fn overview(ctx: &mut Ctx) -> Result<u8> {

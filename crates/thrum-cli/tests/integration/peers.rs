@@ -222,6 +222,10 @@ fn messages_replies_and_receipts_cross_the_link() {
     });
     let listed = peers(&a);
     assert_eq!(listed[0]["status"], "healthy", "{listed:?}");
+    // Proxies show in the team, marked as remote.
+    let team = a.json(Some("alice"), &["team"]);
+    assert_eq!(team["proxies"][0]["agent_id"], "repo:bob", "{team}");
+    assert!(a.ok(Some("alice"), &["team"]).contains("@repo:bob [via peer repo, healthy]"));
     assert_eq!(listed[0]["pending"], 0, "{listed:?}");
 
     // Names that lead nowhere are refused before anything is stored.
@@ -453,4 +457,48 @@ fn network_peers_in_two_namespaces_survive_a_cut_link() {
         unread(&b, "bob").iter().map(|m| m["body"]["content"].as_str().unwrap().to_string()).collect();
     texts.sort();
     assert_eq!(texts, ["before the cut", "during the cut 0", "during the cut 1", "during the cut 2"]);
+}
+
+#[test]
+fn three_daemons_local_and_network_share_a_group() {
+    let a = env_with(&[("alice", "lead", "m")]);
+    let b = env_with(&[("bob", "reviewer", "m")]);
+    let c = env_with(&[("carol", "tester", "m")]);
+    // b joins a locally; c joins a over the network. Both repositories are
+    // called "repo": a keeps them apart as repo and repo-2.
+    paired(&a, &b);
+    let (add, code) = start_add_as(&a, "alpha", &["--type", "network", "--address", "127.0.0.1"]);
+    c.ok(None, &["peer", "join", "--type", "network", "--peercode", &code]);
+    assert!(add.wait_with_output().unwrap().status.success());
+    let names: Vec<String> = peers(&a).iter().map(|p| p["name"].as_str().unwrap().to_string()).collect();
+    assert_eq!(names, ["repo", "repo-2"]);
+    a.ok(None, &["peer", "configure", "repo-2", "add-agent", "carol"]);
+    c.ok(None, &["peer", "configure", "alpha", "add-agent", "alice"]);
+
+    // A group on a with members on both peers.
+    a.ok(Some("alice"), &["group", "create", "crew"]);
+    for m in ["@alice", "@repo:bob", "@repo-2:carol"] {
+        a.ok(Some("alice"), &["group", "add", "crew", m]);
+    }
+    let (_, err) = a.fail(Some("alice"), &["group", "add", "crew", "@repo:mallory"]);
+    assert!(err.contains("not found") || err.contains("invalid"), "an unconfigured proxy is refused: {err}");
+    let id = a.json(Some("alice"), &["send", "crew meeting at 3", "--to", "@crew"])["message_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    wait_for("bob and carol to get the group message", || {
+        unread(&b, "bob").iter().any(|m| m["message_id"] == id.as_str())
+            && unread(&c, "carol").iter().any(|m| m["message_id"] == id.as_str())
+    });
+    // Each answers on its own link; alice gets both, once each.
+    c.ok(Some("carol"), &["reply", &id, "carol will be there"]);
+    b.ok(Some("bob"), &["send", "bob too", "--to", "@alpha:alice"]);
+    wait_for("both answers", || unread(&a, "alice").len() == 2);
+    let mut from: Vec<String> =
+        unread(&a, "alice").iter().map(|m| m["agent_id"].as_str().unwrap().to_string()).collect();
+    from.sort();
+    assert_eq!(from, ["repo-2:carol", "repo:bob"]);
+    // Nothing leaked between b and c: each sees only what named it.
+    assert_eq!(b.json(Some("bob"), &["inbox"])["total"], 1);
+    assert_eq!(c.json(Some("carol"), &["inbox"])["total"], 1);
 }

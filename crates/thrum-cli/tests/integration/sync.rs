@@ -363,6 +363,9 @@ fn a_daemon_killed_mid_sync_recovers_without_loss_or_duplicates() {
     let a = env.repo();
     sync(&env, &b);
     sync(&env, &a);
+    // b learns alice from the remote only on its next cycle (a's background
+    // push may not have run before b's first one).
+    sync(&env, &b);
     for i in 0..40 {
         env.ok_in(&b, None, &["send", &format!("bulk {i}"), "--to", "@alice", "--quiet"]);
     }

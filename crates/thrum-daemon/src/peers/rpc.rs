@@ -225,7 +225,8 @@ pub async fn pair_request(state: &State, params: Value) -> HResult<Value> {
         return Err(bad_params("a local peer must give a 127.0.0.1 address"));
     }
     let token = super::new_token().map_err(|e| server(e.to_string()))?;
-    let peer = p.remote.into_peer(&p.name, p.address, token.clone(), &session.transport, "listener");
+    let name = unique_name(state, &p.name);
+    let peer = p.remote.into_peer(&name, p.address, token.clone(), &session.transport, "listener");
     state.peers.add(peer.clone()).map_err(|e| server(e.to_string()))?;
     start_link(state, &peer).await?;
     let name = session.name.clone();
@@ -348,6 +349,18 @@ async fn forget_positions(state: &State, prefix: String) -> HResult<()> {
         })
         .await
         .map(|_| ())
+}
+
+/// A joiner is stored under its own name, or `name-2`, `name-3`… when a
+/// peer here already has it (two repositories called `api`), with a proxy
+/// prefix to match.
+fn unique_name(state: &State, name: &str) -> String {
+    let taken =
+        |n: &str| state.peers.all().iter().any(|p| p.name == n || p.proxy_prefix == super::registry::proxy_prefix(n));
+    if !taken(name) {
+        return name.to_string();
+    }
+    (2..).map(|i| format!("{name}-{i}")).find(|n| !taken(n)).unwrap_or_else(|| name.to_string())
 }
 
 /// The name a new peer is stored under must be free here.
@@ -485,9 +498,12 @@ pub async fn pair_network(state: &State, params: Value, remote_static: &str, fro
         Some(s) if s.transport == "network" && !s.locked() && !s.expired() => s.name.clone(),
         _ => return Err(server(pairing::PairingError::NoSession.to_string())),
     };
-    name_free(state, &p.name)?;
+    if p.name.is_empty() || p.name.contains(':') {
+        return Err(bad_params("the joiner's name must be non-empty and contain no ':'"));
+    }
     let token = super::new_token().map_err(|e| server(e.to_string()))?;
-    let mut peer = p.remote.into_peer(&p.name, address.to_string(), token.clone(), "network", "listener");
+    let name = unique_name(state, &p.name);
+    let mut peer = p.remote.into_peer(&name, address.to_string(), token.clone(), "network", "listener");
     peer.repo_path = String::new();
     peer.remote_static = remote_static.to_string();
     state.peers.add(peer.clone()).map_err(|e| server(e.to_string()))?;

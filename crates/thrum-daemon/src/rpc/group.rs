@@ -116,7 +116,14 @@ pub async fn member_add(state: &State, caller: &Caller, params: Value) -> HResul
     if !matches!(kind.as_str(), "agent" | "role" | "group") {
         return Err(server(format!("invalid member_type {kind:?} (must be 'agent', 'role' or 'group')")));
     }
-    if !(kind == "role" && value == "*") {
+    // A peer's agent (`@api:alice`) may be a member once it is addressable
+    // here; messages to the group then reach it through the peer.
+    let proxy = kind == "agent"
+        && thrum_store::projection::feed::proxy_prefix(&value).is_some_and(|prefix| {
+            let name = &value[prefix.len() + 1..];
+            state.peers.all().iter().any(|p| p.proxy_prefix == prefix && p.remote_agents.iter().any(|a| a == name))
+        });
+    if !(proxy || kind == "role" && value == "*") {
         validate_chars(&value).map_err(|e| bad_params(format!("invalid member: {e}")))?;
     }
     let by = caller.resolve(p.caller_agent_id.as_deref()).unwrap_or_else(|_| "system".into());
@@ -125,7 +132,7 @@ pub async fn member_add(state: &State, caller: &Caller, params: Value) -> HResul
         .submit(move |c| {
             let g = query::group_by_name(c, &group)?.ok_or_else(|| server(format!("group {group:?} not found")))?;
             match kind.as_str() {
-                "agent" if query::agent(c, &value)?.is_none() => {
+                "agent" if !proxy && query::agent(c, &value)?.is_none() => {
                     return Err(server(format!("agent not found: {value} (see `thrum agent list`)")));
                 }
                 "group" => {
