@@ -155,6 +155,19 @@ fn add(ctx: &mut Ctx, a: AddArgs) -> Result<u8> {
 
 fn join(ctx: &mut Ctx, a: JoinArgs) -> Result<u8> {
     let kind = a.kind.ok_or_else(|| type_required("join"))?;
+    if kind == "repair" {
+        // The argument names a paired peer; never wait on stdin for it.
+        let Some(name) = a.peercode.or(a.peercode_arg).map(|n| n.trim().to_string()).filter(|n| !n.is_empty()) else {
+            bail!("name the peer to repair: thrum peer join --type repair NAME (see `thrum peer list`)");
+        };
+        let r = ctx.call_value("peer.repair", json!({ "name": name }))?;
+        if ctx.out.json {
+            ctx.out.json(&r);
+        } else {
+            ctx.out.ok(format!("{name} is reachable again"));
+        }
+        return Ok(0);
+    }
     let mut code = a.peercode.or(a.peercode_arg).unwrap_or_default();
     if code.is_empty() || code == "-" {
         std::io::stdin().read_to_string(&mut code)?;
@@ -243,9 +256,11 @@ fn list(ctx: &mut Ctx, detailed: bool) -> Result<u8> {
                 "  └─ the peer refused our token — pair again: thrum peer remove {}, then peer add / peer join",
                 s(p, "name")
             )),
-            "unreachable" => {
-                ctx.out.line(format!("  └─ unreachable: {} (retrying; messages wait)", s(p, "last_error")))
-            }
+            "unreachable" => ctx.out.line(format!(
+                "  └─ unreachable: {} (retrying; messages wait; retry now: thrum peer join --type repair {})",
+                s(p, "last_error"),
+                s(p, "name")
+            )),
             _ => {}
         }
     }

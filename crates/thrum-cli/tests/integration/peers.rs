@@ -264,6 +264,12 @@ fn a_peer_that_was_killed_gets_everything_once_when_back() {
         ["before", "while down 0", "while down 1", "while down 2", "while down 3", "while down 4", "while down 5"];
     assert_eq!(texts, want);
     wait_for("nothing pending", || peers(&a)[0]["pending"] == 0);
+    // A repair dials again at once and says how it went.
+    assert!(a.ok(None, &["peer", "join", "--type", "repair", "repo"]).contains("repo is reachable again"));
+    let (_, err) = a.fail(None, &["peer", "join", "--type", "repair", "nobody"]);
+    assert!(err.contains("no peer named"), "{err}");
+    let (_, err) = a.fail(None, &["peer", "join", "--type", "repair"]);
+    assert!(err.contains("name the peer to repair"), "{err}");
 
     // A rebuilt projection on either side changes nothing: no duplicates.
     for env in [&a, &b] {

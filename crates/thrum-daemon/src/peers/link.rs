@@ -76,6 +76,13 @@ impl Links {
         }
     }
 
+    /// Starts over with a peer: a fresh dial now, whatever the backoff.
+    pub fn retry_now(&self, state: &State, name: &str) {
+        self.ensure(state, name);
+        self.set(name, |s| s.state = "connecting".into());
+        self.kick(name);
+    }
+
     pub fn status(&self, name: &str) -> Option<LinkStatus> {
         self.entries.lock().unwrap_or_else(|p| p.into_inner()).get(name).map(|e| e.status.clone())
     }

@@ -594,6 +594,45 @@ pub async fn configure(state: &State, params: Value) -> HResult<Value> {
     }))
 }
 
+/// `peer.repair {name}` (`thrum peer join --type repair NAME`): dials the
+/// peer again now with the stored token and key (a local peer's port is
+/// re-read from its repository) and reports how that went.
+pub async fn repair(state: &State, params: Value) -> HResult<Value> {
+    #[derive(Deserialize)]
+    struct P {
+        name: String,
+    }
+    let p: P = parse(params)?;
+    let name = p.name.trim().to_string();
+    if state.peers.get(&name).is_none() {
+        return Err(server(format!("no peer named {name:?}: see `thrum peer list`")));
+    }
+    state.links.retry_now(state, &name);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let s = state.links.status(&name).unwrap_or_default();
+        match s.state.as_str() {
+            "healthy" => return ok(&json!({ "status": "healthy", "peer": name })),
+            "token_rejected" => {
+                return Err(server(format!(
+                    "{name} refused our token: it no longer knows this pairing; pair again (`thrum peer remove {name}`, then peer add / peer join)"
+                )));
+            }
+            "unreachable" if tokio::time::Instant::now() >= deadline => {
+                return Err(server(format!(
+                    "{name} is still unreachable: {} (it keeps retrying in the background)",
+                    s.last_error
+                )));
+            }
+            _ if tokio::time::Instant::now() >= deadline => {
+                return Err(server(format!("{name} did not answer within 15 s (it keeps retrying in the background)")));
+            }
+            _ => {}
+        }
+    }
+}
+
 /// `peer.remove {name}`.
 pub async fn remove(state: &State, params: Value) -> HResult<Value> {
     #[derive(Deserialize)]

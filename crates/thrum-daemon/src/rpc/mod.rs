@@ -35,6 +35,7 @@ pub async fn dispatch(state: &State, caller: &Caller, method: &str, params: Valu
         "peer.join" => crate::peers::rpc::join(state, params).await,
         "peer.list" => crate::peers::rpc::list(state).await,
         "peer.remove" => crate::peers::rpc::remove(state, params).await,
+        "peer.repair" => crate::peers::rpc::repair(state, params).await,
         "peer.configure" => crate::peers::rpc::configure(state, params).await,
         ym::HEALTH => system::health(state).await,
         ym::USER_IDENTIFY => system::user_identify(state).await,
