@@ -341,11 +341,24 @@ fn network_peers_pair_over_an_encrypted_channel_and_exchange_messages() {
     b.ok(Some("bob"), &["reply", &id, "and back"]);
     wait_for("alice to get the reply", || unread(&a, "alice").iter().any(|m| m["body"]["content"] == "and back"));
 
-    // Kill the listener's daemon; it comes back on the same peer port.
+    // Kill the listener's daemon and take its peer port: it comes back on
+    // another one, tells b (same /24, from the address it connects from),
+    // and b follows.
+    let old_port: u16 = std::fs::read_to_string(a.thrum_dir().join("var/peer.port")).unwrap().trim().parse().unwrap();
     a.kill_daemon();
+    let _squatter = std::net::TcpListener::bind(("0.0.0.0", old_port)).unwrap();
     b.ok(Some("bob"), &["send", "while alpha is down", "--to", "@alpha:alice"]);
     wait_for("alice to catch up", || unread(&a, "alice").iter().any(|m| m["body"]["content"] == "while alpha is down"));
-    assert_eq!(peers(&a)[0]["status"], "healthy");
+    let new_port: u16 = std::fs::read_to_string(a.thrum_dir().join("var/peer.port")).unwrap().trim().parse().unwrap();
+    assert_ne!(new_port, old_port);
+    wait_for("b to follow the new port", || {
+        let p = &peers(&b)[0];
+        p["address"] == format!("127.0.0.1:{new_port}").as_str() && p["status"] == "healthy"
+    });
+    b.ok(Some("bob"), &["send", "to the new port", "--to", "@alpha:alice"]);
+    wait_for("the message via the new port", || {
+        unread(&a, "alice").iter().any(|m| m["body"]["content"] == "to the new port")
+    });
 }
 
 #[test]

@@ -274,6 +274,24 @@ async fn call<P: Serialize, R: DeserializeOwned>(conn: &mut Conn, method: &str, 
 /// new checkpoint in one transaction. Returns how many events were new.
 async fn pull_from(state: &State, peer: &Peer) -> Result<usize, LinkError> {
     let mut ws = connect(state, peer).await?;
+    if let Conn::Net(c) = &ws
+        && let (Some(local), Some(port)) = (c.local_addr(), state.net.port())
+    {
+        // Where this peer reaches us now; tell it when that moved (our port
+        // was taken at a restart, or this machine changed address).
+        let now = std::net::SocketAddr::new(local.ip(), port).to_string();
+        if now != peer.announced_address {
+            let r: Result<Value, LinkError> =
+                call(&mut ws, "peer.address_changed", &json!({ "token": peer.token, "address": now })).await;
+            match r {
+                Ok(_) => {
+                    let _ = state.peers.update(&peer.name, |p| p.announced_address = now.clone());
+                    tracing::info!(peer = %peer.name, address = %now, "announced our new address");
+                }
+                Err(e) => tracing::warn!(peer = %peer.name, error = %e, "the peer did not take our new address"),
+            }
+        }
+    }
     let ours = peer.proxy_prefix.clone();
     let mut total = 0;
     loop {

@@ -147,12 +147,17 @@ async fn pairing(state: &State, mut conn: Secure, from: SocketAddr) -> HResult<(
 
 /// A paired peer's link: its requests, one after another.
 async fn link(state: &State, mut conn: Secure) -> HResult<()> {
+    let from = conn.peer_addr().map(|a| a.ip());
     while let Some(request) = conn.recv_json().await.map_err(|e| server(e.to_string()))? {
         let id = request.get("id").cloned().unwrap_or(Value::Null);
         let params = request.get("params").cloned().unwrap_or_else(|| json!({}));
         let outcome = match request.get("method").and_then(Value::as_str) {
             Some("sync.pull") => super::sync::pull(state, params).await,
             Some("sync.notify") => super::sync::notify(state, params).await,
+            Some("peer.address_changed") => match from {
+                Some(ip) => super::rpc::address_changed(state, params, ip).await,
+                None => Err(server("cannot tell where this link comes from")),
+            },
             Some(other) => Err(crate::error::Fail(RpcError::new(
                 ErrorCode::MethodNotFound,
                 format!("{other} is not served to peers"),

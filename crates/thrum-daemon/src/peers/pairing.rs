@@ -32,6 +32,8 @@ pub struct Pairing {
     pub transport: String,
     /// The name this side goes by in the peercode.
     pub name: String,
+    /// The address the peercode names (network pairings).
+    pub address: String,
 }
 
 impl Pairing {
@@ -55,6 +57,7 @@ impl Pairing {
             attempts_left: ATTEMPTS,
             transport: transport.into(),
             name: name.into(),
+            address: String::new(),
         })
     }
 

@@ -46,6 +46,10 @@ pub struct Peer {
     /// links from any other key are refused.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub remote_static: String,
+    /// Network peers: the address we last told it we listen at; a link
+    /// that finds ours changed announces it (`peer.address_changed`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub announced_address: String,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]

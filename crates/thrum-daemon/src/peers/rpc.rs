@@ -112,6 +112,7 @@ impl Remote {
             remote_git_origin_url: self.git_origin_url,
             last_sync_at: String::new(),
             remote_static: String::new(),
+            announced_address: String::new(),
         }
     }
 }
@@ -397,8 +398,9 @@ async fn add_network(state: &State, name: String, address: String) -> HResult<Va
     }
     let port = super::net::ensure(state).await?;
     let digits = state.config_pairing_code_length();
-    let session = Pairing::new(digits, pairing_ttl(), "network", &name).map_err(|e| server(e.to_string()))?;
+    let mut session = Pairing::new(digits, pairing_ttl(), "network", &name).map_err(|e| server(e.to_string()))?;
     let address = std::net::SocketAddr::new(ip, port).to_string();
+    session.address = address.clone();
     let peercode = format!("{name}:{address}:{}", session.code());
     let mut slot = state.pairing.lock().await;
     *slot = PairingSlot { session: Some(session), joined: None };
@@ -446,7 +448,7 @@ async fn join_network(state: &State, code: Peercode) -> HResult<Value> {
     let ours = conn.local_addr().map(|a| std::net::SocketAddr::new(a.ip(), our_port).to_string()).unwrap_or_default();
     let mut params = Remote::ours(state);
     params["name"] = Value::from(state.identity.repo_name.clone());
-    params["address"] = Value::from(ours);
+    params["address"] = Value::from(ours.clone());
     let request = json!({ "jsonrpc": "2.0", "id": 1, "method": "pair.request", "params": params });
     let answer = conn.call(&request).await.map_err(|e| {
         server(format!("pairing failed: {e} (a mistyped code counts as one of 3 tries: check it and run join again)"))
@@ -468,6 +470,7 @@ async fn join_network(state: &State, code: Peercode) -> HResult<Value> {
     let mut peer = remote.into_peer(&name, addr.to_string(), token.into(), "network", "dialer");
     peer.repo_path = String::new();
     peer.remote_static = super::secure::hex(conn.remote_static());
+    peer.announced_address = ours;
     state.peers.add(peer.clone()).map_err(|e| server(e.to_string()))?;
     start_link(state, &peer).await?;
     ok(&json!({ "status": "paired", "peer": public(&peer) }))
@@ -494,8 +497,8 @@ pub async fn pair_network(state: &State, params: Value, remote_static: &str, fro
         )));
     }
     let mut slot = state.pairing.lock().await;
-    let listener_name = match &slot.session {
-        Some(s) if s.transport == "network" && !s.locked() && !s.expired() => s.name.clone(),
+    let (listener_name, announced) = match &slot.session {
+        Some(s) if s.transport == "network" && !s.locked() && !s.expired() => (s.name.clone(), s.address.clone()),
         _ => return Err(server(pairing::PairingError::NoSession.to_string())),
     };
     if p.name.is_empty() || p.name.contains(':') {
@@ -506,6 +509,7 @@ pub async fn pair_network(state: &State, params: Value, remote_static: &str, fro
     let mut peer = p.remote.into_peer(&name, address.to_string(), token.clone(), "network", "listener");
     peer.repo_path = String::new();
     peer.remote_static = remote_static.to_string();
+    peer.announced_address = announced;
     state.peers.add(peer.clone()).map_err(|e| server(e.to_string()))?;
     start_link(state, &peer).await?;
     slot.session = None;
@@ -633,6 +637,50 @@ pub async fn repair(state: &State, params: Value) -> HResult<Value> {
     }
 }
 
+/// `peer.address_changed {token, address}` (from a network peer, on its
+/// authenticated link): it listens elsewhere now. The new address must be
+/// the one the link comes from and stay in the /24 (IPv4) or /64 (IPv6) of
+/// the address paired with, so a stolen token cannot redirect us.
+pub async fn address_changed(state: &State, params: Value, from: std::net::IpAddr) -> HResult<Value> {
+    #[derive(Deserialize)]
+    struct P {
+        #[serde(default)]
+        token: String,
+        address: String,
+    }
+    let p: P = parse(params)?;
+    let peer = super::sync::peer_for_token(state, &p.token)?;
+    let new: std::net::SocketAddr =
+        p.address.parse().map_err(|_| bad_params(format!("{:?} is not ip:port", p.address)))?;
+    if peer.transport != "network" {
+        return Err(bad_params(format!("{} is a {} peer: its address is not announced", peer.name, peer.transport)));
+    }
+    if new.ip() != from {
+        return Err(bad_params(format!("the new address {} is not where the link comes from ({from})", new.ip())));
+    }
+    let old: Option<std::net::SocketAddr> = peer.address.parse().ok();
+    if !old.is_some_and(|o| same_subnet(o.ip(), new.ip())) {
+        return Err(server(format!(
+            "{} moved outside the network it was paired on ({} -> {}): pair again",
+            peer.name, peer.address, new
+        )));
+    }
+    state.peers.update(&peer.name, |x| x.address = new.to_string()).map_err(|e| server(e.to_string()))?;
+    tracing::info!(peer = %peer.name, from = %peer.address, to = %new, "peer address changed");
+    // Dial the new address now rather than at the next backoff step.
+    state.links.kick(&peer.name);
+    ok(&json!({ "status": "ok", "address": new.to_string() }))
+}
+
+/// Same /24 (IPv4) or /64 (IPv6).
+fn same_subnet(a: std::net::IpAddr, b: std::net::IpAddr) -> bool {
+    match (a, b) {
+        (std::net::IpAddr::V4(a), std::net::IpAddr::V4(b)) => a.octets()[..3] == b.octets()[..3],
+        (std::net::IpAddr::V6(a), std::net::IpAddr::V6(b)) => a.segments()[..4] == b.segments()[..4],
+        _ => false,
+    }
+}
+
 /// `peer.remove {name}`.
 pub async fn remove(state: &State, params: Value) -> HResult<Value> {
     #[derive(Deserialize)]
@@ -656,6 +704,16 @@ pub async fn remove(state: &State, params: Value) -> HResult<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn address_changes_stay_in_the_paired_subnet() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap_or_else(|e| panic!("{e}"));
+        assert!(same_subnet(ip("192.168.1.20"), ip("192.168.1.77")));
+        assert!(!same_subnet(ip("192.168.1.20"), ip("192.168.2.20")));
+        assert!(!same_subnet(ip("10.0.0.1"), ip("::1")));
+        assert!(same_subnet(ip("fd00:1:2:3::1"), ip("fd00:1:2:3::99")));
+        assert!(!same_subnet(ip("fd00:1:2:3::1"), ip("fd00:1:2:4::1")));
+    }
 
     #[test]
     fn peercodes_parse_with_ipv4_and_ipv6() {
