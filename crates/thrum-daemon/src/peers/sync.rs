@@ -122,13 +122,25 @@ pub async fn notify(state: &State, params: Value) -> HResult<Value> {
 /// call it.
 pub fn translate(raw: Value, theirs: &str, ours: &str) -> Option<Event> {
     let mut ev = Event::from_object(raw).ok()?;
+    // A peer is trusted to send, not to send anything: ids must be ids and
+    // bodies within what a local send may carry.
+    let valid_message_id = ev
+        .as_object()
+        .get("message_id")
+        .and_then(Value::as_str)
+        .is_some_and(|id| thrum_core::ids::is_valid(thrum_core::IdKind::Message, id));
+    let content_len =
+        ev.as_object().get("body").and_then(|b| b.get("content")).and_then(Value::as_str).map_or(0, str::len);
+    if ev.event_id().is_empty() || !valid_message_id || content_len > thrum_proto::methods::message::MAX_CONTENT {
+        return None;
+    }
     let strip = |s: &str| s.strip_prefix(theirs).and_then(|r| r.strip_prefix(':')).map(str::to_string);
     let proxied = |s: &str| format!("{ours}:{s}");
     let o = ev.as_object_mut();
     match o.get("type").and_then(Value::as_str)? {
         "message.create" => {
             let author = o.get("agent_id").and_then(Value::as_str)?.to_string();
-            if author.is_empty() || author.contains(':') {
+            if thrum_core::AgentName::parse(&author).is_err() {
                 return None;
             }
             o.insert("agent_id".into(), Value::from(proxied(&author)));
@@ -179,7 +191,7 @@ pub fn translate(raw: Value, theirs: &str, ours: &str) -> Option<Event> {
         }
         "message.receipt" => {
             let reader = o.get("agent_id").and_then(Value::as_str)?.to_string();
-            if reader.is_empty() || reader.contains(':') {
+            if thrum_core::AgentName::parse(&reader).is_err() {
                 return None;
             }
             o.insert("agent_id".into(), Value::from(proxied(&reader)));
@@ -218,14 +230,22 @@ mod tests {
 
     #[test]
     fn receipts_are_renamed_and_the_rest_is_refused() {
-        let r = json!({"type": "message.receipt", "event_id": "e", "timestamp": "t", "message_id": "m",
+        let r = json!({"type": "message.receipt", "event_id": "e", "timestamp": "t", "message_id": "msg_1",
                        "agent_id": "bob", "receipt_type": "read"});
         let ev = translate(r, "a", "b").unwrap_or_else(|| panic!("dropped"));
         assert_eq!(ev.as_object()["agent_id"], "b:bob");
         // Nothing addressed to us, or another kind: not taken.
-        let none = json!({"type": "message.create", "event_id": "e", "timestamp": "t", "message_id": "m",
+        let none = json!({"type": "message.create", "event_id": "e", "timestamp": "t", "message_id": "msg_1",
                           "agent_id": "alice", "recipients": ["carol"]});
         assert!(translate(none, "b", "a").is_none());
+        // Malformed ids and oversized bodies are refused.
+        let bad_id = json!({"type": "message.create", "event_id": "e", "timestamp": "t", "message_id": "../x",
+                            "agent_id": "alice", "recipients": ["b:bob"]});
+        assert!(translate(bad_id, "b", "a").is_none());
+        let huge = "x".repeat(thrum_proto::methods::message::MAX_CONTENT + 1);
+        let big = json!({"type": "message.create", "event_id": "e", "timestamp": "t", "message_id": "msg_2",
+                         "agent_id": "alice", "recipients": ["b:bob"], "body": {"content": huge}});
+        assert!(translate(big, "b", "a").is_none());
         let other = json!({"type": "agent.register", "event_id": "e", "timestamp": "t", "agent_id": "x"});
         assert!(translate(other, "b", "a").is_none());
     }
