@@ -291,7 +291,9 @@ fn sync_endpoints_refuse_forged_tokens() {
     let port = std::fs::read_to_string(a.thrum_dir().join("var/ws.port")).unwrap().trim().to_string();
     let (mut ws, _) = tungstenite::connect(format!("ws://127.0.0.1:{port}/peer")).unwrap();
     let token = stored_token(&a);
-    let forged = format!("{}0", &token[..63]);
+    // One hex digit off (never the same digit: that would be the token).
+    let last = if token.ends_with('0') { '1' } else { '0' };
+    let forged = format!("{}{last}", &token[..63]);
     for params in [serde_json::json!({}), serde_json::json!({ "token": forged }), serde_json::json!({ "token": "" })] {
         let req = serde_json::json!({ "jsonrpc": "2.0", "id": 1, "method": "sync.pull", "params": params });
         ws.send(tungstenite::Message::Text(req.to_string().into())).unwrap();
