@@ -23,6 +23,10 @@ pub struct SendArgs {
     /// Alias of --broadcast.
     #[arg(long, hide = true)]
     pub everyone: bool,
+    /// A broadcast also reaches the paired peers' addressable agents
+    /// (`thrum peer configure … add-agent`); without it, it stays here.
+    #[arg(long)]
+    pub include_peers: bool,
     /// Mention a role or agent (repeatable).
     #[arg(long)]
     pub mention: Vec<String>,
@@ -190,6 +194,7 @@ pub fn send(ctx: &mut Ctx, a: SendArgs) -> Result<u8> {
         "refs": super::scopes(&a.refs, "ref")?,
         "mentions": mentions,
         "reply_to": a.reply_to.unwrap_or_default(),
+        "include_peers": a.include_peers,
         "caller_agent_id": me.name,
     });
     let r: SendResult = ctx.call_retrying(mm::SEND, &params)?;

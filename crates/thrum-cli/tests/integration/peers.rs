@@ -522,4 +522,19 @@ fn three_daemons_local_and_network_share_a_group() {
     // Nothing leaked between b and c: each sees only what named it.
     assert_eq!(b.json(Some("bob"), &["inbox"])["total"], 1);
     assert_eq!(c.json(Some("carol"), &["inbox"])["total"], 1);
+
+    // A broadcast stays on a unless asked to reach the peers.
+    a.ok(Some("alice"), &["send", "local news", "--broadcast"]);
+    let wide = a.json(Some("alice"), &["send", "news for all", "--broadcast", "--include-peers"]);
+    let mut to: Vec<&str> =
+        wide["recipients"].as_array().unwrap().iter().map(|r| r["agent_id"].as_str().unwrap()).collect();
+    to.sort();
+    assert_eq!(to, ["repo-2:carol", "repo:bob"]);
+    wait_for("the wide broadcast", || {
+        unread(&b, "bob").iter().any(|m| m["body"]["content"] == "news for all")
+            && unread(&c, "carol").iter().any(|m| m["body"]["content"] == "news for all")
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(!unread(&b, "bob").iter().any(|m| m["body"]["content"] == "local news"));
+    assert!(!unread(&c, "carol").iter().any(|m| m["body"]["content"] == "local news"));
 }

@@ -80,7 +80,15 @@ fn resolve_audience(
     scopes: &[Scope],
     refs: &[Scope],
     peers: &[crate::peers::Peer],
+    include_peers: bool,
 ) -> HResult<Resolved> {
+    // A broadcast reaches the peers' addressable agents only when asked.
+    let peer_agents = || -> Vec<String> {
+        if !include_peers {
+            return Vec::new();
+        }
+        peers.iter().flat_map(|p| p.remote_agents.iter().map(move |a| format!("{}:{a}", p.proxy_prefix))).collect()
+    };
     let mut scopes = scopes.to_vec();
     let mut refs = refs.to_vec();
     let mut audiences: Vec<Audience> = Vec::new();
@@ -125,6 +133,7 @@ fn resolve_audience(
             for a in query::agents(c, None, None)? {
                 recipients.insert(a.agent_id);
             }
+            recipients.extend(peer_agents());
             resolved += 1;
             continue;
         }
@@ -159,6 +168,7 @@ fn resolve_audience(
         for a in query::agents(c, None, None)? {
             recipients.insert(a.agent_id);
         }
+        recipients.extend(peer_agents());
     }
     recipients.remove(author);
     Ok(Resolved { scopes, refs, audiences, recipients, warnings, resolved })
@@ -196,7 +206,8 @@ pub async fn send(state: &State, caller: &Caller, params: Value) -> HResult<Valu
         }
     }
     let peers = state.peers.all();
-    let mut audience = state.read(|r| resolve_audience(r, &targets, &author, &p.scopes, &p.refs, &peers))?;
+    let mut audience =
+        state.read(|r| resolve_audience(r, &targets, &author, &p.scopes, &p.refs, &peers, p.include_peers))?;
     // Say so when a peer the message goes to is down: it waits in the
     // queue (`thrum peer list` shows it pending) until the peer is back.
     for peer in &peers {

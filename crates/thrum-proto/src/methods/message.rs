@@ -47,6 +47,10 @@ pub struct SendParams {
     pub mentions: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
+    /// Ours: a broadcast also reaches the paired peers' addressable agents
+    /// (never without asking).
+    #[serde(default, skip_serializing_if = "crate::methods::is_false")]
+    pub include_peers: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caller_agent_id: Option<String>,
 }
