@@ -204,6 +204,9 @@ fn list(ctx: &mut Ctx, detailed: bool) -> Result<u8> {
         ctx.out.line("No peers. Pair with: thrum peer add --type local (then peer join on the other side)");
         return Ok(0);
     }
+    if let Some(ts) = r.get("tailscale") {
+        ctx.out.line(format!("Tailscale: {}", super::sync::tailscale_line(ts)));
+    }
     let s = |v: &Value, k: &str| match &v[k] {
         Value::Array(a) => a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "),
         Value::Number(n) => n.to_string(),

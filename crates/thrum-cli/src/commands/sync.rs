@@ -47,6 +47,9 @@ pub fn run(ctx: &mut Ctx, cmd: SyncCmd) -> Result<u8> {
     out.line(format!("Mode:       {}", s("mode")));
     out.line(format!("Remote:     {}", if s("remote").is_empty() { "(none)".to_string() } else { s("remote") }));
     out.line(format!("State:      {}", s("sync_state")));
+    if let Some(ts) = v.get("tailscale") {
+        out.line(format!("Tailscale:  {}", tailscale_line(ts)));
+    }
     if s("last_sync_at").is_empty() {
         out.line("Last sync:  never");
     } else {
@@ -69,4 +72,14 @@ pub fn run(ctx: &mut Ctx, cmd: SyncCmd) -> Result<u8> {
         out.line(format!("  Fix:      {}", s("last_error_hint")));
     }
     Ok(0)
+}
+
+/// `running (100.64.0.1)`, or the state and what to do about it.
+pub fn tailscale_line(ts: &Value) -> String {
+    let state = ts["state"].as_str().unwrap_or("unknown");
+    let addrs: Vec<&str> = ts["addresses"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    match ts["hint"].as_str() {
+        Some(h) => format!("{state}: {h}"),
+        None => format!("{state} ({})", addrs.join(", ")),
+    }
 }

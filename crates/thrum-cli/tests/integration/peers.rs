@@ -382,8 +382,8 @@ fn network_pairing_locks_after_three_wrong_codes() {
     assert!(peers(&a).is_empty() && peers(&b).is_empty());
 }
 
-/// Two network namespaces joined by a veth pair: 10.77.0.1 (a) and
-/// 10.77.0.2 (b). Removed on drop.
+/// Two network namespaces joined by a veth pair: `{subnet}.1` (a) and
+/// `{subnet}.2` (b). Removed on drop.
 struct Netns {
     a: String,
     b: String,
@@ -396,7 +396,7 @@ fn ip(args: &[&str]) {
 }
 
 impl Netns {
-    fn new() -> Netns {
+    fn new(subnet: &str) -> Netns {
         let id = std::process::id() % 100_000;
         let n = Netns { a: format!("thrum{id}a"), b: format!("thrum{id}b"), veth: format!("thv{id}a") };
         let peer_veth = format!("thv{id}b");
@@ -405,8 +405,8 @@ impl Netns {
         ip(&["link", "add", &n.veth, "type", "veth", "peer", "name", &peer_veth]);
         ip(&["link", "set", &n.veth, "netns", &n.a]);
         ip(&["link", "set", &peer_veth, "netns", &n.b]);
-        ip(&["-n", &n.a, "addr", "add", "10.77.0.1/24", "dev", &n.veth]);
-        ip(&["-n", &n.b, "addr", "add", "10.77.0.2/24", "dev", &peer_veth]);
+        ip(&["-n", &n.a, "addr", "add", &format!("{subnet}.1/24"), "dev", &n.veth]);
+        ip(&["-n", &n.b, "addr", "add", &format!("{subnet}.2/24"), "dev", &peer_veth]);
         for (ns, dev) in [(&n.a, &n.veth), (&n.b, &peer_veth)] {
             ip(&["-n", ns, "link", "set", "lo", "up"]);
             ip(&["-n", ns, "link", "set", dev, "up"]);
@@ -416,9 +416,10 @@ impl Netns {
 
     /// Starts `env`'s daemon inside namespace `ns` (CLI calls then reach it
     /// through its Unix socket from anywhere).
-    fn start_daemon(&self, env: &TestEnv, ns: &str) {
+    fn start_daemon(&self, env: &TestEnv, ns: &str, vars: &[(&str, &str)]) {
         let mut cmd = env.hermetic(std::process::Command::new("ip"));
         cmd.args(["netns", "exec", ns, crate::BIN, "daemon", "start"]).current_dir(env.repo());
+        cmd.envs(vars.iter().copied());
         let out = cmd.output().unwrap();
         assert!(out.status.success(), "daemon start in {ns}: {}", String::from_utf8_lossy(&out.stderr));
     }
@@ -440,11 +441,11 @@ impl Drop for Netns {
 fn network_peers_in_two_namespaces_survive_a_cut_link() {
     let a = env_with(&[("alice", "dev", "m")]);
     let b = env_with(&[("bob", "reviewer", "m")]);
-    let net = Netns::new();
+    let net = Netns::new("10.77.0");
     a.ok(None, &["daemon", "stop"]);
     b.ok(None, &["daemon", "stop"]);
-    net.start_daemon(&a, &net.a);
-    net.start_daemon(&b, &net.b);
+    net.start_daemon(&a, &net.a, &[]);
+    net.start_daemon(&b, &net.b, &[]);
 
     let (add, code) = start_add_as(&a, "alpha", &["--type", "network", "--address", "10.77.0.1"]);
     assert!(code.starts_with("alpha:10.77.0.1:"), "{code}");
@@ -537,4 +538,62 @@ fn three_daemons_local_and_network_share_a_group() {
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert!(!unread(&b, "bob").iter().any(|m| m["body"]["content"] == "local news"));
     assert!(!unread(&c, "carol").iter().any(|m| m["body"]["content"] == "local news"));
+}
+
+/// A stand-in for the `tailscale` CLI (no tailnet can run in CI): it reports
+/// the namespace's 100.64.0.0/10 address as the node's tailnet address, and
+/// names nodes after their address for `whois`.
+fn tailscale_stand_in(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("tailscale");
+    std::fs::write(
+        &path,
+        r#"#!/bin/sh
+ip=$(ip -o -4 addr show | grep -o 'inet 100\.[0-9.]*' | head -1 | cut -d' ' -f2)
+case "$1" in
+  status) printf '{"BackendState":"Running","Self":{"TailscaleIPs":["%s"],"DNSName":"node-%s."}}\n' "$ip" "$ip" ;;
+  whois) printf '{"Node":{"Name":"node-%s."}}\n' "$3" ;;
+  *) exit 1 ;;
+esac
+"#,
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+#[test]
+fn tailscale_peers_pair_on_tailnet_addresses_only() {
+    let a = env_with(&[("alice", "dev", "m")]);
+    let b = env_with(&[("bob", "reviewer", "m")]);
+    // Without a running Tailscale, the error says what to do.
+    let (_, err) = a.fail(None, &["peer", "add", "--type", "tailscale"]);
+    assert!(err.contains("Tailscale is not installed here") || err.contains("Tailscale is"), "{err}");
+
+    let net = Netns::new("100.64.77");
+    let bin = tailscale_stand_in(a.home().as_path());
+    let vars = [("TAILSCALE_BIN", bin.to_str().unwrap())];
+    a.ok(None, &["daemon", "stop"]);
+    b.ok(None, &["daemon", "stop"]);
+    net.start_daemon(&a, &net.a, &vars);
+    net.start_daemon(&b, &net.b, &vars);
+
+    let (add, code) = start_add_as(&a, "alpha", &["--type", "tailscale"]);
+    assert!(code.starts_with("alpha:100.64.77.1:"), "the node's tailnet address: {code}");
+    // A peercode outside the tailnet is refused before dialing.
+    let (_, err) = b.fail(None, &["peer", "join", "--type", "tailscale", "--peercode", "x:192.168.1.5:9100:1234"]);
+    assert!(err.contains("not a tailnet address"), "{err}");
+    b.ok(None, &["peer", "join", "--type", "tailscale", "--peercode", &code]);
+    assert!(add.wait_with_output().unwrap().status.success());
+    let listed = a.json(None, &["peer", "list"]);
+    assert_eq!(listed["peers"][0]["transport"], "tailscale");
+    assert_eq!(listed["peers"][0]["remote_hostname"], "node-100.64.77.2", "whois names the joiner");
+    assert_eq!(listed["tailscale"]["state"], "running", "{listed}");
+    assert!(a.ok(None, &["peer", "list"]).contains("Tailscale: running (100.64.77.1)"));
+    assert_eq!(a.json(None, &["sync", "status"])["tailscale"]["state"], "running");
+
+    b.ok(None, &["peer", "configure", "alpha", "add-agent", "alice"]);
+    a.ok(None, &["peer", "configure", "repo", "add-agent", "bob"]);
+    a.ok(Some("alice"), &["send", "over the tailnet", "--to", "@repo:bob"]);
+    wait_for("bob to receive it", || unread(&b, "bob").iter().any(|m| m["body"]["content"] == "over the tailnet"));
 }

@@ -101,7 +101,7 @@ impl Links {
 /// Starts a link per paired peer and the notifier; returns at shutdown.
 pub async fn run(state: State) {
     // Network peers dial us too: listen again on the port they know.
-    if state.peers.all().iter().any(|p| p.transport == "network")
+    if state.peers.all().iter().any(|p| super::is_secure(&p.transport))
         && let Err(e) = super::net::ensure(&state).await
     {
         tracing::warn!(error = %e.0.message, "network peers cannot reach us");
@@ -195,7 +195,7 @@ enum Conn {
 }
 
 async fn connect(state: &State, peer: &Peer) -> Result<Conn, LinkError> {
-    if peer.transport == "network" {
+    if super::is_secure(&peer.transport) {
         let addr: std::net::SocketAddr = peer
             .address
             .parse()

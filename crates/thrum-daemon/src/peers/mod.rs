@@ -12,6 +12,7 @@ pub mod registry;
 pub mod rpc;
 pub mod secure;
 pub mod sync;
+pub mod tailscale;
 
 pub use pairing::{Pairing, PairingError};
 pub use registry::{Peer, Registry};
@@ -39,6 +40,11 @@ pub fn same_secret(a: &str, b: &str) -> bool {
 
 /// The transports a peer can use.
 pub const TYPES: &[&str] = &["local", "network", "tailscale"];
+
+/// Transports that run over the encrypted TCP channel (`secure`, `net`).
+pub fn is_secure(transport: &str) -> bool {
+    matches!(transport, "network" | "tailscale")
+}
 
 #[cfg(test)]
 mod tests {

@@ -108,12 +108,17 @@ async fn accept_loop(state: State, listener: TcpListener, key: StaticKey) {
 async fn serve(state: &State, stream: tokio::net::TcpStream, from: SocketAddr, key: &StaticKey) -> HResult<()> {
     let code = {
         let slot = state.pairing.lock().await;
-        slot.open_code("network")
+        slot.open_code_secure()
     };
     let peers = state.peers.all();
+    // A Tailscale peer must also come from the tailnet.
     let known = |k: &[u8]| {
         let k = secure::hex(k);
-        peers.iter().any(|p| p.transport == "network" && super::same_secret(&p.remote_static, &k))
+        peers.iter().any(|p| {
+            super::is_secure(&p.transport)
+                && super::same_secret(&p.remote_static, &k)
+                && (p.transport != "tailscale" || super::tailscale::in_tailnet(from.ip()))
+        })
     };
     let accepted = tokio::time::timeout(secure::HANDSHAKE_TIMEOUT, secure::accept(stream, key, move || code, known))
         .await
@@ -124,7 +129,7 @@ async fn serve(state: &State, stream: tokio::net::TcpStream, from: SocketAddr, k
         Err(secure::SecureError::Handshake(e)) => {
             // During a pairing a failed handshake is a wrong code.
             let mut slot = state.pairing.lock().await;
-            slot.wrong_code("network");
+            slot.wrong_code_secure();
             Err(server(format!("handshake failed: {e}")))
         }
         Err(e) => Err(server(e.to_string())),

@@ -36,9 +36,22 @@ impl PairingSlot {
         }
     }
 
-    /// A joiner over `transport` failed to prove the code: one try spent.
-    pub fn wrong_code(&mut self, transport: &str) {
-        if let Some(s) = self.session.as_mut().filter(|s| s.transport == transport) {
+    /// The code of an open network or Tailscale pairing.
+    pub fn open_code_secure(&self) -> Result<String, String> {
+        let transport = self.session.as_ref().map(|s| s.transport.clone()).unwrap_or_default();
+        if !super::is_secure(&transport) {
+            return Err(match transport.as_str() {
+                "" => pairing::PairingError::NoSession.to_string(),
+                other => format!("the open pairing is for --type {other}"),
+            });
+        }
+        self.open_code(&transport)
+    }
+
+    /// A joiner of a network or Tailscale pairing failed to prove the
+    /// code: one try spent.
+    pub fn wrong_code_secure(&mut self) {
+        if let Some(s) = self.session.as_mut().filter(|s| super::is_secure(&s.transport)) {
             let _ = s.spend_attempt();
         }
     }
@@ -58,10 +71,7 @@ fn public(p: &Peer) -> Value {
 
 fn check_type(t: &str) -> HResult<()> {
     match t {
-        "local" | "network" => Ok(()),
-        "tailscale" => Err(server(
-            "--type tailscale is not available in this build yet: use --type network with the peer's 100.x address",
-        )),
+        "local" | "network" | "tailscale" => Ok(()),
         "" => Err(bad_params("--type is required: local, network or tailscale")),
         other => Err(bad_params(format!("unknown peer type {other:?}: use local, network or tailscale"))),
     }
@@ -130,8 +140,8 @@ pub async fn add(state: &State, params: Value) -> HResult<Value> {
     }
     let p: P = parse(params)?;
     check_type(&p.kind)?;
-    if p.kind == "network" {
-        return add_network(state, p.name, p.address).await;
+    if super::is_secure(&p.kind) {
+        return add_network(state, p.name, p.address, &p.kind).await;
     }
     if state.ws_port() == 0 {
         return Err(server("this daemon has no HTTP port to pair on: check `daemon.ws_port` and restart it"));
@@ -280,8 +290,8 @@ pub async fn join(state: &State, params: Value) -> HResult<Value> {
     let p: P = parse(params)?;
     check_type(&p.kind)?;
     let code = parse_peercode(&p.peercode).map_err(|e| bad_params(format!("invalid peercode: {e}")))?;
-    if p.kind == "network" {
-        return join_network(state, code).await;
+    if super::is_secure(&p.kind) {
+        return join_network(state, code, &p.kind).await;
     }
     if !code.ip.is_loopback() {
         return Err(bad_params(
@@ -377,12 +387,14 @@ fn name_free(state: &State, name: &str) -> HResult<()> {
 
 /// `peer add --type network`: opens the peer listener and a pairing; the
 /// peercode names the address this machine is reached at.
-async fn add_network(state: &State, name: String, address: String) -> HResult<Value> {
+async fn add_network(state: &State, name: String, address: String, kind: &str) -> HResult<Value> {
     let name = if name.is_empty() { state.identity.repo_name.clone() } else { name };
     if name.is_empty() || name.contains(':') {
         return Err(bad_params("the peer name must be non-empty and contain no ':' (pass --name)"));
     }
-    let ip: std::net::IpAddr = if address.is_empty() {
+    let ip: std::net::IpAddr = if address.is_empty() && kind == "tailscale" {
+        super::tailscale::node_address().map_err(server)?
+    } else if address.is_empty() {
         lan_address().ok_or_else(|| {
             bad_params("cannot tell this machine's LAN address: pass --address with the IP the other machine reaches")
         })?
@@ -396,9 +408,12 @@ async fn add_network(state: &State, name: String, address: String) -> HResult<Va
     if ip.is_unspecified() {
         return Err(bad_params("--address must be this machine's own IP, not 0.0.0.0"));
     }
+    if kind == "tailscale" && !super::tailscale::in_tailnet(ip) {
+        return Err(bad_params(format!("{ip} is not a tailnet address (100.64.0.0/10 or fd7a:115c:a1e0::/48)")));
+    }
     let port = super::net::ensure(state).await?;
     let digits = state.config_pairing_code_length();
-    let mut session = Pairing::new(digits, pairing_ttl(), "network", &name).map_err(|e| server(e.to_string()))?;
+    let mut session = Pairing::new(digits, pairing_ttl(), kind, &name).map_err(|e| server(e.to_string()))?;
     let address = std::net::SocketAddr::new(ip, port).to_string();
     session.address = address.clone();
     let peercode = format!("{name}:{address}:{}", session.code());
@@ -408,7 +423,7 @@ async fn add_network(state: &State, name: String, address: String) -> HResult<Va
         "peercode": peercode,
         "name": name,
         "address": address,
-        "type": "network",
+        "type": kind,
         "repo_path": state.repo_root.display().to_string(),
         "expires_in_s": pairing_ttl().as_secs(),
     }))
@@ -426,8 +441,14 @@ fn lan_address() -> Option<std::net::IpAddr> {
 /// `peer join --type network`: SPAKE2 + Noise to the listener, then the
 /// pairing request inside the encrypted channel. We listen too, so the
 /// listener can pull from us.
-async fn join_network(state: &State, code: Peercode) -> HResult<Value> {
+async fn join_network(state: &State, code: Peercode, kind: &str) -> HResult<Value> {
     name_free(state, &code.name)?;
+    if kind == "tailscale" && !super::tailscale::in_tailnet(code.ip) {
+        return Err(bad_params(format!(
+            "{} is not a tailnet address: a --type tailscale peercode names the other node's 100.x address",
+            code.ip
+        )));
+    }
     let key = super::net::static_key(state)?;
     let our_port = super::net::ensure(state).await?;
     let addr = std::net::SocketAddr::new(code.ip, code.port);
@@ -467,7 +488,7 @@ async fn join_network(state: &State, code: Peercode) -> HResult<Value> {
     let name = r["name"].as_str().unwrap_or(&code.name).to_string();
     name_free(state, &name)?;
     let remote: Remote = serde_json::from_value(r.clone()).unwrap_or_default();
-    let mut peer = remote.into_peer(&name, addr.to_string(), token.into(), "network", "dialer");
+    let mut peer = remote.into_peer(&name, addr.to_string(), token.into(), kind, "dialer");
     peer.repo_path = String::new();
     peer.remote_static = super::secure::hex(conn.remote_static());
     peer.announced_address = ours;
@@ -497,17 +518,29 @@ pub async fn pair_network(state: &State, params: Value, remote_static: &str, fro
         )));
     }
     let mut slot = state.pairing.lock().await;
-    let (listener_name, announced) = match &slot.session {
-        Some(s) if s.transport == "network" && !s.locked() && !s.expired() => (s.name.clone(), s.address.clone()),
+    let (listener_name, announced, kind) = match &slot.session {
+        Some(s) if super::is_secure(&s.transport) && !s.locked() && !s.expired() => {
+            (s.name.clone(), s.address.clone(), s.transport.clone())
+        }
         _ => return Err(server(pairing::PairingError::NoSession.to_string())),
     };
+    if kind == "tailscale" && !super::tailscale::in_tailnet(from) {
+        return Err(bad_params(format!("{from} is not a tailnet address: join over Tailscale")));
+    }
     if p.name.is_empty() || p.name.contains(':') {
         return Err(bad_params("the joiner's name must be non-empty and contain no ':'"));
     }
     let token = super::new_token().map_err(|e| server(e.to_string()))?;
     let name = unique_name(state, &p.name);
-    let mut peer = p.remote.into_peer(&name, address.to_string(), token.clone(), "network", "listener");
+    let mut peer = p.remote.into_peer(&name, address.to_string(), token.clone(), &kind, "listener");
     peer.repo_path = String::new();
+    // The tailnet's own word on who is calling, where it can tell.
+    if kind == "tailscale"
+        && let Some(node) = super::tailscale::whois(from)
+    {
+        tracing::info!(peer = %name, node = %node, "tailscale peer identified");
+        peer.remote_hostname = node;
+    }
     peer.remote_static = remote_static.to_string();
     peer.announced_address = announced;
     state.peers.add(peer.clone()).map_err(|e| server(e.to_string()))?;
@@ -553,6 +586,9 @@ pub async fn list(state: &State) -> HResult<Value> {
             v["last_sync_at"] = Value::from(at.last_pull_at);
         }
         peers.push(v);
+    }
+    if state.peers.all().iter().any(|p| p.transport == "tailscale") {
+        return ok(&json!({ "peers": peers, "tailscale": super::tailscale::status() }));
     }
     ok(&json!({ "peers": peers }))
 }
@@ -652,14 +688,19 @@ pub async fn address_changed(state: &State, params: Value, from: std::net::IpAdd
     let peer = super::sync::peer_for_token(state, &p.token)?;
     let new: std::net::SocketAddr =
         p.address.parse().map_err(|_| bad_params(format!("{:?} is not ip:port", p.address)))?;
-    if peer.transport != "network" {
+    if !super::is_secure(&peer.transport) {
         return Err(bad_params(format!("{} is a {} peer: its address is not announced", peer.name, peer.transport)));
+    }
+    if peer.transport == "tailscale" && !super::tailscale::in_tailnet(new.ip()) {
+        return Err(bad_params(format!("{} is outside the tailnet: pair again", new.ip())));
     }
     if new.ip() != from {
         return Err(bad_params(format!("the new address {} is not where the link comes from ({from})", new.ip())));
     }
     let old: Option<std::net::SocketAddr> = peer.address.parse().ok();
-    if !old.is_some_and(|o| same_subnet(o.ip(), new.ip())) {
+    // On a tailnet any tailnet address will do; on a LAN, the same subnet.
+    let allowed = peer.transport == "tailscale" || old.is_some_and(|o| same_subnet(o.ip(), new.ip()));
+    if !allowed {
         return Err(server(format!(
             "{} moved outside the network it was paired on ({} -> {}): pair again",
             peer.name, peer.address, new

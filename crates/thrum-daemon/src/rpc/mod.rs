@@ -47,7 +47,13 @@ pub async fn dispatch(state: &State, caller: &Caller, method: &str, params: Valu
         ym::UNSUBSCRIBE => system::unsubscribe(state, caller, params).await,
         ym::SUBSCRIPTIONS_LIST => system::subscriptions_list(state, caller, params).await,
         ym::SYNC_FORCE => system::sync_force(state, params).await,
-        ym::SYNC_STATUS => ok(&state.sync.status()),
+        // Tailscale peers depend on the host's Tailscale: show its state.
+        ym::SYNC_STATUS => ok(&state.sync.status()).map(|mut v| {
+            if state.peers.all().iter().any(|p| p.transport == "tailscale") {
+                v["tailscale"] = crate::peers::tailscale::status();
+            }
+            v
+        }),
 
         am::REGISTER => agent::register(state, caller, params).await,
         am::LIST => agent::list(state, params).await,
