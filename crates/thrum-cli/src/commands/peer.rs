@@ -259,6 +259,11 @@ fn list(ctx: &mut Ctx, detailed: bool) -> Result<u8> {
                 "  └─ the peer refused our token — pair again: thrum peer remove {}, then peer add / peer join",
                 s(p, "name")
             )),
+            _ if s(p, "reconcile_status") == "drift_reconcile_failed" => ctx.out.line(format!(
+                "  └─ drift detected ({}) — run: thrum peer join --type repair {}",
+                s(p, "last_error"),
+                s(p, "name")
+            )),
             "unreachable" => ctx.out.line(format!(
                 "  └─ unreachable: {} (retrying; messages wait; retry now: thrum peer join --type repair {})",
                 s(p, "last_error"),

@@ -169,6 +169,10 @@ fn paired(a: &TestEnv, b: &TestEnv) {
     assert!(add.wait_with_output().unwrap().status.success(), "peer add failed");
     b.ok(None, &["peer", "configure", "alpha", "add-agent", "alice"]);
     a.ok(None, &["peer", "configure", "repo", "add-agent", "bob"]);
+    // Both links come up on their own (the listener's waits for the
+    // joiner's first notify: it must not dial before the joiner holds the
+    // token, or it would see its token refused).
+    wait_for("both links", || peers(a)[0]["status"] == "healthy" && peers(b)[0]["status"] == "healthy");
 }
 
 /// Unread messages for `agent`, without marking them read.
@@ -243,6 +247,9 @@ fn a_peer_that_was_killed_gets_everything_once_when_back() {
     a.ok(Some("alice"), &["send", "before", "--to", "@repo:bob"]);
     wait_for("the first message", || unread(&b, "bob").len() == 1);
 
+    // Short backoff steps for a's links, so three failed dials take moments.
+    a.ok(None, &["daemon", "stop"]);
+    std::fs::write(a.thrum_dir().join(".env"), "THRUM_PEER_BACKOFF_MS=100\n").unwrap();
     b.kill_daemon();
     for i in 0..5 {
         a.ok(Some("alice"), &["send", &format!("while down {i}"), "--to", "@repo:bob"]);
@@ -254,6 +261,10 @@ fn a_peer_that_was_killed_gets_everything_once_when_back() {
     assert!(warnings.contains("peer repo is unreachable: the message is queued"), "{queued}");
     // Queued, and visibly so.
     wait_for("the messages to show as pending", || peers(&a)[0]["pending"].as_i64().unwrap_or(0) >= 6);
+    // Three failed dials in a row: drift, with the fix on the list.
+    wait_for("drift to be flagged", || peers(&a)[0]["reconcile_status"] == "drift_reconcile_failed");
+    let listing = a.ok(None, &["peer", "list"]);
+    assert!(listing.contains("drift detected") && listing.contains("thrum peer join --type repair repo"), "{listing}");
 
     // bob's daemon comes back (any command starts it) and catches up.
     wait_for("all six to arrive", || unread(&b, "bob").len() == 7);
@@ -264,6 +275,7 @@ fn a_peer_that_was_killed_gets_everything_once_when_back() {
         ["before", "while down 0", "while down 1", "while down 2", "while down 3", "while down 4", "while down 5"];
     assert_eq!(texts, want);
     wait_for("nothing pending", || peers(&a)[0]["pending"] == 0);
+    wait_for("the drift to clear", || peers(&a)[0]["reconcile_status"] == "healthy");
     // A repair dials again at once and says how it went.
     assert!(a.ok(None, &["peer", "join", "--type", "repair", "repo"]).contains("repo is reachable again"));
     let (_, err) = a.fail(None, &["peer", "join", "--type", "repair", "nobody"]);
@@ -343,12 +355,13 @@ fn network_peers_pair_over_an_encrypted_channel_and_exchange_messages() {
     b.ok(Some("bob"), &["reply", &id, "and back"]);
     wait_for("alice to get the reply", || unread(&a, "alice").iter().any(|m| m["body"]["content"] == "and back"));
 
-    // Kill the listener's daemon and take its peer port: it comes back on
-    // another one, tells b (same /24, from the address it connects from),
-    // and b follows.
+    // Kill the listener's daemon; it comes back on another port (as when
+    // its port was taken meanwhile), tells b (same /24, from the address it
+    // connects from), and b follows.
     let old_port: u16 = std::fs::read_to_string(a.thrum_dir().join("var/peer.port")).unwrap().trim().parse().unwrap();
     a.kill_daemon();
-    let _squatter = std::net::TcpListener::bind(("0.0.0.0", old_port)).unwrap();
+    let free = std::net::TcpListener::bind("0.0.0.0:0").unwrap().local_addr().unwrap().port();
+    std::fs::write(a.thrum_dir().join("var/peer.port"), format!("{free}\n")).unwrap();
     b.ok(Some("bob"), &["send", "while alpha is down", "--to", "@alpha:alice"]);
     wait_for("alice to catch up", || unread(&a, "alice").iter().any(|m| m["body"]["content"] == "while alpha is down"));
     let new_port: u16 = std::fs::read_to_string(a.thrum_dir().join("var/peer.port")).unwrap().trim().parse().unwrap();

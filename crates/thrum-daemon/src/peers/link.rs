@@ -25,6 +25,15 @@ use crate::state::State;
 const SCHEDULE: Duration = Duration::from_secs(15);
 /// Waits between failed dials.
 const BACKOFF: [Duration; 3] = [Duration::from_secs(2), Duration::from_secs(8), Duration::from_secs(30)];
+/// The wait after the `failures`-th failed dial in a row
+/// (`THRUM_PEER_BACKOFF_MS` makes every step that long, for tests).
+fn backoff(failures: u32) -> Duration {
+    if let Some(ms) = thrum_core::env::var("THRUM_PEER_BACKOFF_MS").ok().and_then(|v| v.parse().ok()) {
+        return Duration::from_millis(ms);
+    }
+    BACKOFF[(failures.max(1) as usize - 1).min(BACKOFF.len() - 1)]
+}
+
 /// After a refused token: only a notify, a repair or this long brings a retry.
 const REJECTED_WAIT: Duration = Duration::from_secs(600);
 /// One call's limit (connect included).
@@ -56,6 +65,17 @@ pub struct Links {
 impl Links {
     /// Starts the link to `name` unless it runs already.
     pub fn ensure(&self, state: &State, name: &str) {
+        self.start(state, name, false);
+    }
+
+    /// Starts the link of a pairing's listener: it waits for the joiner's
+    /// first notify (or the fallback interval) before dialing, because the
+    /// joiner stores our token and key only after our answer reaches it.
+    pub fn ensure_after_pairing(&self, state: &State, name: &str) {
+        self.start(state, name, true);
+    }
+
+    fn start(&self, state: &State, name: &str, wait_first: bool) {
         let kick = {
             let mut g = self.entries.lock().unwrap_or_else(|p| p.into_inner());
             if g.contains_key(name) {
@@ -66,7 +86,7 @@ impl Links {
             g.insert(name.to_string(), Entry { kick: kick.clone(), status });
             kick
         };
-        tokio::spawn(run_link(state.clone(), name.to_string(), kick));
+        tokio::spawn(run_link(state.clone(), name.to_string(), kick, wait_first));
     }
 
     /// Asks the link to pull now.
@@ -122,8 +142,15 @@ enum LinkError {
     Local(String),
 }
 
-async fn run_link(state: State, name: String, kick: Arc<Notify>) {
+async fn run_link(state: State, name: String, kick: Arc<Notify>, wait_first: bool) {
     let mut shutdown = state.shutdown.clone();
+    if wait_first {
+        tokio::select! {
+            _ = kick.notified() => {}
+            _ = tokio::time::sleep(SCHEDULE) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
     let mut failures = 0u32;
     let mut first = true;
     while let Some(peer) = state.peers.get(&name) {
@@ -148,7 +175,7 @@ async fn run_link(state: State, name: String, kick: Arc<Notify>) {
                 failures += 1;
                 let (kind, wait) = match &e {
                     LinkError::Rejected(_) => ("token_rejected", REJECTED_WAIT),
-                    _ => ("unreachable", BACKOFF[(failures as usize - 1).min(BACKOFF.len() - 1)]),
+                    _ => ("unreachable", backoff(failures)),
                 };
                 if failures <= 3 || failures.is_multiple_of(20) {
                     tracing::warn!(peer = %name, error = %e, failures, "peer pull failed");

@@ -347,7 +347,11 @@ pub async fn join(state: &State, params: Value) -> HResult<Value> {
 /// left by an earlier pairing under the same prefix mean nothing now.
 async fn start_link(state: &State, peer: &Peer) -> HResult<()> {
     forget_positions(state, peer.proxy_prefix.clone()).await?;
-    state.links.ensure(state, &peer.name);
+    if peer.role == "listener" {
+        state.links.ensure_after_pairing(state, &peer.name);
+    } else {
+        state.links.ensure(state, &peer.name);
+    }
     Ok(())
 }
 
@@ -534,12 +538,21 @@ pub async fn pair_network(state: &State, params: Value, remote_static: &str, fro
     let name = unique_name(state, &p.name);
     let mut peer = p.remote.into_peer(&name, address.to_string(), token.clone(), &kind, "listener");
     peer.repo_path = String::new();
-    // The tailnet's own word on who is calling, where it can tell.
-    if kind == "tailscale"
-        && let Some(node) = super::tailscale::whois(from)
-    {
-        tracing::info!(peer = %name, node = %node, "tailscale peer identified");
-        peer.remote_hostname = node;
+    // The tailnet's own word on who is calling: a running Tailscale that
+    // does not know the address means it is not a node of our tailnet.
+    if kind == "tailscale" {
+        match super::tailscale::whois(from) {
+            Some(node) => {
+                tracing::info!(peer = %name, node = %node, "tailscale peer identified");
+                peer.remote_hostname = node;
+            }
+            None if super::tailscale::status()["state"] == "running" => {
+                return Err(bad_params(format!(
+                    "{from} is not a node of this tailnet (tailscale whois does not know it)"
+                )));
+            }
+            None => {}
+        }
     }
     peer.remote_static = remote_static.to_string();
     peer.announced_address = announced;
@@ -575,6 +588,10 @@ pub async fn list(state: &State) -> HResult<Value> {
         let mut v = public(&p);
         let at = state.read(|r| Ok(thrum_store::projection::feed::state(r, &p.proxy_prefix)?))?;
         let link = state.links.status(&p.name).unwrap_or_default();
+        // The original's drift flag: the stored address or token no longer
+        // works after three dials in a row (or the token was refused).
+        let drift = link.state == "token_rejected" || (link.state == "unreachable" && link.failures >= 3);
+        v["reconcile_status"] = Value::from(if drift { "drift_reconcile_failed" } else { "healthy" });
         v["status"] = Value::from(if link.state.is_empty() { "stopped".to_string() } else { link.state });
         if !link.last_error.is_empty() {
             v["last_error"] = Value::from(link.last_error);

@@ -12,8 +12,10 @@
 //! that key and refuses strangers before reading a single request.
 //!
 //! On the wire every message is a frame: a 4-byte big-endian length, then
-//! the bytes. After the handshake each JSON message is encrypted in chunks
-//! of at most one Noise message.
+//! the bytes. The dialer's first frame and each listener reply before the
+//! keys exist start with a tag byte (pair, link or refused). After the
+//! handshake each JSON message is encrypted in chunks of at most one Noise
+//! message.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -262,11 +264,15 @@ pub async fn dial_link(addr: SocketAddr, ours: &StaticKey, theirs: &[u8]) -> Res
     let mut first = vec![TAG_LINK];
     first.extend_from_slice(&buf[..n]);
     write_frame(&mut s, &first).await?;
+    // Every reply is tagged: a handshake message starts with random key
+    // bytes, so its first byte alone could look like anything.
     let reply = read_frame(&mut s).await?;
-    if let Some((&TAG_REFUSED, why)) = reply.split_first() {
-        return Err(SecureError::Refused(String::from_utf8_lossy(why).into()));
-    }
-    hs.read_message(&reply, &mut buf).map_err(noise)?;
+    let msg2 = match reply.split_first() {
+        Some((&TAG_LINK, rest)) => rest,
+        Some((&TAG_REFUSED, why)) => return Err(SecureError::Refused(String::from_utf8_lossy(why).into())),
+        _ => return Err(SecureError::Protocol("not a thrum peer listener".into())),
+    };
+    hs.read_message(msg2, &mut buf).map_err(noise)?;
     Secure::new(s, hs)
 }
 
@@ -334,11 +340,15 @@ pub async fn accept(
             hs.read_message(msg1, &mut buf).map_err(noise)?;
             let caller = hs.get_remote_static().map(<[u8]>::to_vec).unwrap_or_default();
             if !known(&caller) {
-                let _ = write_frame(&mut s, b"Eunknown peer key: pair again").await;
+                let mut refusal = vec![TAG_REFUSED];
+                refusal.extend_from_slice(b"unknown peer key: pair again");
+                let _ = write_frame(&mut s, &refusal).await;
                 return Err(SecureError::Refused("a dialer with an unknown key".into()));
             }
             let n = hs.write_message(&[], &mut buf).map_err(noise)?;
-            write_frame(&mut s, &buf[..n]).await?;
+            let mut reply = vec![TAG_LINK];
+            reply.extend_from_slice(&buf[..n]);
+            write_frame(&mut s, &reply).await?;
             Ok(Accepted::Link(Secure::new(s, hs)?))
         }
         _ => Err(SecureError::Protocol("not a thrum peer".into())),
@@ -423,5 +433,92 @@ mod tests {
         let refused = dial_link(addr, &stranger, &server_key.public).await;
         assert!(matches!(refused, Err(SecureError::Refused(_))), "a stranger is refused");
         assert_eq!(server.await.unwrap_or_else(|e| panic!("{e}")), vec![true, false]);
+    }
+
+    /// A recorded link (handshake and a request) replayed byte for byte on
+    /// a new connection gets nothing served: the listener's fresh ephemeral
+    /// key makes the recorded request undecryptable.
+    #[tokio::test]
+    async fn a_replayed_link_is_refused() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (server_key, client_key) = (key(), key());
+        let (l, addr) = listener().await;
+        let (sk, ck) = (server_key.clone(), client_key.public.clone());
+        let server = tokio::spawn(async move {
+            let mut served = Vec::new();
+            for _ in 0..2 {
+                let (s, _) = l.accept().await.unwrap_or_else(|e| panic!("{e}"));
+                let got = match accept(s, &sk, || Err("no pairing".into()), |k| k == ck.as_slice()).await {
+                    Ok(Accepted::Link(mut c)) => match c.recv_json().await {
+                        Ok(Some(v)) => {
+                            let _ = c.send_json(&serde_json::json!({ "served": v["method"] })).await;
+                            true
+                        }
+                        _ => false,
+                    },
+                    _ => false,
+                };
+                served.push(got);
+            }
+            served
+        });
+        // A relay that records what the dialer sends.
+        let (relay, relay_addr) = listener().await;
+        let recorded = std::sync::Arc::new(tokio::sync::Mutex::new(Vec::<u8>::new()));
+        let rec = recorded.clone();
+        tokio::spawn(async move {
+            let (mut inbound, _) = relay.accept().await.unwrap_or_else(|e| panic!("{e}"));
+            let mut outbound = TcpStream::connect(addr).await.unwrap_or_else(|e| panic!("{e}"));
+            let (mut ir, mut iw) = inbound.split();
+            let (mut or, mut ow) = outbound.split();
+            let up = async {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = ir.read(&mut buf).await {
+                    if n == 0 || ow.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                    rec.lock().await.extend_from_slice(&buf[..n]);
+                }
+            };
+            let down = async {
+                let _ = tokio::io::copy(&mut or, &mut iw).await;
+            };
+            tokio::join!(up, down);
+        });
+        let mut c = dial_link(relay_addr, &client_key, &server_key.public).await.unwrap_or_else(|e| panic!("{e}"));
+        let answer = c.call(&serde_json::json!({ "method": "sync.pull" })).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(answer["served"], "sync.pull");
+        drop(c);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let bytes = recorded.lock().await.clone();
+        assert!(bytes.len() > 100, "recorded {} bytes", bytes.len());
+        let mut replay = TcpStream::connect(addr).await.unwrap_or_else(|e| panic!("{e}"));
+        let _ = replay.write_all(&bytes).await;
+        let _ = replay.shutdown().await;
+        let mut sink = Vec::new();
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), replay.read_to_end(&mut sink)).await;
+        assert_eq!(server.await.unwrap_or_else(|e| panic!("{e}")), vec![true, false], "the replay was not served");
+    }
+
+    /// A listener's handshake reply is tagged, so one whose key bytes start
+    /// with the refusal tag is not mistaken for a refusal (it once was: a
+    /// link then stopped for ten minutes, one handshake in 256).
+    #[tokio::test]
+    async fn replies_are_told_apart_by_their_tag() {
+        let (client_key, server_key) = (key(), key());
+        for (reply, refused) in [(vec![TAG_LINK, TAG_REFUSED, 1, 2, 3], false), (b"Eno such peer".to_vec(), true)] {
+            let (l, addr) = listener().await;
+            let server = tokio::spawn(async move {
+                let (mut s, _) = l.accept().await.unwrap_or_else(|e| panic!("{e}"));
+                let _ = read_frame(&mut s).await;
+                let _ = write_frame(&mut s, &reply).await;
+            });
+            let r = dial_link(addr, &client_key, &server_key.public).await;
+            assert_eq!(matches!(r, Err(SecureError::Refused(_))), refused, "{:?}", r.err());
+            if !refused {
+                assert!(matches!(r, Err(SecureError::Handshake(_))), "a bad handshake message is a handshake error");
+            }
+            let _ = server.await;
+        }
     }
 }

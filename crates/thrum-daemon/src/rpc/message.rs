@@ -214,13 +214,12 @@ pub async fn send(state: &State, caller: &Caller, params: Value) -> HResult<Valu
         let prefix = format!("{}:", peer.proxy_prefix);
         if audience.recipients.iter().any(|r| r.starts_with(&prefix))
             && let Some(link) = state.links.status(&peer.name)
-            && link.state != "healthy"
+            && matches!(link.state.as_str(), "unreachable" | "token_rejected")
         {
-            audience.warnings.push(format!(
-                "peer {} is {}: the message is queued and goes out when it is back",
-                peer.name,
-                link.state.replace('_', " ")
-            ));
+            let why = if link.state == "token_rejected" { "refusing our token (pair again)" } else { "unreachable" };
+            audience
+                .warnings
+                .push(format!("peer {} is {why}: the message is queued and goes out when it is back", peer.name));
         }
     }
     state
