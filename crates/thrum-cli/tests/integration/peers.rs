@@ -177,7 +177,10 @@ fn paired(a: &TestEnv, b: &TestEnv) {
 
 /// Unread messages for `agent`, without marking them read.
 fn unread(env: &TestEnv, agent: &str) -> Vec<Value> {
-    env.json(Some(agent), &["inbox", "--unread"])["messages"].as_array().cloned().unwrap_or_default()
+    env.json(Some(agent), &["inbox", "--unread", "--page-size", "100"])["messages"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }
 
 fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
@@ -585,14 +588,15 @@ fn tailscale_peers_pair_on_tailnet_addresses_only() {
 
     let net = Netns::new("100.64.77");
     let bin = tailscale_stand_in(a.home().as_path());
-    let vars = [("TAILSCALE_BIN", bin.to_str().unwrap())];
+    // THRUM_TS_PORT names the peer port (free: each namespace has its own).
+    let vars = [("TAILSCALE_BIN", bin.to_str().unwrap()), ("THRUM_TS_PORT", "47123")];
     a.ok(None, &["daemon", "stop"]);
     b.ok(None, &["daemon", "stop"]);
     net.start_daemon(&a, &net.a, &vars);
     net.start_daemon(&b, &net.b, &vars);
 
     let (add, code) = start_add_as(&a, "alpha", &["--type", "tailscale"]);
-    assert!(code.starts_with("alpha:100.64.77.1:"), "the node's tailnet address: {code}");
+    assert!(code.starts_with("alpha:100.64.77.1:47123:"), "the node's tailnet address and THRUM_TS_PORT: {code}");
     // A peercode outside the tailnet is refused before dialing.
     let (_, err) = b.fail(None, &["peer", "join", "--type", "tailscale", "--peercode", "x:192.168.1.5:9100:1234"]);
     assert!(err.contains("not a tailnet address"), "{err}");
@@ -609,4 +613,39 @@ fn tailscale_peers_pair_on_tailnet_addresses_only() {
     a.ok(None, &["peer", "configure", "repo", "add-agent", "bob"]);
     a.ok(Some("alice"), &["send", "over the tailnet", "--to", "@repo:bob"]);
     wait_for("bob to receive it", || unread(&b, "bob").iter().any(|m| m["body"]["content"] == "over the tailnet"));
+}
+
+#[test]
+fn a_peer_killed_mid_stream_converges_without_loss_or_duplicates() {
+    let a = env_with(&[("alice", "dev", "m")]);
+    let b = env_with(&[("bob", "reviewer", "m")]);
+    paired(&a, &b);
+    const N: usize = 80;
+    // alice streams messages while bob's daemon is killed part-way through
+    // (it is pulling them as they come).
+    let sends: Vec<std::process::Command> = (0..N)
+        .map(|i| {
+            let mut c = a.thrum(&["send", &format!("stream {i:03}"), "--to", "@repo:bob", "--quiet"]);
+            c.env("THRUM_NAME", "alice");
+            c
+        })
+        .collect();
+    let sender = std::thread::spawn(move || {
+        for mut c in sends {
+            let out = c.output().unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        }
+    });
+    wait_for("the stream to start arriving", || unread(&b, "bob").len() >= 10);
+    b.kill_daemon();
+    sender.join().unwrap();
+    // bob's daemon comes back (any command starts it) and catches up.
+    wait_for("every message", || unread(&b, "bob").len() >= N);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let got = unread(&b, "bob");
+    let mut texts: Vec<String> = got.iter().map(|m| m["body"]["content"].as_str().unwrap().to_string()).collect();
+    texts.sort();
+    let want: Vec<String> = (0..N).map(|i| format!("stream {i:03}")).collect();
+    assert_eq!(texts, want, "each message exactly once");
+    wait_for("nothing pending", || peers(&a)[0]["pending"] == 0);
 }

@@ -1,6 +1,6 @@
 //! The TCP listener of network peers. It starts when a network pairing
 //! begins or a network peer is paired, binds every interface on
-//! `daemon.peer_port` (else the port it had last time, kept in
+//! `daemon.peer_port` (else `THRUM_TS_PORT`, else the port it had last time, kept in
 //! `.thrum/var/peer.port` so paired peers still find it, else any), and
 //! serves only encrypted, authenticated channels (`secure`): a pairing
 //! while `peer add --type network` waits, links from peers whose static
@@ -71,8 +71,13 @@ pub async fn ensure(state: &State) -> HResult<u16> {
     Ok(port)
 }
 
-/// `daemon.peer_port` when it names a port ("auto" or nothing: None).
+/// `daemon.peer_port` when it names a port ("auto" or nothing: None), else
+/// `THRUM_TS_PORT` (the original's Tailscale listener port setting).
 fn configured_port(state: &State) -> Option<u16> {
+    config_port(state).or_else(|| thrum_core::env::var("THRUM_TS_PORT").ok().and_then(|p| p.trim().parse().ok()))
+}
+
+fn config_port(state: &State) -> Option<u16> {
     let text = std::fs::read_to_string(state.layout.thrum_dir.join("config.json")).ok()?;
     let v: Value = serde_json::from_str(&text).ok()?;
     match &v["daemon"]["peer_port"] {
