@@ -14,14 +14,13 @@ import json
 import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-from common import ROOT, run
+from common import ROOT, Rpc, run
 
 
 def timed(args, cwd, env, runs):
@@ -33,23 +32,6 @@ def timed(args, cwd, env, runs):
         if r.returncode != 0:
             sys.exit(f"{' '.join(args)} failed: {r.stderr.decode()}")
     return statistics.median(times), times
-
-
-class Rpc:
-    def __init__(self, path):
-        self.s = socket.socket(socket.AF_UNIX)
-        self.s.connect(path)
-        self.f = self.s.makefile("rwb")
-        self.n = 0
-
-    def call(self, method, params):
-        self.n += 1
-        self.f.write((json.dumps({"jsonrpc": "2.0", "id": self.n, "method": method, "params": params}) + "\n").encode())
-        self.f.flush()
-        resp = json.loads(self.f.readline())
-        if "error" in resp:
-            sys.exit(f"{method}: {resp['error']}")
-        return resp["result"]
 
 
 def rss_kib(pid, field="VmRSS"):

@@ -1,6 +1,8 @@
 """Helpers shared by the whole-process benchmarks in bench/."""
 
+import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -32,3 +34,25 @@ def sandbox(prefix, drop=("THRUM_NAME",)):
     with open(os.path.join(tmp, ".gitconfig"), "w") as f:
         f.write("[user]\n\tname = Bench\n\temail = bench@example.com\n[init]\n\tdefaultBranch = main\n")
     return tmp, env
+
+
+class Rpc:
+    """One JSON-RPC connection to a daemon's socket (notifications skipped)."""
+
+    def __init__(self, path):
+        self.s = socket.socket(socket.AF_UNIX)
+        self.s.connect(path)
+        self.f = self.s.makefile("rwb")
+        self.n = 0
+
+    def call(self, method, params):
+        self.n += 1
+        self.f.write((json.dumps({"jsonrpc": "2.0", "id": self.n, "method": method, "params": params}) + "\n").encode())
+        self.f.flush()
+        while True:
+            resp = json.loads(self.f.readline())
+            if resp.get("id") == self.n:
+                break
+        if "error" in resp:
+            sys.exit(f"{method}: {resp['error']}")
+        return resp["result"]

@@ -15,34 +15,13 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import threading
 import time
 
-from common import build_thrum, run, sandbox
-
-
-class Rpc:
-    def __init__(self, path):
-        self.s = socket.socket(socket.AF_UNIX)
-        self.s.connect(path)
-        self.f = self.s.makefile("rwb")
-        self.n = 0
-
-    def call(self, method, params):
-        self.n += 1
-        self.f.write((json.dumps({"jsonrpc": "2.0", "id": self.n, "method": method, "params": params}) + "\n").encode())
-        self.f.flush()
-        while True:
-            resp = json.loads(self.f.readline())
-            if resp.get("id") == self.n:
-                break
-        if "error" in resp:
-            sys.exit(f"{method}: {resp['error']}")
-        return resp["result"]
+from common import Rpc, build_thrum, run, sandbox
 
 
 def make_repo(thrum, tmp, env, name, agent, role):

@@ -322,20 +322,8 @@ pub async fn join(state: &State, params: Value) -> HResult<Value> {
         .await
         .map_err(|e| server(format!("pairing task failed: {e}")))?
         .map_err(server)?;
-    if let Some(err) = answer.get("error") {
-        return Err(server(format!(
-            "the other daemon refused: {}",
-            err["message"].as_str().unwrap_or("unknown error")
-        )));
-    }
-    let r = &answer["result"];
-    let token = r["token"].as_str().unwrap_or_default();
-    if token.len() != 64 {
-        return Err(server("the other daemon sent no usable token: is it a thrum daemon?"));
-    }
-    let name = r["name"].as_str().unwrap_or(&code.name).to_string();
-    let remote: Remote = serde_json::from_value(r.clone()).unwrap_or_default();
-    let mut peer = remote.into_peer(&name, format!("127.0.0.1:{port}"), token.into(), &p.kind, "dialer");
+    let (name, token, remote) = accepted(&answer, &code.name)?;
+    let mut peer = remote.into_peer(&name, format!("127.0.0.1:{port}"), token, &p.kind, "dialer");
     // Where we read its port: the path given here, not the one it reported.
     peer.repo_path = p.repo_path.clone();
     state.peers.add(peer.clone()).map_err(|e| server(e.to_string()))?;
@@ -478,21 +466,9 @@ async fn join_network(state: &State, code: Peercode, kind: &str) -> HResult<Valu
     let answer = conn.call(&request).await.map_err(|e| {
         server(format!("pairing failed: {e} (a mistyped code counts as one of 3 tries: check it and run join again)"))
     })?;
-    if let Some(err) = answer.get("error") {
-        return Err(server(format!(
-            "the other daemon refused: {}",
-            err["message"].as_str().unwrap_or("unknown error")
-        )));
-    }
-    let r = &answer["result"];
-    let token = r["token"].as_str().unwrap_or_default();
-    if token.len() != 64 {
-        return Err(server("the other daemon sent no usable token: is it a thrum daemon?"));
-    }
-    let name = r["name"].as_str().unwrap_or(&code.name).to_string();
+    let (name, token, remote) = accepted(&answer, &code.name)?;
     name_free(state, &name)?;
-    let remote: Remote = serde_json::from_value(r.clone()).unwrap_or_default();
-    let mut peer = remote.into_peer(&name, addr.to_string(), token.into(), kind, "dialer");
+    let mut peer = remote.into_peer(&name, addr.to_string(), token, kind, "dialer");
     peer.repo_path = String::new();
     peer.remote_static = super::secure::hex(conn.remote_static());
     peer.announced_address = ours;
@@ -564,6 +540,25 @@ pub async fn pair_network(state: &State, params: Value, remote_static: &str, fro
     answer["token"] = Value::from(token);
     answer["name"] = Value::from(listener_name);
     ok(&answer)
+}
+
+/// The listener's answer to `pair.request`: its name (else the peercode's),
+/// the shared token and what it told about itself.
+fn accepted(answer: &Value, fallback_name: &str) -> HResult<(String, String, Remote)> {
+    if let Some(err) = answer.get("error") {
+        return Err(server(format!(
+            "the other daemon refused: {}",
+            err["message"].as_str().unwrap_or("unknown error")
+        )));
+    }
+    let r = &answer["result"];
+    let token = r["token"].as_str().unwrap_or_default();
+    if token.len() != 64 {
+        return Err(server("the other daemon sent no usable token: is it a thrum daemon?"));
+    }
+    let name = r["name"].as_str().unwrap_or(fallback_name).to_string();
+    let remote: Remote = serde_json::from_value(r.clone()).unwrap_or_default();
+    Ok((name, token.to_string(), remote))
 }
 
 /// One JSON-RPC call over a fresh WebSocket (blocking; pairing is rare).

@@ -215,6 +215,30 @@ impl Secure {
     }
 }
 
+fn tagged(tag: u8, bytes: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(1 + bytes.len());
+    v.push(tag);
+    v.extend_from_slice(bytes);
+    v
+}
+
+/// The `XXpsk3` handshake keyed by SPAKE2's outcome (a wrong code gives a
+/// different key, and the handshake fails).
+fn pair_handshake(
+    ours: &StaticKey,
+    spake: Result<Vec<u8>, spake2::Error>,
+    initiator: bool,
+) -> Result<HandshakeState, SecureError> {
+    let key = spake.map_err(|e| SecureError::Handshake(format!("{e:?}")))?;
+    let psk: [u8; 32] = key.try_into().map_err(|_| SecureError::Handshake("bad key length".into()))?;
+    let b = Builder::new(params(PAIR_PATTERN)?)
+        .local_private_key(&ours.private)
+        .map_err(noise)?
+        .psk(3, &psk)
+        .map_err(noise)?;
+    if initiator { b.build_initiator() } else { b.build_responder() }.map_err(noise)
+}
+
 /// Dials a listener to pair: SPAKE2 over the code, then `XXpsk3`.
 pub async fn dial_pair(addr: SocketAddr, code: &str, ours: &StaticKey) -> Result<Secure, SecureError> {
     let mut s = TcpStream::connect(addr).await?;
@@ -224,24 +248,14 @@ pub async fn dial_pair(addr: SocketAddr, code: &str, ours: &StaticKey) -> Result
         &Identity::new(SPAKE_DIALER),
         &Identity::new(SPAKE_LISTENER),
     );
-    let mut first = vec![TAG_PAIR];
-    first.extend_from_slice(&msg_a);
-    write_frame(&mut s, &first).await?;
+    write_frame(&mut s, &tagged(TAG_PAIR, &msg_a)).await?;
     let reply = read_frame(&mut s).await?;
     let msg_b = match reply.split_first() {
         Some((&TAG_PAIR, rest)) => rest,
         Some((&TAG_REFUSED, why)) => return Err(SecureError::Refused(String::from_utf8_lossy(why).into())),
         _ => return Err(SecureError::Protocol("not a thrum peer listener".into())),
     };
-    let key = spake.finish(msg_b).map_err(|e| SecureError::Handshake(format!("{e:?}")))?;
-    let psk: [u8; 32] = key.try_into().map_err(|_| SecureError::Handshake("bad key length".into()))?;
-    let mut hs = Builder::new(params(PAIR_PATTERN)?)
-        .local_private_key(&ours.private)
-        .map_err(noise)?
-        .psk(3, &psk)
-        .map_err(noise)?
-        .build_initiator()
-        .map_err(noise)?;
+    let mut hs = pair_handshake(ours, spake.finish(msg_b), true)?;
     send_handshake(&mut s, &mut hs, &[]).await?;
     recv_handshake(&mut s, &mut hs).await?;
     send_handshake(&mut s, &mut hs, &[]).await?;
@@ -261,9 +275,7 @@ pub async fn dial_link(addr: SocketAddr, ours: &StaticKey, theirs: &[u8]) -> Res
         .map_err(noise)?;
     let mut buf = vec![0u8; 65_535];
     let n = hs.write_message(&[], &mut buf).map_err(noise)?;
-    let mut first = vec![TAG_LINK];
-    first.extend_from_slice(&buf[..n]);
-    write_frame(&mut s, &first).await?;
+    write_frame(&mut s, &tagged(TAG_LINK, &buf[..n])).await?;
     // Every reply is tagged: a handshake message starts with random key
     // bytes, so its first byte alone could look like anything.
     let reply = read_frame(&mut s).await?;
@@ -301,9 +313,7 @@ pub async fn accept(
             let code = match code() {
                 Ok(c) => c,
                 Err(why) => {
-                    let mut refusal = vec![TAG_REFUSED];
-                    refusal.extend_from_slice(why.as_bytes());
-                    let _ = write_frame(&mut s, &refusal).await;
+                    let _ = write_frame(&mut s, &tagged(TAG_REFUSED, why.as_bytes())).await;
                     return Err(SecureError::Refused(why));
                 }
             };
@@ -312,18 +322,8 @@ pub async fn accept(
                 &Identity::new(SPAKE_DIALER),
                 &Identity::new(SPAKE_LISTENER),
             );
-            let mut reply = vec![TAG_PAIR];
-            reply.extend_from_slice(&msg_b);
-            write_frame(&mut s, &reply).await?;
-            let key = spake.finish(msg_a).map_err(|e| SecureError::Handshake(format!("{e:?}")))?;
-            let psk: [u8; 32] = key.try_into().map_err(|_| SecureError::Handshake("bad key length".into()))?;
-            let mut hs = Builder::new(params(PAIR_PATTERN)?)
-                .local_private_key(&ours.private)
-                .map_err(noise)?
-                .psk(3, &psk)
-                .map_err(noise)?
-                .build_responder()
-                .map_err(noise)?;
+            write_frame(&mut s, &tagged(TAG_PAIR, &msg_b)).await?;
+            let mut hs = pair_handshake(ours, spake.finish(msg_a), false)?;
             recv_handshake(&mut s, &mut hs).await?;
             send_handshake(&mut s, &mut hs, &[]).await?;
             // A wrong code shows here: the last message does not decrypt.
@@ -340,15 +340,11 @@ pub async fn accept(
             hs.read_message(msg1, &mut buf).map_err(noise)?;
             let caller = hs.get_remote_static().map(<[u8]>::to_vec).unwrap_or_default();
             if !known(&caller) {
-                let mut refusal = vec![TAG_REFUSED];
-                refusal.extend_from_slice(b"unknown peer key: pair again");
-                let _ = write_frame(&mut s, &refusal).await;
+                let _ = write_frame(&mut s, &tagged(TAG_REFUSED, b"unknown peer key: pair again")).await;
                 return Err(SecureError::Refused("a dialer with an unknown key".into()));
             }
             let n = hs.write_message(&[], &mut buf).map_err(noise)?;
-            let mut reply = vec![TAG_LINK];
-            reply.extend_from_slice(&buf[..n]);
-            write_frame(&mut s, &reply).await?;
+            write_frame(&mut s, &tagged(TAG_LINK, &buf[..n])).await?;
             Ok(Accepted::Link(Secure::new(s, hs)?))
         }
         _ => Err(SecureError::Protocol("not a thrum peer".into())),
