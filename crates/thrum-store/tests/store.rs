@@ -519,12 +519,21 @@ fn the_peer_feed_follows_the_log_through_a_rebuild() {
         vec![("message.create".to_string(), "msg_1".to_string()), ("message.receipt".into(), "msg_3".into())]
     );
     assert_eq!(pending, 2);
+    // What the peer acknowledged leaves its queue.
+    let (results, events) = store.commit_batch::<(), StoreError, _>(vec![|c: &rusqlite::Connection| {
+        feed::set_acked(c, "api", &epoch, 1)?;
+        Ok((Vec::new(), ()))
+    }]);
+    assert!(results.iter().all(Result::is_ok) && events.is_empty());
+    let (left, _, pending) = snapshot(&store);
+    assert_eq!(left, before[1..].to_vec());
+    assert_eq!(pending, 1);
     drop(store);
     for f in ["messages.db", "messages.db-wal", "messages.db-shm"] {
         let _ = fs::remove_file(dir.path().join("var").join(f));
     }
     let (store, _) = open(dir.path());
     let (after, epoch2, _) = snapshot(&store);
-    assert_eq!(after, before);
+    assert_eq!(after, before, "a rebuild queues everything again");
     assert_ne!(epoch, epoch2, "a rebuilt feed has a new epoch");
 }

@@ -302,6 +302,9 @@ fn sync_endpoints_refuse_forged_tokens() {
     let a = env_with(&[("alice", "dev", "m")]);
     let b = env_with(&[("bob", "reviewer", "m")]);
     paired(&a, &b);
+    // b is down, so the message stays queued for it (what b has pulled and
+    // acknowledged leaves the queue).
+    b.ok(None, &["daemon", "stop"]);
     a.ok(Some("alice"), &["send", "secret", "--to", "@repo:bob"]);
     let port = std::fs::read_to_string(a.thrum_dir().join("var/ws.port")).unwrap().trim().to_string();
     let (mut ws, _) = tungstenite::connect(format!("ws://127.0.0.1:{port}/peer")).unwrap();

@@ -153,13 +153,16 @@ pub fn set_pulled(conn: &Connection, prefix: &str, epoch: &str, seq: i64, at: &s
 }
 
 /// Records that a peer has everything of ours up to `seq` (it asked for
-/// what comes after).
+/// what comes after), and drops those events from its queue: it holds them
+/// in its own log. (A rebuild queues them again under a new epoch; the peer
+/// then skips them by event id.)
 pub fn set_acked(conn: &Connection, prefix: &str, epoch: &str, seq: i64) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO peer_sync (prefix, acked_epoch, acked_seq) VALUES (?1, ?2, ?3)
          ON CONFLICT (prefix) DO UPDATE SET acked_epoch = excluded.acked_epoch, acked_seq = excluded.acked_seq",
     )?
     .execute(params![prefix, epoch, seq])?;
+    conn.prepare_cached("DELETE FROM peer_feed WHERE prefix = ?1 AND seq <= ?2")?.execute(params![prefix, seq])?;
     Ok(())
 }
 
