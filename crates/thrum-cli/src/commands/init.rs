@@ -235,6 +235,10 @@ fn finish(ctx: &mut Ctx, rep: Report, worktree: bool) -> Result<u8> {
         out.json(&rep);
         return Ok(0);
     }
+    // --quiet: success says nothing (a dry run still shows its plan).
+    if out.quiet && !rep.dry_run {
+        return Ok(0);
+    }
     let prefix = if rep.dry_run { "Would create" } else { "Created" };
     if worktree {
         out.ok("Worktree detected — set up redirect to main repo");

@@ -51,7 +51,9 @@ fn init_creates_layout_branch_and_worktree_without_touching_user_state() {
 #[test]
 fn init_is_idempotent() {
     let env = TestEnv::new(BIN);
-    env.ok(None, &["init"]);
+    // --quiet: a successful init prints nothing.
+    assert_eq!(env.ok(None, &["init", "--quiet"]), "");
+    assert!(env.thrum_dir().join("config.json").exists());
     let gi = std::fs::read_to_string(env.repo().join(".gitignore")).unwrap();
     let cfg = std::fs::read_to_string(env.thrum_dir().join("config.json")).unwrap();
     let second = env.json(None, &["init"]);
