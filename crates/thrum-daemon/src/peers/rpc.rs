@@ -146,10 +146,7 @@ pub async fn add(state: &State, params: Value) -> HResult<Value> {
     if state.ws_port() == 0 {
         return Err(server("this daemon has no HTTP port to pair on: check `daemon.ws_port` and restart it"));
     }
-    let name = if p.name.is_empty() { state.identity.repo_name.clone() } else { p.name.clone() };
-    if name.is_empty() || name.contains(':') {
-        return Err(bad_params("the peer name must be non-empty and contain no ':' (pass --name)"));
-    }
+    let name = listener_name(state, p.name.clone())?;
     let digits = state.config_pairing_code_length();
     let session = Pairing::new(digits, pairing_ttl(), &p.kind, &name).map_err(|e| server(e.to_string()))?;
     let address = our_address(state);
@@ -228,9 +225,7 @@ pub async fn pair_request(state: &State, params: Value) -> HResult<Value> {
     session
         .check(&p.code)
         .map_err(|e| crate::error::Fail(thrum_proto::RpcError::new(thrum_proto::ErrorCode::Identity, e.to_string())))?;
-    if p.name.is_empty() || p.name.contains(':') {
-        return Err(bad_params("the joiner's name must be non-empty and contain no ':'"));
-    }
+    check_name(&p.name, "the joiner's name")?;
     // Local peers live on this machine: their address is loopback.
     if session.transport == "local" && !p.address.starts_with("127.0.0.1:") {
         return Err(bad_params("a local peer must give a 127.0.0.1 address"));
@@ -354,6 +349,21 @@ async fn forget_positions(state: &State, prefix: String) -> HResult<()> {
         .map(|_| ())
 }
 
+/// Peer names become proxy prefixes (`name:agent`): non-empty, no ':'.
+fn check_name(name: &str, what: &str) -> HResult<()> {
+    if name.is_empty() || name.contains(':') {
+        return Err(bad_params(format!("{what} must be non-empty and contain no ':'")));
+    }
+    Ok(())
+}
+
+/// The name a pairing's listener goes by: --name, else the repository's.
+fn listener_name(state: &State, given: String) -> HResult<String> {
+    let name = if given.is_empty() { state.identity.repo_name.clone() } else { given };
+    check_name(&name, "the peer name (--name)")?;
+    Ok(name)
+}
+
 /// A joiner is stored under its own name, or `name-2`, `name-3`… when a
 /// peer here already has it (two repositories called `api`), with a proxy
 /// prefix to match.
@@ -368,9 +378,7 @@ fn unique_name(state: &State, name: &str) -> String {
 
 /// The name a new peer is stored under must be free here.
 fn name_free(state: &State, name: &str) -> HResult<()> {
-    if name.is_empty() || name.contains(':') {
-        return Err(bad_params("the peer name must be non-empty and contain no ':' (pass --name)"));
-    }
+    check_name(name, "the peer name")?;
     if state.peers.get(name).is_some() {
         return Err(server(format!("a peer named {name:?} is already paired: `thrum peer remove {name}` first")));
     }
@@ -380,10 +388,7 @@ fn name_free(state: &State, name: &str) -> HResult<()> {
 /// `peer add --type network`: opens the peer listener and a pairing; the
 /// peercode names the address this machine is reached at.
 async fn add_network(state: &State, name: String, address: String, kind: &str) -> HResult<Value> {
-    let name = if name.is_empty() { state.identity.repo_name.clone() } else { name };
-    if name.is_empty() || name.contains(':') {
-        return Err(bad_params("the peer name must be non-empty and contain no ':' (pass --name)"));
-    }
+    let name = listener_name(state, name)?;
     let ip: std::net::IpAddr = if address.is_empty() && kind == "tailscale" {
         super::tailscale::node_address().map_err(server)?
     } else if address.is_empty() {
@@ -507,9 +512,7 @@ pub async fn pair_network(state: &State, params: Value, remote_static: &str, fro
     if kind == "tailscale" && !super::tailscale::in_tailnet(from) {
         return Err(bad_params(format!("{from} is not a tailnet address: join over Tailscale")));
     }
-    if p.name.is_empty() || p.name.contains(':') {
-        return Err(bad_params("the joiner's name must be non-empty and contain no ':'"));
-    }
+    check_name(&p.name, "the joiner's name")?;
     let token = super::new_token().map_err(|e| server(e.to_string()))?;
     let name = unique_name(state, &p.name);
     let mut peer = p.remote.into_peer(&name, address.to_string(), token.clone(), &kind, "listener");

@@ -119,8 +119,7 @@ pub async fn member_add(state: &State, caller: &Caller, params: Value) -> HResul
     // A peer's agent (`@api:alice`) may be a member once it is addressable
     // here; messages to the group then reach it through the peer.
     let proxy = kind == "agent"
-        && thrum_store::projection::feed::proxy_prefix(&value).is_some_and(|prefix| {
-            let name = &value[prefix.len() + 1..];
+        && thrum_store::projection::feed::split_proxy(&value).is_some_and(|(prefix, name)| {
             state.peers.all().iter().any(|p| p.proxy_prefix == prefix && p.remote_agents.iter().any(|a| a == name))
         });
     if !(proxy || kind == "role" && value == "*") {

@@ -102,9 +102,8 @@ fn resolve_audience(
         }
     };
     for t in targets {
-        if let Some(prefix) = thrum_store::projection::feed::proxy_prefix(t) {
+        if let Some((prefix, name)) = thrum_store::projection::feed::split_proxy(t) {
             // `prefix:name`: agent `name` on the peer we call `prefix`.
-            let name = &t[prefix.len() + 1..];
             let Some(peer) = peers.iter().find(|p| p.proxy_prefix == prefix) else {
                 return Err(server(format!(
                     "unknown recipient: @{t} — no paired peer uses the prefix {prefix:?} (see `thrum peer list`)"

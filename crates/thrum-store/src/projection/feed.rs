@@ -14,11 +14,17 @@ use thrum_core::event::{Head, MessageCreate, MessageReceipt};
 
 use crate::error::Result;
 
-/// The peer prefix of a proxy agent id (`api:bob` → `api`). Human users
-/// (`user:leon`) are not proxies.
-pub fn proxy_prefix(agent: &str) -> Option<&str> {
+/// A proxy agent id split into the peer's prefix and the agent's name
+/// there (`api:bob` → `api`, `bob`). Human users (`user:leon`) are not
+/// proxies.
+pub fn split_proxy(agent: &str) -> Option<(&str, &str)> {
     let (prefix, name) = agent.split_once(':')?;
-    (!prefix.is_empty() && !name.is_empty() && prefix != "user").then_some(prefix)
+    (!prefix.is_empty() && !name.is_empty() && prefix != "user").then_some((prefix, name))
+}
+
+/// The peer prefix of a proxy agent id (`api:bob` → `api`).
+pub fn proxy_prefix(agent: &str) -> Option<&str> {
+    split_proxy(agent).map(|(prefix, _)| prefix)
 }
 
 /// Queues a new message for every peer one of its recipients lives on.
