@@ -62,6 +62,14 @@ fn main() {
         assert_eq!(got, sent, "the waiter woke for an older message");
         lat.push(done.duration_since(t));
     }
+    {
+        // Where the tail comes from: stalls that recur (a checkpoint, a
+        // WAL restart) show as neighbouring sample numbers.
+        let mut idx: Vec<(usize, f64)> = lat.iter().enumerate().map(|(i, d)| (i, d.as_secs_f64() * 1000.0)).collect();
+        idx.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let worst: Vec<String> = idx.iter().take(8).map(|(i, ms)| format!("#{i} {ms:.2} ms")).collect();
+        println!("send -> message.wait: slowest samples {}", worst.join(", "));
+    }
     report("send -> message.wait wake-up", &mut lat);
 
     // Push latency: a WebSocket client subscribed to mentions of agent_2.

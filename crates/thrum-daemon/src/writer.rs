@@ -153,23 +153,37 @@ fn start_checkpointer(store: &Store) -> Option<std::sync::mpsc::SyncSender<()>> 
     let (poke, poked) = std::sync::mpsc::sync_channel::<()>(1);
     let spawned = std::thread::Builder::new().name("thrum-checkpoint".into()).spawn(move || {
         let mut last = cp.wal_size();
+        // Every frame copied back (the next commit restarts the WAL):
+        // nothing to watch until the writer pokes again.
+        let mut clean = last == 0;
         loop {
-            let waited = if last > thrum_store::IDLE_WAL {
+            let waited = if !clean && last > thrum_store::IDLE_WAL {
                 poked.recv_timeout(POLL)
             } else {
                 poked.recv().map_err(|_| RecvTimeoutError::Disconnected)
             };
-            if let Err(RecvTimeoutError::Disconnected) = waited {
-                break;
+            match waited {
+                Err(RecvTimeoutError::Disconnected) => break,
+                Ok(()) => clean = false,
+                Err(RecvTimeoutError::Timeout) => {}
             }
             let size = cp.wal_size();
             let quiet = size == last;
             last = size;
             if size > thrum_store::BUSY_WAL || (quiet && size > thrum_store::IDLE_WAL) {
-                if let Err(e) = cp.checkpoint() {
-                    tracing::warn!(error = %e, "WAL checkpoint failed; retried later");
+                match cp.checkpoint() {
+                    Ok(all) => {
+                        clean = all;
+                        // Writes paused: give back what a burst grew.
+                        if all
+                            && quiet
+                            && let Err(e) = cp.truncate_if_large()
+                        {
+                            tracing::warn!(error = %e, "WAL truncate failed; retried later");
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed; retried later"),
                 }
-                last = cp.wal_size();
             }
         }
     });

@@ -14,6 +14,8 @@ pub mod projection;
 pub mod query;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use thrum_core::Event;
@@ -56,6 +58,10 @@ pub struct Store {
     db_path: PathBuf,
     daemon_id: String,
     sequence: i64,
+    /// Frames in the WAL after the latest commit (SQLite's WAL hook): what
+    /// the WAL holds since it last restarted, which its file size (the
+    /// file is reused, not shrunk) cannot tell.
+    wal_frames: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -87,14 +93,30 @@ impl Store {
         // WAL pages, making the requests of that batch wait for it; the
         // owner calls `checkpoint_wal` when it has a moment instead.
         db.pragma_update(None, "wal_autocheckpoint", 0)?;
-        // A WAL file keeps its size after a checkpoint; only when it is
-        // restarted is it cut back to this. Without the limit the file
-        // would stay at its largest forever, and its size (which is how
-        // `checkpoint_wal` judges what it holds) would say "full" after
-        // every commit: the writer then checkpointed after every batch.
-        db.pragma_update(None, "journal_size_limit", IDLE_WAL as i64)?;
-        let mut store =
-            Store { log, db, db_path: db_path.to_path_buf(), daemon_id: daemon_id.to_string(), sequence: 0 };
+        // (After that pragma, which installs a hook of its own.) The WAL
+        // file is reused from its start after a checkpoint, never cut back
+        // by the writer: cutting a 16 MiB file inside a commit cost that
+        // commit milliseconds. The checkpointer truncates it when writes
+        // pause.
+        // The writer's transactions take the write lock when they begin
+        // (waiting through the busy timeout): a deferred one that read
+        // first could not upgrade after the checkpointer restarted the WAL
+        // (SQLITE_BUSY_SNAPSHOT, which no busy handler retries).
+        db.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
+        let wal_frames = Arc::new(AtomicU64::new(0));
+        let frames = wal_frames.clone();
+        db.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, pages: std::os::raw::c_int| {
+            frames.store(pages.max(0) as u64, Ordering::Relaxed);
+            Ok(())
+        }))?;
+        let mut store = Store {
+            log,
+            db,
+            db_path: db_path.to_path_buf(),
+            daemon_id: daemon_id.to_string(),
+            sequence: 0,
+            wal_frames,
+        };
         let mut recovery = store.catch_up(recovered_dir)?;
         recovery.restored_from_journal = journal_fix.restored;
         recovery.rebuilt_after_crash = rebuilt_after_crash;
@@ -398,7 +420,7 @@ impl Store {
     /// batch so that a WAL the background could not keep up with is
     /// folded back and restarted.
     pub fn checkpoint_wal(&mut self, above: u64) -> Result<bool> {
-        if wal_size(&self.db_path) <= above {
+        if wal_bytes(&self.wal_frames) <= above {
             return Ok(false);
         }
         self.db.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
@@ -410,7 +432,7 @@ impl Store {
         let db = Connection::open(&self.db_path)?;
         // No fsync of the database at checkpoints (see schema::configure).
         db.execute_batch("PRAGMA busy_timeout = 5000; PRAGMA synchronous = OFF;")?;
-        Ok(Checkpointer { db, db_path: self.db_path.clone() })
+        Ok(Checkpointer { db, db_path: self.db_path.clone(), frames: self.wal_frames.clone() })
     }
 
     /// Opens a read-only connection to the projection.
@@ -452,24 +474,39 @@ impl Store {
 pub struct Checkpointer {
     db: Connection,
     db_path: PathBuf,
+    frames: Arc<AtomicU64>,
 }
 
 impl Checkpointer {
-    /// The WAL's current size in bytes.
+    /// Bytes the WAL holds since it last restarted (as of the latest
+    /// commit).
     pub fn wal_size(&self) -> u64 {
-        wal_size(&self.db_path)
+        wal_bytes(&self.frames)
     }
 
-    /// Copies every committed frame it can back into the database.
-    pub fn checkpoint(&self) -> Result<()> {
-        self.db.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+    /// Copies every committed frame it can back into the database; true
+    /// when that was all of them (the next commit restarts the WAL).
+    pub fn checkpoint(&self) -> Result<bool> {
+        let (log, done): (i64, i64) =
+            self.db.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get(1)?, r.get(2)?)))?;
+        Ok(log == done)
+    }
+
+    /// Once writes paused: a WAL file grown by a burst is cut back to
+    /// nothing (waiting, through the busy timeout, for a writer in
+    /// progress).
+    pub fn truncate_if_large(&self) -> Result<()> {
+        let wal = PathBuf::from(format!("{}-wal", self.db_path.display()));
+        if std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0) > IDLE_WAL {
+            self.db.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        }
         Ok(())
     }
 }
 
-fn wal_size(db_path: &Path) -> u64 {
-    let wal = PathBuf::from(format!("{}-wal", db_path.display()));
-    std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0)
+/// WAL bytes for a frame count (each frame: a page and a 24-byte header).
+fn wal_bytes(frames: &AtomicU64) -> u64 {
+    frames.load(Ordering::Relaxed) * (4096 + 24)
 }
 
 /// Whether a purge with this cutoff removes the event: message and

@@ -429,7 +429,7 @@ fn reopening_after_commits_finds_every_fingerprint_intact() {
 }
 
 #[test]
-fn the_wal_file_is_cut_back_once_checkpointed_and_restarted() {
+fn the_wal_restarts_after_a_checkpoint_and_is_cut_back_when_idle() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let (mut store, _) = open(dir.path());
     commit(&mut store, vec![register("alice", "dev"), register("bob", "rev")]);
@@ -440,12 +440,22 @@ fn the_wal_file_is_cut_back_once_checkpointed_and_restarted() {
         commit(&mut store, batch);
         i += 1;
     }
-    store.checkpointer().and_then(|c| c.checkpoint()).unwrap_or_else(|e| panic!("{e}"));
-    // The next commit restarts the WAL from its start and truncates it.
+    let cp = store.checkpointer().unwrap_or_else(|e| panic!("{e}"));
+    assert!(cp.wal_size() > 2 * thrum_store::IDLE_WAL);
+    assert!(cp.checkpoint().unwrap_or_else(|e| panic!("{e}")), "every frame copied back");
+    // The next commit restarts the WAL from its start: it holds one commit
+    // again, though the file keeps its size (the writer never cuts it)...
     commit(&mut store, vec![message("msg_last", "alice", "bob", "z")]);
-    let size = fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
-    assert!(size <= thrum_store::IDLE_WAL, "WAL still {size} bytes");
+    assert!(cp.wal_size() <= thrum_store::IDLE_WAL, "WAL holds {} bytes", cp.wal_size());
     assert!(!store.checkpoint_wal(thrum_store::IDLE_WAL).unwrap_or(true));
+    assert!(fs::metadata(&wal).map(|m| m.len()).unwrap_or(0) > 2 * thrum_store::IDLE_WAL);
+    // ...until the checkpointer cuts it back once writes pause.
+    cp.checkpoint().unwrap_or_else(|e| panic!("{e}"));
+    cp.truncate_if_large().unwrap_or_else(|e| panic!("{e}"));
+    let size = fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    assert!(size <= thrum_store::IDLE_WAL, "WAL file still {size} bytes");
+    // And the writer goes on writing after that.
+    commit(&mut store, vec![message("msg_after", "alice", "bob", "z")]);
 }
 
 #[test]
