@@ -493,14 +493,24 @@ impl Checkpointer {
     }
 
     /// Once writes paused: a WAL file grown by a burst is cut back to
-    /// nothing (waiting, through the busy timeout, for a writer in
-    /// progress).
+    /// nothing.
     pub fn truncate_if_large(&self) -> Result<()> {
-        let wal = PathBuf::from(format!("{}-wal", self.db_path.display()));
-        if std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0) > IDLE_WAL {
-            self.db.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        if !self.wal_file_large() {
+            return Ok(());
         }
+        // A TRUNCATE checkpoint holds new writers back while it waits for
+        // readers: wait briefly, and leave it for the next pause if busy.
+        self.db.busy_timeout(std::time::Duration::from_millis(20))?;
+        let done = self.db.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        self.db.busy_timeout(std::time::Duration::from_secs(5))?;
+        done?;
         Ok(())
+    }
+
+    /// Whether the WAL file (whatever it holds) is bigger than `IDLE_WAL`.
+    pub fn wal_file_large(&self) -> bool {
+        let wal = PathBuf::from(format!("{}-wal", self.db_path.display()));
+        std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0) > IDLE_WAL
     }
 }
 

@@ -184,3 +184,46 @@ fn foreground_run_for_supervisors_stops_cleanly_on_sigint() {
     env.ok(None, &["daemon", "restart"]);
     assert_eq!(env.json(None, &["daemon", "status"])["running"], true);
 }
+
+/// A burst of writes grows the WAL; once writes pause, the checkpointer
+/// folds it back and cuts the file down (the writer itself never does).
+#[test]
+fn the_wal_is_cut_back_after_a_burst() {
+    let env = crate::env_with(&[("alice", "dev", "m"), ("bob", "dev", "m")]);
+    // One raw client in the worktree sends back to back (a CLI process per
+    // send leaves gaps the checkpointer already counts as pauses), and
+    // reports the largest WAL file it saw.
+    let script = r#"
+import json, os, socket
+s = socket.socket(socket.AF_UNIX); s.connect(".thrum/var/thrum.sock"); f = s.makefile("rwb")
+body = "x" * 100000
+biggest = 0
+for i in range(200):
+    f.write((json.dumps({"jsonrpc": "2.0", "id": i, "method": "message.send", "params": {"content": body, "mentions": ["bob"], "caller_agent_id": "alice"}}) + "\n").encode()); f.flush()
+    v = json.loads(f.readline())
+    assert "result" in v, v
+    try: biggest = max(biggest, os.path.getsize(".thrum/var/messages.db-wal"))
+    except OSError: pass
+print(biggest)
+"#;
+    let out = env
+        .hermetic(std::process::Command::new("python3"))
+        .arg("-c")
+        .arg(script)
+        .current_dir(env.repo())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let biggest: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    assert!(biggest > 2 << 20, "the burst grew the WAL to {biggest} bytes only");
+    let wal = env.thrum_dir().join("var/messages.db-wal");
+    let size = || std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    assert!(
+        wait_until(Duration::from_secs(10), || size() <= 1 << 20),
+        "the WAL file is still {} bytes after the burst",
+        size()
+    );
+    // Writes go on as before.
+    env.ok(Some("alice"), &["send", "after", "--to", "@bob"]);
+    assert_eq!(env.json(Some("bob"), &["inbox", "--page-size", "1"])["total"], 201);
+}
