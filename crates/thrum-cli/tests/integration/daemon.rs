@@ -206,15 +206,7 @@ for i in range(200):
     except OSError: pass
 print(biggest)
 "#;
-    let out = env
-        .hermetic(std::process::Command::new("python3"))
-        .arg("-c")
-        .arg(script)
-        .current_dir(env.repo())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let biggest: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    let biggest: u64 = crate::python_in_repo(&env, script).trim().parse().unwrap();
     assert!(biggest > 2 << 20, "the burst grew the WAL to {biggest} bytes only");
     let wal = env.thrum_dir().join("var/messages.db-wal");
     let size = || std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);

@@ -161,15 +161,7 @@ except socket.timeout:
     pass
 print(json.dumps({"sent_seconds": elapsed, "got": got, "missed": missed}))
 "#;
-    let out = env
-        .hermetic(std::process::Command::new("python3"))
-        .arg("-c")
-        .arg(script)
-        .current_dir(env.repo())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&crate::python_in_repo(&env, script)).unwrap();
     assert!(v["missed"].as_u64().unwrap() > 0, "the slow reader should have missed some: {v}");
     assert_eq!(
         v["got"].as_u64().unwrap() + v["missed"].as_u64().unwrap(),

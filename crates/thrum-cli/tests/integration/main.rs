@@ -27,6 +27,20 @@ pub fn workspace() -> std::path::PathBuf {
 }
 
 /// A repository with thrum initialized and these agents registered.
+/// Runs a Python script as a raw socket client inside the worktree (the
+/// daemon identifies callers by their working directory); its stdout.
+pub fn python_in_repo(env: &TestEnv, script: &str) -> String {
+    let out = env
+        .hermetic(std::process::Command::new("python3"))
+        .arg("-c")
+        .arg(script)
+        .current_dir(env.repo())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 pub fn env_with(agents: &[(&str, &str, &str)]) -> TestEnv {
     TestEnv::with_agents(BIN, agents)
 }

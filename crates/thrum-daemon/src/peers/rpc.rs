@@ -147,9 +147,15 @@ pub async fn add(state: &State, params: Value) -> HResult<Value> {
         return Err(server("this daemon has no HTTP port to pair on: check `daemon.ws_port` and restart it"));
     }
     let name = listener_name(state, p.name.clone())?;
+    open_pairing(state, &p.kind, name, our_address(state)).await
+}
+
+/// Opens the pairing `peer add` waits on (replacing any earlier one) and
+/// answers with its peercode `name:address:code`.
+async fn open_pairing(state: &State, kind: &str, name: String, address: String) -> HResult<Value> {
     let digits = state.config_pairing_code_length();
-    let session = Pairing::new(digits, pairing_ttl(), &p.kind, &name).map_err(|e| server(e.to_string()))?;
-    let address = our_address(state);
+    let mut session = Pairing::new(digits, pairing_ttl(), kind, &name).map_err(|e| server(e.to_string()))?;
+    session.address = address.clone();
     let peercode = format!("{name}:{address}:{}", session.code());
     let mut slot = state.pairing.lock().await;
     *slot = PairingSlot { session: Some(session), joined: None };
@@ -157,7 +163,7 @@ pub async fn add(state: &State, params: Value) -> HResult<Value> {
         "peercode": peercode,
         "name": name,
         "address": address,
-        "type": p.kind,
+        "type": kind,
         "repo_path": state.repo_root.display().to_string(),
         "expires_in_s": pairing_ttl().as_secs(),
     }))
@@ -409,21 +415,7 @@ async fn add_network(state: &State, name: String, address: String, kind: &str) -
         return Err(bad_params(format!("{ip} is not a tailnet address (100.64.0.0/10 or fd7a:115c:a1e0::/48)")));
     }
     let port = super::net::ensure(state).await?;
-    let digits = state.config_pairing_code_length();
-    let mut session = Pairing::new(digits, pairing_ttl(), kind, &name).map_err(|e| server(e.to_string()))?;
-    let address = std::net::SocketAddr::new(ip, port).to_string();
-    session.address = address.clone();
-    let peercode = format!("{name}:{address}:{}", session.code());
-    let mut slot = state.pairing.lock().await;
-    *slot = PairingSlot { session: Some(session), joined: None };
-    ok(&json!({
-        "peercode": peercode,
-        "name": name,
-        "address": address,
-        "type": kind,
-        "repo_path": state.repo_root.display().to_string(),
-        "expires_in_s": pairing_ttl().as_secs(),
-    }))
+    open_pairing(state, kind, name, std::net::SocketAddr::new(ip, port).to_string()).await
 }
 
 /// The address other machines most likely reach us at: the source address
