@@ -6,7 +6,7 @@ Builds the release binary, makes a throw-away repository with 50 agents and
 (page of 100), daemon start-to-ready with 10k messages, start after deleting
 the SQLite projection (full rebuild), and the daemon's idle RSS.
 
-Usage: python3 bench/cli.py [--runs N] [--messages N] [--agents N]
+Usage: python3 bench/cli.py [--runs N] [--messages N] [--agents N] [--bin PATH]
 """
 
 import argparse
@@ -47,10 +47,14 @@ def main():
     ap.add_argument("--runs", type=int, default=100)
     ap.add_argument("--messages", type=int, default=10_000)
     ap.add_argument("--agents", type=int, default=50)
+    ap.add_argument("--bin", help="time this thrum binary instead of building target/release/thrum")
     a = ap.parse_args()
 
-    subprocess.run(["cargo", "build", "--release", "-q", "-p", "thrum-cli"], cwd=ROOT, check=True)
-    thrum = os.path.join(ROOT, "target", "release", "thrum")
+    if a.bin:
+        thrum = os.path.abspath(a.bin)
+    else:
+        subprocess.run(["cargo", "build", "--release", "-q", "-p", "thrum-cli"], cwd=ROOT, check=True)
+        thrum = os.path.join(ROOT, "target", "release", "thrum")
     tmp = tempfile.mkdtemp(prefix="thrum-bench-")
     repo = os.path.join(tmp, "repo")
     os.makedirs(repo)

@@ -85,6 +85,11 @@ fn failing_job_does_not_sink_the_batch() {
     let jobs: Vec<Job> = vec![
         Box::new(|_| Ok((vec![register("a", "x")], 1))),
         Box::new(|_| Err(StoreError::Invalid("nope".into()))),
+        // A job that writes by itself and then fails: its write is undone.
+        Box::new(|c| {
+            c.execute("UPDATE agents SET role = 'changed' WHERE agent_id = 'a'", [])?;
+            Err(StoreError::Invalid("changed my mind".into()))
+        }),
         Box::new(|c| {
             // Later jobs see earlier ones' uncommitted effects.
             let seen = query::agent(c, "a").ok().flatten().is_some();
@@ -93,11 +98,13 @@ fn failing_job_does_not_sink_the_batch() {
     ];
     let (r, committed) = store.commit_batch(jobs.into_iter().map(|j| move |c: &rusqlite::Connection| j(c)).collect());
     assert!(matches!(r[0], Ok(1)));
-    assert!(r[1].is_err());
-    assert!(matches!(r[2], Ok(3)));
+    assert!(r[1].is_err() && r[2].is_err());
+    assert!(matches!(r[3], Ok(3)));
     assert_eq!(committed.len(), 2);
     let reader = store.reader().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(query::agents(&reader, None, None).map(|v| v.len()).ok(), Some(2));
+    let a = query::agent(&reader, "a").ok().flatten().map(|a| a.role);
+    assert_eq!(a.as_deref(), Some("x"), "the failed job's own write must be undone");
 }
 
 #[test]
