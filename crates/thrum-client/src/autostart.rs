@@ -63,6 +63,13 @@ pub fn start_daemon(layout: &Layout, local: Option<bool>) -> Result<StartOutcome
     if local == Some(true) {
         cmd.arg("--local");
     }
+    // Two malloc arenas instead of glibc's one per thread (up to eight per
+    // core): each arena keeps memory it freed, and the daemon's dozen
+    // threads left it near 20 MiB of RSS when idle (19.0 MiB with two
+    // arenas, same run). The user's own setting wins.
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        cmd.env("MALLOC_ARENA_MAX", "2");
+    }
     cmd.current_dir(layout.repo_root())
         .env("THRUM_HOME", layout.repo_root())
         .stdin(Stdio::null())

@@ -219,3 +219,36 @@ print(biggest)
     env.ok(Some("alice"), &["send", "after", "--to", "@bob"]);
     assert_eq!(env.json(Some("bob"), &["inbox", "--page-size", "1"])["total"], 201);
 }
+
+/// A started daemon gets two malloc arenas (its idle RSS) unless the user
+/// chose otherwise, and the threads that run git are `SCHED_IDLE`, so git
+/// never delays an answer (policy 5 in /proc/<tid>/stat, field 41).
+#[test]
+fn the_daemon_limits_malloc_arenas_and_idles_its_git_threads() {
+    let env = TestEnv::new(BIN);
+    env.ok(None, &["init"]);
+    env.ok(None, &["daemon", "start"]);
+    let pid = env.daemon_pid().unwrap();
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    let vars: Vec<String> = environ.split(|&b| b == 0).map(|v| String::from_utf8_lossy(v).into_owned()).collect();
+    let expected = std::env::var("MALLOC_ARENA_MAX").unwrap_or_else(|_| "2".into());
+    assert!(vars.contains(&format!("MALLOC_ARENA_MAX={expected}")), "{vars:?}");
+
+    let policy_of = |name: &str| -> Option<String> {
+        for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten() {
+            let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+            if comm.trim() == name {
+                let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
+                // Fields after the parenthesised command name, from field 3.
+                let rest = stat.rsplit_once(") ")?.1;
+                return rest.split_whitespace().nth(41 - 3).map(str::to_string);
+            }
+        }
+        None
+    };
+    // The thread lowers its own priority as it starts: give it a moment.
+    wait_until(Duration::from_secs(5), || policy_of("thrum-sync").as_deref() == Some("5"));
+    assert_eq!(policy_of("thrum-sync").as_deref(), Some("5"), "thrum-sync should be SCHED_IDLE");
+    assert_eq!(policy_of("thrum-writer").as_deref(), Some("0"), "the writer keeps the normal policy");
+    env.ok(None, &["daemon", "stop"]);
+}
