@@ -44,9 +44,9 @@ impl Worker {
 /// process it starts. Nice 10 alone was not enough: a git process at nice
 /// 10 that holds the CPU keeps it for its time slice when the daemon's
 /// writer or a waiting client wakes, which put send → `message.wait` p99 at
-/// 1.9–2.6 ms whenever a sync cycle ran; a `SCHED_IDLE` task gives way at
-/// once (p99 1.3–1.5 ms in the same runs). Failing is harmless: we just
-/// compete more evenly.
+/// 1.7–2.6 ms whenever a sync cycle ran; a `SCHED_IDLE` task gives way at
+/// once (p99 1.1–2.0 ms, median of nine runs 1.3). Failing is harmless: we
+/// just compete more evenly.
 fn lower_priority() {
     // On Linux both belong to the calling thread.
     let _ = rustix::process::setpriority_process(None, 10);

@@ -3,9 +3,10 @@
 //!
 //! [`Store`] is owned by the daemon's single writer. It commits batches of
 //! jobs with group commit: every job's events are applied inside one
-//! SQLite transaction (each job in its own savepoint, so one failing job
-//! does not sink the others), appended to the log and fsynced once, and
-//! only then is the transaction committed and the jobs acknowledged.
+//! SQLite transaction (each job's own reads and writes in a savepoint, so
+//! one failing job does not sink the others), appended to the log and
+//! fsynced once, and only then is the transaction committed and the jobs
+//! acknowledged.
 //! [`Reader`]s are separate read-only connections for queries.
 
 pub mod error;
