@@ -112,6 +112,8 @@ pub fn receipt_state(r: &thrum_core::views::Recipient) -> &'static str {
         "read"
     } else if !r.seen_at.is_empty() {
         "seen"
+    } else if r.peer_pending {
+        "pending via peer"
     } else {
         "delivered"
     }

@@ -34,6 +34,10 @@ pub struct Recipient {
     pub seen_at: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub read_at: String,
+    /// An agent on a paired peer (`prefix:name`) whose daemon has not yet
+    /// pulled the message: it waits in our queue for that peer.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub peer_pending: bool,
 }
 
 /// One row of `message.list` / `message.outbox`.

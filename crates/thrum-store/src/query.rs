@@ -229,9 +229,22 @@ pub fn recipients(conn: &Connection, message_id: &str, author: &str) -> Result<V
          WHERE message_id = ?1 AND recipient_agent_id != ?2 ORDER BY recipient_agent_id",
     )?;
     let rows = st.query_map([message_id, author], |r| {
-        Ok(Recipient { agent_id: r.get(0)?, delivered_at: r.get(1)?, seen_at: r.get(2)?, read_at: r.get(3)? })
+        Ok(Recipient {
+            agent_id: r.get(0)?,
+            delivered_at: r.get(1)?,
+            seen_at: r.get(2)?,
+            read_at: r.get(3)?,
+            ..Default::default()
+        })
     })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let mut out: Vec<Recipient> = rows.collect::<rusqlite::Result<_>>()?;
+    // An agent on a peer has it once that peer pulled it.
+    for r in &mut out {
+        if let Some(prefix) = crate::projection::feed::proxy_prefix(&r.agent_id) {
+            r.peer_pending = crate::projection::feed::is_pending(conn, prefix, message_id)?;
+        }
+    }
+    Ok(out)
 }
 
 /// The author and deletion state of a message, if it exists.

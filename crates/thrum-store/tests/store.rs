@@ -554,3 +554,45 @@ fn the_peer_feed_follows_the_log_through_a_rebuild() {
     assert_eq!(after, before, "a rebuild queues everything again");
     assert_ne!(epoch, epoch2, "a rebuilt feed has a new epoch");
 }
+
+/// A message to a peer's agent is pending until that peer acknowledges it;
+/// a database from before schema 4 learns which queued rows carry which
+/// message when it is upgraded.
+#[test]
+fn a_queued_message_is_pending_until_the_peer_holds_it() {
+    use thrum_store::projection::feed;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (mut store, _) = open(dir.path());
+    commit(&mut store, vec![register("alice", "dev")]);
+    commit(&mut store, vec![message("msg_1", "alice", "api:bob", "to a peer")]);
+    let pending = |store: &Store| {
+        let r = store.reader().unwrap_or_else(|e| panic!("{e}"));
+        query::recipients(&r, "msg_1", "alice").unwrap_or_else(|e| panic!("{e}"))[0].peer_pending
+    };
+    assert!(pending(&store));
+
+    // Back to schema 3: the column and index are gone, the row stays.
+    store
+        .db()
+        .execute_batch(
+            "DROP INDEX peer_feed_message; ALTER TABLE peer_feed DROP COLUMN message_id;
+             DELETE FROM schema_version WHERE version = 4;",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    drop(store);
+    let (mut store, _) = open(dir.path());
+    assert!(pending(&store), "the upgrade fills in the queued row's message");
+
+    // The peer asks for what comes after it: it holds msg_1.
+    let (epoch, seq) = {
+        let r = store.reader().unwrap_or_else(|e| panic!("{e}"));
+        let (items, _) = feed::after(&r, "api", 0, 10).unwrap_or_else(|e| panic!("{e}"));
+        (feed::epoch(&r).unwrap_or_default(), items[0].seq)
+    };
+    let (r, _) = store.commit_batch::<(), StoreError, _>(vec![move |c: &rusqlite::Connection| {
+        feed::set_acked(c, "api", &epoch, seq)?;
+        Ok((Vec::new(), ()))
+    }]);
+    assert!(r.iter().all(Result::is_ok));
+    assert!(!pending(&store));
+}

@@ -264,6 +264,14 @@ fn a_peer_that_was_killed_gets_everything_once_when_back() {
     assert!(warnings.contains("peer repo is unreachable: the message is queued"), "{queued}");
     // Queued, and visibly so.
     wait_for("the messages to show as pending", || peers(&a)[0]["pending"].as_i64().unwrap_or(0) >= 6);
+    // `thrum sent` says which ones bob's daemon has not pulled yet.
+    let pending_flags = |env: &TestEnv| -> Vec<bool> {
+        let sent = env.json(Some("alice"), &["sent", "--page-size", "10"]);
+        sent["messages"].as_array().unwrap().iter().map(|m| m["recipients"][0]["peer_pending"] == true).collect()
+    };
+    assert_eq!(pending_flags(&a), [true, true, true, true, true, true, false]);
+    let listing = a.ok(Some("alice"), &["sent", "--page-size", "1"]);
+    assert!(listing.contains("@repo:bob(pending via peer)"), "{listing}");
     // Three failed dials in a row: drift, with the fix on the list.
     wait_for("drift to be flagged", || peers(&a)[0]["reconcile_status"] == "drift_reconcile_failed");
     let listing = a.ok(None, &["peer", "list"]);
@@ -278,6 +286,7 @@ fn a_peer_that_was_killed_gets_everything_once_when_back() {
         ["before", "while down 0", "while down 1", "while down 2", "while down 3", "while down 4", "while down 5"];
     assert_eq!(texts, want);
     wait_for("nothing pending", || peers(&a)[0]["pending"] == 0);
+    assert_eq!(pending_flags(&a), [false; 7]);
     wait_for("the drift to clear", || peers(&a)[0]["reconcile_status"] == "healthy");
     // A repair dials again at once and says how it went.
     assert!(a.ok(None, &["peer", "join", "--type", "repair", "repo"]).contains("repo is reachable again"));

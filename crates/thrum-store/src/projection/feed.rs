@@ -37,7 +37,7 @@ pub fn message(conn: &Connection, head: &Head<'_>, m: &MessageCreate) -> Result<
     }
     let body = envelope(head, serde_json::to_value(m).unwrap_or_default());
     for p in prefixes {
-        push(conn, p, &head.event_id, &body)?;
+        push(conn, p, &head.event_id, &m.message_id, &body)?;
     }
     Ok(())
 }
@@ -53,7 +53,7 @@ pub fn receipt(conn: &Connection, head: &Head<'_>, r: &MessageReceipt) -> Result
         .optional()?;
     if let Some(prefix) = author.as_deref().and_then(proxy_prefix) {
         let body = envelope(head, serde_json::to_value(r).unwrap_or_default());
-        push(conn, prefix, &head.event_id, &body)?;
+        push(conn, prefix, &head.event_id, "", &body)?;
     }
     Ok(())
 }
@@ -74,10 +74,20 @@ fn envelope(head: &Head<'_>, payload: Value) -> String {
     Value::Object(o).to_string()
 }
 
-fn push(conn: &Connection, prefix: &str, event_id: &str, body: &str) -> Result<()> {
-    conn.prepare_cached("INSERT INTO peer_feed (prefix, event_id, body) VALUES (?1, ?2, ?3)")?
-        .execute(params![prefix, event_id, body])?;
+/// Queues one event; `message_id` names the message a create carries ("" for
+/// receipts).
+fn push(conn: &Connection, prefix: &str, event_id: &str, message_id: &str, body: &str) -> Result<()> {
+    conn.prepare_cached("INSERT INTO peer_feed (prefix, event_id, message_id, body) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![prefix, event_id, message_id, body])?;
     Ok(())
+}
+
+/// Whether message `message_id` still waits for the peer we call `prefix`
+/// to hold it.
+pub fn is_pending(conn: &Connection, prefix: &str, message_id: &str) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM peer_feed WHERE message_id = ?1 AND prefix = ?2")?
+        .exists(params![message_id, prefix])?)
 }
 
 /// One queued event.

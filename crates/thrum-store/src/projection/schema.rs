@@ -170,6 +170,14 @@ const MIGRATIONS: &[&str] = &[
     );
     INSERT OR REPLACE INTO meta (key, value) VALUES ('feed_epoch', lower(hex(randomblob(8))));
     "#,
+    // 4: which message a queued create carries, so `thrum sent` can say a
+    // peer's agent has not got it yet (the row leaves once the peer holds it).
+    r#"
+    ALTER TABLE peer_feed ADD COLUMN message_id TEXT NOT NULL DEFAULT '';
+    UPDATE peer_feed SET message_id = COALESCE(json_extract(body, '$.message_id'), '')
+     WHERE json_valid(body) AND json_extract(body, '$.type') = 'message.create';
+    CREATE INDEX peer_feed_message ON peer_feed(message_id, prefix);
+    "#,
 ];
 
 /// Brings the database schema up to date.
