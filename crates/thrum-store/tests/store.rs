@@ -48,6 +48,16 @@ fn commit(store: &mut Store, events: Vec<Event>) {
     assert!(r.iter().all(Result::is_ok), "{r:?}");
 }
 
+/// Records that the peer we call `prefix` holds our feed up to `seq` (what
+/// its next `sync.pull` says), as the daemon does: a writer job with no events.
+fn ack(store: &mut Store, prefix: &str, epoch: &str, seq: i64) {
+    let (r, events) = store.commit_batch::<(), StoreError, _>(vec![|c: &rusqlite::Connection| {
+        thrum_store::projection::feed::set_acked(c, prefix, epoch, seq)?;
+        Ok((Vec::new(), ()))
+    }]);
+    assert!(r.iter().all(Result::is_ok) && events.is_empty(), "{r:?}");
+}
+
 fn inbox(store: &Store, agent: &str) -> Vec<String> {
     let r = store.reader().unwrap_or_else(|e| panic!("{e}"));
     let role = query::agent(&r, agent).ok().flatten().map(|a| a.role);
@@ -537,11 +547,7 @@ fn the_peer_feed_follows_the_log_through_a_rebuild() {
     );
     assert_eq!(pending, 2);
     // What the peer acknowledged leaves its queue.
-    let (results, events) = store.commit_batch::<(), StoreError, _>(vec![|c: &rusqlite::Connection| {
-        feed::set_acked(c, "api", &epoch, 1)?;
-        Ok((Vec::new(), ()))
-    }]);
-    assert!(results.iter().all(Result::is_ok) && events.is_empty());
+    ack(&mut store, "api", &epoch, 1);
     let (left, _, pending) = snapshot(&store);
     assert_eq!(left, before[1..].to_vec());
     assert_eq!(pending, 1);
@@ -589,10 +595,6 @@ fn a_queued_message_is_pending_until_the_peer_holds_it() {
         let (items, _) = feed::after(&r, "api", 0, 10).unwrap_or_else(|e| panic!("{e}"));
         (feed::epoch(&r).unwrap_or_default(), items[0].seq)
     };
-    let (r, _) = store.commit_batch::<(), StoreError, _>(vec![move |c: &rusqlite::Connection| {
-        feed::set_acked(c, "api", &epoch, seq)?;
-        Ok((Vec::new(), ()))
-    }]);
-    assert!(r.iter().all(Result::is_ok));
+    ack(&mut store, "api", &epoch, seq);
     assert!(!pending(&store));
 }
