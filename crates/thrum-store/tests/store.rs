@@ -563,31 +563,45 @@ fn the_peer_feed_follows_the_log_through_a_rebuild() {
 
 /// A message to a peer's agent is pending until that peer acknowledges it;
 /// a database from before schema 4 learns which queued rows carry which
-/// message when it is upgraded.
+/// message when it is upgraded (and, from schema 5, where each message
+/// sits in its recipients' inboxes).
 #[test]
 fn a_queued_message_is_pending_until_the_peer_holds_it() {
     use thrum_store::projection::feed;
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let (mut store, _) = open(dir.path());
-    commit(&mut store, vec![register("alice", "dev")]);
+    commit(&mut store, vec![register("alice", "dev"), register("carol", "qa")]);
     commit(&mut store, vec![message("msg_1", "alice", "api:bob", "to a peer")]);
+    commit(&mut store, vec![message("msg_2", "alice", "carol", "to a neighbour")]);
     let pending = |store: &Store| {
         let r = store.reader().unwrap_or_else(|e| panic!("{e}"));
         query::recipients(&r, "msg_1", "alice").unwrap_or_else(|e| panic!("{e}"))[0].peer_pending
     };
     assert!(pending(&store));
 
-    // Back to schema 3: the column and index are gone, the row stays.
+    // Back to schema 3: the columns and indexes of 4 and 5 are gone, the
+    // rows stay.
     store
         .db()
         .execute_batch(
             "DROP INDEX peer_feed_message; ALTER TABLE peer_feed DROP COLUMN message_id;
-             DELETE FROM schema_version WHERE version = 4;",
+             DROP INDEX message_deliveries_inbox; DROP INDEX message_mentions_inbox;
+             DROP INDEX message_group_refs_inbox; DROP INDEX message_group_scopes_inbox;
+             DROP INDEX messages_broadcast_inbox; DROP INDEX messages_deleted;
+             ALTER TABLE message_deliveries DROP COLUMN created_at; ALTER TABLE message_deliveries DROP COLUMN author;
+             ALTER TABLE message_refs DROP COLUMN created_at; ALTER TABLE message_refs DROP COLUMN author;
+             ALTER TABLE message_scopes DROP COLUMN created_at; ALTER TABLE message_scopes DROP COLUMN author;
+             CREATE INDEX message_deliveries_recipient ON message_deliveries(recipient_agent_id, message_id);
+             CREATE INDEX message_refs_tv ON message_refs(ref_type, ref_value, message_id);
+             CREATE INDEX message_scopes_tv ON message_scopes(scope_type, scope_value, message_id);
+             CREATE INDEX messages_broadcast_id ON messages(message_id) WHERE broadcast = 1;
+             DELETE FROM schema_version WHERE version >= 4;",
         )
         .unwrap_or_else(|e| panic!("{e}"));
     drop(store);
     let (mut store, _) = open(dir.path());
     assert!(pending(&store), "the upgrade fills in the queued row's message");
+    assert_eq!(inbox(&store, "carol"), ["msg_2"], "the upgrade dates the rows the inbox reads");
 
     // The peer asks for what comes after it: it holds msg_1.
     let (epoch, seq) = {

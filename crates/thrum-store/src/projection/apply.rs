@@ -81,18 +81,22 @@ pub fn apply_decoded(
             .execute(params![m.message_id, ts, m.reason])?;
         }
         Payload::MessageReceipt(r) => {
-            let known: bool =
-                conn.prepare_cached("SELECT 1 FROM messages WHERE message_id = ?1")?.exists([&r.message_id])?;
-            if known {
+            // The message's time and author go on the delivery row too (the
+            // inbox reads them from there, see schema 5).
+            let message: Option<(String, String)> = conn
+                .prepare_cached("SELECT created_at, agent_id FROM messages WHERE message_id = ?1")?
+                .query_row([&r.message_id], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()?;
+            if let Some((created_at, author)) = message {
                 let read = if r.receipt_type == "read" { ts } else { "" };
                 conn.prepare_cached(
-                    "INSERT INTO message_deliveries (message_id, recipient_agent_id, delivered_at, seen_at, read_at)
-                     VALUES (?1, ?2, ?3, ?3, ?4)
+                    "INSERT INTO message_deliveries (message_id, recipient_agent_id, delivered_at, seen_at, read_at, created_at, author)
+                     VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6)
                      ON CONFLICT (message_id, recipient_agent_id) DO UPDATE SET
                        seen_at = CASE WHEN seen_at = '' THEN excluded.seen_at ELSE seen_at END,
                        read_at = CASE WHEN read_at = '' THEN excluded.read_at ELSE read_at END",
                 )?
-                .execute(params![r.message_id, r.agent_id, ts, read])?;
+                .execute(params![r.message_id, r.agent_id, ts, read, created_at, author])?;
                 super::feed::receipt(conn, head, &r)?;
             }
         }
@@ -231,33 +235,37 @@ fn message_create(conn: &Connection, m: &MessageCreate, ts: &str) -> Result<()> 
     if inserted == 0 {
         return Ok(());
     }
+    // Every row that can put the message in an inbox carries its time and
+    // author (`created_at` is the event's time, as on the message).
     {
         let mut st = conn.prepare_cached(
-            "INSERT OR IGNORE INTO message_scopes (message_id, scope_type, scope_value) VALUES (?1, ?2, ?3)",
+            "INSERT OR IGNORE INTO message_scopes (message_id, scope_type, scope_value, created_at, author)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;
         for s in &m.scopes {
-            st.execute(params![m.message_id, s.kind, s.value])?;
+            st.execute(params![m.message_id, s.kind, s.value, ts, m.agent_id])?;
         }
     }
     {
         let mut st = conn.prepare_cached(
-            "INSERT OR IGNORE INTO message_refs (message_id, ref_type, ref_value) VALUES (?1, ?2, ?3)",
+            "INSERT OR IGNORE INTO message_refs (message_id, ref_type, ref_value, created_at, author)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;
         for r in &m.refs {
-            st.execute(params![m.message_id, r.kind, r.value])?;
+            st.execute(params![m.message_id, r.kind, r.value, ts, m.agent_id])?;
         }
     }
     {
         let mut st = conn.prepare_cached(
-            "INSERT OR IGNORE INTO message_deliveries (message_id, recipient_agent_id, delivered_at, seen_at, read_at)
-             VALUES (?1, ?2, ?3, ?4, ?4)",
+            "INSERT OR IGNORE INTO message_deliveries (message_id, recipient_agent_id, delivered_at, seen_at, read_at, created_at, author)
+             VALUES (?1, ?2, ?3, ?4, ?4, ?3, ?5)",
         )?;
         for r in &m.recipients {
             let read = if *r == m.agent_id { ts } else { "" };
-            st.execute(params![m.message_id, r, ts, read])?;
+            st.execute(params![m.message_id, r, ts, read, m.agent_id])?;
         }
         // The author has always read their own message.
-        st.execute(params![m.message_id, m.agent_id, ts, ts])?;
+        st.execute(params![m.message_id, m.agent_id, ts, ts, m.agent_id])?;
     }
     // A first reply opens a thread: the parent joins it.
     if !m.thread_id.is_empty() && !reply_to.is_empty() {

@@ -178,6 +178,41 @@ const MIGRATIONS: &[&str] = &[
      WHERE json_valid(body) AND json_extract(body, '$.type') = 'message.create';
     CREATE INDEX peer_feed_message ON peer_feed(message_id, prefix);
     "#,
+    // 5: the inbox is the union of a few index ranges (deliveries to the
+    // agent, mentions of its names, its groups, broadcasts). Each range now
+    // carries the message's time and author, sorted by time, so a page is
+    // a merge of the ranges that stops after the page (no lookup of every
+    // candidate in `messages`), and deleted messages are found in their own
+    // small index. Only the refs and scopes that address someone (mentions,
+    // groups) are indexed by value.
+    r#"
+    ALTER TABLE message_deliveries ADD COLUMN created_at TEXT NOT NULL DEFAULT '';
+    ALTER TABLE message_deliveries ADD COLUMN author TEXT NOT NULL DEFAULT '';
+    ALTER TABLE message_refs ADD COLUMN created_at TEXT NOT NULL DEFAULT '';
+    ALTER TABLE message_refs ADD COLUMN author TEXT NOT NULL DEFAULT '';
+    ALTER TABLE message_scopes ADD COLUMN created_at TEXT NOT NULL DEFAULT '';
+    ALTER TABLE message_scopes ADD COLUMN author TEXT NOT NULL DEFAULT '';
+    UPDATE message_deliveries SET created_at = m.created_at, author = m.agent_id
+      FROM messages m WHERE m.message_id = message_deliveries.message_id;
+    UPDATE message_refs SET created_at = m.created_at, author = m.agent_id
+      FROM messages m WHERE m.message_id = message_refs.message_id;
+    UPDATE message_scopes SET created_at = m.created_at, author = m.agent_id
+      FROM messages m WHERE m.message_id = message_scopes.message_id;
+    DROP INDEX message_deliveries_recipient;
+    DROP INDEX message_refs_tv;
+    DROP INDEX message_scopes_tv;
+    DROP INDEX messages_broadcast_id;
+    CREATE INDEX message_deliveries_inbox
+      ON message_deliveries(recipient_agent_id, created_at, message_id, author, read_at);
+    CREATE INDEX message_mentions_inbox ON message_refs(ref_value, created_at, message_id, author)
+      WHERE ref_type = 'mention';
+    CREATE INDEX message_group_refs_inbox ON message_refs(ref_value, created_at, message_id, author)
+      WHERE ref_type = 'group';
+    CREATE INDEX message_group_scopes_inbox ON message_scopes(scope_value, created_at, message_id, author)
+      WHERE scope_type = 'group';
+    CREATE INDEX messages_broadcast_inbox ON messages(created_at, message_id, agent_id, deleted) WHERE broadcast = 1;
+    CREATE INDEX messages_deleted ON messages(message_id) WHERE deleted = 1;
+    "#,
 ];
 
 /// Brings the database schema up to date.

@@ -18,6 +18,8 @@ use thrum_core::views::{
 
 use crate::error::Result;
 
+mod inbox;
+
 /// A read-only connection to the projection.
 pub struct Reader {
     conn: Connection,
@@ -500,18 +502,35 @@ fn summary_row(r: &Row<'_>) -> rusqlite::Result<MessageSummary> {
     })
 }
 
-/// Runs `message.list`: one query computes the page and (with window
-/// functions over the same filtered set) the total and unread counts.
+/// Runs `message.list`: a page of messages with the total and unread
+/// counts of everything that matched.
 pub fn list_messages(conn: &Connection, q: &ListQuery) -> Result<ListPage> {
     let page_size = match q.page_size {
         n if n <= 0 => 10,
         n => n.min(100),
     };
     let page = q.page.max(1);
+    let mut found = match inbox::list(conn, q, page, page_size)? {
+        Some(found) => found,
+        None => list_general(conn, q, page, page_size)?,
+    };
+    if q.with_audience {
+        fill_audiences(conn, &mut found.messages)?;
+    }
+    Ok(found)
+}
+
+/// Any `message.list` query, as one statement over `messages` that tests
+/// every candidate row; window functions over the same filtered set give
+/// the counts. (The inbox's common shapes take [`inbox::list`].)
+fn list_general(conn: &Connection, q: &ListQuery, page: i64, page_size: i64) -> Result<ListPage> {
     let mut args = Vec::new();
     let w = where_clause(conn, q, &mut args)?;
-    let col =
-        if q.sort_by_updated { "CASE updated_at WHEN '' THEN created_at ELSE updated_at END" } else { "created_at" };
+    let col = if q.sort_by_updated {
+        "CASE m.updated_at WHEN '' THEN m.created_at ELSE m.updated_at END"
+    } else {
+        "m.created_at"
+    };
     let dir = if q.ascending { "ASC" } else { "DESC" };
     // The reader's delivery row, joined once, says whether it was read.
     let (is_read, join) = match &q.reader {
@@ -560,16 +579,6 @@ pub fn list_messages(conn: &Connection, q: &ListQuery) -> Result<ListPage> {
         messages.push(m);
     }
     drop(rows);
-    if q.with_audience {
-        let mut broadcast = conn.prepare_cached("SELECT broadcast FROM messages WHERE message_id = ?1")?;
-        for m in &mut messages {
-            let scopes = scopes_of(conn, "message_scopes", &m.message_id)?;
-            let refs = scopes_of(conn, "message_refs", &m.message_id)?;
-            let b: bool = broadcast.query_row([&m.message_id], |r| r.get(0))?;
-            m.audiences = audiences(&scopes, &refs, b);
-            m.scopes = scopes;
-        }
-    }
     // A page past the end has no rows to carry the counts.
     if messages.is_empty() && page > 1 && !q.no_counts {
         let n = args.len() - 2;
@@ -593,6 +602,19 @@ pub fn list_messages(conn: &Connection, q: &ListQuery) -> Result<ListPage> {
         page_size,
         total_pages: if total == 0 { 0 } else { (total + page_size - 1) / page_size },
     })
+}
+
+/// Fills in each listed message's scopes and audiences.
+fn fill_audiences(conn: &Connection, messages: &mut [MessageSummary]) -> Result<()> {
+    let mut broadcast = conn.prepare_cached("SELECT broadcast FROM messages WHERE message_id = ?1")?;
+    for m in messages {
+        let scopes = scopes_of(conn, "message_scopes", &m.message_id)?;
+        let refs = scopes_of(conn, "message_refs", &m.message_id)?;
+        let b: bool = broadcast.query_row([&m.message_id], |r| r.get(0))?;
+        m.audiences = audiences(&scopes, &refs, b);
+        m.scopes = scopes;
+    }
+    Ok(())
 }
 
 /// Messages an agent sent, with recipients and read counts (`thrum sent`).
