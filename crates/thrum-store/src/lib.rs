@@ -200,8 +200,9 @@ impl Store {
         } else {
             Vec::new()
         };
+        let mut cutoff = if bulk { projection::PurgeCutoff::load(&tx)? } else { projection::PurgeCutoff::Lookup };
         for d in pending {
-            if projection::apply_decoded(&tx, &d.head, d.payload.clone())? == projection::Applied::New {
+            if projection::apply_decoded(&tx, &d.head, d.payload.clone(), &mut cutoff)? == projection::Applied::New {
                 rec.replayed += 1;
             }
         }

@@ -22,9 +22,47 @@ pub enum Applied {
     Duplicate,
 }
 
+/// The purge cutoff (messages older than it stay out), as an apply knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PurgeCutoff {
+    /// Read it from `purge_metadata` for each message.
+    Lookup,
+    /// Held by the caller across many applies (a bulk replay: one query
+    /// instead of one per message), kept current as purges are applied.
+    Known(Option<String>),
+}
+
+impl PurgeCutoff {
+    /// The cutoff the projection holds now.
+    pub fn load(conn: &Connection) -> Result<Self> {
+        let c: Option<String> = conn
+            .prepare_cached("SELECT value FROM purge_metadata WHERE key = 'purge_cutoff'")?
+            .query_row([], |r| r.get(0))
+            .optional()?;
+        Ok(PurgeCutoff::Known(c))
+    }
+
+    fn purges(&self, conn: &Connection, ts: &str) -> Result<bool> {
+        Ok(match self {
+            PurgeCutoff::Lookup => conn
+                .prepare_cached("SELECT 1 FROM purge_metadata WHERE key = 'purge_cutoff' AND value > ?1")?
+                .exists([ts])?,
+            PurgeCutoff::Known(c) => c.as_deref().is_some_and(|c| c > ts),
+        })
+    }
+
+    fn raise(&mut self, cutoff: &str) {
+        if let PurgeCutoff::Known(c) = self
+            && c.as_deref().is_none_or(|c| c < cutoff)
+        {
+            *c = Some(cutoff.to_string());
+        }
+    }
+}
+
 /// Applies `ev` inside the caller's transaction.
 pub fn apply(conn: &Connection, ev: &Event) -> Result<Applied> {
-    apply_decoded(conn, &ev.head(), ev.payload())
+    apply_decoded(conn, &ev.head(), ev.payload(), &mut PurgeCutoff::Lookup)
 }
 
 /// Applies an event given as its envelope and decoded payload (what a
@@ -33,6 +71,7 @@ pub fn apply_decoded(
     conn: &Connection,
     head: &Head<'_>,
     payload: std::result::Result<Payload, EventError>,
+    cutoff: &mut PurgeCutoff,
 ) -> Result<Applied> {
     let inserted = conn
         .prepare_cached(
@@ -55,7 +94,7 @@ pub fn apply_decoded(
     let ts: &str = &head.timestamp;
     match payload {
         Payload::MessageCreate(m) => {
-            message_create(conn, &m, ts)?;
+            message_create(conn, &m, ts, cutoff)?;
             super::feed::message(conn, head, &m)?;
         }
         Payload::MessageEdit(m) => {
@@ -182,7 +221,10 @@ pub fn apply_decoded(
         Payload::GroupDelete(g) => {
             conn.prepare_cached("DELETE FROM groups WHERE group_id = ?1")?.execute([&g.group_id])?;
         }
-        Payload::PurgeExecuted(p) => purge_before(conn, &p.cutoff)?,
+        Payload::PurgeExecuted(p) => {
+            purge_before(conn, &p.cutoff)?;
+            cutoff.raise(&p.cutoff);
+        }
         Payload::Other => {}
     }
     Ok(Applied::New)
@@ -204,12 +246,10 @@ fn is_broadcast(m: &MessageCreate) -> bool {
     explicit || !targeted
 }
 
-fn message_create(conn: &Connection, m: &MessageCreate, ts: &str) -> Result<()> {
+fn message_create(conn: &Connection, m: &MessageCreate, ts: &str, cutoff: &PurgeCutoff) -> Result<()> {
     // A message older than a purge stays purged even when a clone that
     // never purged replays it.
-    let purged: bool =
-        conn.prepare_cached("SELECT 1 FROM purge_metadata WHERE key = 'purge_cutoff' AND value > ?1")?.exists([ts])?;
-    if purged {
+    if cutoff.purges(conn, ts)? {
         return Ok(());
     }
     let reply_to = m.refs.iter().find(|r| r.kind == "reply_to").map(|r| r.value.as_str()).unwrap_or("");

@@ -4,4 +4,4 @@ pub mod apply;
 pub mod feed;
 pub mod schema;
 
-pub use apply::{Applied, apply, apply_decoded};
+pub use apply::{Applied, PurgeCutoff, apply, apply_decoded};
