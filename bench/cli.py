@@ -42,6 +42,26 @@ def rss_kib(pid, field="VmRSS"):
     return 0
 
 
+def cpu_ticks(pid):
+    """CPU time of a process and of its reaped children (the daemon's git)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in fields[11:15])
+
+
+def wait_idle(pid, quiet=0.5, limit=60.0):
+    """Waits until the daemon has used no CPU for `quiet` seconds: a warm
+    daemon, not one still committing the generated store to git."""
+    end = time.time() + limit
+    last = cpu_ticks(pid)
+    while time.time() < end:
+        time.sleep(quiet)
+        now = cpu_ticks(pid)
+        if now == last:
+            return
+        last = now
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=100)
@@ -83,6 +103,8 @@ def main():
         print(f"generated {a.messages} messages from {a.agents} agents in {gen:.1f}s "
               f"({a.messages / gen:.0f} sequential sends/s over one connection)")
 
+        pid = int(json.load(open(os.path.join(repo, ".thrum", "var", "thrum.pid")))["pid"])
+        wait_idle(pid)
         send_env = dict(env, THRUM_NAME="agent_0")
         inbox_env = dict(env, THRUM_NAME="agent_3")
         # Warm up (first inbox view marks the page read).
@@ -93,7 +115,6 @@ def main():
         med_prime, _ = timed([thrum, "prime", "--json"], repo, inbox_env, a.runs)
         med_true, _ = timed(["/bin/true"], repo, env, a.runs)
         med_version, _ = timed([thrum, "version"], repo, env, a.runs)
-        pid = int(json.load(open(os.path.join(repo, ".thrum", "var", "thrum.pid")))["pid"])
         time.sleep(1.0)
         rss = rss_kib(pid)
         rss_anon, rss_file = rss_kib(pid, "RssAnon"), rss_kib(pid, "RssFile")

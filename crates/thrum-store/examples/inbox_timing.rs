@@ -47,28 +47,4 @@ fn main() {
     }
     t3.sort();
     println!("groups_of: median {:?}", t3[10]);
-    let a = q.for_agent.clone().unwrap_or_default();
-    let inner = format!(
-        "m.message_id IN (SELECT message_id FROM message_refs WHERE ref_type = 'mention' AND ref_value IN ('{a}','user:{a}','role_3') UNION ALL SELECT message_id FROM message_deliveries WHERE recipient_agent_id = '{a}' UNION ALL SELECT message_id FROM messages WHERE broadcast = 1)"
-    );
-    for sql in [
-        format!("SELECT COUNT(*) FROM messages m WHERE m.deleted = 0 AND m.agent_id != '{a}' AND {inner}"),
-        format!(
-            "SELECT m.message_id FROM messages m WHERE m.deleted = 0 AND m.agent_id != '{a}' AND {inner} ORDER BY m.created_at DESC, m.message_id DESC LIMIT 100"
-        ),
-    ] {
-        let mut st = r.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap_or_else(|e| panic!("{e}"));
-        let rows = st.query_map([], |row| row.get::<_, String>(3)).unwrap_or_else(|e| panic!("{e}"));
-        for row in rows {
-            println!("  {}", row.unwrap_or_default());
-        }
-        let t = std::time::Instant::now();
-        let n: usize = r
-            .prepare(&sql)
-            .unwrap_or_else(|e| panic!("{e}"))
-            .query_map([], |_| Ok(()))
-            .unwrap_or_else(|e| panic!("{e}"))
-            .count();
-        println!("  -> {n} rows in {:?}", t.elapsed());
-    }
 }

@@ -333,7 +333,11 @@ pub fn delete_agent(conn: &Connection, agent_id: &str) -> Result<()> {
         conn.execute(&format!("DELETE FROM {table} WHERE message_id IN ({sub})"), [agent_id])?;
     }
     conn.execute("DELETE FROM messages WHERE agent_id = ?1", [agent_id])?;
-    conn.execute("DELETE FROM message_deliveries WHERE recipient_agent_id = ?1", [agent_id])?;
+    // (Its own rows went with its messages; the rest are in the inbox index.)
+    conn.execute(
+        "DELETE FROM message_deliveries WHERE recipient_agent_id = ?1 AND recipient_agent_id != author",
+        [agent_id],
+    )?;
     conn.execute("DELETE FROM work_contexts WHERE agent_id = ?1", [agent_id])?;
     conn.execute("DELETE FROM sessions WHERE agent_id = ?1", [agent_id])?;
     conn.execute("DELETE FROM agents WHERE agent_id = ?1", [agent_id])?;

@@ -183,8 +183,9 @@ const MIGRATIONS: &[&str] = &[
     // carries the message's time and author, sorted by time, so a page is
     // a merge of the ranges that stops after the page (no lookup of every
     // candidate in `messages`), and deleted messages are found in their own
-    // small index. Only the refs and scopes that address someone (mentions,
-    // groups) are indexed by value.
+    // small index. Only the rows that address someone are indexed by value:
+    // mentions, groups, and deliveries to anyone but the author (an author's
+    // own row, one per message, is found through `messages` instead).
     r#"
     ALTER TABLE message_deliveries ADD COLUMN created_at TEXT NOT NULL DEFAULT '';
     ALTER TABLE message_deliveries ADD COLUMN author TEXT NOT NULL DEFAULT '';
@@ -203,7 +204,8 @@ const MIGRATIONS: &[&str] = &[
     DROP INDEX message_scopes_tv;
     DROP INDEX messages_broadcast_id;
     CREATE INDEX message_deliveries_inbox
-      ON message_deliveries(recipient_agent_id, created_at, message_id, author, read_at);
+      ON message_deliveries(recipient_agent_id, created_at, message_id, author, read_at)
+      WHERE recipient_agent_id != author;
     CREATE INDEX message_mentions_inbox ON message_refs(ref_value, created_at, message_id, author)
       WHERE ref_type = 'mention';
     CREATE INDEX message_group_refs_inbox ON message_refs(ref_value, created_at, message_id, author)

@@ -447,12 +447,21 @@ fn where_clause(conn: &Connection, q: &ListQuery, args: &mut Vec<SqlValue>) -> R
                       OR EXISTS (SELECT 1 FROM message_deliveries x WHERE x.message_id = m.message_id AND x.recipient_agent_id = {me}){group_rows})"
                 )), mention, q, args));
             }
+            // The agent's deliveries are indexed apart from its own rows as
+            // author (schema 5); those are its messages, wanted only when
+            // its own are not excluded.
+            let own = if q.exclude_author.as_deref() == Some(agent.as_str()) {
+                String::new()
+            } else {
+                format!(" UNION ALL SELECT message_id FROM messages WHERE agent_id = {me}")
+            };
             // One materialised set of candidate ids, each branch served by
             // an index, instead of an OR that would force a table scan.
             Some(format!(
                 "m.message_id IN (
                     SELECT message_id FROM message_refs WHERE ref_type = 'mention' AND ref_value IN ({names})
-                    UNION ALL SELECT message_id FROM message_deliveries WHERE recipient_agent_id = {me}
+                    UNION ALL SELECT message_id FROM message_deliveries
+                      WHERE recipient_agent_id = {me} AND recipient_agent_id != author{own}
                     UNION ALL SELECT message_id FROM messages WHERE broadcast = 1{group_clause})"
             ))
         }
