@@ -81,14 +81,7 @@ pub(super) fn list(conn: &Connection, q: &ListQuery, page: i64, page_size: i64) 
             (Some(_), None) => total,
         };
     }
-    Ok(Some(ListPage {
-        messages,
-        total,
-        unread,
-        page,
-        page_size,
-        total_pages: if total == 0 { 0 } else { (total + page_size - 1) / page_size },
-    }))
+    Ok(Some(ListPage::new(messages, total, unread, page, page_size)))
 }
 
 /// Builds the statements for `q`, or `None` when it is not an inbox shape.
@@ -221,6 +214,12 @@ mod tests {
         }
     }
 
+    fn open(dir: &std::path::Path) -> Store {
+        Store::open(&dir.join("log"), &dir.join("var/messages.db"), "d_t", &dir.join("rec"))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .0
+    }
+
     fn commit(store: &mut Store, events: Vec<Event>) {
         let (r, _) = store.commit_batch(vec![move |_: &Connection| Ok::<_, StoreError>((events, ()))]);
         assert!(r.iter().all(Result::is_ok), "{r:?}");
@@ -341,9 +340,7 @@ mod tests {
     #[test]
     fn the_merged_inbox_answers_as_the_general_query_does() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let (mut store, _) =
-            Store::open(&dir.path().join("log"), &dir.path().join("var/messages.db"), "d_t", &dir.path().join("rec"))
-                .unwrap_or_else(|e| panic!("{e}"));
+        let mut store = open(dir.path());
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
         populate(&mut store, &mut rng);
         let reader = store.reader().unwrap_or_else(|e| panic!("{e}"));
@@ -417,9 +414,7 @@ mod tests {
     #[test]
     fn the_merged_inbox_only_searches_indexes() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let (mut store, _) =
-            Store::open(&dir.path().join("log"), &dir.path().join("var/messages.db"), "d_t", &dir.path().join("rec"))
-                .unwrap_or_else(|e| panic!("{e}"));
+        let mut store = open(dir.path());
         populate(&mut store, &mut Rng(7));
         let reader = store.reader().unwrap_or_else(|e| panic!("{e}"));
         for unread in [false, true] {
@@ -465,9 +460,7 @@ mod tests {
     #[test]
     fn other_filters_and_other_readers_take_the_general_query() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let (store, _) =
-            Store::open(&dir.path().join("log"), &dir.path().join("var/messages.db"), "d_t", &dir.path().join("rec"))
-                .unwrap_or_else(|e| panic!("{e}"));
+        let store = open(dir.path());
         let reader = store.reader().unwrap_or_else(|e| panic!("{e}"));
         let me = || Some("agent_1".to_string());
         let inbox = ListQuery { for_agent: me(), exclude_author: me(), ..Default::default() };

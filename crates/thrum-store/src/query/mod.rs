@@ -346,6 +346,14 @@ pub struct ListPage {
     pub total_pages: i64,
 }
 
+impl ListPage {
+    /// A page of `messages` out of `total`, `page_size` to a page.
+    fn new(messages: Vec<MessageSummary>, total: i64, unread: i64, page: i64, page_size: i64) -> Self {
+        let total_pages = if total == 0 { 0 } else { (total + page_size - 1) / page_size };
+        ListPage { messages, total, unread, page, page_size, total_pages }
+    }
+}
+
 /// Names of every group an agent belongs to, directly, through its role,
 /// through the `*` role wildcard, or through nested groups (cycles are
 /// cut by the visited set).
@@ -603,14 +611,7 @@ fn list_general(conn: &Connection, q: &ListQuery, page: i64, page_size: i64) -> 
     if q.reader.is_none() {
         unread = 0;
     }
-    Ok(ListPage {
-        messages,
-        total,
-        unread,
-        page,
-        page_size,
-        total_pages: if total == 0 { 0 } else { (total + page_size - 1) / page_size },
-    })
+    Ok(ListPage::new(messages, total, unread, page, page_size))
 }
 
 /// Fills in each listed message's scopes and audiences.
@@ -663,14 +664,7 @@ pub fn outbox(
         m.read_count = m.recipients.iter().filter(|r| !r.read_at.is_empty()).count() as i64;
         messages.push(m);
     }
-    Ok(ListPage {
-        messages,
-        total,
-        unread: 0,
-        page,
-        page_size,
-        total_pages: if total == 0 { 0 } else { (total + page_size - 1) / page_size },
-    })
+    Ok(ListPage::new(messages, total, 0, page, page_size))
 }
 
 /// Agents (other than `reader`) that have read a message.
