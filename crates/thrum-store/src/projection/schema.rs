@@ -185,7 +185,8 @@ const MIGRATIONS: &[&str] = &[
     // candidate in `messages`), and deleted messages are found in their own
     // small index. Only the rows that address someone are indexed by value:
     // mentions, groups, and deliveries to anyone but the author (an author's
-    // own row, one per message, is found through `messages` instead).
+    // own row, one per message, is found through `messages` instead, whose
+    // author index now covers that range too).
     r#"
     ALTER TABLE message_deliveries ADD COLUMN created_at TEXT NOT NULL DEFAULT '';
     ALTER TABLE message_deliveries ADD COLUMN author TEXT NOT NULL DEFAULT '';
@@ -214,6 +215,8 @@ const MIGRATIONS: &[&str] = &[
       WHERE scope_type = 'group';
     CREATE INDEX messages_broadcast_inbox ON messages(created_at, message_id, agent_id, deleted) WHERE broadcast = 1;
     CREATE INDEX messages_deleted ON messages(message_id) WHERE deleted = 1;
+    DROP INDEX messages_author;
+    CREATE INDEX messages_author ON messages(agent_id, created_at, message_id, deleted);
     "#,
 ];
 
