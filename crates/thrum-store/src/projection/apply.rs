@@ -136,7 +136,7 @@ pub fn apply_decoded(
                        read_at = CASE WHEN read_at = '' THEN excluded.read_at ELSE read_at END",
                 )?
                 .execute(params![r.message_id, r.agent_id, ts, read, created_at, author])?;
-                super::feed::receipt(conn, head, &r)?;
+                super::feed::receipt(conn, head, &r, &author)?;
             }
         }
         Payload::AgentRegister(a) => {

@@ -42,16 +42,13 @@ pub fn message(conn: &Connection, head: &Head<'_>, m: &MessageCreate) -> Result<
     Ok(())
 }
 
-/// Queues a local agent's receipt of a message a peer's agent wrote.
-pub fn receipt(conn: &Connection, head: &Head<'_>, r: &MessageReceipt) -> Result<()> {
+/// Queues a local agent's receipt of a message a peer's agent wrote
+/// (`author` wrote the message).
+pub fn receipt(conn: &Connection, head: &Head<'_>, r: &MessageReceipt, author: &str) -> Result<()> {
     if proxy_prefix(&r.agent_id).is_some() {
         return Ok(());
     }
-    let author: Option<String> = conn
-        .prepare_cached("SELECT agent_id FROM messages WHERE message_id = ?1")?
-        .query_row([&r.message_id], |row| row.get(0))
-        .optional()?;
-    if let Some(prefix) = author.as_deref().and_then(proxy_prefix) {
+    if let Some(prefix) = proxy_prefix(author) {
         let body = envelope(head, serde_json::to_value(r).unwrap_or_default());
         push(conn, prefix, &head.event_id, "", &body)?;
     }
