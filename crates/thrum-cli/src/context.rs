@@ -88,7 +88,7 @@ impl Ctx {
         if repeatable(method) {
             return self.call_retrying(method, params);
         }
-        self.client()?.call(method, params).map_err(|e| rpc_error(method, e))
+        self.client()?.call_as(method, params).map_err(|e| rpc_error(method, e))
     }
 
     /// A call that is safe to repeat (idempotent on the daemon side):
@@ -97,7 +97,7 @@ impl Ctx {
     pub fn call_retrying<P: Serialize, R: DeserializeOwned>(&mut self, method: &str, params: &P) -> Result<R> {
         let mut last = None;
         for _ in 0..3 {
-            match self.client()?.call(method, params) {
+            match self.client()?.call_as(method, params) {
                 Ok(v) => return Ok(v),
                 Err(ClientError::Rpc(r)) => return Err(anyhow!("{}", r.message)),
                 Err(e) => {

@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use thrum_proto::RpcError;
 use thrum_proto::frame::{FrameError, read_frame};
+use thrum_proto::methods::Method;
 
 use crate::error::ClientError;
 
@@ -46,9 +47,21 @@ impl Client {
         Ok(())
     }
 
-    /// Calls `method` with raw JSON params.
+    /// Calls a method of the catalogue: `client.call::<message::Send>(&params)`.
+    pub fn call<M: Method>(&mut self, params: &M::Params) -> Result<M::Result, ClientError> {
+        self.request(M::METHOD, params)
+    }
+
+    /// Transitional: a call by name with any params and result types
+    /// (removed once every caller uses `call::<M>`).
+    pub fn call_as<P: Serialize, R: DeserializeOwned>(&mut self, method: &str, params: &P) -> Result<R, ClientError> {
+        self.request(method, params)
+    }
+
+    /// Calls `method` with raw JSON params: the escape hatch for
+    /// `thrum rpc METHOD JSON`, which may name any method at all.
     pub fn call_value(&mut self, method: &str, params: Value) -> Result<Value, ClientError> {
-        self.call(method, &params)
+        self.request(method, &params)
     }
 
     /// Waits (without a time limit) for the next push notification on this
@@ -72,10 +85,10 @@ impl Client {
         }
     }
 
-    /// Calls `method` with typed params and result. The reply is decoded
+    /// Sends one request and waits for its answer. The reply is decoded
     /// straight into `R` (no intermediate `Value` tree: for a page of 100
     /// messages that was most of the client's work).
-    pub fn call<P: Serialize, R: DeserializeOwned>(&mut self, method: &str, params: &P) -> Result<R, ClientError> {
+    fn request<P: Serialize, R: DeserializeOwned>(&mut self, method: &str, params: &P) -> Result<R, ClientError> {
         let id = self.next_id;
         self.next_id += 1;
         let request = Outgoing { jsonrpc: "2.0", method, params, id };

@@ -412,7 +412,7 @@ pub fn whoami(ctx: &mut Ctx, a: WhoamiArgs) -> Result<u8> {
         ..Default::default()
     };
     if let Some(c) = ctx.try_client()
-        && let Ok(w) = c.call::<_, WhoamiResult>(am::WHOAMI, &json!({ "caller_agent_id": me.name }))
+        && let Ok(w) = c.call_as::<_, WhoamiResult>(am::WHOAMI, &json!({ "caller_agent_id": me.name }))
     {
         j.daemon_running = true;
         j.session_id = w.session_id;

@@ -80,8 +80,8 @@ fn start(ctx: &mut Ctx, local: bool, verb: &str) -> Result<u8> {
     let layout = ctx.layout()?.clone();
     let out = ctx.out;
     let outcome = thrum_client::start_daemon(&layout, local.then_some(true))?;
-    let health =
-        Client::connect(&layout.socket()).and_then(|mut c| c.call::<_, HealthResult>(HEALTH, &serde_json::json!({})));
+    let health = Client::connect(&layout.socket())
+        .and_then(|mut c| c.call_as::<_, HealthResult>(HEALTH, &serde_json::json!({})));
     let pid = health.as_ref().map(|h| h.pid).unwrap_or(0);
     if out.json {
         out.json(&serde_json::json!({
@@ -165,8 +165,8 @@ struct StatusJson {
 fn status(ctx: &mut Ctx) -> Result<u8> {
     let layout = ctx.layout()?.clone();
     let out = ctx.out;
-    let health =
-        Client::connect(&layout.socket()).and_then(|mut c| c.call::<_, HealthResult>(HEALTH, &serde_json::json!({})));
+    let health = Client::connect(&layout.socket())
+        .and_then(|mut c| c.call_as::<_, HealthResult>(HEALTH, &serde_json::json!({})));
     let Ok(h) = health else {
         if out.json {
             out.json(&StatusJson {

@@ -530,7 +530,7 @@ fn wait_inner(ctx: &mut Ctx, a: WaitArgs) -> Result<u8> {
         "scope": scope,
         "mention_role": a.mention.map(|m| m.trim_start_matches('@').to_string()),
     });
-    let r: WaitResult = client.call(mm::WAIT, &p).map_err(|e| match e {
+    let r: WaitResult = client.call_as(mm::WAIT, &p).map_err(|e| match e {
         thrum_client::ClientError::Rpc(r) => anyhow!("{}", r.message),
         other => anyhow!(other),
     })?;

@@ -3,13 +3,22 @@
 use serde::{Deserialize, Serialize};
 use thrum_core::views::{AgentInfo, ContextInfo};
 
-pub const REGISTER: &str = "agent.register";
-pub const LIST: &str = "agent.list";
-pub const WHOAMI: &str = "agent.whoami";
-pub const LIST_CONTEXT: &str = "agent.listContext";
-pub const DELETE: &str = "agent.delete";
-pub const CLEANUP: &str = "agent.cleanup";
-pub const SET_STATUS: &str = "agent.set-status";
+use super::methods;
+
+methods! {
+    /// Registers (or re-registers) an agent and opens its session. Allowed
+    /// to anonymous callers: it is how a new agent comes to exist.
+    Register = "agent.register", RegisterParams => RegisterResult, anonymous;
+    List = "agent.list", ListParams => ListResult, anonymous, idempotent;
+    Whoami = "agent.whoami", WhoamiParams => WhoamiResult, anonymous, idempotent;
+    /// Every agent's work context (branch, files, intent).
+    ListContext = "agent.listContext", ListContextParams => ListContextResult, anonymous, idempotent;
+    Delete = "agent.delete", DeleteParams => DeleteResult;
+    /// Finds (and with `force`, deletes) agents whose worktree or branch is gone.
+    Cleanup = "agent.cleanup", CleanupParams => CleanupResult;
+    /// `working`, `idle`, `blocked` or `stuck`, kept in the identity file.
+    SetStatus = "agent.set-status", SetStatusParams => SetStatusResult;
+}
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RegisterParams {
@@ -167,3 +176,18 @@ pub struct SetStatusParams {
     pub agent: String,
     pub status: String,
 }
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SetStatusResult {
+    pub agent: String,
+    pub status: String,
+}
+
+// Transitional names (removed once every caller uses the method types).
+pub const REGISTER: &str = <Register as super::Method>::METHOD;
+pub const LIST: &str = <List as super::Method>::METHOD;
+pub const WHOAMI: &str = <Whoami as super::Method>::METHOD;
+pub const LIST_CONTEXT: &str = <ListContext as super::Method>::METHOD;
+pub const DELETE: &str = <Delete as super::Method>::METHOD;
+pub const CLEANUP: &str = <Cleanup as super::Method>::METHOD;
+pub const SET_STATUS: &str = <SetStatus as super::Method>::METHOD;

@@ -1,15 +1,19 @@
 //! `group.*` methods.
 
 use serde::{Deserialize, Serialize};
-use thrum_core::views::{GroupMemberInfo, GroupSummary};
+use thrum_core::views::{GroupDetail, GroupMemberInfo, GroupSummary};
 
-pub const CREATE: &str = "group.create";
-pub const DELETE: &str = "group.delete";
-pub const MEMBER_ADD: &str = "group.member.add";
-pub const MEMBER_REMOVE: &str = "group.member.remove";
-pub const LIST: &str = "group.list";
-pub const INFO: &str = "group.info";
-pub const MEMBERS: &str = "group.members";
+use super::{Empty, methods};
+
+methods! {
+    Create = "group.create", CreateParams => CreateResult;
+    Delete = "group.delete", NameParams => DeleteResult;
+    MemberAdd = "group.member.add", MemberParams => MemberResult;
+    MemberRemove = "group.member.remove", MemberParams => MemberResult;
+    List = "group.list", Empty => ListResult, anonymous, idempotent;
+    Info = "group.info", NameParams => GroupDetail, anonymous, idempotent;
+    Members = "group.members", NameParams => MembersResult, anonymous, idempotent;
+}
 
 /// The built-in group that holds every agent.
 pub const EVERYONE: &str = "everyone";
@@ -80,3 +84,12 @@ pub struct MembersResult {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub expanded: Vec<String>,
 }
+
+// Transitional names (removed once every caller uses the method types).
+pub const CREATE: &str = <Create as super::Method>::METHOD;
+pub const DELETE: &str = <Delete as super::Method>::METHOD;
+pub const MEMBER_ADD: &str = <MemberAdd as super::Method>::METHOD;
+pub const MEMBER_REMOVE: &str = <MemberRemove as super::Method>::METHOD;
+pub const LIST: &str = <List as super::Method>::METHOD;
+pub const INFO: &str = <Info as super::Method>::METHOD;
+pub const MEMBERS: &str = <Members as super::Method>::METHOD;

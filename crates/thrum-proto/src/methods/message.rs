@@ -7,17 +7,29 @@ use serde_json::Value;
 use thrum_core::Scope;
 use thrum_core::views::{Audience, MessageDetail, MessageSummary, Recipient};
 
-pub const SEND: &str = "message.send";
-pub const GET: &str = "message.get";
-pub const LIST: &str = "message.list";
-pub const OUTBOX: &str = "message.outbox";
-pub const EDIT: &str = "message.edit";
-pub const DELETE: &str = "message.delete";
-pub const MARK_READ: &str = "message.markRead";
-pub const DELETE_BY_AGENT: &str = "message.deleteByAgent";
-pub const DELETE_BY_SCOPE: &str = "message.deleteByScope";
-pub const WAIT: &str = "message.wait";
-pub const PURGE: &str = "message.purge";
+use super::methods;
+
+methods! {
+    /// Sends a message. Idempotent: a client-chosen `message_id` sent
+    /// twice stores one message, so a retry after a dropped connection is
+    /// safe.
+    Send = "message.send", SendParams => SendResult, idempotent;
+    Get = "message.get", GetParams => GetResult, anonymous, idempotent;
+    List = "message.list", ListParams => ListResult, anonymous, idempotent;
+    /// Ours: what the caller sent, with each recipient's read state.
+    Outbox = "message.outbox", OutboxParams => ListResult, anonymous, idempotent;
+    Edit = "message.edit", EditParams => EditResult;
+    Delete = "message.delete", DeleteParams => DeleteResult;
+    MarkRead = "message.markRead", MarkReadParams => MarkReadResult, idempotent;
+    /// Deletes every message the caller wrote.
+    DeleteByAgent = "message.deleteByAgent", DeleteByAgentParams => DeleteCountResult;
+    /// Deletes every message in a scope.
+    DeleteByScope = "message.deleteByScope", DeleteByScopeParams => DeleteCountResult;
+    /// Ours: blocks until a message addressed to the caller arrives.
+    Wait = "message.wait", WaitParams => WaitResult, anonymous, idempotent;
+    /// Ours: `thrum purge`.
+    Purge = "message.purge", PurgeParams => PurgeResult;
+}
 
 /// Largest accepted message body, in bytes.
 pub const MAX_CONTENT: usize = 256 * 1024;
@@ -218,6 +230,8 @@ pub struct DeleteByScopeParams {
     pub scope_type: String,
     #[serde(default)]
     pub scope_value: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_agent_id: Option<String>,
 }
 
 /// Ours: block until a message addressed to the caller arrives.
@@ -265,3 +279,16 @@ pub struct PurgeResult {
     pub message_files: i64,
     pub event_files: i64,
 }
+
+// Transitional names (removed once every caller uses the method types).
+pub const SEND: &str = <Send as super::Method>::METHOD;
+pub const GET: &str = <Get as super::Method>::METHOD;
+pub const LIST: &str = <List as super::Method>::METHOD;
+pub const OUTBOX: &str = <Outbox as super::Method>::METHOD;
+pub const EDIT: &str = <Edit as super::Method>::METHOD;
+pub const DELETE: &str = <Delete as super::Method>::METHOD;
+pub const MARK_READ: &str = <MarkRead as super::Method>::METHOD;
+pub const DELETE_BY_AGENT: &str = <DeleteByAgent as super::Method>::METHOD;
+pub const DELETE_BY_SCOPE: &str = <DeleteByScope as super::Method>::METHOD;
+pub const WAIT: &str = <Wait as super::Method>::METHOD;
+pub const PURGE: &str = <Purge as super::Method>::METHOD;

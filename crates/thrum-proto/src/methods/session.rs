@@ -4,12 +4,17 @@ use serde::{Deserialize, Serialize};
 use thrum_core::Scope;
 use thrum_core::views::SessionInfo;
 
-pub const START: &str = "session.start";
-pub const END: &str = "session.end";
-pub const LIST: &str = "session.list";
-pub const HEARTBEAT: &str = "session.heartbeat";
-pub const SET_INTENT: &str = "session.setIntent";
-pub const SET_TASK: &str = "session.setTask";
+use super::methods;
+
+methods! {
+    Start = "session.start", StartParams => StartResult, anonymous;
+    End = "session.end", EndParams => EndResult;
+    List = "session.list", ListParams => ListResult, anonymous, idempotent;
+    /// Marks the session alive and updates its scopes, refs and git context.
+    Heartbeat = "session.heartbeat", HeartbeatParams => HeartbeatResult, idempotent;
+    SetIntent = "session.setIntent", SetIntentParams => SetIntentResult, anonymous;
+    SetTask = "session.setTask", SetTaskParams => SetTaskResult;
+}
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct StartParams {
@@ -109,3 +114,11 @@ pub struct SetTaskResult {
     pub current_task: String,
     pub task_updated_at: String,
 }
+
+// Transitional names (removed once every caller uses the method types).
+pub const START: &str = <Start as super::Method>::METHOD;
+pub const END: &str = <End as super::Method>::METHOD;
+pub const LIST: &str = <List as super::Method>::METHOD;
+pub const HEARTBEAT: &str = <Heartbeat as super::Method>::METHOD;
+pub const SET_INTENT: &str = <SetIntent as super::Method>::METHOD;
+pub const SET_TASK: &str = <SetTask as super::Method>::METHOD;
