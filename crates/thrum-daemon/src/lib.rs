@@ -312,7 +312,10 @@ fn run_inner(layout: &Layout, local: Option<bool>, mut ready: Option<ReadyFn>) -
         let syncer = tokio::spawn(sync::run(state.clone(), sync_rx, timing));
         let watcher = tokio::spawn(gitwatch::run(state.clone(), git_requests, merge_target));
         let links = tokio::spawn(peers::link::run(state.clone()));
-        wait_for_signal().await;
+        tokio::select! {
+            _ = wait_for_signal() => {}
+            _ = state.stop.notified() => {}
+        }
         tracing::info!("shutting down");
         let _ = shutdown_tx.send(true);
         let _ = server.await;

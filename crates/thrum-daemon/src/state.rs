@@ -45,6 +45,8 @@ pub struct DaemonState {
     db_path: PathBuf,
     /// Flips to true when shutdown begins; long-polls watch it.
     pub shutdown: watch::Receiver<bool>,
+    /// Asks the daemon to stop (`daemon.shutdown`), as SIGTERM does.
+    pub stop: tokio::sync::Notify,
     ws_port: std::sync::atomic::AtomicU16,
 }
 
@@ -97,6 +99,7 @@ impl DaemonState {
             readers: Mutex::new(Vec::new()),
             db_path,
             shutdown,
+            stop: tokio::sync::Notify::new(),
             ws_port: std::sync::atomic::AtomicU16::new(0),
         }
     }

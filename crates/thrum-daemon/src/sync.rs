@@ -16,7 +16,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use thrum_core::Event;
 use thrum_git::Git;
@@ -28,34 +27,7 @@ use crate::error::{Fail, server};
 use crate::state::State;
 
 /// What `sync.status` reports.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct SyncStatus {
-    /// `normal` or `local-only`.
-    pub mode: String,
-    pub local_only: bool,
-    /// The remote's URL ("" when the repository has none).
-    pub remote: String,
-    /// `idle` (never ran), `syncing`, `synced`, `error`, `local`.
-    pub sync_state: String,
-    pub running: bool,
-    pub last_sync_at: String,
-    /// `ok`, `error`, or "" before the first cycle.
-    pub last_result: String,
-    pub last_error: String,
-    /// What to do about the last error.
-    pub last_error_hint: String,
-    pub cycles: u64,
-    pub last_pulled: u64,
-    pub last_pushed: u64,
-    pub pulled_total: u64,
-    pub pushed_total: u64,
-    pub last_cycle_ms: u64,
-    /// The remote commit last merged (no work when it has not moved).
-    pub last_merged: String,
-    pub interval_s: u64,
-    pub debounce_ms: u64,
-    pub remote_poll_ms: u64,
-}
+pub use thrum_proto::methods::system::SyncInfo as SyncStatus;
 
 /// A request to the sync task.
 pub enum Cmd {

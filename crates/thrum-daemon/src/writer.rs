@@ -8,23 +8,26 @@
 //! subscribers. Under load many requests share one fsync; idle, a lone
 //! request is committed at once.
 
+use std::any::Any;
 use std::sync::Arc;
 
 use rusqlite::Connection;
-use serde_json::Value;
 use thrum_core::Event;
 use thrum_store::{JobResult, Store};
 use tokio::sync::{broadcast, oneshot};
 
 use crate::error::{Fail, HResult};
 
-type BatchFn = Box<dyn FnOnce(&Connection) -> JobResult<Value, Fail> + Send>;
-type ExclusiveFn = Box<dyn FnOnce(&mut Store) -> HResult<(Value, Vec<Event>)> + Send>;
+/// A job's value, whatever its type: `submit` hands it back to the caller
+/// that knows it.
+type Output = Box<dyn Any + Send>;
+type BatchFn = Box<dyn FnOnce(&Connection) -> JobResult<Output, Fail> + Send>;
+type ExclusiveFn = Box<dyn FnOnce(&mut Store) -> HResult<(Output, Vec<Event>)> + Send>;
 
 enum Job {
-    Batch(BatchFn, oneshot::Sender<HResult<Value>>),
+    Batch(BatchFn, oneshot::Sender<HResult<Output>>),
     /// Needs the whole store (rewrites shards); runs alone.
-    Exclusive(ExclusiveFn, oneshot::Sender<HResult<Value>>),
+    Exclusive(ExclusiveFn, oneshot::Sender<HResult<Output>>),
 }
 
 /// Most jobs committed under one fsync.
@@ -112,23 +115,27 @@ impl Writer {
 
     /// Runs `f` in the next batch and returns its value once the events
     /// it produced are durable.
-    pub async fn submit<F>(&self, f: F) -> HResult<Value>
+    pub async fn submit<T, F>(&self, f: F) -> HResult<T>
     where
-        F: FnOnce(&Connection) -> JobResult<Value, Fail> + Send + 'static,
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> JobResult<T, Fail> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
-        self.tx.send(Job::Batch(Box::new(f), tx)).map_err(|_| shutting_down())?;
-        rx.await.map_err(|_| shutting_down())?
+        let job: BatchFn = Box::new(move |c| f(c).map(|(events, v)| (events, Box::new(v) as Output)));
+        self.tx.send(Job::Batch(job, tx)).map_err(|_| shutting_down())?;
+        typed(rx.await.map_err(|_| shutting_down())??)
     }
 
     /// Runs `f` alone with the whole store.
-    pub async fn exclusive<F>(&self, f: F) -> HResult<Value>
+    pub async fn exclusive<T, F>(&self, f: F) -> HResult<T>
     where
-        F: FnOnce(&mut Store) -> HResult<(Value, Vec<Event>)> + Send + 'static,
+        T: Send + 'static,
+        F: FnOnce(&mut Store) -> HResult<(T, Vec<Event>)> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
-        self.tx.send(Job::Exclusive(Box::new(f), tx)).map_err(|_| shutting_down())?;
-        rx.await.map_err(|_| shutting_down())?
+        let job: ExclusiveFn = Box::new(move |s| f(s).map(|(v, events)| (Box::new(v) as Output, events)));
+        self.tx.send(Job::Exclusive(job, tx)).map_err(|_| shutting_down())?;
+        typed(rx.await.map_err(|_| shutting_down())??)
     }
 }
 
@@ -207,6 +214,14 @@ fn checkpoint(store: &mut Store, above: u64) {
     if let Err(e) = store.checkpoint_wal(above) {
         tracing::warn!(error = %e, "WAL checkpoint failed; retried later");
     }
+}
+
+/// The job's value as the type its closure returned (the same `T` the
+/// job was built with, so this cannot fail in practice).
+fn typed<T: 'static>(v: Output) -> HResult<T> {
+    v.downcast::<T>()
+        .map(|b| *b)
+        .map_err(|_| crate::error::Fail(thrum_proto::RpcError::internal("writer job returned an unexpected type")))
 }
 
 fn shutting_down() -> Fail {

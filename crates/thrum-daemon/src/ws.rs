@@ -97,25 +97,16 @@ async fn peer_connection(mut socket: WebSocket, state: State) {
             Err((id, e)) => RpcResponse::err(id, e),
             Ok(req) => {
                 let id = req.id.clone().unwrap_or(Value::Null);
-                let params = if req.params.is_null() { Value::Object(Default::default()) } else { req.params };
-                match req.method.as_str() {
-                    "pair.request" => match crate::peers::rpc::pair_request(&state, params).await {
-                        Ok(v) => RpcResponse::ok(id, v),
-                        Err(e) => RpcResponse::err(id, e.0),
-                    },
-                    // Both check the token first.
-                    "sync.pull" => match crate::peers::sync::pull(&state, params).await {
-                        Ok(v) => RpcResponse::ok(id, v),
-                        Err(e) => RpcResponse::err(id, e.0),
-                    },
-                    "sync.notify" => match crate::peers::sync::notify(&state, params).await {
-                        Ok(v) => RpcResponse::ok(id, v),
-                        Err(e) => RpcResponse::err(id, e.0),
-                    },
-                    other => RpcResponse::err(
+                let link = crate::peers::serve::Link::PeerSocket;
+                // Only `pair.request` goes without a token; `sync.pull` and
+                // `sync.notify` check theirs first.
+                match crate::peers::serve::answer(&state, &link, &req.method, req.params).await {
+                    Ok(v) => RpcResponse::ok(id, v),
+                    Err(e) if e.0.kind() == ErrorCode::MethodNotFound => RpcResponse::err(
                         id,
-                        RpcError::new(ErrorCode::Identity, format!("{other} needs a paired peer's token")),
+                        RpcError::new(ErrorCode::Identity, format!("{} needs a paired peer's token", req.method)),
                     ),
+                    Err(e) => RpcResponse::err(id, e.0),
                 }
             }
         };

@@ -81,9 +81,23 @@ fn user_identify_and_delete_by_agent() {
     let params = json!({ "agent_id": "carol", "caller_agent_id": "alice" }).to_string();
     let (_, err) = env.fail(Some("alice"), &["rpc", "message.deleteByAgent", &params]);
     assert!(err.contains("unauthorized"), "{err}");
-    // The internal scope deletion is not reachable from outside.
-    let (_, err) = env.fail(Some("alice"), &["rpc", "message.deleteByScope", "{}"]);
+    // The internal scope deletion is not reachable from outside (as the
+    // original documents: -32601 to every outside caller)…
+    let params = json!({ "scope_type": "group", "scope_value": "backend" }).to_string();
+    let (_, err) = env.fail(Some("alice"), &["rpc", "message.deleteByScope", &params]);
     assert!(err.contains("Method not found"), "{err}");
+    // …but runs for a group deleted with its messages: those go, as
+    // delete events, and the others stay.
+    env.ok(Some("carol"), &["group", "create", "backend"]);
+    env.ok(Some("carol"), &["group", "add", "backend", "@bob"]);
+    env.ok(Some("carol"), &["send", "to the group", "--to", "@backend"]);
+    env.ok(Some("carol"), &["send", "also to the group", "--to", "@backend"]);
+    assert_eq!(env.json(Some("bob"), &["inbox"])["total"], 3);
+    let params = json!({ "name": "backend", "delete_messages": true, "caller_agent_id": "carol" }).to_string();
+    env.ok(Some("carol"), &["rpc", "group.delete", &params]);
+    let inbox = env.json(Some("bob"), &["inbox"]);
+    assert_eq!(inbox["total"], 1, "{inbox}");
+    assert_eq!(inbox["messages"][0]["body"]["content"], "three");
 }
 
 #[test]

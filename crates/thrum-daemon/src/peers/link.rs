@@ -10,15 +10,16 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde_json::Value;
 use thrum_core::Event;
+use thrum_proto::methods::Method;
+use thrum_proto::methods::peer_link as pl;
 use thrum_store::projection::feed;
 use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::registry::Peer;
-use super::sync::{PULL_LIMIT, PullParams, PullResult, TOKEN_REJECTED, translate};
+use super::sync::{PULL_LIMIT, PullParams, TOKEN_REJECTED, translate};
 use crate::state::State;
 
 /// The fallback pull interval (a peer synced more recently waits longer).
@@ -259,8 +260,11 @@ impl Conn {
     }
 }
 
-async fn call<P: Serialize, R: DeserializeOwned>(conn: &mut Conn, method: &str, params: &P) -> Result<R, LinkError> {
-    let request = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
+async fn call<M: Method>(conn: &mut Conn, params: &M::Params) -> Result<M::Result, LinkError> {
+    let method = M::METHOD;
+    let params = serde_json::to_value(params).map_err(|e| LinkError::Local(format!("encode {method}: {e}")))?;
+    let request = serde_json::to_value(thrum_proto::Request::new(1, method, params))
+        .map_err(|e| LinkError::Local(format!("encode {method}: {e}")))?;
     let exchange = async {
         match conn {
             Conn::Net(c) => c.call(&request).await.map_err(|e| LinkError::Unreachable(format!("{method}: {e}"))),
@@ -308,8 +312,8 @@ async fn pull_from(state: &State, peer: &Peer) -> Result<usize, LinkError> {
         // was taken at a restart, or this machine changed address).
         let now = std::net::SocketAddr::new(local.ip(), port).to_string();
         if now != peer.announced_address {
-            let r: Result<Value, LinkError> =
-                call(&mut ws, "peer.address_changed", &json!({ "token": peer.token, "address": now })).await;
+            let params = pl::AddressChangedParams { token: peer.token.clone(), address: now.clone() };
+            let r = call::<pl::AddressChanged>(&mut ws, &params).await;
             match r {
                 Ok(_) => {
                     let _ = state.peers.update(&peer.name, |p| p.announced_address = now.clone());
@@ -329,7 +333,7 @@ async fn pull_from(state: &State, peer: &Peer) -> Result<usize, LinkError> {
             after_seq: at.pulled_seq,
             limit: PULL_LIMIT,
         };
-        let r: PullResult = call(&mut ws, "sync.pull", &params).await?;
+        let r = call::<pl::Pull>(&mut ws, &params).await?;
         // Asking again after a non-empty batch is how the peer learns we
         // hold it (its "pending" drops at once); an empty answer ends.
         let done = r.events.is_empty();
@@ -348,11 +352,11 @@ async fn pull_from(state: &State, peer: &Peer) -> Result<usize, LinkError> {
                 drop(known);
                 feed::set_pulled(c, &prefix, &epoch, next, &thrum_core::time::now_rfc3339())?;
                 let n = fresh.len();
-                Ok((fresh, Value::from(n)))
+                Ok((fresh, n))
             })
             .await
             .map_err(|e| LinkError::Local(e.0.message))?;
-        total += fresh.as_u64().unwrap_or(0) as usize;
+        total += fresh;
         if done {
             break;
         }
@@ -366,7 +370,7 @@ async fn pull_from(state: &State, peer: &Peer) -> Result<usize, LinkError> {
 async fn send_notify(state: State, peer: Peer) {
     let outcome = async {
         let mut ws = connect(&state, &peer).await?;
-        let _: Value = call(&mut ws, "sync.notify", &json!({ "token": peer.token })).await?;
+        call::<pl::Notify>(&mut ws, &pl::TokenParams { token: peer.token.clone() }).await?;
         ws.close().await;
         Ok::<(), LinkError>(())
     };

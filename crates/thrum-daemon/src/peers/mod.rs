@@ -11,6 +11,7 @@ pub mod pairing;
 pub mod registry;
 pub mod rpc;
 pub mod secure;
+pub mod serve;
 pub mod sync;
 pub mod tailscale;
 

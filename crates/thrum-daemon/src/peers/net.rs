@@ -14,6 +14,7 @@ use thrum_proto::{ErrorCode, Response as RpcResponse, RpcError};
 use tokio::net::TcpListener;
 
 use super::secure::{self, Accepted, Secure, StaticKey};
+use super::serve::Link;
 use crate::error::{HResult, server};
 use crate::state::State;
 
@@ -147,7 +148,11 @@ async fn pairing(state: &State, mut conn: Secure, from: SocketAddr) -> HResult<(
     let params = request.get("params").cloned().unwrap_or(Value::Null);
     let id = request.get("id").cloned().unwrap_or(Value::Null);
     let remote_static = secure::hex(conn.remote_static());
-    let answer = match super::rpc::pair_network(state, params, &remote_static, from.ip()).await {
+    let outcome = async {
+        let p = crate::rpc::parse(params)?;
+        crate::rpc::ok(&super::rpc::pair_network(state, p, &remote_static, from.ip()).await?)
+    };
+    let answer = match outcome.await {
         Ok(v) => RpcResponse::ok(id, v),
         Err(e) => RpcResponse::err(id, e.0),
     };
@@ -162,16 +167,16 @@ async fn link(state: &State, mut conn: Secure) -> HResult<()> {
         let id = request.get("id").cloned().unwrap_or(Value::Null);
         let params = request.get("params").cloned().unwrap_or_else(|| json!({}));
         let outcome = match request.get("method").and_then(Value::as_str) {
-            Some("sync.pull") => super::sync::pull(state, params).await,
-            Some("sync.notify") => super::sync::notify(state, params).await,
-            Some("peer.address_changed") => match from {
-                Some(ip) => super::rpc::address_changed(state, params, ip).await,
-                None => Err(server("cannot tell where this link comes from")),
-            },
-            Some(other) => Err(crate::error::Fail(RpcError::new(
-                ErrorCode::MethodNotFound,
-                format!("{other} is not served to peers"),
-            ))),
+            Some(method) => super::serve::answer(state, &Link::Network(from), method, params).await.map_err(|e| {
+                if e.0.kind() == ErrorCode::MethodNotFound {
+                    crate::error::Fail(RpcError::new(
+                        ErrorCode::MethodNotFound,
+                        format!("{method} is not served to peers"),
+                    ))
+                } else {
+                    e
+                }
+            }),
             None => Err(crate::error::Fail(RpcError::new(ErrorCode::InvalidRequest, "no method"))),
         };
         let answer = match outcome {

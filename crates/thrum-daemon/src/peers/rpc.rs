@@ -5,13 +5,20 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
+use thrum_proto::methods::Empty;
+use thrum_proto::methods::peer::{
+    AddParams, AddResult, AddWaitParams, ConfigureParams, ConfigureResult, JoinParams, ListResult, NameParams,
+    PairedResult, PeerInfo, RemoveResult, RepairResult,
+};
+use thrum_proto::methods::peer_link::{
+    AddressChangedParams, AddressChangedResult, DaemonSide, PairRequest, PairRequestParams, PairRequestResult,
+};
 
 use super::pairing::{self, Pairing};
 use super::registry::{Peer, proxy_prefix};
+use crate::caller::Caller;
 use crate::error::{HResult, bad_params, server};
-use crate::rpc::{ok, parse};
 use crate::state::State;
 
 /// The pairing the listener is waiting on, and who joined it.
@@ -61,12 +68,33 @@ fn our_address(state: &State) -> String {
     format!("127.0.0.1:{}", state.ws_port())
 }
 
-fn public(p: &Peer) -> Value {
-    let mut v = serde_json::to_value(p).unwrap_or_default();
-    if let Some(o) = v.as_object_mut() {
-        o.remove("token");
+/// A peer as clients see it: everything but the token.
+fn public(p: &Peer) -> PeerInfo {
+    let p = p.clone();
+    PeerInfo {
+        name: p.name,
+        address: p.address,
+        repo_path: p.repo_path,
+        transport: p.transport,
+        role: p.role,
+        proxy_prefix: p.proxy_prefix,
+        remote_agents: p.remote_agents,
+        paired_at: p.paired_at,
+        remote_daemon_id: p.remote_daemon_id,
+        remote_repo_name: p.remote_repo_name,
+        remote_hostname: p.remote_hostname,
+        remote_repo_path: p.remote_repo_path,
+        remote_git_origin_url: p.remote_git_origin_url,
+        last_sync_at: p.last_sync_at,
+        remote_static: p.remote_static,
+        announced_address: p.announced_address,
+        ..Default::default()
     }
-    v
+}
+
+/// The paired answer of `peer.add.wait` and `peer.join`.
+fn paired(p: &Peer) -> PairedResult {
+    PairedResult { status: "paired".into(), peer: Some(public(p)) }
 }
 
 fn check_type(t: &str) -> HResult<()> {
@@ -77,68 +105,44 @@ fn check_type(t: &str) -> HResult<()> {
     }
 }
 
-/// What each side tells the other about itself when pairing (the same
-/// fields in `pair.request`'s params and in its answer).
-#[derive(Debug, Default, Deserialize)]
-struct Remote {
-    #[serde(default)]
-    daemon_id: String,
-    #[serde(default)]
-    repo_name: String,
-    #[serde(default)]
-    hostname: String,
-    #[serde(default)]
-    repo_path: String,
-    #[serde(default)]
-    git_origin_url: String,
+/// This daemon's side of the pairing exchange.
+fn our_side(state: &State) -> DaemonSide {
+    let id = &state.identity;
+    DaemonSide {
+        daemon_id: id.daemon_id.clone(),
+        repo_name: id.repo_name.clone(),
+        hostname: id.hostname.clone(),
+        repo_path: id.repo_path.clone(),
+        git_origin_url: id.git_origin_url.clone(),
+    }
 }
 
-impl Remote {
-    /// This daemon's side of the exchange.
-    fn ours(state: &State) -> Value {
-        let id = &state.identity;
-        json!({
-            "daemon_id": id.daemon_id, "repo_name": id.repo_name, "hostname": id.hostname,
-            "repo_path": id.repo_path, "git_origin_url": id.git_origin_url,
-        })
-    }
-
-    /// The registry entry for a peer paired just now.
-    fn into_peer(self, name: &str, address: String, token: String, transport: &str, role: &str) -> Peer {
-        Peer {
-            name: name.into(),
-            address,
-            repo_path: self.repo_path.clone(),
-            token,
-            transport: transport.into(),
-            role: role.into(),
-            proxy_prefix: proxy_prefix(name),
-            remote_agents: Vec::new(),
-            paired_at: thrum_core::time::now_rfc3339(),
-            remote_daemon_id: self.daemon_id,
-            remote_repo_name: self.repo_name,
-            remote_hostname: self.hostname,
-            remote_repo_path: self.repo_path,
-            remote_git_origin_url: self.git_origin_url,
-            last_sync_at: String::new(),
-            remote_static: String::new(),
-            announced_address: String::new(),
-        }
+/// The registry entry for a peer paired just now, from what it told
+/// about itself.
+fn new_peer(side: DaemonSide, name: &str, address: String, token: String, transport: &str, role: &str) -> Peer {
+    Peer {
+        name: name.into(),
+        address,
+        repo_path: side.repo_path.clone(),
+        token,
+        transport: transport.into(),
+        role: role.into(),
+        proxy_prefix: proxy_prefix(name),
+        remote_agents: Vec::new(),
+        paired_at: thrum_core::time::now_rfc3339(),
+        remote_daemon_id: side.daemon_id,
+        remote_repo_name: side.repo_name,
+        remote_hostname: side.hostname,
+        remote_repo_path: side.repo_path,
+        remote_git_origin_url: side.git_origin_url,
+        last_sync_at: String::new(),
+        remote_static: String::new(),
+        announced_address: String::new(),
     }
 }
 
 /// `peer.add {type, name?}`: starts a pairing and returns the peercode.
-pub async fn add(state: &State, params: Value) -> HResult<Value> {
-    #[derive(Deserialize)]
-    struct P {
-        #[serde(default, rename = "type")]
-        kind: String,
-        #[serde(default)]
-        name: String,
-        #[serde(default)]
-        address: String,
-    }
-    let p: P = parse(params)?;
+pub async fn add(state: &State, _: &Caller, p: AddParams) -> HResult<AddResult> {
     check_type(&p.kind)?;
     if super::is_secure(&p.kind) {
         return add_network(state, p.name, p.address, &p.kind).await;
@@ -152,21 +156,21 @@ pub async fn add(state: &State, params: Value) -> HResult<Value> {
 
 /// Opens the pairing `peer add` waits on (replacing any earlier one) and
 /// answers with its peercode `name:address:code`.
-async fn open_pairing(state: &State, kind: &str, name: String, address: String) -> HResult<Value> {
+async fn open_pairing(state: &State, kind: &str, name: String, address: String) -> HResult<AddResult> {
     let digits = state.config_pairing_code_length();
     let mut session = Pairing::new(digits, pairing_ttl(), kind, &name).map_err(|e| server(e.to_string()))?;
     session.address = address.clone();
     let peercode = format!("{name}:{address}:{}", session.code());
     let mut slot = state.pairing.lock().await;
     *slot = PairingSlot { session: Some(session), joined: None };
-    ok(&json!({
-        "peercode": peercode,
-        "name": name,
-        "address": address,
-        "type": kind,
-        "repo_path": state.repo_root.display().to_string(),
-        "expires_in_s": pairing_ttl().as_secs(),
-    }))
+    Ok(AddResult {
+        peercode,
+        name,
+        address,
+        kind: kind.into(),
+        repo_path: state.repo_root.display().to_string(),
+        expires_in_s: pairing_ttl().as_secs(),
+    })
 }
 
 /// How long codes last: five minutes (THRUM_PAIRING_TTL_MS shortens it for
@@ -181,20 +185,14 @@ fn pairing_ttl() -> Duration {
 
 /// `peer.add.wait {timeout_ms}`: blocks until someone joins the current
 /// pairing, it expires or locks, or the timeout passes.
-pub async fn add_wait(state: &State, params: Value) -> HResult<Value> {
-    #[derive(Deserialize)]
-    struct P {
-        #[serde(default)]
-        timeout_ms: u64,
-    }
-    let p: P = parse(params)?;
+pub async fn add_wait(state: &State, _: &Caller, p: AddWaitParams) -> HResult<PairedResult> {
     let deadline = tokio::time::Instant::now() + Duration::from_millis(p.timeout_ms.clamp(1, 600_000));
     loop {
         {
             let mut slot = state.pairing.lock().await;
             if let Some(peer) = slot.joined.take() {
                 slot.session = None;
-                return ok(&json!({ "status": "paired", "peer": public(&peer) }));
+                return Ok(paired(&peer));
             }
             match &slot.session {
                 None => return Err(server("no pairing is in progress: run `thrum peer add` again")),
@@ -207,7 +205,7 @@ pub async fn add_wait(state: &State, params: Value) -> HResult<Value> {
             }
         }
         if tokio::time::Instant::now() >= deadline {
-            return ok(&json!({ "status": "waiting" }));
+            return Ok(PairedResult { status: "waiting".into(), peer: None });
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -215,21 +213,12 @@ pub async fn add_wait(state: &State, params: Value) -> HResult<Value> {
 
 /// `pair.request` (from the joining daemon, on `/peer`): checks the code,
 /// records the joiner and hands back the shared token and our identity.
-pub async fn pair_request(state: &State, params: Value) -> HResult<Value> {
-    #[derive(Deserialize)]
-    struct P {
-        code: String,
-        name: String,
-        #[serde(default)]
-        address: String,
-        #[serde(flatten)]
-        remote: Remote,
-    }
-    let p: P = parse(params)?;
+pub async fn pair_request(state: &State, p: PairRequestParams) -> HResult<PairRequestResult> {
+    let code = p.code.ok_or_else(|| bad_params("invalid params: missing field `code`"))?;
     let mut slot = state.pairing.lock().await;
     let session = slot.session.as_mut().ok_or_else(|| server(pairing::PairingError::NoSession.to_string()))?;
     session
-        .check(&p.code)
+        .check(&code)
         .map_err(|e| crate::error::Fail(thrum_proto::RpcError::new(thrum_proto::ErrorCode::Identity, e.to_string())))?;
     check_name(&p.name, "the joiner's name")?;
     // Local peers live on this machine: their address is loopback.
@@ -238,17 +227,14 @@ pub async fn pair_request(state: &State, params: Value) -> HResult<Value> {
     }
     let token = super::new_token().map_err(|e| server(e.to_string()))?;
     let name = unique_name(state, &p.name);
-    let peer = p.remote.into_peer(&name, p.address, token.clone(), &session.transport, "listener");
+    let peer = new_peer(p.side, &name, p.address, token.clone(), &session.transport, "listener");
     state.peers.add(peer.clone()).map_err(|e| server(e.to_string()))?;
     start_link(state, &peer).await?;
     let name = session.name.clone();
     // The code is spent: nobody else may join with it.
     slot.session = None;
     slot.joined = Some(peer);
-    let mut answer = Remote::ours(state);
-    answer["token"] = Value::from(token);
-    answer["name"] = Value::from(name);
-    ok(&answer)
+    Ok(PairRequestResult { side: our_side(state), token, name: Some(name) })
 }
 
 /// A parsed `name:ip:port:code`.
@@ -278,17 +264,7 @@ pub fn parse_peercode(s: &str) -> Result<Peercode, String> {
 }
 
 /// `peer.join {type, peercode, repo_path?}`: dials the listener and pairs.
-pub async fn join(state: &State, params: Value) -> HResult<Value> {
-    #[derive(Deserialize)]
-    struct P {
-        #[serde(default, rename = "type")]
-        kind: String,
-        #[serde(default)]
-        peercode: String,
-        #[serde(default)]
-        repo_path: String,
-    }
-    let p: P = parse(params)?;
+pub async fn join(state: &State, _: &Caller, p: JoinParams) -> HResult<PairedResult> {
     check_type(&p.kind)?;
     let code = parse_peercode(&p.peercode).map_err(|e| bad_params(format!("invalid peercode: {e}")))?;
     if super::is_secure(&p.kind) {
@@ -313,23 +289,32 @@ pub async fn join(state: &State, params: Value) -> HResult<Value> {
             code.name, code.name
         )));
     }
-    let mut params = Remote::ours(state);
-    params["code"] = Value::from(code.code.clone());
-    params["name"] = Value::from(state.identity.repo_name.clone());
-    params["address"] = Value::from(our_address(state));
-    let request = json!({ "jsonrpc": "2.0", "id": 1, "method": "pair.request", "params": params });
+    let params = PairRequestParams {
+        code: Some(code.code.clone()),
+        name: state.identity.repo_name.clone(),
+        address: our_address(state),
+        side: our_side(state),
+    };
+    let request = pair_request_frame(&params)?;
     let url = format!("ws://127.0.0.1:{port}/peer");
     let answer = tokio::task::spawn_blocking(move || ws_call(&url, &request))
         .await
         .map_err(|e| server(format!("pairing task failed: {e}")))?
         .map_err(server)?;
     let (name, token, remote) = accepted(&answer, &code.name)?;
-    let mut peer = remote.into_peer(&name, format!("127.0.0.1:{port}"), token, &p.kind, "dialer");
+    let mut peer = new_peer(remote, &name, format!("127.0.0.1:{port}"), token, &p.kind, "dialer");
     // Where we read its port: the path given here, not the one it reported.
     peer.repo_path = p.repo_path.clone();
     state.peers.add(peer.clone()).map_err(|e| server(e.to_string()))?;
     start_link(state, &peer).await?;
-    ok(&json!({ "status": "paired", "peer": public(&peer) }))
+    Ok(paired(&peer))
+}
+
+/// The one `pair.request` a joiner sends.
+fn pair_request_frame(params: &PairRequestParams) -> HResult<Value> {
+    let request =
+        thrum_proto::Request::new(1, <PairRequest as thrum_proto::methods::Method>::METHOD, crate::rpc::ok(params)?);
+    crate::rpc::ok(&request)
 }
 
 /// Starts replicating with a newly paired peer, from nothing: positions
@@ -349,7 +334,7 @@ async fn forget_positions(state: &State, prefix: String) -> HResult<()> {
         .writer
         .submit(move |c| {
             thrum_store::projection::feed::reset(c, &prefix)?;
-            Ok((Vec::new(), Value::Null))
+            Ok((Vec::new(), ()))
         })
         .await
         .map(|_| ())
@@ -393,7 +378,7 @@ fn name_free(state: &State, name: &str) -> HResult<()> {
 
 /// `peer add --type network`: opens the peer listener and a pairing; the
 /// peercode names the address this machine is reached at.
-async fn add_network(state: &State, name: String, address: String, kind: &str) -> HResult<Value> {
+async fn add_network(state: &State, name: String, address: String, kind: &str) -> HResult<AddResult> {
     let name = listener_name(state, name)?;
     let ip: std::net::IpAddr = if address.is_empty() && kind == "tailscale" {
         super::tailscale::node_address().map_err(server)?
@@ -430,7 +415,7 @@ fn lan_address() -> Option<std::net::IpAddr> {
 /// `peer join --type network`: SPAKE2 + Noise to the listener, then the
 /// pairing request inside the encrypted channel. We listen too, so the
 /// listener can pull from us.
-async fn join_network(state: &State, code: Peercode, kind: &str) -> HResult<Value> {
+async fn join_network(state: &State, code: Peercode, kind: &str) -> HResult<PairedResult> {
     name_free(state, &code.name)?;
     if kind == "tailscale" && !super::tailscale::in_tailnet(code.ip) {
         return Err(bad_params(format!(
@@ -456,36 +441,35 @@ async fn join_network(state: &State, code: Peercode, kind: &str) -> HResult<Valu
             })?;
     // The address the listener sees us at, with our listener's port.
     let ours = conn.local_addr().map(|a| std::net::SocketAddr::new(a.ip(), our_port).to_string()).unwrap_or_default();
-    let mut params = Remote::ours(state);
-    params["name"] = Value::from(state.identity.repo_name.clone());
-    params["address"] = Value::from(ours.clone());
-    let request = json!({ "jsonrpc": "2.0", "id": 1, "method": "pair.request", "params": params });
+    let params = PairRequestParams {
+        code: None,
+        name: state.identity.repo_name.clone(),
+        address: ours.clone(),
+        side: our_side(state),
+    };
+    let request = pair_request_frame(&params)?;
     let answer = conn.call(&request).await.map_err(|e| {
         server(format!("pairing failed: {e} (a mistyped code counts as one of 3 tries: check it and run join again)"))
     })?;
     let (name, token, remote) = accepted(&answer, &code.name)?;
     name_free(state, &name)?;
-    let mut peer = remote.into_peer(&name, addr.to_string(), token, kind, "dialer");
+    let mut peer = new_peer(remote, &name, addr.to_string(), token, kind, "dialer");
     peer.repo_path = String::new();
     peer.remote_static = super::secure::hex(conn.remote_static());
     peer.announced_address = ours;
     state.peers.add(peer.clone()).map_err(|e| server(e.to_string()))?;
     start_link(state, &peer).await?;
-    ok(&json!({ "status": "paired", "peer": public(&peer) }))
+    Ok(paired(&peer))
 }
 
 /// `pair.request` over a network pairing channel: the code was proven by
 /// the handshake. The joiner's address must be the one it connected from.
-pub async fn pair_network(state: &State, params: Value, remote_static: &str, from: std::net::IpAddr) -> HResult<Value> {
-    #[derive(Deserialize)]
-    struct P {
-        name: String,
-        #[serde(default)]
-        address: String,
-        #[serde(flatten)]
-        remote: Remote,
-    }
-    let p: P = parse(params)?;
+pub async fn pair_network(
+    state: &State,
+    p: PairRequestParams,
+    remote_static: &str,
+    from: std::net::IpAddr,
+) -> HResult<PairRequestResult> {
     let address: std::net::SocketAddr =
         p.address.parse().map_err(|_| bad_params(format!("the joiner's address {:?} is not ip:port", p.address)))?;
     if address.ip() != from {
@@ -507,7 +491,7 @@ pub async fn pair_network(state: &State, params: Value, remote_static: &str, fro
     check_name(&p.name, "the joiner's name")?;
     let token = super::new_token().map_err(|e| server(e.to_string()))?;
     let name = unique_name(state, &p.name);
-    let mut peer = p.remote.into_peer(&name, address.to_string(), token.clone(), &kind, "listener");
+    let mut peer = new_peer(p.side, &name, address.to_string(), token.clone(), &kind, "listener");
     peer.repo_path = String::new();
     // The tailnet's own word on who is calling: a running Tailscale that
     // does not know the address means it is not a node of our tailnet.
@@ -531,29 +515,25 @@ pub async fn pair_network(state: &State, params: Value, remote_static: &str, fro
     start_link(state, &peer).await?;
     slot.session = None;
     slot.joined = Some(peer);
-    let mut answer = Remote::ours(state);
-    answer["token"] = Value::from(token);
-    answer["name"] = Value::from(listener_name);
-    ok(&answer)
+    Ok(PairRequestResult { side: our_side(state), token, name: Some(listener_name) })
 }
 
 /// The listener's answer to `pair.request`: its name (else the peercode's),
 /// the shared token and what it told about itself.
-fn accepted(answer: &Value, fallback_name: &str) -> HResult<(String, String, Remote)> {
+fn accepted(answer: &Value, fallback_name: &str) -> HResult<(String, String, DaemonSide)> {
     if let Some(err) = answer.get("error") {
         return Err(server(format!(
             "the other daemon refused: {}",
             err["message"].as_str().unwrap_or("unknown error")
         )));
     }
-    let r = &answer["result"];
-    let token = r["token"].as_str().unwrap_or_default();
-    if token.len() != 64 {
-        return Err(server("the other daemon sent no usable token: is it a thrum daemon?"));
-    }
-    let name = r["name"].as_str().unwrap_or(fallback_name).to_string();
-    let remote: Remote = serde_json::from_value(r.clone()).unwrap_or_default();
-    Ok((name, token.to_string(), remote))
+    let r: PairRequestResult = answer
+        .get("result")
+        .and_then(|r| serde_json::from_value(r.clone()).ok())
+        .filter(|r: &PairRequestResult| r.token.len() == 64)
+        .ok_or_else(|| server("the other daemon sent no usable token: is it a thrum daemon?"))?;
+    let name = r.name.unwrap_or_else(|| fallback_name.to_string());
+    Ok((name, r.token, r.side))
 }
 
 /// One JSON-RPC call over a fresh WebSocket (blocking; pairing is rare).
@@ -572,8 +552,8 @@ fn ws_call(url: &str, request: &Value) -> Result<Value, String> {
 }
 
 /// `peer.list`: every peer, without tokens.
-pub async fn list(state: &State) -> HResult<Value> {
-    let mut peers: Vec<Value> = Vec::new();
+pub async fn list(state: &State, _: &Caller, _: Empty) -> HResult<ListResult> {
+    let mut peers: Vec<PeerInfo> = Vec::new();
     for p in state.peers.all() {
         let mut v = public(&p);
         let at = state.read(|r| Ok(thrum_store::projection::feed::state(r, &p.proxy_prefix)?))?;
@@ -581,35 +561,24 @@ pub async fn list(state: &State) -> HResult<Value> {
         // The original's drift flag: the stored address or token no longer
         // works after three dials in a row (or the token was refused).
         let drift = link.state == "token_rejected" || (link.state == "unreachable" && link.failures >= 3);
-        v["reconcile_status"] = Value::from(if drift { "drift_reconcile_failed" } else { "healthy" });
-        v["status"] = Value::from(if link.state.is_empty() { "stopped".to_string() } else { link.state });
-        if !link.last_error.is_empty() {
-            v["last_error"] = Value::from(link.last_error);
-        }
+        v.reconcile_status = Some(if drift { "drift_reconcile_failed" } else { "healthy" }.into());
+        v.status = Some(if link.state.is_empty() { "stopped".to_string() } else { link.state });
+        v.last_error = link.last_error;
         // Our events it has not pulled yet, and how far we pulled its feed.
-        v["pending"] = Value::from(at.pending);
-        v["last_seq"] = Value::from(at.pulled_seq);
+        v.pending = Some(at.pending);
+        v.last_seq = Some(at.pulled_seq);
         if !at.last_pull_at.is_empty() {
-            v["last_sync_at"] = Value::from(at.last_pull_at);
+            v.last_sync_at = at.last_pull_at;
         }
         peers.push(v);
     }
-    if state.peers.all().iter().any(|p| p.transport == "tailscale") {
-        return ok(&json!({ "peers": peers, "tailscale": super::tailscale::status() }));
-    }
-    ok(&json!({ "peers": peers }))
+    let tailscale = state.peers.all().iter().any(|p| p.transport == "tailscale").then(super::tailscale::status);
+    Ok(ListResult { peers, tailscale })
 }
 
 /// `peer.configure {name, action: add-agent|remove-agent, agent}`: which of
 /// the peer's agents are addressable here as `@{prefix}:{agent}`.
-pub async fn configure(state: &State, params: Value) -> HResult<Value> {
-    #[derive(Deserialize)]
-    struct P {
-        name: String,
-        action: String,
-        agent: String,
-    }
-    let p: P = parse(params)?;
+pub async fn configure(state: &State, _: &Caller, p: ConfigureParams) -> HResult<ConfigureResult> {
     let agent = p.agent.trim().trim_start_matches('@').to_string();
     thrum_core::AgentName::parse(&agent).map_err(|e| bad_params(format!("invalid agent {agent:?}: {e}")))?;
     let add = match p.action.as_str() {
@@ -633,23 +602,13 @@ pub async fn configure(state: &State, params: Value) -> HResult<Value> {
     let Some((changed, prefix, agents)) = changed else {
         return Err(server(format!("no peer named {:?}: see `thrum peer list`", p.name)));
     };
-    ok(&json!({
-        "peer": p.name,
-        "changed": changed,
-        "address_as": format!("@{prefix}:{agent}"),
-        "remote_agents": agents,
-    }))
+    Ok(ConfigureResult { peer: p.name, changed, address_as: format!("@{prefix}:{agent}"), remote_agents: agents })
 }
 
 /// `peer.repair {name}` (`thrum peer join --type repair NAME`): dials the
 /// peer again now with the stored token and key (a local peer's port is
 /// re-read from its repository) and reports how that went.
-pub async fn repair(state: &State, params: Value) -> HResult<Value> {
-    #[derive(Deserialize)]
-    struct P {
-        name: String,
-    }
-    let p: P = parse(params)?;
+pub async fn repair(state: &State, _: &Caller, p: NameParams) -> HResult<RepairResult> {
     let name = p.name.trim().to_string();
     if state.peers.get(&name).is_none() {
         return Err(server(format!("no peer named {name:?}: see `thrum peer list`")));
@@ -660,7 +619,7 @@ pub async fn repair(state: &State, params: Value) -> HResult<Value> {
         tokio::time::sleep(Duration::from_millis(50)).await;
         let s = state.links.status(&name).unwrap_or_default();
         match s.state.as_str() {
-            "healthy" => return ok(&json!({ "status": "healthy", "peer": name })),
+            "healthy" => return Ok(RepairResult { status: "healthy".into(), peer: name }),
             "token_rejected" => {
                 return Err(server(format!(
                     "{name} refused our token: it no longer knows this pairing; pair again (`thrum peer remove {name}`, then peer add / peer join)"
@@ -684,14 +643,11 @@ pub async fn repair(state: &State, params: Value) -> HResult<Value> {
 /// authenticated link): it listens elsewhere now. The new address must be
 /// the one the link comes from and stay in the /24 (IPv4) or /64 (IPv6) of
 /// the address paired with, so a stolen token cannot redirect us.
-pub async fn address_changed(state: &State, params: Value, from: std::net::IpAddr) -> HResult<Value> {
-    #[derive(Deserialize)]
-    struct P {
-        #[serde(default)]
-        token: String,
-        address: String,
-    }
-    let p: P = parse(params)?;
+pub async fn address_changed(
+    state: &State,
+    p: AddressChangedParams,
+    from: std::net::IpAddr,
+) -> HResult<AddressChangedResult> {
     let peer = super::sync::peer_for_token(state, &p.token)?;
     let new: std::net::SocketAddr =
         p.address.parse().map_err(|_| bad_params(format!("{:?} is not ip:port", p.address)))?;
@@ -717,7 +673,7 @@ pub async fn address_changed(state: &State, params: Value, from: std::net::IpAdd
     tracing::info!(peer = %peer.name, from = %peer.address, to = %new, "peer address changed");
     // Dial the new address now rather than at the next backoff step.
     state.links.kick(&peer.name);
-    ok(&json!({ "status": "ok", "address": new.to_string() }))
+    Ok(AddressChangedResult { status: "ok".into(), address: new.to_string() })
 }
 
 /// Same /24 (IPv4) or /64 (IPv6).
@@ -730,12 +686,7 @@ fn same_subnet(a: std::net::IpAddr, b: std::net::IpAddr) -> bool {
 }
 
 /// `peer.remove {name}`.
-pub async fn remove(state: &State, params: Value) -> HResult<Value> {
-    #[derive(Deserialize)]
-    struct P {
-        name: String,
-    }
-    let p: P = parse(params)?;
+pub async fn remove(state: &State, _: &Caller, p: NameParams) -> HResult<RemoveResult> {
     let prefix = state.peers.get(&p.name).map(|peer| peer.proxy_prefix);
     if state.peers.remove(&p.name).map_err(|e| server(e.to_string()))? {
         // The link sees the peer gone and stops.
@@ -743,7 +694,7 @@ pub async fn remove(state: &State, params: Value) -> HResult<Value> {
         if let Some(prefix) = prefix {
             forget_positions(state, prefix).await?;
         }
-        ok(&json!({ "removed": p.name }))
+        Ok(RemoveResult { removed: p.name })
     } else {
         Err(server(format!("no peer named {:?}: see `thrum peer list`", p.name)))
     }

@@ -8,15 +8,14 @@
 //! recipient `{its prefix for us}:bob` becomes `bob`. Message ids stay the
 //! same on both sides, so replies and receipts find their message.
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use thrum_core::Event;
 use thrum_store::projection::feed;
 
 use super::registry::Peer;
-use crate::error::{Fail, HResult, server};
-use crate::rpc::parse;
+use crate::error::{Fail, HResult};
 use crate::state::State;
+use thrum_proto::methods::peer_link::{StatusResult, TokenParams};
 
 /// Events per `sync.pull` answer.
 pub const PULL_LIMIT: i64 = 500;
@@ -36,42 +35,12 @@ pub fn peer_for_token(state: &State, token: &str) -> HResult<Peer> {
     found.ok_or_else(|| Fail(thrum_proto::RpcError::new(thrum_proto::ErrorCode::Identity, TOKEN_REJECTED)))
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub struct PullParams {
-    #[serde(default)]
-    pub token: String,
-    /// The feed epoch the caller's checkpoint belongs to.
-    #[serde(default)]
-    pub epoch: String,
-    #[serde(default)]
-    pub after_seq: i64,
-    #[serde(default)]
-    pub limit: i64,
-}
-
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub struct PulledEvent {
-    pub seq: i64,
-    pub event: Value,
-}
-
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub struct PullResult {
-    pub epoch: String,
-    /// What we call the caller: its agents appear as `{prefix}:{name}`
-    /// among the recipients.
-    pub prefix: String,
-    pub events: Vec<PulledEvent>,
-    pub next_seq: i64,
-    pub more_available: bool,
-    pub daemon_id: String,
-}
+pub use thrum_proto::methods::peer_link::{PullParams, PullResult, PulledEvent};
 
 /// `sync.pull {token, epoch, after_seq, limit}`: the caller's queued
 /// events after its checkpoint. Asking for what comes after `after_seq`
 /// also tells us it holds everything up to there.
-pub async fn pull(state: &State, params: Value) -> HResult<Value> {
-    let p: PullParams = parse(params)?;
+pub async fn pull(state: &State, p: PullParams) -> HResult<PullResult> {
     let peer = peer_for_token(state, &p.token)?;
     let prefix = peer.proxy_prefix.clone();
     let epoch = state.read(|r| Ok(feed::epoch(r)?))?;
@@ -85,7 +54,7 @@ pub async fn pull(state: &State, params: Value) -> HResult<Value> {
         .writer
         .submit(move |c| {
             feed::set_acked(c, &ack_prefix, &ack_epoch, after)?;
-            Ok((Vec::new(), Value::Null))
+            Ok((Vec::new(), ()))
         })
         .await?;
     let next_seq = items.last().map_or(after, |i| i.seq);
@@ -93,28 +62,21 @@ pub async fn pull(state: &State, params: Value) -> HResult<Value> {
         .into_iter()
         .filter_map(|i| serde_json::from_str(&i.body).ok().map(|event| PulledEvent { seq: i.seq, event }))
         .collect();
-    let r = PullResult {
+    Ok(PullResult {
         epoch,
         prefix,
         events,
         next_seq,
         more_available: more,
         daemon_id: state.identity.daemon_id.clone(),
-    };
-    serde_json::to_value(r).map_err(|e| server(e.to_string()))
+    })
 }
 
 /// `sync.notify {token}`: the caller has something new for us; pull now.
-pub async fn notify(state: &State, params: Value) -> HResult<Value> {
-    #[derive(Deserialize)]
-    struct P {
-        #[serde(default)]
-        token: String,
-    }
-    let p: P = parse(params)?;
+pub async fn notify(state: &State, p: TokenParams) -> HResult<StatusResult> {
     let peer = peer_for_token(state, &p.token)?;
     state.links.kick(&peer.name);
-    Ok(json!({ "status": "ok" }))
+    Ok(StatusResult { status: "ok".into() })
 }
 
 /// Rewrites one pulled event into our names, or None for what we do not

@@ -1,17 +1,16 @@
 //! `agent.*` handlers.
 
-use serde_json::Value;
 use thrum_core::event::{AgentCleanup, AgentRegister};
 use thrum_core::identity::IdentityFile;
 use thrum_core::name::{AgentName, validate_chars};
 use thrum_core::{Event, views::AgentInfo};
 use thrum_proto::methods::agent::{
     CleanupParams, CleanupResult, Conflict, DeleteParams, DeleteResult, ListContextParams, ListContextResult,
-    ListParams, ListResult, Orphan, RegisterParams, RegisterResult, SetStatusParams, WhoamiParams, WhoamiResult,
+    ListParams, ListResult, Orphan, RegisterParams, RegisterResult, SetStatusParams, SetStatusResult, WhoamiParams,
+    WhoamiResult,
 };
 use thrum_store::query;
 
-use super::{ok, parse};
 use crate::caller::Caller;
 use crate::error::{HResult, bad_params, server};
 use crate::lifecycle::pid_alive;
@@ -31,8 +30,7 @@ fn unnamed_id(role: &str, module: &str) -> String {
     format!("{role}_{:010x}", h & 0xff_ffff_ffff)
 }
 
-pub async fn register(state: &State, _caller: &Caller, params: Value) -> HResult<Value> {
-    let p: RegisterParams = parse(params)?;
+pub async fn register(state: &State, _: &Caller, p: RegisterParams) -> HResult<RegisterResult> {
     if p.role.is_empty() {
         return Err(server("role is required"));
     }
@@ -81,7 +79,7 @@ pub async fn register(state: &State, _caller: &Caller, params: Value) -> HResult
             }
             let existing = query::agent(c, &agent_id)?;
             let pid = p.agent_pid.unwrap_or(0);
-            let event = |status: &str| -> HResult<(Vec<Event>, Value)> {
+            let event = |status: &str| -> HResult<(Vec<Event>, RegisterResult)> {
                 let ev = Event::new("agent.register", &AgentRegister {
                     agent_id: agent_id.clone(),
                     kind: "agent".into(),
@@ -96,7 +94,7 @@ pub async fn register(state: &State, _caller: &Caller, params: Value) -> HResult
                     ..Default::default()
                 });
                 let r = RegisterResult { agent_id: agent_id.clone(), status: status.into(), ..Default::default() };
-                Ok((vec![ev], ok(&r)?))
+                Ok((vec![ev], r))
             };
             if let Some(a) = existing {
                 // A live process elsewhere holds this name.
@@ -110,7 +108,7 @@ pub async fn register(state: &State, _caller: &Caller, params: Value) -> HResult
                 let same = a.role == p.role && a.module == p.module;
                 if same && !p.re_register && !p.force && (pid == 0 || pid == a.agent_pid) && a.display == p.display {
                     let r = RegisterResult { agent_id: agent_id.clone(), status: "registered".into(), ..Default::default() };
-                    return Ok((Vec::new(), ok(&r)?));
+                    return Ok((Vec::new(), r));
                 }
                 if !same && !p.re_register && !p.force {
                     return Err(server(format!(
@@ -136,7 +134,7 @@ pub async fn register(state: &State, _caller: &Caller, params: Value) -> HResult
                         }),
                         ..Default::default()
                     };
-                    return Ok((Vec::new(), ok(&r)?));
+                    return Ok((Vec::new(), r));
                 }
             }
             event("registered")
@@ -144,14 +142,12 @@ pub async fn register(state: &State, _caller: &Caller, params: Value) -> HResult
         .await
 }
 
-pub async fn list(state: &State, params: Value) -> HResult<Value> {
-    let p: ListParams = parse(params)?;
+pub async fn list(state: &State, _: &Caller, p: ListParams) -> HResult<ListResult> {
     let agents = state.read(|r| Ok(query::agents(r, p.role.as_deref(), p.module.as_deref())?))?;
-    ok(&ListResult { agents })
+    Ok(ListResult { agents })
 }
 
-pub async fn whoami(state: &State, caller: &Caller, params: Value) -> HResult<Value> {
-    let p: WhoamiParams = parse(params)?;
+pub async fn whoami(state: &State, caller: &Caller, p: WhoamiParams) -> HResult<WhoamiResult> {
     let agent_id = caller.resolve(p.caller_agent_id.as_deref())?;
     let (agent, session, ctx) = state.read(|r| {
         let a = query::agent(r, &agent_id)?;
@@ -168,7 +164,7 @@ pub async fn whoami(state: &State, caller: &Caller, params: Value) -> HResult<Va
         ))
     })?;
     let ctx = ctx.unwrap_or_default();
-    ok(&WhoamiResult {
+    Ok(WhoamiResult {
         agent_id: agent.agent_id,
         role: agent.role,
         module: agent.module,
@@ -181,8 +177,7 @@ pub async fn whoami(state: &State, caller: &Caller, params: Value) -> HResult<Va
     })
 }
 
-pub async fn list_context(state: &State, params: Value) -> HResult<Value> {
-    let p: ListContextParams = parse(params)?;
+pub async fn list_context(state: &State, _: &Caller, p: ListContextParams) -> HResult<ListContextResult> {
     let mut contexts = state.read(|r| Ok(query::contexts(r, p.agent_id.as_deref())?))?;
     if let Some(b) = &p.branch {
         contexts.retain(|c| &c.branch == b);
@@ -192,11 +187,10 @@ pub async fn list_context(state: &State, params: Value) -> HResult<Value> {
             c.changed_files.iter().chain(c.uncommitted_files.iter()).any(|x| x == f || x.ends_with(&format!("/{f}")))
         });
     }
-    ok(&ListContextResult { contexts })
+    Ok(ListContextResult { contexts })
 }
 
-pub async fn delete(state: &State, _caller: &Caller, params: Value) -> HResult<Value> {
-    let p: DeleteParams = parse(params)?;
+pub async fn delete(state: &State, _: &Caller, p: DeleteParams) -> HResult<DeleteResult> {
     if p.name.is_empty() {
         return Err(server("agent name is required"));
     }
@@ -223,13 +217,12 @@ pub async fn delete(state: &State, _caller: &Caller, params: Value) -> HResult<V
             let shard = format!("messages/{}.jsonl", thrum_core::event::file_safe(&name));
             store.rewrite_shard(&shard, &[])?;
             let res = DeleteResult { agent_id: name.clone(), deleted: true, message: format!("agent {name} deleted") };
-            Ok((ok(&res)?, committed))
+            Ok((res, committed))
         })
         .await
 }
 
-pub async fn cleanup(state: &State, params: Value) -> HResult<Value> {
-    let p: CleanupParams = parse(params)?;
+pub async fn cleanup(state: &State, _: &Caller, p: CleanupParams) -> HResult<CleanupResult> {
     let threshold = p.threshold.unwrap_or(30).max(0);
     let local = state.identity.daemon_id.clone();
     let now = chrono::Utc::now();
@@ -277,7 +270,7 @@ pub async fn cleanup(state: &State, params: Value) -> HResult<Value> {
     let mut deleted = Vec::new();
     if p.force && !p.dry_run {
         for o in &orphans {
-            let params = serde_json::json!({ "name": o.agent_id });
+            let params = DeleteParams { name: o.agent_id.clone(), caller_agent_id: None };
             if delete(state, &Caller::Unknown, params).await.is_ok() {
                 deleted.push(o.agent_id.clone());
             }
@@ -290,11 +283,10 @@ pub async fn cleanup(state: &State, params: Value) -> HResult<Value> {
     } else {
         format!("Deleted {} orphaned agent(s)", deleted.len())
     };
-    ok(&CleanupResult { orphans, deleted, dry_run: p.dry_run || !p.force, message })
+    Ok(CleanupResult { orphans, deleted, dry_run: p.dry_run || !p.force, message })
 }
 
-pub async fn set_status(state: &State, params: Value) -> HResult<Value> {
-    let p: SetStatusParams = parse(params)?;
+pub async fn set_status(state: &State, _: &Caller, p: SetStatusParams) -> HResult<SetStatusResult> {
     if !matches!(p.status.as_str(), "working" | "idle" | "blocked" | "stuck") {
         return Err(server(format!("invalid status {:?}: must be working, idle, blocked, or stuck", p.status)));
     }
@@ -314,7 +306,7 @@ pub async fn set_status(state: &State, params: Value) -> HResult<Value> {
         f.agent_status = p.status.clone();
         f.agent_status_updated_at = thrum_core::time::now_rfc3339();
         crate::lifecycle::write_private(&path, f.to_pretty().as_bytes()).map_err(|e| server(e.to_string()))?;
-        return Ok(serde_json::json!({ "agent": name, "status": p.status }));
+        return Ok(SetStatusResult { agent: name, status: p.status });
     }
     Err(server(format!("no identity file found for agent {name}")))
 }

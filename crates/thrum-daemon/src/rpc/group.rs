@@ -1,7 +1,6 @@
 //! `group.*` handlers. `everyone` is built in and virtual: it always
 //! holds every agent and cannot be changed or deleted.
 
-use serde_json::Value;
 use thrum_core::event::{GroupCreate, GroupDelete, GroupMember};
 use thrum_core::name::validate_chars;
 use thrum_core::views::{GroupDetail, GroupSummary};
@@ -12,7 +11,9 @@ use thrum_proto::methods::group::{
 };
 use thrum_store::query;
 
-use super::{ok, parse};
+use thrum_proto::methods::Empty;
+use thrum_proto::methods::message::DeleteByScopeParams;
+
 use crate::caller::Caller;
 use crate::error::{HResult, bad_params, server};
 use crate::state::State;
@@ -31,8 +32,7 @@ fn everyone_summary(created_at: &str) -> GroupSummary {
     }
 }
 
-pub async fn create(state: &State, caller: &Caller, params: Value) -> HResult<Value> {
-    let p: CreateParams = parse(params)?;
+pub async fn create(state: &State, caller: &Caller, p: CreateParams) -> HResult<CreateResult> {
     let name = clean(&p.name);
     if name.is_empty() {
         return Err(server("name is required"));
@@ -65,13 +65,14 @@ pub async fn create(state: &State, caller: &Caller, params: Value) -> HResult<Va
             );
             let gid = ev.as_object().get("group_id").and_then(|v| v.as_str()).unwrap_or("").to_string();
             let r = CreateResult { group_id: gid, name, created_at: ev.timestamp().into(), created_by: by };
-            Ok((vec![ev], ok(&r)?))
+            Ok((vec![ev], r))
         })
         .await
 }
 
-pub async fn delete(state: &State, params: Value) -> HResult<Value> {
-    let p: NameParams = parse(params)?;
+/// `group.delete`; with `delete_messages`, the messages sent to the group
+/// go too (`message.deleteByScope` on its scope, as the original does).
+pub async fn delete(state: &State, caller: &Caller, p: NameParams) -> HResult<DeleteResult> {
     let name = clean(&p.name);
     if name.is_empty() {
         return Err(server("name is required"));
@@ -80,16 +81,23 @@ pub async fn delete(state: &State, params: Value) -> HResult<Value> {
         return Err(server("cannot delete built-in @everyone group"));
     }
     let by = p.caller_agent_id.clone().unwrap_or_else(|| "system".into());
-    state
+    let group = name.clone();
+    let deleted_by = by.clone();
+    let r = state
         .writer
         .submit(move |c| {
-            let g = query::group_by_name(c, &name)?.ok_or_else(|| server(format!("group {name:?} not found")))?;
+            let g = query::group_by_name(c, &group)?.ok_or_else(|| server(format!("group {group:?} not found")))?;
             let ev =
-                Event::new("group.delete", &GroupDelete { group_id: g.group_id, deleted_by: by, ..Default::default() });
-            let r = DeleteResult { name, deleted_at: ev.timestamp().into() };
-            Ok((vec![ev], ok(&r)?))
+                Event::new("group.delete", &GroupDelete { group_id: g.group_id, deleted_by, ..Default::default() });
+            let r = DeleteResult { name: group, deleted_at: ev.timestamp().into() };
+            Ok((vec![ev], r))
         })
-        .await
+        .await?;
+    if p.delete_messages {
+        let scope = DeleteByScopeParams { scope_type: "group".into(), scope_value: name, caller_agent_id: Some(by) };
+        super::message::delete_by_scope(state, caller, scope).await?;
+    }
+    Ok(r)
 }
 
 fn member_common(p: &MemberParams) -> HResult<(String, String, String)> {
@@ -110,8 +118,7 @@ fn member_common(p: &MemberParams) -> HResult<(String, String, String)> {
     Ok((group, p.member_type.clone(), value))
 }
 
-pub async fn member_add(state: &State, caller: &Caller, params: Value) -> HResult<Value> {
-    let p: MemberParams = parse(params)?;
+pub async fn member_add(state: &State, caller: &Caller, p: MemberParams) -> HResult<MemberResult> {
     let (group, kind, value) = member_common(&p)?;
     if !matches!(kind.as_str(), "agent" | "role" | "group") {
         return Err(server(format!("invalid member_type {kind:?} (must be 'agent', 'role' or 'group')")));
@@ -153,13 +160,12 @@ pub async fn member_add(state: &State, caller: &Caller, params: Value) -> HResul
                 added_by: by,
                 ..Default::default()
             });
-            Ok((vec![ev], ok(&MemberResult { group, member_type: kind, member_value: value })?))
+            Ok((vec![ev], MemberResult { group, member_type: kind, member_value: value }))
         })
         .await
 }
 
-pub async fn member_remove(state: &State, params: Value) -> HResult<Value> {
-    let p: MemberParams = parse(params)?;
+pub async fn member_remove(state: &State, _: &Caller, p: MemberParams) -> HResult<MemberResult> {
     let (group, kind, value) = member_common(&p)?;
     let by = p.caller_agent_id.clone().unwrap_or_else(|| "system".into());
     state
@@ -179,16 +185,16 @@ pub async fn member_remove(state: &State, params: Value) -> HResult<Value> {
                     ..Default::default()
                 },
             );
-            Ok((vec![ev], ok(&MemberResult { group, member_type: kind, member_value: value })?))
+            Ok((vec![ev], MemberResult { group, member_type: kind, member_value: value }))
         })
         .await
 }
 
-pub async fn list(state: &State) -> HResult<Value> {
+pub async fn list(state: &State, _: &Caller, _: Empty) -> HResult<ListResult> {
     let mut groups = state.read(|r| Ok(query::groups(r)?))?;
     groups.push(everyone_summary(&state.identity.init_at));
     groups.sort_by(|a, b| a.name.cmp(&b.name));
-    ok(&ListResult { groups })
+    Ok(ListResult { groups })
 }
 
 fn find(state: &State, name: &str) -> HResult<GroupDetail> {
@@ -209,13 +215,11 @@ fn find(state: &State, name: &str) -> HResult<GroupDetail> {
     state.read(|r| Ok(query::group_by_name(r, name)?))?.ok_or_else(|| server(format!("group {name:?} not found")))
 }
 
-pub async fn info(state: &State, params: Value) -> HResult<Value> {
-    let p: NameParams = parse(params)?;
-    ok(&find(state, &clean(&p.name))?)
+pub async fn info(state: &State, _: &Caller, p: NameParams) -> HResult<GroupDetail> {
+    find(state, &clean(&p.name))
 }
 
-pub async fn members(state: &State, params: Value) -> HResult<Value> {
-    let p: NameParams = parse(params)?;
+pub async fn members(state: &State, _: &Caller, p: NameParams) -> HResult<MembersResult> {
     let name = clean(&p.name);
     let g = find(state, &name)?;
     let expanded = if p.expand || name == EVERYONE {
@@ -223,5 +227,5 @@ pub async fn members(state: &State, params: Value) -> HResult<Value> {
     } else {
         Vec::new()
     };
-    ok(&MembersResult { members: g.members, expanded })
+    Ok(MembersResult { members: g.members, expanded })
 }

@@ -7,13 +7,12 @@ use thrum_core::event::{MessageBody, MessageCreate, MessageDelete, MessageEdit, 
 use thrum_core::views::{Audience, Recipient};
 use thrum_core::{Event, IdKind, Scope, new_id};
 use thrum_proto::methods::message::{
-    DeleteByAgentParams, DeleteCountResult, DeleteParams, DeleteResult, EditParams, EditResult, GetParams, GetResult,
-    ListParams, ListResult, MAX_CONTENT, MarkReadParams, MarkReadResult, OutboxParams, PurgeParams, PurgeResult,
-    SendParams, SendResult, WaitParams, WaitResult,
+    DeleteByAgentParams, DeleteByScopeParams, DeleteCountResult, DeleteParams, DeleteResult, EditParams, EditResult,
+    GetParams, GetResult, ListParams, ListResult, MAX_CONTENT, MarkReadParams, MarkReadResult, OutboxParams,
+    PurgeParams, PurgeResult, SendParams, SendResult, WaitParams, WaitResult,
 };
 use thrum_store::query::{self, ListQuery};
 
-use super::{ok, parse};
 use crate::caller::Caller;
 use crate::error::{HResult, bad_params, server};
 use crate::state::State;
@@ -173,8 +172,7 @@ fn resolve_audience(
     Ok(Resolved { scopes, refs, audiences, recipients, warnings, resolved })
 }
 
-pub async fn send(state: &State, caller: &Caller, params: Value) -> HResult<Value> {
-    let p: SendParams = parse(params)?;
+pub async fn send(state: &State, caller: &Caller, p: SendParams) -> HResult<SendResult> {
     let author = caller.resolve(p.caller_agent_id.as_deref())?;
     if p.content.is_empty() {
         return Err(server("content is required"));
@@ -242,7 +240,7 @@ pub async fn send(state: &State, caller: &Caller, params: Value) -> HResult<Valu
                     audiences: existing.audiences,
                     recipients: existing.recipients,
                 };
-                return Ok((Vec::new(), ok(&r)?));
+                return Ok((Vec::new(), r));
             }
             let session_id = active_session_id(c, &author)?;
             let Resolved { scopes, mut refs, audiences, recipients, warnings, resolved } = audience;
@@ -286,20 +284,19 @@ pub async fn send(state: &State, caller: &Caller, params: Value) -> HResult<Valu
                     .map(|agent_id| Recipient { agent_id, delivered_at: created_at.clone(), ..Default::default() })
                     .collect(),
             };
-            Ok((vec![ev], ok(&r)?))
+            Ok((vec![ev], r))
         })
         .await
 }
 
-pub async fn get(state: &State, params: Value) -> HResult<Value> {
-    let p: GetParams = parse(params)?;
+pub async fn get(state: &State, _: &Caller, p: GetParams) -> HResult<GetResult> {
     if p.message_id.is_empty() {
         return Err(server("message_id is required"));
     }
     let m = state
         .read(|r| Ok(query::message_detail(r, &p.message_id)?))?
         .ok_or_else(|| server(format!("message not found: {}", p.message_id)))?;
-    ok(&GetResult { message: m })
+    Ok(GetResult { message: m })
 }
 
 /// Turns `message.list` params into a query, resolving "the caller".
@@ -371,11 +368,10 @@ fn list_query(state: &State, caller: &Caller, p: &ListParams) -> HResult<ListQue
     })
 }
 
-pub async fn list(state: &State, caller: &Caller, params: Value) -> HResult<Value> {
-    let p: ListParams = parse(params)?;
+pub async fn list(state: &State, caller: &Caller, p: ListParams) -> HResult<ListResult> {
     let q = list_query(state, caller, &p)?;
     let page = state.read(|r| Ok(query::list_messages(r, &q)?))?;
-    ok(&ListResult {
+    Ok(ListResult {
         messages: page.messages,
         total: page.total,
         unread: page.unread,
@@ -385,8 +381,7 @@ pub async fn list(state: &State, caller: &Caller, params: Value) -> HResult<Valu
     })
 }
 
-pub async fn outbox(state: &State, caller: &Caller, params: Value) -> HResult<Value> {
-    let p: OutboxParams = parse(params)?;
+pub async fn outbox(state: &State, caller: &Caller, p: OutboxParams) -> HResult<ListResult> {
     let me = match &p.caller_agent_id {
         Some(c) if !c.is_empty() => c.clone(),
         _ => caller.resolve(None).map_err(|_| server("caller_agent_id is required"))?,
@@ -395,7 +390,7 @@ pub async fn outbox(state: &State, caller: &Caller, params: Value) -> HResult<Va
     let page = state.read(|r| {
         Ok(query::outbox(r, &me, to.as_deref(), p.unread, p.page.unwrap_or(1), p.page_size.unwrap_or(10))?)
     })?;
-    ok(&ListResult {
+    Ok(ListResult {
         messages: page.messages,
         total: page.total,
         unread: 0,
@@ -405,8 +400,7 @@ pub async fn outbox(state: &State, caller: &Caller, params: Value) -> HResult<Va
     })
 }
 
-pub async fn edit(state: &State, caller: &Caller, params: Value) -> HResult<Value> {
-    let p: EditParams = parse(params)?;
+pub async fn edit(state: &State, caller: &Caller, p: EditParams) -> HResult<EditResult> {
     if p.message_id.is_empty() {
         return Err(server("message_id is required"));
     }
@@ -445,13 +439,12 @@ pub async fn edit(state: &State, caller: &Caller, params: Value) -> HResult<Valu
             let updated_at = ev.timestamp().to_string();
             let version = query::edit_count(c, &p.message_id)? + 1;
             let r = EditResult { message_id: p.message_id, updated_at, version };
-            Ok((vec![ev], ok(&r)?))
+            Ok((vec![ev], r))
         })
         .await
 }
 
-pub async fn delete(state: &State, caller: &Caller, params: Value) -> HResult<Value> {
-    let p: DeleteParams = parse(params)?;
+pub async fn delete(state: &State, caller: &Caller, p: DeleteParams) -> HResult<DeleteResult> {
     if p.message_id.is_empty() {
         return Err(server("message_id is required"));
     }
@@ -472,13 +465,12 @@ pub async fn delete(state: &State, caller: &Caller, params: Value) -> HResult<Va
                 &MessageDelete { message_id: p.message_id.clone(), reason: p.reason.clone(), ..Default::default() },
             );
             let r = DeleteResult { message_id: p.message_id, deleted_at: ev.timestamp().to_string() };
-            Ok((vec![ev], ok(&r)?))
+            Ok((vec![ev], r))
         })
         .await
 }
 
-pub async fn mark_read(state: &State, caller: &Caller, params: Value) -> HResult<Value> {
-    let p: MarkReadParams = parse(params)?;
+pub async fn mark_read(state: &State, caller: &Caller, p: MarkReadParams) -> HResult<MarkReadResult> {
     if p.message_ids.is_empty() {
         return Err(server("message_ids is required and must not be empty"));
     }
@@ -518,13 +510,12 @@ pub async fn mark_read(state: &State, caller: &Caller, params: Value) -> HResult
                     },
                 ));
             }
-            Ok((events, ok(&MarkReadResult { marked_count: marked, also_read_by: also })?))
+            Ok((events, MarkReadResult { marked_count: marked, also_read_by: also }))
         })
         .await
 }
 
-pub async fn delete_by_agent(state: &State, caller: &Caller, params: Value) -> HResult<Value> {
-    let p: DeleteByAgentParams = parse(params)?;
+pub async fn delete_by_agent(state: &State, caller: &Caller, p: DeleteByAgentParams) -> HResult<DeleteCountResult> {
     if p.agent_id.is_empty() {
         return Err(server("agent_id is required"));
     }
@@ -561,7 +552,38 @@ pub async fn delete_by_agent(state: &State, caller: &Caller, params: Value) -> H
                 }
             }
             tx.commit()?;
-            Ok((ok(&DeleteCountResult { deleted_count: ids.len() as i64 })?, Vec::new()))
+            Ok((DeleteCountResult { deleted_count: ids.len() as i64 }, Vec::new()))
+        })
+        .await
+}
+
+/// `message.deleteByScope`: deletes every message in a scope. Internal
+/// (the router refuses outside callers); the daemon runs it for a group
+/// deleted with `delete_messages`. Each deletion is a `message.delete`
+/// event, so it syncs to other clones and survives a rebuild, like any
+/// delete.
+pub(super) async fn delete_by_scope(state: &State, _: &Caller, p: DeleteByScopeParams) -> HResult<DeleteCountResult> {
+    if p.scope_type.is_empty() || p.scope_value.is_empty() {
+        return Err(server("scope_type and scope_value are required"));
+    }
+    let scope = Scope::new(p.scope_type.trim(), p.scope_value.trim());
+    check_scopes(std::slice::from_ref(&scope), "scope")?;
+    let me = p.caller_agent_id.unwrap_or_else(|| "system".into());
+    state
+        .writer
+        .submit(move |c| {
+            let reason = format!("deleted by scope {scope} (by {me})");
+            let events: Vec<Event> = query::live_messages_in_scope(c, &scope)?
+                .into_iter()
+                .map(|message_id| {
+                    Event::new(
+                        "message.delete",
+                        &MessageDelete { message_id, reason: reason.clone(), ..Default::default() },
+                    )
+                })
+                .collect();
+            let r = DeleteCountResult { deleted_count: events.len() as i64 };
+            Ok((events, r))
         })
         .await
 }
@@ -569,8 +591,7 @@ pub async fn delete_by_agent(state: &State, caller: &Caller, params: Value) -> H
 /// Blocks until a message addressed to the caller arrives after `after`,
 /// or the timeout passes. Subscribes to the commit feed *before* looking
 /// at what is stored, so a message committed in between is never missed.
-pub async fn wait(state: &State, caller: &Caller, params: Value) -> HResult<Value> {
-    let p: WaitParams = parse(params)?;
+pub async fn wait(state: &State, caller: &Caller, p: WaitParams) -> HResult<WaitResult> {
     let me = caller.resolve(p.caller_agent_id.as_deref())?;
     let timeout = std::time::Duration::from_millis(p.timeout_ms.clamp(0, 3_600_000));
     let deadline = tokio::time::Instant::now() + timeout;
@@ -594,13 +615,13 @@ pub async fn wait(state: &State, caller: &Caller, params: Value) -> HResult<Valu
     loop {
         let found = state.read(|r| Ok(query::list_messages(r, &q)?))?;
         if let Some(m) = found.messages.into_iter().next() {
-            return ok(&WaitResult { status: "received".into(), message: Some(m) });
+            return Ok(WaitResult { status: "received".into(), message: Some(m) });
         }
         // Sleep until something is committed that could match.
         loop {
             tokio::select! {
                 _ = tokio::time::sleep_until(deadline) => {
-                    return ok(&WaitResult { status: "timeout".into(), message: None });
+                    return Ok(WaitResult { status: "timeout".into(), message: None });
                 }
                 _ = shutdown.changed() => {
                     return Err(server("daemon restarted while waiting: call again"));
@@ -625,8 +646,7 @@ pub async fn wait(state: &State, caller: &Caller, params: Value) -> HResult<Valu
 /// `thrum purge`: previews or removes everything older than a cutoff. The
 /// cutoff is recorded as a `purge.executed` event so other clones apply it
 /// too, and the shards are rewritten atomically without the purged lines.
-pub async fn purge(state: &State, params: Value) -> HResult<Value> {
-    let p: PurgeParams = parse(params)?;
+pub async fn purge(state: &State, _: &Caller, p: PurgeParams) -> HResult<PurgeResult> {
     let cutoff = thrum_core::time::parse_ts(&p.before)
         .map(thrum_core::time::format_ts)
         .ok_or_else(|| bad_params(format!("invalid before {:?}: expected an RFC 3339 time", p.before)))?;
@@ -652,7 +672,7 @@ pub async fn purge(state: &State, params: Value) -> HResult<Value> {
                 event_files,
             };
             if !p.confirm {
-                return Ok((ok(&result)?, Vec::new()));
+                return Ok((result, Vec::new()));
             }
             let marker = Event::new("purge.executed", &PurgeExecuted { cutoff: cutoff.clone(), ..Default::default() });
             let (mut r, committed) = store
@@ -660,7 +680,7 @@ pub async fn purge(state: &State, params: Value) -> HResult<Value> {
             r.pop().unwrap_or(Ok(()))?;
             store.prune_before(&cutoff)?;
             result.confirmed = true;
-            Ok((ok(&result)?, committed))
+            Ok((result, committed))
         })
         .await
 }

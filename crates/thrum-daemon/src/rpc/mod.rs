@@ -1,5 +1,11 @@
-//! The router: one table from method name to handler, shared by every
-//! transport. Handler modules mirror `thrum_proto::methods`.
+//! The router: one table from method type to handler, shared by every
+//! client transport (Unix socket and WebSocket). Handler modules mirror
+//! `thrum_proto::methods`.
+//!
+//! Each handler takes its method's typed params and returns its typed
+//! result; the table is written with the method types, so a handler of
+//! the wrong shape does not compile, and a test checks that the table and
+//! the catalogue hold the same methods.
 
 mod agent;
 mod group;
@@ -10,92 +16,150 @@ mod system;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use thrum_proto::methods::{self, agent as am, group as gm, message as mm, session as sm, system as ym};
+use thrum_proto::methods::{self, Method, Served, agent as am, group as gm, message as mm, peer as pm};
+use thrum_proto::methods::{session as sm, system as ym};
 use thrum_proto::{ErrorCode, RpcError};
 
 use crate::caller::{Caller, anonymous_refused};
 use crate::error::{Fail, HResult, bad_params};
+use crate::peers::rpc as peers;
 use crate::state::State;
 
-/// Routes one request. Errors come back as JSON-RPC error objects.
+/// Builds a router: an async fn that decodes a request's params into its
+/// method's type, calls the handler (with the router's two context
+/// arguments and the params) and encodes the result, plus the list of the
+/// methods it serves (`$routed`).
+macro_rules! router {
+    (
+        $(#[$doc:meta])*
+        fn $name:ident($a:ident: $at:ty, $b:ident: $bt:ty) serves $routed:ident {
+            $($m:ty => $handler:expr,)*
+        }
+    ) => {
+        /// The methods this router serves (checked against the catalogue by
+        /// the tests).
+        #[allow(dead_code)]
+        pub(crate) const $routed: &[&str] = &[$(<$m as Method>::METHOD),*];
+
+        $(#[$doc])*
+        pub(crate) async fn $name($a: $at, $b: $bt, method: &str, params: Value) -> HResult<Value> {
+            $(
+                if method == <$m as Method>::METHOD {
+                    let p: <$m as Method>::Params = $crate::rpc::parse(params)?;
+                    let r: <$m as Method>::Result = ($handler)($a, $b, p).await?;
+                    return $crate::rpc::ok(&r);
+                }
+            )*
+            Err($crate::rpc::not_found(method))
+        }
+    };
+}
+pub(crate) use router;
+
+router! {
+    /// Runs the handler of a client method.
+    fn route(state: &State, caller: &Caller) serves ROUTED {
+        ym::Health => system::health,
+        ym::UserIdentify => system::user_identify,
+        ym::UserRegister => system::user_register,
+        ym::Subscribe => system::subscribe,
+        ym::Unsubscribe => system::unsubscribe,
+        ym::SubscriptionsList => system::subscriptions_list,
+        ym::Shutdown => system::shutdown,
+        ym::SyncForce => system::sync_force,
+        ym::SyncStatus => system::sync_status,
+
+        am::Register => agent::register,
+        am::List => agent::list,
+        am::Whoami => agent::whoami,
+        am::ListContext => agent::list_context,
+        am::Delete => agent::delete,
+        am::Cleanup => agent::cleanup,
+        am::SetStatus => agent::set_status,
+
+        sm::Start => session::start,
+        sm::End => session::end,
+        sm::List => session::list,
+        sm::Heartbeat => session::heartbeat,
+        sm::SetIntent => session::set_intent,
+        sm::SetTask => session::set_task,
+
+        mm::Send => message::send,
+        mm::Get => message::get,
+        mm::List => message::list,
+        mm::Outbox => message::outbox,
+        mm::Edit => message::edit,
+        mm::Delete => message::delete,
+        mm::MarkRead => message::mark_read,
+        mm::DeleteByAgent => message::delete_by_agent,
+        mm::DeleteByScope => message::delete_by_scope,
+        mm::Wait => message::wait,
+        mm::Purge => message::purge,
+
+        gm::Create => group::create,
+        gm::Delete => group::delete,
+        gm::MemberAdd => group::member_add,
+        gm::MemberRemove => group::member_remove,
+        gm::List => group::list,
+        gm::Info => group::info,
+        gm::Members => group::members,
+
+        pm::Add => peers::add,
+        pm::AddWait => peers::add_wait,
+        pm::Join => peers::join,
+        pm::List => peers::list,
+        pm::Remove => peers::remove,
+        pm::Repair => peers::repair,
+        pm::Configure => peers::configure,
+    }
+}
+
+/// Routes one client request, after the method's declared policy allows
+/// this caller. Errors come back as JSON-RPC error objects.
 pub async fn dispatch(state: &State, caller: &Caller, method: &str, params: Value) -> Result<Value, RpcError> {
-    if caller.is_anonymous() && methods::ALL.contains(&method) && !methods::ANONYMOUS_ALLOWED.contains(&method) {
-        return Err(anonymous_refused(method));
+    // The peer protocol is not served to clients: to them it does not exist.
+    if let Some(info) = methods::find(method).filter(|m| m.policy.served != Served::PeerLink) {
+        allow(info, caller)?;
+    }
+    if methods::find(method).is_some_and(|m| m.policy.served == Served::Internal) {
+        return Err(not_found(method).0);
     }
     let params = if params.is_null() { Value::Object(Default::default()) } else { params };
-    if method.starts_with("peer.") && matches!(caller, Caller::Browser) {
-        return Err(RpcError::new(
-            ErrorCode::Identity,
-            "peer methods are only available on the local socket (the thrum CLI)",
-        ));
-    }
-    let out = match method {
-        "peer.add" => crate::peers::rpc::add(state, params).await,
-        "peer.add.wait" => crate::peers::rpc::add_wait(state, params).await,
-        "peer.join" => crate::peers::rpc::join(state, params).await,
-        "peer.list" => crate::peers::rpc::list(state).await,
-        "peer.remove" => crate::peers::rpc::remove(state, params).await,
-        "peer.repair" => crate::peers::rpc::repair(state, params).await,
-        "peer.configure" => crate::peers::rpc::configure(state, params).await,
-        ym::HEALTH => system::health(state).await,
-        ym::USER_IDENTIFY => system::user_identify(state).await,
-        ym::USER_REGISTER if matches!(caller, Caller::Browser) => system::user_register(state, params).await,
-        ym::USER_REGISTER => {
-            Err(Fail(RpcError::new(ErrorCode::Identity, "user.register is only available over the WebSocket API")))
+    route(state, caller, method, params).await.map_err(|f| f.0)
+}
+
+/// The access policy, the same for every transport: where the method is
+/// served, then whether an anonymous caller may call it.
+fn allow(info: &methods::MethodInfo, caller: &Caller) -> Result<(), RpcError> {
+    let browser = matches!(caller, Caller::Browser);
+    match info.policy.served {
+        Served::SocketOnly if browser => {
+            return Err(RpcError::new(
+                ErrorCode::Identity,
+                format!("{} is only available on the local socket (the thrum CLI)", info.name),
+            ));
         }
-        ym::SUBSCRIBE => system::subscribe(state, caller, params).await,
-        ym::UNSUBSCRIBE => system::unsubscribe(state, caller, params).await,
-        ym::SUBSCRIPTIONS_LIST => system::subscriptions_list(state, caller, params).await,
-        ym::SYNC_FORCE => system::sync_force(state, params).await,
-        // Tailscale peers depend on the host's Tailscale: show its state.
-        ym::SYNC_STATUS => ok(&state.sync.status()).map(|mut v| {
-            if state.peers.all().iter().any(|p| p.transport == "tailscale") {
-                v["tailscale"] = crate::peers::tailscale::status();
-            }
-            v
-        }),
+        Served::WebSocketOnly if !browser => {
+            return Err(RpcError::new(
+                ErrorCode::Identity,
+                format!("{} is only available over the WebSocket API", info.name),
+            ));
+        }
+        _ => {}
+    }
+    if !info.policy.anonymous && caller.is_anonymous() {
+        return Err(anonymous_refused(info.name));
+    }
+    Ok(())
+}
 
-        am::REGISTER => agent::register(state, caller, params).await,
-        am::LIST => agent::list(state, params).await,
-        am::WHOAMI => agent::whoami(state, caller, params).await,
-        am::LIST_CONTEXT => agent::list_context(state, params).await,
-        am::DELETE => agent::delete(state, caller, params).await,
-        am::CLEANUP => agent::cleanup(state, params).await,
-        am::SET_STATUS => agent::set_status(state, params).await,
-
-        sm::START => session::start(state, params).await,
-        sm::END => session::end(state, params).await,
-        sm::LIST => session::list(state, params).await,
-        sm::HEARTBEAT => session::heartbeat(state, params).await,
-        sm::SET_INTENT => session::set_intent(state, params).await,
-        sm::SET_TASK => session::set_task(state, params).await,
-
-        mm::SEND => message::send(state, caller, params).await,
-        mm::GET => message::get(state, params).await,
-        mm::LIST => message::list(state, caller, params).await,
-        mm::OUTBOX => message::outbox(state, caller, params).await,
-        mm::EDIT => message::edit(state, caller, params).await,
-        mm::DELETE => message::delete(state, caller, params).await,
-        mm::MARK_READ => message::mark_read(state, caller, params).await,
-        mm::DELETE_BY_AGENT => message::delete_by_agent(state, caller, params).await,
-        mm::WAIT => message::wait(state, caller, params).await,
-        mm::PURGE => message::purge(state, params).await,
-
-        gm::CREATE => group::create(state, caller, params).await,
-        gm::DELETE => group::delete(state, params).await,
-        gm::MEMBER_ADD => group::member_add(state, caller, params).await,
-        gm::MEMBER_REMOVE => group::member_remove(state, params).await,
-        gm::LIST => group::list(state).await,
-        gm::INFO => group::info(state, params).await,
-        gm::MEMBERS => group::members(state, params).await,
-
-        _ => Err(Fail(RpcError {
-            code: ErrorCode::MethodNotFound.code(),
-            message: "Method not found".into(),
-            data: Some(Value::from(format!("method '{method}' is not registered"))),
-        })),
-    };
-    out.map_err(|f| f.0)
+/// The "method not found" error (-32601), naming the method.
+pub(crate) fn not_found(method: &str) -> Fail {
+    Fail(RpcError {
+        code: ErrorCode::MethodNotFound.code(),
+        message: "Method not found".into(),
+        data: Some(Value::from(format!("method '{method}' is not registered"))),
+    })
 }
 
 /// Decodes params, naming the problem on failure.
@@ -106,4 +170,42 @@ pub(crate) fn parse<T: DeserializeOwned>(params: Value) -> HResult<T> {
 /// Encodes a result.
 pub(crate) fn ok<T: Serialize>(v: &T) -> HResult<Value> {
     serde_json::to_value(v).map_err(|e| Fail(RpcError::internal(format!("encode result: {e}"))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every client method of the catalogue has a handler here, and every
+    /// handler here serves a declared client method.
+    #[test]
+    fn the_router_serves_exactly_the_client_catalogue() {
+        let mut declared: Vec<&str> =
+            methods::all().filter(|m| m.policy.served != Served::PeerLink).map(|m| m.name).collect();
+        let mut routed = ROUTED.to_vec();
+        declared.sort_unstable();
+        routed.sort_unstable();
+        assert_eq!(routed, declared);
+    }
+
+    #[test]
+    fn policies_are_enforced_for_every_transport() {
+        let find = |n: &str| methods::find(n).copied().unwrap_or_else(|| panic!("{n} not declared"));
+        let anon = Caller::Anonymous;
+        let browser = Caller::Browser;
+        let socket = Caller::Unknown;
+        // Anonymous callers read, and bootstrap an agent; nothing else.
+        assert!(allow(&find("health"), &anon).is_ok());
+        assert!(allow(&find("agent.register"), &anon).is_ok());
+        for write in ["message.send", "peer.add", "peer.remove", "peer.configure", "group.create", "daemon.shutdown"] {
+            assert_eq!(allow(&find(write), &anon).map_err(|e| e.code), Err(-32002), "{write}");
+        }
+        // Browsers never reach the peer commands or daemon control.
+        for m in pm::METHODS.iter().chain([&find("daemon.shutdown")]) {
+            assert_eq!(allow(m, &browser).map_err(|e| e.code), Err(-32001), "{}", m.name);
+            assert!(allow(m, &socket).is_ok(), "{}", m.name);
+        }
+        assert!(allow(&find("user.register"), &socket).is_err());
+        assert!(allow(&find("user.register"), &browser).is_ok());
+    }
 }

@@ -1,7 +1,6 @@
 //! `session.*` handlers. Intent and task live in the session's work
 //! context, carried by `agent.update` events.
 
-use serde_json::Value;
 use thrum_core::event::{AgentUpdate, SessionEnd, SessionStart, WorkContext};
 use thrum_core::{Event, IdKind, new_id};
 use thrum_proto::methods::session::{
@@ -10,14 +9,13 @@ use thrum_proto::methods::session::{
 };
 use thrum_store::query;
 
-use super::{ok, parse};
+use crate::caller::Caller;
 use crate::error::{HResult, bad_params, server};
 use crate::state::State;
 
 const MAX_TEXT: usize = 4096;
 
-pub async fn start(state: &State, params: Value) -> HResult<Value> {
-    let p: StartParams = parse(params)?;
+pub async fn start(state: &State, _: &Caller, p: StartParams) -> HResult<StartResult> {
     if p.agent_id.is_empty() {
         return Err(server("agent_id is required"));
     }
@@ -66,17 +64,14 @@ pub async fn start(state: &State, params: Value) -> HResult<Value> {
                 }));
             }
             let r = StartResult { session_id, agent_id: p.agent_id, started_at };
-            Ok((events, ok(&r)?))
+            Ok((events, r))
         })
         .await?;
-    if let Some(id) = started["session_id"].as_str() {
-        state.gitwatch.refresh(id);
-    }
+    state.gitwatch.refresh(&started.session_id);
     Ok(started)
 }
 
-pub async fn end(state: &State, params: Value) -> HResult<Value> {
-    let p: EndParams = parse(params)?;
+pub async fn end(state: &State, _: &Caller, p: EndParams) -> HResult<EndResult> {
     if p.session_id.is_empty() {
         return Err(server("session_id is required"));
     }
@@ -103,17 +98,16 @@ pub async fn end(state: &State, params: Value) -> HResult<Value> {
                 _ => 0,
             };
             let r = EndResult { session_id: p.session_id, ended_at, duration_ms: dur };
-            Ok((vec![ev], ok(&r)?))
+            Ok((vec![ev], r))
         })
         .await?;
     state.subscriptions.remove_session(&sid);
     Ok(out)
 }
 
-pub async fn list(state: &State, params: Value) -> HResult<Value> {
-    let p: ListParams = parse(params)?;
+pub async fn list(state: &State, _: &Caller, p: ListParams) -> HResult<ListResult> {
     let sessions = state.read(|r| Ok(query::sessions(r, p.agent_id.as_deref(), p.active_only)?))?;
-    ok(&ListResult { sessions })
+    Ok(ListResult { sessions })
 }
 
 /// Loads an active session's context for modification, failing with the
@@ -135,8 +129,7 @@ fn update_event(agent_id: String, wc: WorkContext) -> Event {
     Event::new("agent.update", &AgentUpdate { agent_id, work_contexts: vec![wc], ..Default::default() })
 }
 
-pub async fn heartbeat(state: &State, params: Value) -> HResult<Value> {
-    let p: HeartbeatParams = parse(params)?;
+pub async fn heartbeat(state: &State, _: &Caller, p: HeartbeatParams) -> HResult<HeartbeatResult> {
     let session_id = p.session_id.clone();
     let worktree =
         state.read(|r| Ok(query::work_context(r, &p.session_id)?))?.map(|w| w.worktree_path).unwrap_or_default();
@@ -162,7 +155,7 @@ pub async fn heartbeat(state: &State, params: Value) -> HResult<Value> {
                 branch: wc.branch,
                 unmerged_commits: None,
             };
-            Ok((events, ok(&r)?))
+            Ok((events, r))
         })
         .await?;
     // The fuller git state (commits, files) is read off the request path,
@@ -173,9 +166,9 @@ pub async fn heartbeat(state: &State, params: Value) -> HResult<Value> {
 
 /// Changes one field of an active session's work context and records it
 /// as an `agent.update` event; `change` returns the method's result.
-async fn update_context<R, F>(state: &State, session_id: String, change: F) -> HResult<Value>
+async fn update_context<R, F>(state: &State, session_id: String, change: F) -> HResult<R>
 where
-    R: serde::Serialize,
+    R: Send + 'static,
     F: FnOnce(&mut WorkContext, String) -> R + Send + 'static,
 {
     state
@@ -183,13 +176,12 @@ where
         .submit(move |c| {
             let (agent_id, mut wc) = active_context(c, &session_id)?;
             let result = change(&mut wc, thrum_core::time::now_rfc3339());
-            Ok((vec![update_event(agent_id, wc)], ok(&result)?))
+            Ok((vec![update_event(agent_id, wc)], result))
         })
         .await
 }
 
-pub async fn set_intent(state: &State, params: Value) -> HResult<Value> {
-    let p: SetIntentParams = parse(params)?;
+pub async fn set_intent(state: &State, _: &Caller, p: SetIntentParams) -> HResult<SetIntentResult> {
     if p.intent.len() > MAX_TEXT {
         return Err(bad_params(format!("intent is too long (max {MAX_TEXT} bytes)")));
     }
@@ -201,8 +193,7 @@ pub async fn set_intent(state: &State, params: Value) -> HResult<Value> {
     .await
 }
 
-pub async fn set_task(state: &State, params: Value) -> HResult<Value> {
-    let p: SetTaskParams = parse(params)?;
+pub async fn set_task(state: &State, _: &Caller, p: SetTaskParams) -> HResult<SetTaskResult> {
     if p.current_task.len() > MAX_TEXT {
         return Err(bad_params(format!("task is too long (max {MAX_TEXT} bytes)")));
     }

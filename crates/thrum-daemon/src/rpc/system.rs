@@ -1,19 +1,20 @@
-//! `health`, `user.identify` and subscriptions.
+//! `health`, users, subscriptions, git sync and daemon control.
 
-use serde_json::Value;
+use thrum_proto::methods::Empty;
 use thrum_proto::methods::system::{
-    HealthResult, SubscribeParams, SubscribeResult, SubscriptionInfo, UnsubscribeParams, UserIdentifyResult,
+    HealthResult, ShutdownResult, SubscribeParams, SubscribeResult, SubscriptionInfo, SubscriptionsListParams,
+    SubscriptionsListResult, SyncForceParams, SyncForceResult, SyncStatusResult, UnsubscribeParams, UnsubscribeResult,
+    UserIdentifyResult, UserRegisterParams, UserRegisterResult,
 };
 use thrum_store::query;
 
-use super::{ok, parse};
 use crate::caller::Caller;
 use crate::error::{HResult, server};
 use crate::state::State;
 use crate::subscriptions::Subscription;
 
-pub async fn health(state: &State) -> HResult<Value> {
-    ok(&HealthResult {
+pub async fn health(state: &State, _: &Caller, _: Empty) -> HResult<HealthResult> {
+    Ok(HealthResult {
         status: if state.warnings.is_empty() { "ok".into() } else { "degraded".into() },
         uptime_ms: state.started.elapsed().as_millis() as u64,
         version: thrum_core::VERSION.into(),
@@ -30,13 +31,13 @@ pub async fn health(state: &State) -> HResult<Value> {
     })
 }
 
-pub async fn user_identify(state: &State) -> HResult<Value> {
+pub async fn user_identify(state: &State, _: &Caller, _: Empty) -> HResult<UserIdentifyResult> {
     let git = thrum_git::Git::new(&state.repo_root);
     let name = git
         .config_get("user.name")
         .ok_or_else(|| server("git config user.name not set: run `git config user.name \"Your Name\"`"))?;
     let email = git.config_get("user.email").unwrap_or_default();
-    ok(&UserIdentifyResult { username: name.to_lowercase().replace(' ', "-"), email, display: name })
+    Ok(UserIdentifyResult { username: name.to_lowercase().replace(' ', "-"), email, display: name })
 }
 
 /// The caller's active session (subscriptions hang off sessions).
@@ -48,8 +49,7 @@ fn current_session(state: &State, caller: &Caller, claimed: Option<&str>) -> HRe
         .ok_or_else(|| server(format!("no active session found for agent {agent}: run `thrum session start`")))
 }
 
-pub async fn subscribe(state: &State, caller: &Caller, params: Value) -> HResult<Value> {
-    let p: SubscribeParams = parse(params)?;
+pub async fn subscribe(state: &State, caller: &Caller, p: SubscribeParams) -> HResult<SubscribeResult> {
     if p.scope.is_none() && p.mention_role.as_deref().unwrap_or("").is_empty() && !p.all {
         return Err(server("at least one of scope, mention_role, or all must be specified"));
     }
@@ -66,22 +66,24 @@ pub async fn subscribe(state: &State, caller: &Caller, params: Value) -> HResult
         all: p.all,
         created_at: thrum_core::time::now_rfc3339(),
     });
-    ok(&SubscribeResult { subscription_id: sub.id, session_id, created_at: sub.created_at })
+    Ok(SubscribeResult { subscription_id: sub.id, session_id, created_at: sub.created_at })
 }
 
-pub async fn unsubscribe(state: &State, caller: &Caller, params: Value) -> HResult<Value> {
-    let p: UnsubscribeParams = parse(params)?;
+pub async fn unsubscribe(state: &State, caller: &Caller, p: UnsubscribeParams) -> HResult<UnsubscribeResult> {
     if p.subscription_id == 0 {
         return Err(server("subscription_id is required"));
     }
     let session_id = current_session(state, caller, p.caller_agent_id.as_deref())?;
-    Ok(serde_json::json!({ "removed": state.subscriptions.remove(p.subscription_id, &session_id) }))
+    Ok(UnsubscribeResult { removed: state.subscriptions.remove(p.subscription_id, &session_id) })
 }
 
-pub async fn subscriptions_list(state: &State, caller: &Caller, params: Value) -> HResult<Value> {
-    let p: UnsubscribeParams = parse(params)?;
+pub async fn subscriptions_list(
+    state: &State,
+    caller: &Caller,
+    p: SubscriptionsListParams,
+) -> HResult<SubscriptionsListResult> {
     let session_id = current_session(state, caller, p.caller_agent_id.as_deref())?;
-    let subs: Vec<SubscriptionInfo> = state
+    let subscriptions: Vec<SubscriptionInfo> = state
         .subscriptions
         .for_session(&session_id)
         .into_iter()
@@ -94,31 +96,32 @@ pub async fn subscriptions_list(state: &State, caller: &Caller, params: Value) -
             created_at: s.created_at,
         })
         .collect();
-    Ok(serde_json::json!({ "subscriptions": subs }))
+    Ok(SubscriptionsListResult { subscriptions })
 }
 
-pub async fn sync_force(state: &State, params: Value) -> HResult<Value> {
-    let p: thrum_proto::methods::system::SyncForceParams = parse(params)?;
-    let st = state.sync.force(p.wait).await?;
-    let mut v = serde_json::to_value(&st).unwrap_or_default();
-    if let Some(o) = v.as_object_mut() {
-        o.insert("triggered".into(), Value::from(true));
-    }
-    Ok(v)
+pub async fn sync_force(state: &State, _: &Caller, p: SyncForceParams) -> HResult<SyncForceResult> {
+    let status = state.sync.force(p.wait).await?;
+    Ok(SyncForceResult { status, triggered: true })
+}
+
+pub async fn sync_status(state: &State, _: &Caller, _: Empty) -> HResult<SyncStatusResult> {
+    // Tailscale peers depend on the host's Tailscale: show its state.
+    let tailscale = state.peers.all().iter().any(|p| p.transport == "tailscale").then(crate::peers::tailscale::status);
+    Ok(SyncStatusResult { status: state.sync.status(), tailscale })
+}
+
+/// `daemon.shutdown`: stops the daemon as SIGTERM would, once this answer
+/// is on its way (in-flight requests finish first).
+pub async fn shutdown(state: &State, _: &Caller, _: Empty) -> HResult<ShutdownResult> {
+    tracing::info!("shutdown requested over RPC");
+    state.stop.notify_one();
+    Ok(ShutdownResult { status: "stopping".into(), pid: std::process::id() })
 }
 
 /// `user.register` (WebSocket only): a person using the web UI becomes the
 /// agent `user:{username}` with an open session, so they can send and
 /// receive like any agent. Registering again returns the same user.
-pub async fn user_register(state: &State, params: Value) -> HResult<Value> {
-    #[derive(serde::Deserialize)]
-    struct P {
-        #[serde(default)]
-        username: String,
-        #[serde(default)]
-        display: String,
-    }
-    let p: P = parse(params)?;
+pub async fn user_register(state: &State, _: &Caller, p: UserRegisterParams) -> HResult<UserRegisterResult> {
     if p.username.is_empty() {
         return Err(server("username is required"));
     }
@@ -161,13 +164,18 @@ pub async fn user_register(state: &State, params: Value) -> HResult<Value> {
                     },
                 ));
             }
-            let result = serde_json::json!({
-                "user_id": user_id,
-                "username": username,
-                "display_name": if p.display.is_empty() { existing.map(|a| a.display).unwrap_or_default() } else { p.display.clone() },
-                "token": thrum_core::new_id(thrum_core::IdKind::Token),
-                "status": if events.iter().any(|e| e.kind() == "agent.register") { "registered" } else { "existing" },
-            });
+            let result = UserRegisterResult {
+                status: if events.iter().any(|e| e.kind() == "agent.register") { "registered" } else { "existing" }
+                    .into(),
+                user_id,
+                username,
+                display_name: if p.display.is_empty() {
+                    existing.map(|a| a.display).unwrap_or_default()
+                } else {
+                    p.display.clone()
+                },
+                token: thrum_core::new_id(thrum_core::IdKind::Token),
+            };
             Ok((events, result))
         })
         .await

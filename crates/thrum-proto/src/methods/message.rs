@@ -23,8 +23,9 @@ methods! {
     MarkRead = "message.markRead", MarkReadParams => MarkReadResult, idempotent;
     /// Deletes every message the caller wrote.
     DeleteByAgent = "message.deleteByAgent", DeleteByAgentParams => DeleteCountResult;
-    /// Deletes every message in a scope.
-    DeleteByScope = "message.deleteByScope", DeleteByScopeParams => DeleteCountResult;
+    /// Deletes every message in a scope: daemon housekeeping (a group
+    /// deleted with its messages), not callable from outside.
+    DeleteByScope = "message.deleteByScope", DeleteByScopeParams => DeleteCountResult, internal;
     /// Ours: blocks until a message addressed to the caller arrives.
     Wait = "message.wait", WaitParams => WaitResult, anonymous, idempotent;
     /// Ours: `thrum purge`.

@@ -50,6 +50,10 @@ pub enum Served {
     /// Between paired daemons only (`/peer` and the encrypted network
     /// link), never to a client.
     PeerLink,
+    /// Inside the daemon only: declared and routed, but every outside
+    /// caller is told it does not exist (-32601), as the original documents
+    /// for its housekeeping calls.
+    Internal,
 }
 
 /// A method's access policy, declared with it and enforced by the router
@@ -87,6 +91,10 @@ impl Policy {
 
     pub const fn peer_link(self) -> Policy {
         Policy { served: Served::PeerLink, ..self }
+    }
+
+    pub const fn internal(self) -> Policy {
+        Policy { served: Served::Internal, ..self }
     }
 }
 

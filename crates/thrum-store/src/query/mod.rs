@@ -257,6 +257,16 @@ pub fn message_head(conn: &Connection, message_id: &str) -> Result<Option<(Strin
         .optional()?)
 }
 
+/// The messages in a scope that are not deleted yet, oldest first.
+pub fn live_messages_in_scope(conn: &Connection, scope: &Scope) -> Result<Vec<String>> {
+    let mut st = conn.prepare_cached(
+        "SELECT m.message_id FROM message_scopes s JOIN messages m ON m.message_id = s.message_id
+         WHERE s.scope_type = ?1 AND s.scope_value = ?2 AND m.deleted = 0 ORDER BY m.created_at, m.message_id",
+    )?;
+    let ids = st.query_map([&scope.kind, &scope.value], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+    Ok(ids)
+}
+
 /// Number of edits made to a message.
 pub fn edit_count(conn: &Connection, message_id: &str) -> Result<i64> {
     Ok(conn
