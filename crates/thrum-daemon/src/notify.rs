@@ -7,10 +7,14 @@
 //! does not keep up loses pushes rather than slowing anyone down, and is
 //! then told how many it missed and how to catch up.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use thrum_core::event::{MessageCreate, Payload};
 use thrum_proto::Notification;
 use thrum_proto::frame::encode;
+use thrum_proto::methods::system::{
+    MatchedSubscription, MessageNotification, MessagePushed, Missed, MissedNotification, NotificationAuthor, Subscribe,
+};
+use thrum_proto::methods::{Method, Notification as NotificationMethod};
 use thrum_store::query;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
@@ -63,32 +67,40 @@ impl Prepared {
     }
 
     fn with_author(event_id: &str, m: MessageCreate, ts: &str, role: &str, module: &str) -> Prepared {
-        let params = json!({
-            "message_id": m.message_id,
-            "thread_id": m.thread_id,
-            "author": { "agent_id": m.agent_id, "role": role, "module": module },
-            "preview": preview(&m.body.content),
-            "scopes": m.scopes,
-            "timestamp": ts,
-        });
+        // Everything but `matched_subscription`, which comes last (the
+        // declared field order) and differs per subscriber.
+        let params = MessageNotification {
+            author: NotificationAuthor { agent_id: m.agent_id.clone(), module: module.into(), role: role.into() },
+            message_id: m.message_id.clone(),
+            preview: preview(&m.body.content),
+            scopes: m.scopes.clone(),
+            thread_id: m.thread_id.clone(),
+            timestamp: ts.into(),
+            matched_subscription: None,
+        };
+        let n = Notification::new(<MessagePushed as NotificationMethod>::METHOD, Value::Null);
+        let envelope = serde_json::to_string(&n).unwrap_or_default();
         let body = serde_json::to_string(&params).unwrap_or_else(|_| "{}".into());
-        // Drop the closing brace: the subscriber's field goes there.
+        // `{"jsonrpc":"2.0","method":"notification.message","params":` then
+        // the params without their closing brace.
+        let envelope = envelope.strip_suffix("null}").unwrap_or(&envelope);
         let open = body.strip_suffix('}').unwrap_or("{");
-        let head = format!(r#"{{"jsonrpc":"2.0","method":"notification.message","params":{open}"#);
+        let head = format!("{envelope}{open}");
         Prepared { event_id: event_id.to_string(), message: m, head }
     }
 
     /// The whole notification line for one subscription.
     pub fn frame(&self, sub: &Subscription, kind: &str) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.head.len() + 80);
+        let matched = MatchedSubscription { match_type: kind.into(), subscription_id: sub.id };
+        let matched = serde_json::to_string(&matched).unwrap_or_else(|_| "{}".into());
+        let mut out = Vec::with_capacity(self.head.len() + matched.len() + 28);
         out.extend_from_slice(self.head.as_bytes());
         if !self.head.ends_with('{') {
             out.push(b',');
         }
-        out.extend_from_slice(
-            format!(r#""matched_subscription":{{"match_type":"{kind}","subscription_id":{}}}}}}}"#, sub.id).as_bytes(),
-        );
-        out.push(b'\n');
+        out.extend_from_slice(br#""matched_subscription":"#);
+        out.extend_from_slice(matched.as_bytes());
+        out.extend_from_slice(b"}}\n");
         out
     }
 }
@@ -139,9 +151,13 @@ pub async fn push_session(state: State, session_id: String, out: mpsc::Sender<Ve
             // Once the reader makes room again, tell it what it missed.
             permit = out.reserve(), if missed > 0 => match permit {
                 Ok(p) => {
+                    let params = MissedNotification {
+                        count: missed,
+                        hint: "some notifications were dropped because they were not read in time: call message.list to catch up".into(),
+                    };
                     let n = Notification::new(
-                        "notification.missed",
-                        json!({ "count": missed, "hint": "some notifications were dropped because they were not read in time: call message.list to catch up" }),
+                        <Missed as NotificationMethod>::METHOD,
+                        serde_json::to_value(params).unwrap_or_default(),
                     );
                     p.send(encode(&n));
                     missed = 0;
@@ -193,7 +209,7 @@ impl Pushes {
     /// After a successful `subscribe` on this connection, starts pushing
     /// for its session (once per session).
     pub fn after_call(&mut self, state: &State, method: &str, response: Option<&thrum_proto::Response>) {
-        if method != thrum_proto::methods::system::SUBSCRIBE {
+        if method != <Subscribe as Method>::METHOD {
             return;
         }
         let sid = response.and_then(|r| r.result.as_ref()).and_then(|v| v.get("session_id")).and_then(Value::as_str);
@@ -260,6 +276,18 @@ mod tests {
         let p = Prepared::with_author("evt_1", m, "2026-01-01T00:00:00Z", "dev", "auth");
         let line = p.frame(&sub(7, None, "", true), "all");
         assert_eq!(line.last(), Some(&b'\n'));
+        // The line is a whole notification of the declared type, and the
+        // same bytes as encoding that type at once.
+        let whole: Notification = serde_json::from_slice(&line).unwrap_or_else(|e| panic!("{e}"));
+        let typed: MessageNotification = serde_json::from_value(whole.params).unwrap_or_else(|e| panic!("{e}"));
+        #[derive(serde::Serialize)]
+        struct Typed<'a> {
+            jsonrpc: &'a str,
+            method: &'a str,
+            params: &'a MessageNotification,
+        }
+        let again = encode(&Typed { jsonrpc: "2.0", method: "notification.message", params: &typed });
+        assert_eq!(String::from_utf8_lossy(&again), String::from_utf8_lossy(&line));
         let v: Value = serde_json::from_slice(&line).unwrap_or_default();
         assert_eq!(v["method"], "notification.message");
         assert_eq!(v["params"]["message_id"], "msg_1");

@@ -175,7 +175,7 @@ async fn connection(socket: WebSocket, state: State) {
             None => bytes,
         };
         let (response, method) = handle_frame(&state, &caller, &bytes).await;
-        if method == thrum_proto::methods::system::USER_REGISTER
+        if method == <thrum_proto::methods::system::UserRegister as thrum_proto::methods::Method>::METHOD
             && let Some(u) =
                 response.as_ref().and_then(|r| r.result.as_ref()).and_then(|v| v.get("user_id")).and_then(Value::as_str)
         {

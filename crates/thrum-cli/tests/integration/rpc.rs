@@ -83,6 +83,40 @@ fn anonymous_callers_may_only_read() {
     let r = c.call(1, "message.send", serde_json::from_str(&send).unwrap());
     assert_eq!(r["error"]["code"], -32002);
     assert_eq!(env.json(Some("bob"), &["inbox"])["total"], 0);
+    // No write of any family gets through, the peer commands included (an
+    // outsider must not get a live pairing code), nor stopping the daemon.
+    let writes = [
+        ("peer.add", json!({ "type": "local" })),
+        ("peer.remove", json!({ "name": "x" })),
+        ("peer.configure", json!({ "name": "x", "action": "add-agent", "agent": "y" })),
+        ("peer.join", json!({ "type": "local", "peercode": "x:127.0.0.1:1:1" })),
+        ("group.create", json!({ "name": "g" })),
+        ("agent.delete", json!({ "name": "bob" })),
+        ("message.markRead", json!({ "message_ids": [] })),
+        ("daemon.shutdown", json!({})),
+    ];
+    for (i, (method, params)) in writes.into_iter().enumerate() {
+        let r = c.call(10 + i as u64, method, params);
+        assert_eq!(r["error"]["code"], -32002, "{method}: {r}");
+    }
+    assert_eq!(c.call(30, "health", json!({}))["result"]["status"], "ok");
+}
+
+#[test]
+fn daemon_shutdown_stops_the_daemon_after_answering() {
+    let env = team();
+    let pid = env.json(None, &["rpc", "health"])["pid"].as_i64().unwrap();
+    let r = env.json(Some("alice"), &["rpc", "daemon.shutdown"]);
+    assert_eq!(r["status"], "stopping");
+    assert_eq!(r["pid"], pid);
+    // It exits on its own (the socket goes away); wait with a deadline.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while env.socket().exists() {
+        assert!(std::time::Instant::now() < deadline, "the daemon is still running");
+        std::thread::yield_now();
+    }
+    // The next command starts a fresh one.
+    assert_ne!(env.json(None, &["rpc", "health"])["pid"].as_i64().unwrap(), pid);
 }
 
 #[test]

@@ -114,6 +114,13 @@ fn a_browser_user_registers_and_talks_with_agents() {
     assert_eq!(again["result"]["status"], "existing");
     let bad = call(&mut ws, 6, "user.register", json!({ "username": "agent:x" }));
     assert!(bad["error"]["message"].as_str().unwrap().contains("agent:"), "{bad}");
+    // Browsers never reach the peer commands or daemon control.
+    for (i, method) in ["peer.add", "peer.list", "peer.remove", "peer.configure", "daemon.shutdown"].iter().enumerate()
+    {
+        let r = call(&mut ws, 20 + i as u64, method, json!({ "type": "local", "name": "x" }));
+        assert_eq!(r["error"]["code"], -32001, "{method}: {r}");
+        assert!(r["error"]["message"].as_str().unwrap().contains("only available on the local socket"), "{r}");
+    }
     // Over the Unix socket it is refused.
     let (code, err) = env.fail(None, &["rpc", "user.register", r#"{"username":"x"}"#]);
     assert_eq!(code, 1);
