@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use thrum_proto::RpcError;
 use thrum_proto::frame::{FrameError, read_frame};
+use thrum_proto::jsonrpc::encode_request;
 use thrum_proto::methods::Method;
 
 use crate::error::ClientError;
@@ -91,9 +92,7 @@ impl Client {
     fn request<P: Serialize, R: DeserializeOwned>(&mut self, method: &str, params: &P) -> Result<R, ClientError> {
         let id = self.next_id;
         self.next_id += 1;
-        let request = Outgoing { jsonrpc: "2.0", method, params, id };
-        let mut frame = serde_json::to_vec(&request).map_err(|e| ClientError::Protocol(e.to_string()))?;
-        frame.push(b'\n');
+        let frame = encode_request(method, id, params).map_err(|e| ClientError::Protocol(e.to_string()))?;
         self.writer.write_all(&frame)?;
         loop {
             match read_frame(&mut self.reader, &mut self.buf) {
@@ -129,15 +128,6 @@ impl Client {
             };
         }
     }
-}
-
-/// A request frame, serialised from the caller's params as they are.
-#[derive(Serialize)]
-struct Outgoing<'a, P> {
-    jsonrpc: &'static str,
-    method: &'a str,
-    params: &'a P,
-    id: u64,
 }
 
 /// Just enough of a frame to tell a notification or another call's reply

@@ -125,6 +125,28 @@ impl Request {
     }
 }
 
+/// Encodes a call of a catalogue method as one request line (with its
+/// newline), straight from the typed params (no intermediate `Value`).
+pub fn encode_call<M: crate::methods::Method>(id: u64, params: &M::Params) -> Result<Vec<u8>, serde_json::Error> {
+    encode_request(M::METHOD, id, params)
+}
+
+/// Encodes a request by method name (the raw `thrum rpc` path, and
+/// [`encode_call`]).
+pub fn encode_request<P: Serialize>(method: &str, id: u64, params: &P) -> Result<Vec<u8>, serde_json::Error> {
+    /// The request frame, serialised from the caller's params as they are.
+    #[derive(Serialize)]
+    struct Outgoing<'a, P> {
+        jsonrpc: &'static str,
+        method: &'a str,
+        params: &'a P,
+        id: u64,
+    }
+    let mut frame = serde_json::to_vec(&Outgoing { jsonrpc: "2.0", method, params, id })?;
+    frame.push(b'\n');
+    Ok(frame)
+}
+
 /// A response: exactly one of `result` or `error`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Response {

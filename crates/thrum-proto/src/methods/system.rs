@@ -209,6 +209,7 @@ pub struct SubscriptionInfo {
 /// writes them: it encodes everything up to `matched_subscription` once per
 /// message and appends that field per subscriber.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct MessageNotification {
     pub author: NotificationAuthor,
     pub message_id: String,
@@ -221,6 +222,7 @@ pub struct MessageNotification {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct NotificationAuthor {
     pub agent_id: String,
     pub module: String,
