@@ -188,6 +188,30 @@ mod tests {
         assert_eq!(routed, declared);
     }
 
+    /// Every `rpc.call("…")` of the web UI names a method the WebSocket
+    /// serves to a browser; a call whose method is not a string literal
+    /// fails too, since it could not be checked.
+    #[test]
+    fn the_web_ui_calls_only_methods_served_to_browsers() {
+        let js = include_str!("../../ui/app.js");
+        let mut called = Vec::new();
+        for (at, _) in js.match_indices("rpc.call(") {
+            let rest = &js[at + "rpc.call(".len()..];
+            let name =
+                rest.strip_prefix('"').and_then(|r| r.split_once('"')).map(|(name, _)| name).unwrap_or_else(|| {
+                    panic!("app.js: rpc.call with a method that is not a string literal: {:.40}", rest)
+                });
+            called.push(name);
+        }
+        assert!(called.len() >= 10, "found only {called:?}: has the UI's RPC helper been renamed?");
+        for name in called {
+            let info = methods::find(name).unwrap_or_else(|| panic!("app.js calls {name:?}, which is not declared"));
+            assert!(ROUTED.contains(&name), "app.js calls {name:?}, which has no handler");
+            assert!(allow(info, &Caller::Browser).is_ok(), "app.js calls {name:?}, which a browser may not call");
+            assert!(info.policy.served != Served::Internal, "app.js calls internal {name:?}");
+        }
+    }
+
     #[test]
     fn policies_are_enforced_for_every_transport() {
         let find = |n: &str| methods::find(n).copied().unwrap_or_else(|| panic!("{n} not declared"));

@@ -98,17 +98,14 @@ impl Policy {
     }
 }
 
-/// A catalogue entry: a method's name and policy, for lookups by name.
+/// A catalogue entry: a method's name, policy and the names of its params
+/// and result types, for lookups by name and the README's method table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MethodInfo {
     pub name: &'static str,
     pub policy: Policy,
-}
-
-impl MethodInfo {
-    pub const fn of<M: Method>() -> MethodInfo {
-        MethodInfo { name: M::METHOD, policy: M::POLICY }
-    }
+    pub params: &'static str,
+    pub result: &'static str,
 }
 
 /// Params of a method that takes none. Any object is accepted (unknown
@@ -135,7 +132,14 @@ macro_rules! methods {
         )*
 
         /// This family's methods.
-        pub const METHODS: &[$crate::methods::MethodInfo] = &[$($crate::methods::MethodInfo::of::<$ty>()),*];
+        pub const METHODS: &[$crate::methods::MethodInfo] = &[$(
+            $crate::methods::MethodInfo {
+                name: <$ty as $crate::methods::Method>::METHOD,
+                policy: <$ty as $crate::methods::Method>::POLICY,
+                params: stringify!($params),
+                result: stringify!($result),
+            }
+        ),*];
     };
 }
 
