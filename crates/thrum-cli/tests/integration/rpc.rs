@@ -22,6 +22,12 @@ fn malformed_frames_get_errors_and_the_connection_survives() {
     assert_eq!(r["error"]["code"], -32601);
     let r = c.call(9, "message.get", json!({ "message_id": 42 }));
     assert_eq!(r["error"]["code"], -32602, "{r}");
+    // Fields this daemon does not know (the original's clients send some,
+    // such as acting_as and body) are ignored, not refused.
+    let r = c.call(11, "agent.list", json!({ "role": "implementer", "from_a_newer_client": [1, 2] }));
+    assert!(r["result"]["agents"].is_array(), "{r}");
+    let r = c.call(12, "health", json!({ "verbose": true }));
+    assert_eq!(r["result"]["status"], "ok", "{r}");
     // Still healthy after all that.
     let r = c.call(10, "health", json!({}));
     assert_eq!(r["result"]["status"], "ok");
