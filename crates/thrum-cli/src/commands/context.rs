@@ -10,6 +10,7 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 use serde_json::json;
 use thrum_core::AgentName;
+use thrum_proto::methods::system as ym;
 
 use crate::context::Ctx;
 use crate::output;
@@ -87,8 +88,8 @@ pub(crate) const DEFAULT_PREAMBLE: &str = "## Thrum quick reference
 
 /// `--init`: the agent's role template rendered, else the default.
 fn role_or_default(ctx: &mut Ctx, name: &str) -> String {
-    use thrum_proto::methods::agent::{self as am, ListResult};
-    let rendered = ctx.call::<_, ListResult>(am::LIST, &json!({})).ok().and_then(|l| {
+    use thrum_proto::methods::agent as am;
+    let rendered = ctx.call::<am::List>(&am::ListParams::default()).ok().and_then(|l| {
         let me = l.agents.iter().find(|a| a.agent_id == name)?;
         super::roles::preamble_for(ctx, me, &l.agents)
     });
@@ -274,18 +275,16 @@ pub fn run(ctx: &mut Ctx, cmd: ContextCmd) -> Result<u8> {
             let target = thrum_daemon::log_dir(&layout, &layout.repo_root()).join("context").join(format!("{name}.md"));
             write(&target, &data)?;
             ctx.client()?.set_timeout(std::time::Duration::from_secs(300))?;
-            let st = ctx.call_value(thrum_proto::methods::system::SYNC_FORCE, json!({ "wait": true }))?;
+            let st = ctx.call::<ym::SyncForce>(&ym::SyncForceParams { wait: true })?;
             if out.json {
                 out.json(&json!({ "agent_name": name, "size": data.len(), "sync": st }));
                 return Ok(0);
             }
             out.ok(format!("Context for {name} copied to the a-sync branch ({} bytes)", data.len()));
-            let mode = st.get("mode").and_then(|v| v.as_str()).unwrap_or("");
-            let err = st.get("last_error").and_then(|v| v.as_str()).unwrap_or("");
-            if mode == "local-only" {
+            if st.status.mode == "local-only" {
                 out.line("  Local-only mode: committed here, not pushed.");
-            } else if !err.is_empty() {
-                out.warn(format!("sync: {err}"));
+            } else if !st.status.last_error.is_empty() {
+                out.warn(format!("sync: {}", st.status.last_error));
             }
         }
     }

@@ -9,7 +9,8 @@ use serde::Serialize;
 use thrum_client::{Client, StartOutcome};
 use thrum_core::Layout;
 use thrum_daemon::lifecycle::read_pid_file;
-use thrum_proto::methods::system::{HEALTH, HealthResult};
+use thrum_proto::methods::Empty;
+use thrum_proto::methods::system::Health;
 
 use crate::context::Ctx;
 use crate::output::{self, Out};
@@ -80,8 +81,7 @@ fn start(ctx: &mut Ctx, local: bool, verb: &str) -> Result<u8> {
     let layout = ctx.layout()?.clone();
     let out = ctx.out;
     let outcome = thrum_client::start_daemon(&layout, local.then_some(true))?;
-    let health = Client::connect(&layout.socket())
-        .and_then(|mut c| c.call_as::<_, HealthResult>(HEALTH, &serde_json::json!({})));
+    let health = Client::connect(&layout.socket()).and_then(|mut c| c.call::<Health>(&Empty {}));
     let pid = health.as_ref().map(|h| h.pid).unwrap_or(0);
     if out.json {
         out.json(&serde_json::json!({
@@ -165,8 +165,7 @@ struct StatusJson {
 fn status(ctx: &mut Ctx) -> Result<u8> {
     let layout = ctx.layout()?.clone();
     let out = ctx.out;
-    let health = Client::connect(&layout.socket())
-        .and_then(|mut c| c.call_as::<_, HealthResult>(HEALTH, &serde_json::json!({})));
+    let health = Client::connect(&layout.socket()).and_then(|mut c| c.call::<Health>(&Empty {}));
     let Ok(h) = health else {
         if out.json {
             out.json(&StatusJson {
