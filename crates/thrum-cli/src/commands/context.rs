@@ -112,7 +112,7 @@ fn write(path: &std::path::Path, data: &[u8]) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
     }
-    thrum_daemon::lifecycle::write_private(path, data).map_err(|e| anyhow!("{e}"))
+    thrum_core::fs::write_private(path, data).map_err(|e| anyhow!("{e}"))
 }
 
 fn read_input(file: Option<&PathBuf>) -> Result<Vec<u8>> {
@@ -168,7 +168,9 @@ pub fn run(ctx: &mut Ctx, cmd: ContextCmd) -> Result<u8> {
             let name = agent(ctx, a.agent.as_deref())?;
             let (file, pre) = paths(ctx, &name)?;
             let layout = ctx.layout()?.clone();
-            let shared = thrum_daemon::log_dir(&layout, &layout.repo_root()).join("context").join(format!("{name}.md"));
+            let shared = thrum_git::sync_branch::log_dir(&layout, &layout.repo_root())
+                .join("context")
+                .join(format!("{name}.md"));
             let (content, source, meta) = match std::fs::read_to_string(&file) {
                 Ok(c) => (c, "worktree", std::fs::metadata(&file).ok()),
                 Err(_) => match std::fs::read_to_string(&shared) {
@@ -272,7 +274,9 @@ pub fn run(ctx: &mut Ctx, cmd: ContextCmd) -> Result<u8> {
             let data = std::fs::read(&file)
                 .map_err(|_| anyhow!("no saved context for {name} to sync: save it first with `thrum context save`"))?;
             let layout = ctx.layout()?.clone();
-            let target = thrum_daemon::log_dir(&layout, &layout.repo_root()).join("context").join(format!("{name}.md"));
+            let target = thrum_git::sync_branch::log_dir(&layout, &layout.repo_root())
+                .join("context")
+                .join(format!("{name}.md"));
             write(&target, &data)?;
             ctx.client()?.set_timeout(std::time::Duration::from_secs(300))?;
             let st = ctx.call::<ym::SyncForce>(&ym::SyncForceParams { wait: true })?;

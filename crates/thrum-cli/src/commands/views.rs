@@ -166,7 +166,7 @@ pub fn team(ctx: &mut Ctx, a: TeamArgs) -> Result<u8> {
         out.line(format!("  Role:     {}", m.role));
         out.line(format!("  Module:   {}", m.module));
         if let Some(pid) = m.agent_pid {
-            let live = thrum_daemon::lifecycle::pid_alive(pid);
+            let live = thrum_client::pidfile::pid_alive(pid);
             out.line(format!("  PID:      {pid} [{}]", if live { "live" } else { "stale" }));
         }
         if !m.worktree.is_empty() {
