@@ -4,11 +4,10 @@
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, anyhow};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 use thrum_client::{Client, ClientError};
 use thrum_core::Layout;
+use thrum_proto::methods::Method;
 
 use crate::identity::{self, Me};
 use crate::output::Out;
@@ -82,35 +81,30 @@ impl Ctx {
         self.client.as_mut()
     }
 
-    /// One typed RPC call; daemon errors keep their message. Calls that
-    /// are safe to repeat are retried across a dropped connection.
-    pub fn call<P: Serialize, R: DeserializeOwned>(&mut self, method: &str, params: &P) -> Result<R> {
-        if repeatable(method) {
-            return self.call_retrying(method, params);
-        }
-        self.client()?.call_as(method, params).map_err(|e| rpc_error(method, e))
-    }
-
-    /// A call that is safe to repeat (idempotent on the daemon side):
-    /// when the connection fails, reconnect (restarting the daemon if it
-    /// died) and try again, up to three times.
-    pub fn call_retrying<P: Serialize, R: DeserializeOwned>(&mut self, method: &str, params: &P) -> Result<R> {
+    /// One RPC call; daemon errors keep their message. A method whose
+    /// policy says it is idempotent is retried across a dropped connection
+    /// (reconnecting, and restarting the daemon if it died), up to three
+    /// tries in all; any other method is tried once.
+    pub fn call<M: Method>(&mut self, params: &M::Params) -> Result<M::Result> {
+        let tries = if M::POLICY.idempotent { 3 } else { 1 };
         let mut last = None;
-        for _ in 0..3 {
-            match self.client()?.call_as(method, params) {
-                Ok(v) => return Ok(v),
-                Err(ClientError::Rpc(r)) => return Err(anyhow!("{}", r.message)),
+        for _ in 0..tries {
+            match self.client()?.call::<M>(params) {
+                Ok(r) => return Ok(r),
+                Err(e) if e.rpc().is_some() => return Err(rpc_error(e)),
                 Err(e) => {
                     self.client = None;
                     last = Some(e);
                 }
             }
         }
-        Err(last.map(|e| anyhow!(e)).unwrap_or_else(|| anyhow!("{method} failed")))
+        Err(last.map(rpc_error).unwrap_or_else(|| anyhow!("{} failed", M::METHOD)))
     }
 
+    /// A call by name with raw JSON params: only for `thrum rpc METHOD
+    /// JSON`, which may name any method at all.
     pub fn call_value(&mut self, method: &str, params: Value) -> Result<Value> {
-        self.client()?.call_value(method, params).map_err(|e| rpc_error(method, e))
+        self.client()?.call_value(method, params).map_err(rpc_error)
     }
 
     /// The agent this process speaks for.
@@ -120,15 +114,7 @@ impl Ctx {
     }
 }
 
-/// Reads, and writes whose repetition changes nothing.
-fn repeatable(method: &str) -> bool {
-    use thrum_proto::methods::{agent, message, session, system};
-    const WRITES: &[&str] = &[agent::REGISTER, session::START, session::SET_INTENT];
-    (thrum_proto::methods::ANONYMOUS_ALLOWED.contains(&method) && !WRITES.contains(&method))
-        || [message::MARK_READ, session::HEARTBEAT, system::HEALTH].contains(&method)
-}
-
-fn rpc_error(_method: &str, e: ClientError) -> anyhow::Error {
+fn rpc_error(e: ClientError) -> anyhow::Error {
     match e {
         ClientError::Rpc(r) => anyhow!("{}", r.message),
         other => anyhow!(other),

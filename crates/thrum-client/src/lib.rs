@@ -1,5 +1,6 @@
 //! Talking to a thrum daemon over its Unix socket, starting it first when
-//! it is not running. Used by the CLI and the MCP server alike.
+//! it is not running, and telling from its PID file and lock whether it
+//! runs. Used by the CLI and the MCP server alike.
 //!
 //! The client is blocking: a CLI command makes a handful of calls and
 //! exits, and a plain socket is the fastest way to do that.
@@ -7,6 +8,7 @@
 mod autostart;
 mod connection;
 mod error;
+pub mod pidfile;
 
 pub use autostart::{StartOutcome, connect_or_start, start_daemon};
 pub use connection::Client;

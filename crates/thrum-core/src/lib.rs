@@ -4,12 +4,13 @@
 //!
 //! This crate does no networking, runs no async runtime, opens no
 //! database and runs no git: anything here can be unit-tested in
-//! microseconds. (It reads a redirect file and parses config text, but
-//! never writes.)
+//! microseconds. (It reads a redirect file and parses config text; the
+//! one thing it writes is a private file, atomically: [`fs`].)
 
 pub mod config;
 pub mod env;
 pub mod event;
+pub mod fs;
 pub mod identity;
 pub mod ids;
 pub mod layout;

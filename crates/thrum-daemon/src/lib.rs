@@ -83,15 +83,6 @@ pub fn bootstrap_identity(layout: &Layout, repo_root: &Path) -> Result<DaemonIde
     Ok(id)
 }
 
-/// Where the event log lives: the sync worktree on `a-sync` when the
-/// repository is a git repository, else `.thrum/a-sync/`.
-pub fn log_dir(layout: &Layout, repo_root: &Path) -> PathBuf {
-    match thrum_git::Git::new(repo_root).common_dir() {
-        Ok(common) => thrum_git::sync_branch::sync_worktree_path(&common),
-        Err(_) => layout.thrum_dir.join("a-sync"),
-    }
-}
-
 /// Makes sure the sync branch and worktree exist (cheap when healthy).
 fn ensure_sync_worktree(repo_root: &Path, dir: &Path) {
     let git = thrum_git::Git::new(repo_root);
@@ -221,7 +212,7 @@ fn run_inner(layout: &Layout, local: Option<bool>, mut ready: Option<ReadyFn>) -
     let repo_root = layout.repo_root();
     let socket = layout.socket();
     let started_at = thrum_core::time::now_rfc3339();
-    let info = lifecycle::PidInfo {
+    let info = thrum_client::pidfile::PidInfo {
         pid: i64::from(std::process::id()),
         repo_path: repo_root.display().to_string(),
         started_at: started_at.clone(),
@@ -231,7 +222,7 @@ fn run_inner(layout: &Layout, local: Option<bool>, mut ready: Option<ReadyFn>) -
         .map_err(|e| fail(&mut ready, e))?;
     let identity = bootstrap_identity(layout, &repo_root).map_err(|e| fail(&mut ready, e))?;
     let local_only = local_only(local, &cfg);
-    let dir = log_dir(layout, &repo_root);
+    let dir = thrum_git::sync_branch::log_dir(layout, &repo_root);
     ensure_sync_worktree(&repo_root, &dir);
     if legacy::pending(layout) {
         match legacy::migrate(layout, &dir) {

@@ -7,6 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
+use thrum_core::Layout;
+
 use crate::cmd::{Git, GitError};
 use crate::{EMPTY_TREE, SYNC_BRANCH};
 
@@ -17,6 +19,16 @@ pub const SPARSE_PATTERNS: &[&str] = &["/events.jsonl", "/messages/", "/messages
 /// Where the sync worktree lives for a repository.
 pub fn sync_worktree_path(common_dir: &Path) -> PathBuf {
     common_dir.join("thrum-sync").join(SYNC_BRANCH)
+}
+
+/// Where the event log lives: the sync worktree on `a-sync` when the
+/// repository is a git repository (every worktree of it shares one), else
+/// `.thrum/a-sync/`.
+pub fn log_dir(layout: &Layout, repo_root: &Path) -> PathBuf {
+    match Git::new(repo_root).common_dir() {
+        Ok(common) => sync_worktree_path(&common),
+        Err(_) => layout.thrum_dir.join("a-sync"),
+    }
 }
 
 /// Creates the `a-sync` branch if it does not exist. Returns true when it
@@ -99,4 +111,35 @@ pub fn ensure_worktree(git: &Git, path: &Path) -> Result<bool, GitError> {
     // side effect; the user's checkout must stay as it was.
     let _ = git.run(&["config", "core.sparseCheckout", "false"]);
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("thrum-syncbranch-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join(".thrum")).ok();
+        d.canonicalize().unwrap_or(d)
+    }
+
+    fn layout(root: &Path) -> Layout {
+        Layout {
+            worktree_root: root.to_path_buf(),
+            local_thrum_dir: root.join(".thrum"),
+            thrum_dir: root.join(".thrum"),
+        }
+    }
+
+    #[test]
+    fn the_log_lives_in_the_sync_worktree_of_a_git_repository() {
+        let root = tmp("log-dir");
+        assert_eq!(log_dir(&layout(&root), &root), root.join(".thrum/a-sync"), "not a git repository");
+        if Git::new(&root).run(&["init", "-q"]).is_err() {
+            return; // no git here: nothing more to check
+        }
+        assert_eq!(log_dir(&layout(&root), &root), root.join(".git/thrum-sync/a-sync"));
+        let _ = std::fs::remove_dir_all(&root);
+    }
 }

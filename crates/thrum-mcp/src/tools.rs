@@ -9,8 +9,11 @@ use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig};
 use rmcp::schemars::{self, JsonSchema};
 use rmcp::{ServerHandler, tool, tool_handler, tool_router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use thrum_core::views::ContextInfo;
+use thrum_proto::methods::group::{MemberParams, MemberResult};
+use thrum_proto::methods::{Empty, Method, agent, group, message, session};
 
 use crate::daemon::{CallError, Daemon};
 
@@ -124,7 +127,10 @@ pub struct ThrumTools {
     tool_router: ToolRouter<Self>,
 }
 
-fn ok(v: Value) -> CallToolResult {
+/// A tool's result as indented JSON. It goes through a `Value` so object
+/// keys come out sorted, as they did when tools passed the daemon's JSON on.
+fn ok(v: impl Serialize) -> CallToolResult {
+    let v = serde_json::to_value(v).unwrap_or_default();
     CallToolResult::success(vec![ContentBlock::text(serde_json::to_string_pretty(&v).unwrap_or_default())])
 }
 
@@ -132,11 +138,16 @@ fn fail(msg: impl std::fmt::Display) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(msg.to_string())])
 }
 
-fn done(r: Result<Value, CallError>) -> CallToolResult {
+fn done(r: Result<impl Serialize, CallError>) -> CallToolResult {
     match r {
         Ok(v) => ok(v),
         Err(e) => fail(e),
     }
+}
+
+/// A string field the daemon omits when empty: `null` in a tool's result.
+fn non_empty(s: &str) -> Option<&str> {
+    (!s.is_empty()).then_some(s)
 }
 
 fn name(s: &str) -> String {
@@ -175,38 +186,46 @@ impl ThrumTools {
         if to.is_empty() {
             return fail("`to` is empty: name an agent, role or group, e.g. \"@reviewer\"");
         }
-        let mut params = json!({ "content": p.content, "mentions": [to], "message_id": fresh_message_id() });
-        if let Some(r) = p.reply_to.filter(|r| !r.is_empty()) {
-            params["reply_to"] = Value::from(r);
-        }
-        if let Some(m) = p.metadata {
-            params["structured"] = m;
-        }
-        done(self.daemon.call("message.send", params).await)
+        let params = message::SendParams {
+            content: p.content,
+            mentions: vec![to],
+            message_id: Some(fresh_message_id()),
+            reply_to: p.reply_to.unwrap_or_default(),
+            structured: p.metadata,
+            caller_agent_id: self.caller(),
+            ..Default::default()
+        };
+        done(self.daemon.call::<message::Send>(params).await)
     }
 
     #[tool(description = "Your unread messages (newest first); they are marked read.")]
     async fn check_messages(&self, Parameters(p): Parameters<CheckMessages>) -> CallToolResult {
         let limit = p.limit.unwrap_or(20).clamp(1, 100);
         let me = self.daemon.agent_id().to_string();
-        let list = match self
-            .daemon
-            .call("message.list", json!({ "for_agent": me, "unread": true, "exclude_self": true, "page_size": limit }))
-            .await
-        {
+        let params = message::ListParams {
+            for_agent: Some(me),
+            unread: true,
+            exclude_self: true,
+            page_size: Some(i64::from(limit)),
+            caller_agent_id: self.caller(),
+            ..Default::default()
+        };
+        let list = match self.daemon.call::<message::List>(params).await {
             Ok(v) => v,
             Err(e) => return fail(e),
         };
-        let messages = list["messages"].as_array().cloned().unwrap_or_default();
-        let ids: Vec<Value> = messages.iter().filter_map(|m| m.get("message_id").cloned()).collect();
+        let messages = list.messages;
+        let ids: Vec<String> = messages.iter().map(|m| m.message_id.clone()).collect();
         if !ids.is_empty()
-            && let Err(e) = self.daemon.call("message.markRead", json!({ "message_ids": ids })).await
+            && let Err(e) = self
+                .daemon
+                .call::<message::MarkRead>(message::MarkReadParams { message_ids: ids, caller_agent_id: self.caller() })
+                .await
         {
             return fail(e);
         }
-        ok(
-            json!({ "messages": messages, "count": messages.len(), "more_unread": list["total"].as_u64().unwrap_or(0) as usize > messages.len() }),
-        )
+        let more_unread = usize::try_from(list.total).unwrap_or(0) > messages.len();
+        ok(json!({ "messages": messages, "count": messages.len(), "more_unread": more_unread }))
     }
 
     #[tool(
@@ -218,8 +237,8 @@ impl ThrumTools {
             return fail(format!("timeout must be between 1 and {MAX_WAIT_SECS} seconds (got {secs})"));
         }
         match self.daemon.wait(Duration::from_secs(secs)).await {
-            Ok(Some(m)) => ok(json!({ "status": "received", "message": m })),
-            Ok(None) => ok(json!({ "status": "timeout", "waited_seconds": secs })),
+            Ok(r) if r.status == "received" => ok(json!({ "status": "received", "message": r.message })),
+            Ok(_) => ok(json!({ "status": "timeout", "waited_seconds": secs })),
             Err(e) => fail(e),
         }
     }
@@ -227,23 +246,20 @@ impl ThrumTools {
     #[tool(description = "Agents in this repository with role, module and whether they are online.")]
     async fn list_agents(&self, Parameters(p): Parameters<ListAgents>) -> CallToolResult {
         let (agents, sessions) = match tokio::join!(
-            self.daemon.call("agent.list", json!({})),
-            self.daemon.call("session.list", json!({ "active_only": true }))
+            self.daemon.call::<agent::List>(agent::ListParams::default()),
+            self.daemon.call::<session::List>(session::ListParams { agent_id: None, active_only: true })
         ) {
             (Ok(a), Ok(s)) => (a, s),
             (Err(e), _) | (_, Err(e)) => return fail(e),
         };
-        let online: std::collections::HashSet<&str> =
-            sessions["sessions"].as_array().into_iter().flatten().filter_map(|s| s["agent_id"].as_str()).collect();
-        let list: Vec<Value> = agents["agents"]
-            .as_array()
-            .into_iter()
-            .flatten()
+        let online: std::collections::HashSet<&str> = sessions.sessions.iter().map(|s| s.agent_id.as_str()).collect();
+        let list: Vec<Value> = agents
+            .agents
+            .iter()
             .filter_map(|a| {
-                let id = a["agent_id"].as_str()?;
-                let on = online.contains(id);
+                let on = online.contains(a.agent_id.as_str());
                 (p.include_offline || on).then(|| {
-                    json!({ "agent_id": id, "role": a["role"], "module": a["module"], "status": if on { "online" } else { "offline" }, "last_seen_at": a["last_seen_at"] })
+                    json!({ "agent_id": a.agent_id, "role": a.role, "module": a.module, "status": if on { "online" } else { "offline" }, "last_seen_at": non_empty(&a.last_seen_at) })
                 })
             })
             .collect();
@@ -259,68 +275,64 @@ impl ThrumTools {
         let mentions: Vec<String> = if exclude.is_empty() {
             vec!["everyone".into()]
         } else {
-            let agents = match self.daemon.call("agent.list", json!({})).await {
+            let agents = match self.daemon.call::<agent::List>(agent::ListParams::default()).await {
                 Ok(a) => a,
                 Err(e) => return fail(e),
             };
-            agents["agents"]
-                .as_array()
+            agents
+                .agents
                 .into_iter()
-                .flatten()
-                .filter_map(|a| a["agent_id"].as_str())
-                .filter(|id| *id != self.daemon.agent_id() && !exclude.iter().any(|e| e == id))
-                .map(str::to_string)
+                .map(|a| a.agent_id)
+                .filter(|id| id != self.daemon.agent_id() && !exclude.iter().any(|e| e == id))
                 .collect()
         };
         if mentions.is_empty() {
             return fail("nobody is left to receive it: every other agent is excluded");
         }
-        done(
-            self.daemon
-                .call(
-                    "message.send",
-                    json!({ "content": p.content, "mentions": mentions, "message_id": fresh_message_id() }),
-                )
-                .await,
-        )
+        let params = message::SendParams {
+            content: p.content,
+            mentions,
+            message_id: Some(fresh_message_id()),
+            caller_agent_id: self.caller(),
+            ..Default::default()
+        };
+        done(self.daemon.call::<message::Send>(params).await)
     }
 
     #[tool(description = "Create a group (address it as @name).")]
     async fn create_group(&self, Parameters(p): Parameters<CreateGroup>) -> CallToolResult {
-        done(
-            self.daemon
-                .call(
-                    "group.create",
-                    json!({ "name": name(&p.name), "description": p.description.unwrap_or_default() }),
-                )
-                .await,
-        )
+        let params = group::CreateParams {
+            name: name(&p.name),
+            description: p.description.unwrap_or_default(),
+            caller_agent_id: self.caller(),
+        };
+        done(self.daemon.call::<group::Create>(params).await)
     }
 
     #[tool(description = "Delete a group.")]
     async fn delete_group(&self, Parameters(p): Parameters<GroupName>) -> CallToolResult {
-        done(self.daemon.call("group.delete", json!({ "name": name(&p.name) })).await)
+        done(self.daemon.call::<group::Delete>(self.group_name(&p.name, false)).await)
     }
 
     #[tool(description = "Add a member to a group: @agent, role:NAME or group:NAME.")]
     async fn add_group_member(&self, Parameters(p): Parameters<GroupMember>) -> CallToolResult {
-        self.group_member("group.member.add", p).await
+        self.group_member::<group::MemberAdd>(p).await
     }
 
     #[tool(description = "Remove a member from a group: @agent, role:NAME or group:NAME.")]
     async fn remove_group_member(&self, Parameters(p): Parameters<GroupMember>) -> CallToolResult {
-        self.group_member("group.member.remove", p).await
+        self.group_member::<group::MemberRemove>(p).await
     }
 
     #[tool(description = "All groups with their member counts.")]
     async fn list_groups(&self) -> CallToolResult {
-        done(self.daemon.call("group.list", json!({})).await)
+        done(self.daemon.call::<group::List>(Empty {}).await)
     }
 
     #[tool(description = "One group's details and members (expand=true resolves nested groups and roles to agents).")]
     async fn get_group(&self, Parameters(p): Parameters<GetGroup>) -> CallToolResult {
-        let info = self.daemon.call("group.info", json!({ "name": name(&p.name) })).await;
-        let members = self.daemon.call("group.members", json!({ "name": name(&p.name), "expand": p.expand })).await;
+        let info = self.daemon.call::<group::Info>(self.group_name(&p.name, false)).await;
+        let members = self.daemon.call::<group::Members>(self.group_name(&p.name, p.expand)).await;
         match (info, members) {
             (Ok(i), Ok(m)) => ok(json!({ "group": i, "members": m })),
             (Err(e), _) | (_, Err(e)) => fail(e),
@@ -332,72 +344,73 @@ impl ThrumTools {
         if p.content.trim().is_empty() {
             return fail("content is empty: write the reply text in `content`");
         }
-        let original = match self.daemon.call("message.get", json!({ "message_id": p.message_id })).await {
+        let get = message::GetParams { message_id: p.message_id.clone() };
+        let original = match self.daemon.call::<message::Get>(get).await {
             Ok(v) => v,
             Err(e) => return fail(e),
         };
-        let author = original["message"]["author"]["agent_id"].as_str().unwrap_or_default().to_string();
+        let author = original.message.author.agent_id;
         let mentions: Vec<String> =
             if author.is_empty() || author == self.daemon.agent_id() { Vec::new() } else { vec![author] };
-        done(
-            self.daemon
-                .call(
-                    "message.send",
-                    json!({ "content": p.content, "reply_to": p.message_id, "mentions": mentions, "message_id": fresh_message_id() }),
-                )
-                .await,
-        )
+        let params = message::SendParams {
+            content: p.content,
+            reply_to: p.message_id,
+            mentions,
+            message_id: Some(fresh_message_id()),
+            caller_agent_id: self.caller(),
+            ..Default::default()
+        };
+        done(self.daemon.call::<message::Send>(params).await)
     }
 
     #[tool(description = "One message in full, by id.")]
     async fn get_message(&self, Parameters(p): Parameters<GetMessage>) -> CallToolResult {
-        done(self.daemon.call("message.get", json!({ "message_id": p.message_id })).await)
+        done(self.daemon.call::<message::Get>(message::GetParams { message_id: p.message_id }).await)
     }
 
     #[tool(description = "Tell the team what you are working on (shown in `thrum team` and the web UI).")]
     async fn set_intent(&self, Parameters(p): Parameters<SetIntent>) -> CallToolResult {
         let me = self.daemon.agent_id().to_string();
-        let session = match self.daemon.call("session.list", json!({ "agent_id": me, "active_only": true })).await {
-            Ok(s) => s["sessions"][0]["session_id"].as_str().unwrap_or_default().to_string(),
+        let session = match self
+            .daemon
+            .call::<session::List>(session::ListParams { agent_id: Some(me), active_only: true })
+            .await
+        {
+            Ok(s) => s.sessions.into_iter().next().map(|s| s.session_id).unwrap_or_default(),
             Err(e) => return fail(e),
         };
         if session.is_empty() {
             return fail("you have no active session: run `thrum session start` (or `thrum quickstart`) first");
         }
-        done(self.daemon.call("session.setIntent", json!({ "session_id": session, "intent": p.text })).await)
+        let params = session::SetIntentParams { session_id: session, intent: p.text };
+        done(self.daemon.call::<session::SetIntent>(params).await)
     }
 
     #[tool(description = "Who is working on what: each agent's role, status, branch, intent and changed files.")]
     async fn team_status(&self) -> CallToolResult {
         let (agents, contexts) = match tokio::join!(
-            self.daemon.call("agent.list", json!({})),
-            self.daemon.call("agent.listContext", json!({}))
+            self.daemon.call::<agent::List>(agent::ListParams::default()),
+            self.daemon.call::<agent::ListContext>(agent::ListContextParams::default())
         ) {
             (Ok(a), Ok(c)) => (a, c),
             (Err(e), _) | (_, Err(e)) => return fail(e),
         };
-        let by_agent: std::collections::HashMap<&str, &Value> = contexts["contexts"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|c| Some((c["agent_id"].as_str()?, c)))
-            .collect();
-        let team: Vec<Value> = agents["agents"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|a| {
-                let id = a["agent_id"].as_str()?;
-                let c = by_agent.get(id);
-                Some(json!({
-                    "agent_id": id,
-                    "role": a["role"],
-                    "module": a["module"],
+        let by_agent: std::collections::HashMap<&str, &ContextInfo> =
+            contexts.contexts.iter().map(|c| (c.agent_id.as_str(), c)).collect();
+        let team: Vec<Value> = agents
+            .agents
+            .iter()
+            .map(|a| {
+                let c = by_agent.get(a.agent_id.as_str());
+                json!({
+                    "agent_id": a.agent_id,
+                    "role": a.role,
+                    "module": a.module,
                     "status": if c.is_some() { "active" } else { "offline" },
-                    "branch": c.map(|c| c["branch"].clone()).unwrap_or(Value::Null),
-                    "intent": c.map(|c| c["intent"].clone()).unwrap_or(Value::Null),
-                    "changed_files": c.map(|c| c["changed_files"].clone()).unwrap_or(Value::Null),
-                }))
+                    "branch": c.and_then(|c| non_empty(&c.branch)),
+                    "intent": c.and_then(|c| non_empty(&c.intent)),
+                    "changed_files": c.map(|c| &c.changed_files).filter(|f| !f.is_empty()),
+                })
             })
             .collect();
         ok(json!({ "team": team }))
@@ -409,22 +422,23 @@ impl ThrumTools {
         if q.is_empty() {
             return fail("file is empty: give a path such as src/auth.rs");
         }
-        let contexts = match self.daemon.call("agent.listContext", json!({})).await {
+        let contexts = match self.daemon.call::<agent::ListContext>(agent::ListContextParams::default()).await {
             Ok(c) => c,
             Err(e) => return fail(e),
         };
-        let hits: Vec<Value> = contexts["contexts"]
-            .as_array()
-            .into_iter()
-            .flatten()
+        let hits: Vec<Value> = contexts
+            .contexts
+            .iter()
             .filter_map(|c| {
-                let files: Vec<&str> = ["changed_files", "uncommitted_files"]
+                let files: Vec<&str> = c
+                    .changed_files
                     .iter()
-                    .flat_map(|k| c[*k].as_array().into_iter().flatten().filter_map(Value::as_str))
+                    .chain(&c.uncommitted_files)
+                    .map(String::as_str)
                     .filter(|f| f.contains(q.as_str()))
                     .collect();
                 (!files.is_empty()).then(|| {
-                    json!({ "agent_id": c["agent_id"], "branch": c["branch"], "unmerged_commits": c["unmerged_commits"].as_array().map_or(0, Vec::len), "files": files })
+                    json!({ "agent_id": c.agent_id, "branch": non_empty(&c.branch), "unmerged_commits": c.unmerged_commits.len(), "files": files })
                 })
             })
             .collect();
@@ -433,11 +447,29 @@ impl ThrumTools {
 }
 
 impl ThrumTools {
-    /// Adds or removes a group member (`method` says which).
-    async fn group_member(&self, method: &'static str, p: GroupMember) -> CallToolResult {
+    /// This agent, for the params that name their caller.
+    fn caller(&self) -> Option<String> {
+        Some(self.daemon.agent_id().to_string())
+    }
+
+    /// Params naming a group, as this agent.
+    fn group_name(&self, group: &str, expand: bool) -> group::NameParams {
+        group::NameParams { name: name(group), expand, caller_agent_id: self.caller(), ..Default::default() }
+    }
+
+    /// Adds or removes a group member (`M` says which).
+    async fn group_member<M>(&self, p: GroupMember) -> CallToolResult
+    where
+        M: Method<Params = MemberParams, Result = MemberResult>,
+    {
         let (kind, value) = member(&p.member);
-        let params = json!({ "group": name(&p.group), "member_type": kind, "member_value": value });
-        done(self.daemon.call(method, params).await)
+        let params = MemberParams {
+            group: name(&p.group),
+            member_type: kind.to_string(),
+            member_value: value,
+            caller_agent_id: self.caller(),
+        };
+        done(self.daemon.call::<M>(params).await)
     }
 }
 

@@ -4,12 +4,9 @@ use anyhow::{Result, anyhow, bail};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 use serde_json::json;
-use thrum_core::AgentName;
 use thrum_core::identity::{IDENTITY_VERSION, IdentityAgent, IdentityFile};
-use thrum_proto::methods::agent::{
-    self as am, CleanupResult, DeleteResult, ListContextResult, ListResult, RegisterParams, RegisterResult,
-    WhoamiResult,
-};
+use thrum_core::{AgentName, Scope};
+use thrum_proto::methods::agent::{self as am, CleanupResult, RegisterParams, RegisterResult};
 use thrum_proto::methods::session::{self as sm, SetIntentResult, StartResult};
 
 use crate::commands::session::{self, SessionCmd};
@@ -167,7 +164,7 @@ fn do_register(ctx: &mut Ctx, mut params: RegisterParams, runtime: Option<&str>)
     params.worktree = tree.display().to_string();
     let (role, module, display, pid) =
         (params.role.clone(), params.module.clone(), params.display.clone(), params.agent_pid.unwrap_or(0));
-    let r: RegisterResult = ctx.call(am::REGISTER, &params)?;
+    let r = ctx.call::<am::Register>(&params)?;
     if r.status == "registered" || r.status == "updated" {
         let layout = ctx.layout()?.clone();
         let path = layout.identities_dir().join(format!("{}.json", r.agent_id));
@@ -267,16 +264,20 @@ pub fn quickstart(ctx: &mut Ctx, a: QuickstartArgs) -> Result<u8> {
         bail!("register failed: conflict with {:?}", reg.conflict.map(|c| c.existing_agent_id));
     }
     let tree = worktree_root(ctx)?;
-    let session: StartResult = ctx
-        .call(
-            sm::START,
-            &json!({ "agent_id": reg.agent_id, "refs": [{ "type": "worktree", "value": tree.display().to_string() }] }),
-        )
+    let session = ctx
+        .call::<sm::Start>(&sm::StartParams {
+            agent_id: reg.agent_id.clone(),
+            refs: vec![Scope::new("worktree", tree.display().to_string())],
+            ..Default::default()
+        })
         .map_err(|e| anyhow!("session start failed: {e}"))?;
     let intent = match a.intent.as_deref().filter(|i| !i.is_empty()) {
         Some(i) => Some(
-            ctx.call::<_, SetIntentResult>(sm::SET_INTENT, &json!({ "session_id": session.session_id, "intent": i }))
-                .map_err(|e| anyhow!("set intent failed: {e}"))?,
+            ctx.call::<sm::SetIntent>(&sm::SetIntentParams {
+                session_id: session.session_id.clone(),
+                intent: i.to_string(),
+            })
+            .map_err(|e| anyhow!("set intent failed: {e}"))?,
         ),
         None => None,
     };
@@ -412,7 +413,7 @@ pub fn whoami(ctx: &mut Ctx, a: WhoamiArgs) -> Result<u8> {
         ..Default::default()
     };
     if let Some(c) = ctx.try_client()
-        && let Ok(w) = c.call_as::<_, WhoamiResult>(am::WHOAMI, &json!({ "caller_agent_id": me.name }))
+        && let Ok(w) = c.call::<am::Whoami>(&am::WhoamiParams { caller_agent_id: Some(me.name.clone()) })
     {
         j.daemon_running = true;
         j.session_id = w.session_id;
@@ -490,8 +491,8 @@ impl WhoamiJson {
 fn list(ctx: &mut Ctx, a: ListArgs) -> Result<u8> {
     let out = ctx.out;
     let (role, module) = (ctx.role.clone(), ctx.module.clone());
-    let agents: ListResult = ctx.call(am::LIST, &json!({ "role": role, "module": module }))?;
-    let contexts: ListContextResult = ctx.call(am::LIST_CONTEXT, &json!({}))?;
+    let agents = ctx.call::<am::List>(&am::ListParams { role, module })?;
+    let contexts = ctx.call::<am::ListContext>(&am::ListContextParams::default())?;
     if a.context {
         if out.json {
             out.json(&contexts);
@@ -590,7 +591,7 @@ fn delete(ctx: &mut Ctx, a: DeleteArgs) -> Result<u8> {
         out.line("Deletion canceled.");
         return Ok(0);
     }
-    let r: DeleteResult = ctx.call(am::DELETE, &json!({ "name": name }))?;
+    let r = ctx.call::<am::Delete>(&am::DeleteParams { name: name.clone(), caller_agent_id: None })?;
     let layout = ctx.layout()?.clone();
     let _ = std::fs::remove_file(layout.identities_dir().join(format!("{name}.json")));
     if out.json {
@@ -603,7 +604,8 @@ fn delete(ctx: &mut Ctx, a: DeleteArgs) -> Result<u8> {
 
 fn cleanup(ctx: &mut Ctx, a: CleanupArgs) -> Result<u8> {
     let out = ctx.out;
-    let preview: CleanupResult = ctx.call(am::CLEANUP, &json!({ "dry_run": true, "threshold": a.threshold }))?;
+    let preview =
+        ctx.call::<am::Cleanup>(&am::CleanupParams { dry_run: true, force: false, threshold: Some(a.threshold) })?;
     let go = if a.dry_run || preview.orphans.is_empty() {
         false
     } else if a.force {
@@ -615,7 +617,7 @@ fn cleanup(ctx: &mut Ctx, a: CleanupArgs) -> Result<u8> {
         confirm("delete these orphaned agents")?
     };
     let result = if go {
-        ctx.call::<_, CleanupResult>(am::CLEANUP, &json!({ "force": true, "threshold": a.threshold }))?
+        ctx.call::<am::Cleanup>(&am::CleanupParams { dry_run: false, force: true, threshold: Some(a.threshold) })?
     } else {
         preview
     };
@@ -655,10 +657,12 @@ fn set_status(ctx: &mut Ctx, a: SetStatusArgs) -> Result<u8> {
     }
     match &a.agent {
         Some(agent) => {
-            let v =
-                ctx.call_value(am::SET_STATUS, json!({ "agent": agent.trim_start_matches('@'), "status": a.status }))?;
+            let r = ctx.call::<am::SetStatus>(&am::SetStatusParams {
+                agent: agent.trim_start_matches('@').to_string(),
+                status: a.status.clone(),
+            })?;
             if out.json {
-                out.json(&v);
+                out.json(&r);
             } else {
                 out.ok(format!("Status set: {} (agent: {})", a.status, agent.trim_start_matches('@')));
             }
@@ -688,7 +692,7 @@ fn role_preamble(ctx: &mut Ctx, layout: &thrum_core::Layout, agent_id: &str) -> 
     if path.exists() {
         return None;
     }
-    let agents: ListResult = ctx.call(am::LIST, &json!({})).ok()?;
+    let agents = ctx.call::<am::List>(&am::ListParams::default()).ok()?;
     let me = agents.agents.iter().find(|a| a.agent_id == agent_id)?;
     let text = super::roles::preamble_for(ctx, me, &agents.agents)?;
     super::agent_docs::write_atomic(&path, &text).ok()?;

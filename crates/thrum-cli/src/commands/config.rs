@@ -50,7 +50,7 @@ pub fn edit(ctx: &mut Ctx, f: impl FnOnce(&mut Value)) -> Result<()> {
     }
     f(&mut c);
     let text = format!("{}\n", serde_json::to_string_pretty(&c)?);
-    thrum_daemon::lifecycle::write_private(&path, text.as_bytes()).map_err(|e| anyhow!("{e}"))
+    thrum_core::fs::write_private(&path, text.as_bytes()).map_err(|e| anyhow!("{e}"))
 }
 
 /// One setting: its config key, the variable that overrides it, and its

@@ -10,6 +10,7 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 use serde_json::json;
 use thrum_core::AgentName;
+use thrum_proto::methods::system as ym;
 
 use crate::context::Ctx;
 use crate::output;
@@ -87,8 +88,8 @@ pub(crate) const DEFAULT_PREAMBLE: &str = "## Thrum quick reference
 
 /// `--init`: the agent's role template rendered, else the default.
 fn role_or_default(ctx: &mut Ctx, name: &str) -> String {
-    use thrum_proto::methods::agent::{self as am, ListResult};
-    let rendered = ctx.call::<_, ListResult>(am::LIST, &json!({})).ok().and_then(|l| {
+    use thrum_proto::methods::agent as am;
+    let rendered = ctx.call::<am::List>(&am::ListParams::default()).ok().and_then(|l| {
         let me = l.agents.iter().find(|a| a.agent_id == name)?;
         super::roles::preamble_for(ctx, me, &l.agents)
     });
@@ -111,7 +112,7 @@ fn write(path: &std::path::Path, data: &[u8]) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
     }
-    thrum_daemon::lifecycle::write_private(path, data).map_err(|e| anyhow!("{e}"))
+    thrum_core::fs::write_private(path, data).map_err(|e| anyhow!("{e}"))
 }
 
 fn read_input(file: Option<&PathBuf>) -> Result<Vec<u8>> {
@@ -167,7 +168,9 @@ pub fn run(ctx: &mut Ctx, cmd: ContextCmd) -> Result<u8> {
             let name = agent(ctx, a.agent.as_deref())?;
             let (file, pre) = paths(ctx, &name)?;
             let layout = ctx.layout()?.clone();
-            let shared = thrum_daemon::log_dir(&layout, &layout.repo_root()).join("context").join(format!("{name}.md"));
+            let shared = thrum_git::sync_branch::log_dir(&layout, &layout.repo_root())
+                .join("context")
+                .join(format!("{name}.md"));
             let (content, source, meta) = match std::fs::read_to_string(&file) {
                 Ok(c) => (c, "worktree", std::fs::metadata(&file).ok()),
                 Err(_) => match std::fs::read_to_string(&shared) {
@@ -271,21 +274,21 @@ pub fn run(ctx: &mut Ctx, cmd: ContextCmd) -> Result<u8> {
             let data = std::fs::read(&file)
                 .map_err(|_| anyhow!("no saved context for {name} to sync: save it first with `thrum context save`"))?;
             let layout = ctx.layout()?.clone();
-            let target = thrum_daemon::log_dir(&layout, &layout.repo_root()).join("context").join(format!("{name}.md"));
+            let target = thrum_git::sync_branch::log_dir(&layout, &layout.repo_root())
+                .join("context")
+                .join(format!("{name}.md"));
             write(&target, &data)?;
             ctx.client()?.set_timeout(std::time::Duration::from_secs(300))?;
-            let st = ctx.call_value(thrum_proto::methods::system::SYNC_FORCE, json!({ "wait": true }))?;
+            let st = ctx.call::<ym::SyncForce>(&ym::SyncForceParams { wait: true })?;
             if out.json {
                 out.json(&json!({ "agent_name": name, "size": data.len(), "sync": st }));
                 return Ok(0);
             }
             out.ok(format!("Context for {name} copied to the a-sync branch ({} bytes)", data.len()));
-            let mode = st.get("mode").and_then(|v| v.as_str()).unwrap_or("");
-            let err = st.get("last_error").and_then(|v| v.as_str()).unwrap_or("");
-            if mode == "local-only" {
+            if st.status.mode == "local-only" {
                 out.line("  Local-only mode: committed here, not pushed.");
-            } else if !err.is_empty() {
-                out.warn(format!("sync: {err}"));
+            } else if !st.status.last_error.is_empty() {
+                out.warn(format!("sync: {}", st.status.last_error));
             }
         }
     }

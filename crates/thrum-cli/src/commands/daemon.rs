@@ -1,15 +1,23 @@
-//! `thrum daemon start|stop|status|restart|logs|run`.
+//! `thrum daemon start|stop|status|restart|logs|run`, and the daemon's
+//! own code the CLI runs outside it (the identity `thrum init` writes, the
+//! import `thrum migrate` does).
+//!
+//! The one module that uses `thrum_daemon`: the CLI binary hosts the
+//! daemon (`daemon run`); every other command is a client.
 
 use std::io::{BufRead, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Subcommand};
 use serde::Serialize;
+use thrum_client::pidfile::{process_running, read_pid_file, running_pid};
 use thrum_client::{Client, StartOutcome};
 use thrum_core::Layout;
-use thrum_daemon::lifecycle::read_pid_file;
-use thrum_proto::methods::system::{HEALTH, HealthResult};
+use thrum_core::config::DaemonIdentity;
+use thrum_proto::methods::Empty;
+use thrum_proto::methods::system::Health;
 
 use crate::context::Ctx;
 use crate::output::{self, Out};
@@ -80,8 +88,7 @@ fn start(ctx: &mut Ctx, local: bool, verb: &str) -> Result<u8> {
     let layout = ctx.layout()?.clone();
     let out = ctx.out;
     let outcome = thrum_client::start_daemon(&layout, local.then_some(true))?;
-    let health = Client::connect(&layout.socket())
-        .and_then(|mut c| c.call_as::<_, HealthResult>(HEALTH, &serde_json::json!({})));
+    let health = Client::connect(&layout.socket()).and_then(|mut c| c.call::<Health>(&Empty {}));
     let pid = health.as_ref().map(|h| h.pid).unwrap_or(0);
     if out.json {
         out.json(&serde_json::json!({
@@ -102,7 +109,7 @@ fn start(ctx: &mut Ctx, local: bool, verb: &str) -> Result<u8> {
 pub(crate) fn stop(ctx: &mut Ctx, loud: bool) -> Result<u8> {
     let layout = ctx.layout()?.clone();
     let out = ctx.out;
-    let running = thrum_daemon::lifecycle::running_pid(&layout.lock_file(), &layout.pid_file());
+    let running = running_pid(&layout.lock_file(), &layout.pid_file());
     let info = running.and_then(|_| read_pid_file(&layout.pid_file()));
     let Some(info) = info else {
         if loud {
@@ -115,7 +122,7 @@ pub(crate) fn stop(ctx: &mut Ctx, loud: bool) -> Result<u8> {
         .with_context(|| format!("signal daemon PID {}", info.pid))?;
     // The daemon finishes in-flight writes, then releases its lock.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while thrum_daemon::lifecycle::process_running(info.pid) {
+    while process_running(info.pid) {
         if Instant::now() > deadline {
             bail!("timeout waiting for daemon to stop (PID {} still running)", info.pid);
         }
@@ -165,8 +172,7 @@ struct StatusJson {
 fn status(ctx: &mut Ctx) -> Result<u8> {
     let layout = ctx.layout()?.clone();
     let out = ctx.out;
-    let health = Client::connect(&layout.socket())
-        .and_then(|mut c| c.call_as::<_, HealthResult>(HEALTH, &serde_json::json!({})));
+    let health = Client::connect(&layout.socket()).and_then(|mut c| c.call::<Health>(&Empty {}));
     let Ok(h) = health else {
         if out.json {
             out.json(&StatusJson {
@@ -324,4 +330,25 @@ fn run_foreground(ctx: &mut Ctx, a: RunArgs) -> Result<u8> {
     let local = if a.local { Some(true) } else { None };
     thrum_daemon::run(thrum_daemon::RunOptions { layout, local, ready: Some(ready) })?;
     Ok(0)
+}
+
+/// Makes sure config.json holds the daemon identity (`thrum init` writes
+/// it before any daemon runs). It stays in thrum-daemon: it asks git for
+/// the origin URL, which thrum-core may not.
+pub(crate) fn bootstrap_identity(layout: &Layout, root: &Path) -> Result<DaemonIdentity, thrum_daemon::DaemonError> {
+    thrum_daemon::bootstrap_identity(layout, root)
+}
+
+/// The legacy log files `thrum migrate` imports.
+pub(crate) fn legacy_files(layout: &Layout) -> Vec<PathBuf> {
+    thrum_daemon::legacy::legacy_files(&layout.thrum_dir)
+}
+
+/// Imports the legacy log into `log_dir`: it rewrites the store, so it is
+/// the daemon's code, run here with the daemon stopped.
+pub(crate) fn migrate_legacy(
+    layout: &Layout,
+    log_dir: &Path,
+) -> Result<thrum_daemon::legacy::Migration, thrum_daemon::DaemonError> {
+    thrum_daemon::legacy::migrate(layout, log_dir)
 }

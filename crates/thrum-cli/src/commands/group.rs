@@ -2,9 +2,8 @@
 
 use anyhow::{Result, bail};
 use clap::Subcommand;
-use serde_json::json;
-use thrum_core::views::GroupDetail;
-use thrum_proto::methods::group::{self as gm, CreateResult, DeleteResult, ListResult, MemberResult, MembersResult};
+use thrum_proto::methods::Empty;
+use thrum_proto::methods::group as gm;
 
 use crate::context::Ctx;
 use crate::output;
@@ -54,11 +53,14 @@ pub struct MemberArgs {
 
 impl MemberArgs {
     /// The RPC params for adding or removing this member.
-    fn params(self, caller: &Option<String>) -> Result<serde_json::Value> {
+    fn params(self, caller: &Option<String>) -> Result<gm::MemberParams> {
         let (kind, value) = member(self.member, self.role, self.group_member)?;
-        Ok(
-            json!({ "group": self.group.trim_start_matches('@'), "member_type": kind, "member_value": value, "caller_agent_id": caller }),
-        )
+        Ok(gm::MemberParams {
+            group: self.group.trim_start_matches('@').to_string(),
+            member_type: kind,
+            member_value: value,
+            caller_agent_id: caller.clone(),
+        })
     }
 }
 
@@ -76,19 +78,23 @@ pub fn run(ctx: &mut Ctx, cmd: GroupCmd) -> Result<u8> {
     let caller = ctx.me().ok().map(|m| m.name);
     match cmd {
         GroupCmd::Create { name, description } => {
-            let r: CreateResult = ctx.call(
-                gm::CREATE,
-                &json!({ "name": name.trim_start_matches('@'), "description": description.unwrap_or_default(), "caller_agent_id": caller }),
-            )?;
+            let r = ctx.call::<gm::Create>(&gm::CreateParams {
+                name: name.trim_start_matches('@').to_string(),
+                description: description.unwrap_or_default(),
+                caller_agent_id: caller,
+            })?;
             if out.json { out.json(&r) } else { out.ok(format!("Group created: {}", r.name)) }
         }
         GroupCmd::Delete { name } => {
-            let r: DeleteResult =
-                ctx.call(gm::DELETE, &json!({ "name": name.trim_start_matches('@'), "caller_agent_id": caller }))?;
+            let r = ctx.call::<gm::Delete>(&gm::NameParams {
+                name: name.trim_start_matches('@').to_string(),
+                caller_agent_id: caller,
+                ..Default::default()
+            })?;
             if out.json { out.json(&r) } else { out.ok(format!("Group deleted: {}", r.name)) }
         }
         GroupCmd::Add(a) => {
-            let r: MemberResult = ctx.call(gm::MEMBER_ADD, &a.params(&caller)?)?;
+            let r = ctx.call::<gm::MemberAdd>(&a.params(&caller)?)?;
             if out.json {
                 out.json(&r)
             } else {
@@ -96,7 +102,7 @@ pub fn run(ctx: &mut Ctx, cmd: GroupCmd) -> Result<u8> {
             }
         }
         GroupCmd::Remove(a) => {
-            let r: MemberResult = ctx.call(gm::MEMBER_REMOVE, &a.params(&caller)?)?;
+            let r = ctx.call::<gm::MemberRemove>(&a.params(&caller)?)?;
             if out.json {
                 out.json(&r)
             } else {
@@ -104,7 +110,7 @@ pub fn run(ctx: &mut Ctx, cmd: GroupCmd) -> Result<u8> {
             }
         }
         GroupCmd::List => {
-            let r: ListResult = ctx.call(gm::LIST, &json!({}))?;
+            let r = ctx.call::<gm::List>(&Empty {})?;
             if out.json {
                 out.json(&r);
                 return Ok(0);
@@ -125,7 +131,10 @@ pub fn run(ctx: &mut Ctx, cmd: GroupCmd) -> Result<u8> {
             }
         }
         GroupCmd::Info { name } => {
-            let g: GroupDetail = ctx.call(gm::INFO, &json!({ "name": name.trim_start_matches('@') }))?;
+            let g = ctx.call::<gm::Info>(&gm::NameParams {
+                name: name.trim_start_matches('@').to_string(),
+                ..Default::default()
+            })?;
             if out.json {
                 out.json(&g);
                 return Ok(0);
@@ -149,7 +158,7 @@ pub fn run(ctx: &mut Ctx, cmd: GroupCmd) -> Result<u8> {
         }
         GroupCmd::Members { name, expand } => {
             let name = name.trim_start_matches('@').to_string();
-            let r: MembersResult = ctx.call(gm::MEMBERS, &json!({ "name": name, "expand": expand }))?;
+            let r = ctx.call::<gm::Members>(&gm::NameParams { name: name.clone(), expand, ..Default::default() })?;
             if out.json {
                 out.json(&r);
                 return Ok(0);

@@ -120,7 +120,7 @@ pub fn run(ctx: &mut Ctx, a: InitArgs) -> Result<u8> {
             c["runtime"] = serde_json::json!({ "primary": rt });
         }
         let text = format!("{}\n", serde_json::to_string_pretty(&c)?);
-        thrum_daemon::lifecycle::write_private(&cfg, text.as_bytes()).map_err(Into::into)
+        thrum_core::fs::write_private(&cfg, text.as_bytes()).map_err(Into::into)
     })?;
 
     let (ignore_file, header) = match (&common, a.stealth) {
@@ -150,7 +150,7 @@ pub fn run(ctx: &mut Ctx, a: InitArgs) -> Result<u8> {
     }
     if !a.dry_run {
         let layout = Layout::for_root(&root)?;
-        thrum_daemon::bootstrap_identity(&layout, &root).context("write the daemon identity")?;
+        crate::commands::daemon::bootstrap_identity(&layout, &root).context("write the daemon identity")?;
     }
     // A runtime with MCP support gets `thrum mcp serve` in its config.
     if let Some(rt) = a.runtime.as_deref().filter(|r| crate::commands::mcp_config::target(r).is_some()) {

@@ -2,10 +2,7 @@
 
 use anyhow::{Result, anyhow, bail};
 use clap::{Args, Subcommand};
-use serde_json::json;
-use thrum_proto::methods::message::{
-    self as mm, DeleteResult, EditResult, GetResult, ListResult, MarkReadResult, PurgeResult,
-};
+use thrum_proto::methods::message::{self as mm, MarkReadResult};
 
 use crate::context::Ctx;
 use crate::output;
@@ -54,11 +51,13 @@ pub fn run(ctx: &mut Ctx, cmd: MessageCmd) -> Result<u8> {
     let out = ctx.out;
     match cmd {
         MessageCmd::Get { message_id } => {
-            let r: GetResult = ctx.call(mm::GET, &json!({ "message_id": message_id }))?;
+            let r = ctx.call::<mm::Get>(&mm::GetParams { message_id: message_id.clone() })?;
             match ctx.me() {
                 Ok(me) => {
-                    let _ = ctx
-                        .call_value(mm::MARK_READ, json!({ "message_ids": [message_id], "caller_agent_id": me.name }));
+                    let _ = ctx.call::<mm::MarkRead>(&mm::MarkReadParams {
+                        message_ids: vec![message_id],
+                        caller_agent_id: Some(me.name),
+                    });
                 }
                 Err(e) if !out.quiet => {
                     eprintln!("Warning: Could not mark as read (no identity): {e}")
@@ -109,8 +108,12 @@ pub fn run(ctx: &mut Ctx, cmd: MessageCmd) -> Result<u8> {
         }
         MessageCmd::Edit { message_id, text } => {
             let me = ctx.me()?;
-            let r: EditResult =
-                ctx.call(mm::EDIT, &json!({ "message_id": message_id, "content": text, "caller_agent_id": me.name }))?;
+            let r = ctx.call::<mm::Edit>(&mm::EditParams {
+                message_id,
+                content: Some(text),
+                caller_agent_id: Some(me.name),
+                ..Default::default()
+            })?;
             if out.json {
                 out.json(&r);
             } else {
@@ -122,10 +125,11 @@ pub fn run(ctx: &mut Ctx, cmd: MessageCmd) -> Result<u8> {
                 bail!("use --force to confirm deletion of {message_id}");
             }
             let me = ctx.me()?;
-            let r: DeleteResult = ctx.call(
-                mm::DELETE,
-                &json!({ "message_id": message_id, "reason": reason.unwrap_or_default(), "caller_agent_id": me.name }),
-            )?;
+            let r = ctx.call::<mm::Delete>(&mm::DeleteParams {
+                message_id,
+                reason: reason.unwrap_or_default(),
+                caller_agent_id: Some(me.name),
+            })?;
             if out.json {
                 out.json(&r);
             } else {
@@ -140,10 +144,15 @@ pub fn run(ctx: &mut Ctx, cmd: MessageCmd) -> Result<u8> {
             let mut remaining = 0;
             let ids = if a.all {
                 let role = me.file.as_ref().map(|f| f.agent.role.clone());
-                let l: ListResult = ctx.call(
-                    mm::LIST,
-                    &json!({ "caller_agent_id": me.name, "for_agent": me.name, "for_agent_role": role, "exclude_self": true, "unread": true, "page_size": 100 }),
-                )?;
+                let l = ctx.call::<mm::List>(&mm::ListParams {
+                    caller_agent_id: Some(me.name.clone()),
+                    for_agent: Some(me.name.clone()),
+                    for_agent_role: role,
+                    exclude_self: true,
+                    unread: true,
+                    page_size: Some(100),
+                    ..Default::default()
+                })?;
                 remaining = (l.total - l.messages.len() as i64).max(0);
                 l.messages.into_iter().map(|m| m.message_id).collect()
             } else {
@@ -157,8 +166,8 @@ pub fn run(ctx: &mut Ctx, cmd: MessageCmd) -> Result<u8> {
                 }
                 return Ok(0);
             }
-            let r: MarkReadResult =
-                ctx.call(mm::MARK_READ, &json!({ "message_ids": ids, "caller_agent_id": me.name }))?;
+            let r =
+                ctx.call::<mm::MarkRead>(&mm::MarkReadParams { message_ids: ids, caller_agent_id: Some(me.name) })?;
             if out.json {
                 out.json(&r);
             } else {
@@ -186,7 +195,7 @@ pub fn purge(ctx: &mut Ctx, a: PurgeArgs) -> Result<u8> {
         (Some(_), true) => bail!("--before and --all are mutually exclusive"),
     };
     let before = thrum_core::time::format_ts(cutoff);
-    let r: PurgeResult = ctx.call(mm::PURGE, &json!({ "before": before, "confirm": a.confirm }))?;
+    let r = ctx.call::<mm::Purge>(&mm::PurgeParams { before, confirm: a.confirm, caller_agent_id: None })?;
     if out.json {
         out.json(&r);
         return Ok(0);

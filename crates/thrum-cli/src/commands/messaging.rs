@@ -5,7 +5,8 @@ use std::time::Duration;
 use anyhow::{Result, anyhow, bail};
 use clap::Args;
 use serde_json::{Value, json};
-use thrum_proto::methods::message::{self as mm, GetResult, ListResult, SendResult, WaitResult};
+use thrum_proto::methods::agent;
+use thrum_proto::methods::message::{self as mm, ListResult, SendResult};
 
 use crate::context::Ctx;
 use crate::output::{self, Out};
@@ -185,19 +186,20 @@ pub fn send(ctx: &mut Ctx, a: SendArgs) -> Result<u8> {
     let me = ctx.me().map_err(|e| anyhow!("failed to resolve agent identity: {e}"))?;
     let mut mentions: Vec<String> = to.iter().map(|t| t.trim_start_matches('@').to_string()).collect();
     mentions.extend(a.mention.iter().map(|m| m.trim_start_matches('@').to_string()));
-    let params = json!({
-        "message_id": thrum_core::new_id(thrum_core::IdKind::Message),
-        "content": a.message,
-        "format": a.format,
-        "structured": structured(&a.structured)?,
-        "scopes": super::scopes(&a.scope, "scope")?,
-        "refs": super::scopes(&a.refs, "ref")?,
-        "mentions": mentions,
-        "reply_to": a.reply_to.unwrap_or_default(),
-        "include_peers": a.include_peers,
-        "caller_agent_id": me.name,
-    });
-    let r: SendResult = ctx.call_retrying(mm::SEND, &params)?;
+    let params = mm::SendParams {
+        message_id: Some(thrum_core::new_id(thrum_core::IdKind::Message)),
+        content: a.message,
+        format: a.format,
+        structured: structured(&a.structured)?,
+        scopes: super::scopes(&a.scope, "scope")?,
+        refs: super::scopes(&a.refs, "ref")?,
+        mentions,
+        reply_to: a.reply_to.unwrap_or_default(),
+        include_peers: a.include_peers,
+        caller_agent_id: Some(me.name),
+        ..Default::default()
+    };
+    let r = ctx.call::<mm::Send>(&params)?;
     stale_recipient_hints(ctx, &r);
     print_sent(out, &r, "Message sent");
     Ok(0)
@@ -214,9 +216,7 @@ fn stale_recipient_hints(ctx: &mut Ctx, r: &SendResult) {
     if out.quiet || crate::hints::disabled_by_env() || r.recipients.is_empty() || r.recipients.len() > 10 {
         return;
     }
-    let Ok(agents) =
-        ctx.call::<_, thrum_proto::methods::agent::ListResult>(thrum_proto::methods::agent::LIST, &json!({}))
-    else {
+    let Ok(agents) = ctx.call::<agent::List>(&agent::ListParams::default()) else {
         return;
     };
     let now = chrono::Utc::now();
@@ -237,8 +237,8 @@ fn stale_recipient_hints(ctx: &mut Ctx, r: &SendResult) {
 pub fn reply(ctx: &mut Ctx, a: ReplyArgs) -> Result<u8> {
     let out = ctx.out;
     let me = ctx.me().map_err(|e| anyhow!("failed to resolve agent identity: {e}"))?;
-    let parent: GetResult = ctx
-        .call(mm::GET, &json!({ "message_id": a.message_id }))
+    let parent = ctx
+        .call::<mm::Get>(&mm::GetParams { message_id: a.message_id })
         .map_err(|e| anyhow!("failed to get parent message: {e}"))?;
     let p = parent.message;
     // The reply goes back to the parent's audience and its author.
@@ -255,17 +255,21 @@ pub fn reply(ctx: &mut Ctx, a: ReplyArgs) -> Result<u8> {
     if mentions.is_empty() {
         mentions.push(p.author.agent_id.clone());
     }
-    let params = json!({
-        "message_id": thrum_core::new_id(thrum_core::IdKind::Message),
-        "content": a.text,
-        "format": a.format,
-        "reply_to": p.message_id,
-        "mentions": mentions,
-        "caller_agent_id": me.name,
-    });
-    let r: SendResult = ctx.call_retrying(mm::SEND, &params)?;
+    let params = mm::SendParams {
+        message_id: Some(thrum_core::new_id(thrum_core::IdKind::Message)),
+        content: a.text,
+        format: a.format,
+        reply_to: p.message_id.clone(),
+        mentions,
+        caller_agent_id: Some(me.name.clone()),
+        ..Default::default()
+    };
+    let r = ctx.call::<mm::Send>(&params)?;
     // Replying means you read it (best effort).
-    let _ = ctx.call_value(mm::MARK_READ, json!({ "message_ids": [p.message_id], "caller_agent_id": me.name }));
+    let _ = ctx.call::<mm::MarkRead>(&mm::MarkReadParams {
+        message_ids: vec![p.message_id.clone()],
+        caller_agent_id: Some(me.name),
+    });
     print_sent(out, &r, "Reply sent");
     if !out.json && !out.quiet {
         out.line(format!("  In reply to: {}", p.message_id));
@@ -282,36 +286,28 @@ pub fn inbox(ctx: &mut Ctx, a: InboxArgs) -> Result<u8> {
         Some(s) => Some(thrum_core::Scope::parse(s, "scope").map_err(|e| anyhow!("{e}"))?),
         None => None,
     };
-    let mut p = json!({
-        "caller_agent_id": me.name,
-        "exclude_self": true,
-        "page_size": page_size,
-        "page": page,
-        "sort_order": "desc",
-    });
-    if !a.all {
-        p["for_agent"] = json!(me.name);
-        p["for_agent_role"] = json!(role);
-    }
-    if let Some(s) = &scope {
-        p["scope"] = json!(s);
-    }
-    if a.mentions {
-        p["mentions"] = json!(true);
-        p["caller_mention_role"] = json!(role);
-    }
-    if a.unread {
-        p["unread"] = json!(true);
-    }
-    if let Some(f) = &a.from {
-        p["author_id"] = json!(f.trim_start_matches('@'));
-    }
-    let r: ListResult = ctx.call(mm::LIST, &p)?;
+    let p = mm::ListParams {
+        caller_agent_id: Some(me.name.clone()),
+        exclude_self: true,
+        page_size: Some(page_size),
+        page: Some(page),
+        sort_order: Some("desc".into()),
+        for_agent: (!a.all).then(|| me.name.clone()),
+        for_agent_role: if a.all { None } else { role.clone() },
+        scope,
+        mentions: a.mentions,
+        caller_mention_role: if a.mentions { role.clone() } else { None },
+        unread: a.unread,
+        author_id: a.from.as_ref().map(|f| f.trim_start_matches('@').to_string()),
+        ..Default::default()
+    };
+    let r = ctx.call::<mm::List>(&p)?;
     // Viewing marks read, as the original does (not with --unread, which polls).
     if !a.unread {
-        let ids: Vec<&str> = r.messages.iter().filter(|m| !m.is_read).map(|m| m.message_id.as_str()).collect();
+        let ids: Vec<String> = r.messages.iter().filter(|m| !m.is_read).map(|m| m.message_id.clone()).collect();
         if !ids.is_empty() {
-            let _ = ctx.call_value(mm::MARK_READ, json!({ "message_ids": ids, "caller_agent_id": me.name }));
+            let _ = ctx
+                .call::<mm::MarkRead>(&mm::MarkReadParams { message_ids: ids, caller_agent_id: Some(me.name.clone()) });
         }
     }
     if out.json {
@@ -443,10 +439,13 @@ pub fn sent(ctx: &mut Ctx, a: SentArgs) -> Result<u8> {
     let out = ctx.out;
     let me = ctx.me().map_err(|e| anyhow!("failed to resolve agent identity: {e}"))?;
     let (page_size, page) = a.paging.checked()?;
-    let r: ListResult = ctx.call(
-        mm::OUTBOX,
-        &json!({ "caller_agent_id": me.name, "to": a.to, "unread": a.unread, "page_size": page_size, "page": page }),
-    )?;
+    let r = ctx.call::<mm::Outbox>(&mm::OutboxParams {
+        caller_agent_id: Some(me.name),
+        to: a.to,
+        unread: a.unread,
+        page_size: Some(page_size),
+        page: Some(page),
+    })?;
     if out.json {
         out.json(&r);
         return Ok(0);
@@ -523,14 +522,16 @@ fn wait_inner(ctx: &mut Ctx, a: WaitArgs) -> Result<u8> {
     }
     let client = ctx.client()?;
     client.set_timeout(timeout + Duration::from_secs(10))?;
-    let p = json!({
-        "caller_agent_id": me.name,
-        "after": thrum_core::time::format_ts(after),
-        "timeout_ms": timeout.as_millis() as u64,
-        "scope": scope,
-        "mention_role": a.mention.map(|m| m.trim_start_matches('@').to_string()),
-    });
-    let r: WaitResult = client.call_as(mm::WAIT, &p).map_err(|e| match e {
+    let p = mm::WaitParams {
+        caller_agent_id: Some(me.name),
+        after: Some(thrum_core::time::format_ts(after)),
+        timeout_ms: timeout.as_millis() as u64,
+        scope,
+        mention_role: a.mention.map(|m| m.trim_start_matches('@').to_string()),
+    };
+    // On this connection, with its long timeout, and never repeated: a
+    // retry would wait the whole timeout again.
+    let r = client.call::<mm::Wait>(&p).map_err(|e| match e {
         thrum_client::ClientError::Rpc(r) => anyhow!("{}", r.message),
         other => anyhow!(other),
     })?;

@@ -61,7 +61,7 @@ pub fn migrate(ctx: &mut Ctx) -> Result<u8> {
     let out = ctx.out;
     let layout = ctx.layout()?.clone();
     let root = layout.repo_root();
-    let files = thrum_daemon::legacy::legacy_files(&layout.thrum_dir);
+    let files = crate::commands::daemon::legacy_files(&layout);
     if files.is_empty() {
         if out.json {
             out.json(&json!({ "migrated": false, "files": [] }));
@@ -71,11 +71,11 @@ pub fn migrate(ctx: &mut Ctx) -> Result<u8> {
         return Ok(0);
     }
     // The daemon owns the log while it runs: stop it; the next command restarts it.
-    if thrum_daemon::lifecycle::running_pid(&layout.lock_file(), &layout.pid_file()).is_some() {
+    if thrum_client::pidfile::running_pid(&layout.lock_file(), &layout.pid_file()).is_some() {
         crate::commands::daemon::stop(ctx, false).context("stop the daemon")?;
     }
-    let dir = thrum_daemon::log_dir(&layout, &root);
-    let m = thrum_daemon::legacy::migrate(&layout, &dir)?;
+    let dir = thrum_git::sync_branch::log_dir(&layout, &root);
+    let m = crate::commands::daemon::migrate_legacy(&layout, &dir)?;
     let git = thrum_git::Git::new(&root);
     let mut untracked = Vec::new();
     for f in &files {

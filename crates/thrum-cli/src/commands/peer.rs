@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
-use serde_json::{Value, json};
+use serde_json::json;
+use thrum_proto::methods::Empty;
+use thrum_proto::methods::peer::{self as pm, PeerInfo};
 
 use crate::context::Ctx;
 
@@ -88,24 +90,22 @@ pub fn run(ctx: &mut Ctx, cmd: PeerCmd) -> Result<u8> {
         PeerCmd::List => list(ctx, false),
         PeerCmd::Status => list(ctx, true),
         PeerCmd::Configure(a) => {
-            let r =
-                ctx.call_value("peer.configure", json!({ "name": a.name, "action": a.action, "agent": a.agent }))?;
+            let r = ctx.call::<pm::Configure>(&pm::ConfigureParams {
+                name: a.name.clone(),
+                action: a.action.clone(),
+                agent: a.agent.clone(),
+            })?;
             if ctx.out.json {
                 ctx.out.json(&r);
             } else if a.action == "add-agent" {
-                ctx.out.ok(format!(
-                    "{} of peer {} is addressable as {}",
-                    a.agent,
-                    a.name,
-                    r["address_as"].as_str().unwrap_or("")
-                ));
+                ctx.out.ok(format!("{} of peer {} is addressable as {}", a.agent, a.name, r.address_as));
             } else {
                 ctx.out.ok(format!("{} of peer {} is no longer addressable here", a.agent, a.name));
             }
             Ok(0)
         }
         PeerCmd::Remove(a) => {
-            let r = ctx.call_value("peer.remove", json!({ "name": a.name }))?;
+            let r = ctx.call::<pm::Remove>(&pm::NameParams { name: a.name.clone() })?;
             if ctx.out.json {
                 ctx.out.json(&r);
             } else {
@@ -118,12 +118,13 @@ pub fn run(ctx: &mut Ctx, cmd: PeerCmd) -> Result<u8> {
 
 fn add(ctx: &mut Ctx, a: AddArgs) -> Result<u8> {
     let kind = a.kind.ok_or_else(|| type_required("add"))?;
-    let started = ctx.call_value(
-        "peer.add",
-        json!({ "type": kind, "name": a.name.unwrap_or_default(), "address": a.address.unwrap_or_default() }),
-    )?;
-    let peercode = started["peercode"].as_str().unwrap_or_default().to_string();
-    let repo = started["repo_path"].as_str().unwrap_or_default().to_string();
+    let started = ctx.call::<pm::Add>(&pm::AddParams {
+        kind: kind.clone(),
+        name: a.name.unwrap_or_default(),
+        address: a.address.unwrap_or_default(),
+    })?;
+    let peercode = started.peercode;
+    let repo = started.repo_path;
     if !ctx.out.json {
         // The peercode must be visible at once, even when piped.
         println!("Waiting for connection...\n");
@@ -134,21 +135,16 @@ fn add(ctx: &mut Ctx, a: AddArgs) -> Result<u8> {
         let _ = std::io::stdout().flush();
     }
     // The join can take minutes: a long-poll with its own generous timeout.
-    let limit = started["expires_in_s"].as_u64().unwrap_or(300);
+    let limit = started.expires_in_s;
     ctx.client()?.set_timeout(Duration::from_secs(limit + 30))?;
-    let r = ctx.call_value("peer.add.wait", json!({ "timeout_ms": limit * 1000 + 1000 }))?;
-    if r["status"] != "paired" {
+    let r = ctx.call::<pm::AddWait>(&pm::AddWaitParams { timeout_ms: limit * 1000 + 1000 })?;
+    if r.status != "paired" {
         bail!("nobody joined within {limit} s: run `thrum peer add --type {kind}` again");
     }
-    let peer = &r["peer"];
     if ctx.out.json {
-        ctx.out.json(&json!({ "peercode": peercode, "peer": peer }));
+        ctx.out.json(&json!({ "peercode": peercode, "peer": r.peer }));
     } else {
-        println!(
-            "Paired with \"{}\" ({}).",
-            peer["name"].as_str().unwrap_or("?"),
-            peer["address"].as_str().unwrap_or("?")
-        );
+        print_paired(r.peer.as_ref());
     }
     Ok(0)
 }
@@ -160,7 +156,7 @@ fn join(ctx: &mut Ctx, a: JoinArgs) -> Result<u8> {
         let Some(name) = a.peercode.or(a.peercode_arg).map(|n| n.trim().to_string()).filter(|n| !n.is_empty()) else {
             bail!("name the peer to repair: thrum peer join --type repair NAME (see `thrum peer list`)");
         };
-        let r = ctx.call_value("peer.repair", json!({ "name": name }))?;
+        let r = ctx.call::<pm::Repair>(&pm::NameParams { name: name.clone() })?;
         if ctx.out.json {
             ctx.out.json(&r);
         } else {
@@ -176,63 +172,59 @@ fn join(ctx: &mut Ctx, a: JoinArgs) -> Result<u8> {
     if code.is_empty() {
         bail!("no peercode: pass the name:ip:port:code that `thrum peer add` printed (argument, --peercode or stdin)");
     }
-    let r = ctx.call_value(
-        "peer.join",
-        json!({ "type": kind, "peercode": code, "repo_path": a.repo_path.unwrap_or_default() }),
-    )?;
-    let peer = &r["peer"];
+    let r =
+        ctx.call::<pm::Join>(&pm::JoinParams { kind, peercode: code, repo_path: a.repo_path.unwrap_or_default() })?;
     if ctx.out.json {
         ctx.out.json(&r);
     } else {
-        println!(
-            "Paired with \"{}\" ({}).",
-            peer["name"].as_str().unwrap_or("?"),
-            peer["address"].as_str().unwrap_or("?")
-        );
+        print_paired(r.peer.as_ref());
     }
     Ok(0)
 }
 
+/// `Paired with "name" (address).` ("?" for what the daemon did not say).
+fn print_paired(peer: Option<&PeerInfo>) {
+    let (name, address) = peer.map_or(("?", "?"), |p| (p.name.as_str(), p.address.as_str()));
+    println!("Paired with \"{name}\" ({address}).");
+}
+
+/// A peer-list cell: "" for a field the daemon left out.
+fn cell<T: ToString>(v: &Option<T>) -> String {
+    v.as_ref().map(T::to_string).unwrap_or_default()
+}
+
 fn list(ctx: &mut Ctx, detailed: bool) -> Result<u8> {
-    let r = ctx.call_value("peer.list", json!({}))?;
-    let peers = r["peers"].as_array().cloned().unwrap_or_default();
+    let r = ctx.call::<pm::List>(&Empty {})?;
     if ctx.out.json {
         ctx.out.json(&r);
         return Ok(0);
     }
-    if peers.is_empty() {
+    if r.peers.is_empty() {
         ctx.out.line("No peers. Pair with: thrum peer add --type local (then peer join on the other side)");
         return Ok(0);
     }
-    if let Some(ts) = r.get("tailscale") {
+    if let Some(ts) = &r.tailscale {
         ctx.out.line(format!("Tailscale: {}", super::sync::tailscale_line(ts)));
     }
-    let s = |v: &Value, k: &str| match &v[k] {
-        Value::Array(a) => a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "),
-        Value::Number(n) => n.to_string(),
-        other => other.as_str().unwrap_or("").to_string(),
-    };
     if detailed {
-        for p in &peers {
-            ctx.out.line(format!("{} ({})", s(p, "name"), s(p, "transport")));
-            for (label, key) in [
-                ("address", "address"),
-                ("role", "role"),
-                ("agents as", "proxy_prefix"),
-                ("agents", "remote_agents"),
-                ("paired", "paired_at"),
-                ("daemon", "remote_daemon_id"),
-                ("repository", "remote_repo_path"),
-                ("host", "remote_hostname"),
-                ("origin", "remote_git_origin_url"),
-                ("status", "status"),
-                ("last error", "last_error"),
-                ("last sync", "last_sync_at"),
-                ("last seq", "last_seq"),
-                ("pending", "pending"),
+        for p in &r.peers {
+            ctx.out.line(format!("{} ({})", p.name, p.transport));
+            for (label, v) in [
+                ("address", p.address.clone()),
+                ("role", p.role.clone()),
+                ("agents as", format!("@{}:NAME", p.proxy_prefix)),
+                ("agents", p.remote_agents.join(", ")),
+                ("paired", p.paired_at.clone()),
+                ("daemon", p.remote_daemon_id.clone()),
+                ("repository", p.remote_repo_path.clone()),
+                ("host", p.remote_hostname.clone()),
+                ("origin", p.remote_git_origin_url.clone()),
+                ("status", cell(&p.status)),
+                ("last error", p.last_error.clone()),
+                ("last sync", p.last_sync_at.clone()),
+                ("last seq", cell(&p.last_seq)),
+                ("pending", cell(&p.pending)),
             ] {
-                let v = s(p, key);
-                let v = if key == "proxy_prefix" { format!("@{v}:NAME") } else { v };
                 ctx.out.line(format!("  {label:<11} {}", if v.is_empty() { "—".into() } else { v }));
             }
         }
@@ -242,32 +234,30 @@ fn list(ctx: &mut Ctx, detailed: bool) -> Result<u8> {
         "{:<20} {:<10} {:<22} {:<12} {:<16} {:<9} {}",
         "NAME", "TYPE", "ADDRESS", "STATUS", "LAST SYNC", "LAST SEQ", "PENDING"
     ));
-    for p in &peers {
-        let last = s(p, "last_sync_at");
+    for p in &r.peers {
+        let status = cell(&p.status);
         ctx.out.line(format!(
             "{:<20} {:<10} {:<22} {:<12} {:<16} {:<9} {}",
-            s(p, "name"),
-            s(p, "transport"),
-            s(p, "address"),
-            s(p, "status"),
-            if last.is_empty() { "never".into() } else { crate::output::relative(&last) },
-            p["last_seq"].as_i64().unwrap_or(0),
-            p["pending"].as_i64().unwrap_or(0),
+            p.name,
+            p.transport,
+            p.address,
+            status,
+            if p.last_sync_at.is_empty() { "never".into() } else { crate::output::relative(&p.last_sync_at) },
+            p.last_seq.unwrap_or(0),
+            p.pending.unwrap_or(0),
         ));
-        match s(p, "status").as_str() {
+        match status.as_str() {
             "token_rejected" => ctx.out.line(format!(
                 "  └─ the peer refused our token — pair again: thrum peer remove {}, then peer add / peer join",
-                s(p, "name")
+                p.name
             )),
-            _ if s(p, "reconcile_status") == "drift_reconcile_failed" => ctx.out.line(format!(
+            _ if p.reconcile_status.as_deref() == Some("drift_reconcile_failed") => ctx.out.line(format!(
                 "  └─ drift detected ({}) — run: thrum peer join --type repair {}",
-                s(p, "last_error"),
-                s(p, "name")
+                p.last_error, p.name
             )),
             "unreachable" => ctx.out.line(format!(
                 "  └─ unreachable: {} (retrying; messages wait; retry now: thrum peer join --type repair {})",
-                s(p, "last_error"),
-                s(p, "name")
+                p.last_error, p.name
             )),
             _ => {}
         }

@@ -6,10 +6,11 @@
 use anyhow::Result;
 use serde_json::{Value, json};
 use thrum_core::views::ContextInfo;
-use thrum_proto::methods::agent::{self as am, ListContextResult, ListResult as AgentList, WhoamiResult};
-use thrum_proto::methods::message::{self as mm, ListResult as MsgList};
-use thrum_proto::methods::session::{self as sm, ListResult as SessionList};
-use thrum_proto::methods::system::{self as ym, HealthResult};
+use thrum_proto::methods::Empty;
+use thrum_proto::methods::agent as am;
+use thrum_proto::methods::message as mm;
+use thrum_proto::methods::session as sm;
+use thrum_proto::methods::system::{self as ym, HealthResult, SyncStatusResult};
 
 use super::agent_docs;
 use crate::context::Ctx;
@@ -20,8 +21,9 @@ const SHOWN_UNREAD: i64 = 5;
 
 pub fn run(ctx: &mut Ctx) -> Result<u8> {
     let out = ctx.out;
-    let health: HealthResult = ctx.call(ym::HEALTH, &json!({}))?;
-    let sync: Value = ctx.call(ym::SYNC_STATUS, &json!({})).unwrap_or(Value::Null);
+    let health = ctx.call::<ym::Health>(&Empty {})?;
+    // Rendered as null in --json when the daemon cannot say.
+    let sync: Option<SyncStatusResult> = ctx.call::<ym::SyncStatus>(&Empty {}).ok();
     suggest_agent_block();
     let me = match ctx.me() {
         Ok(m) => m,
@@ -43,20 +45,23 @@ pub fn run(ctx: &mut Ctx) -> Result<u8> {
     let name = me.name.clone();
     // Alone in the repository: no team to coordinate with or wait for.
     let single = super::config::single_agent(ctx);
-    let who: WhoamiResult = ctx.call(am::WHOAMI, &json!({ "caller_agent_id": name }))?;
-    let agents: AgentList = ctx.call(am::LIST, &json!({}))?;
-    let sessions: SessionList = ctx.call(sm::LIST, &json!({ "active_only": true }))?;
-    let contexts: ListContextResult = ctx.call(am::LIST_CONTEXT, &json!({}))?;
-    let unread: MsgList = ctx.call(
-        mm::LIST,
-        &json!({ "caller_agent_id": name, "for_agent": name, "for_agent_role": who.role,
-                 "exclude_self": true, "unread_for_agent": name, "page_size": SHOWN_UNREAD }),
-    )?;
-    let all: MsgList = ctx.call(
-        mm::LIST,
-        &json!({ "caller_agent_id": name, "for_agent": name, "for_agent_role": who.role,
-                 "exclude_self": true, "page_size": 1 }),
-    )?;
+    let who = ctx.call::<am::Whoami>(&am::WhoamiParams { caller_agent_id: Some(name.clone()) })?;
+    let agents = ctx.call::<am::List>(&am::ListParams::default())?;
+    let sessions = ctx.call::<sm::List>(&sm::ListParams { agent_id: None, active_only: true })?;
+    let contexts = ctx.call::<am::ListContext>(&am::ListContextParams::default())?;
+    let inbox = mm::ListParams {
+        caller_agent_id: Some(name.clone()),
+        for_agent: Some(name.clone()),
+        for_agent_role: Some(who.role.clone()),
+        exclude_self: true,
+        ..Default::default()
+    };
+    let unread = ctx.call::<mm::List>(&mm::ListParams {
+        unread_for_agent: Some(name.clone()),
+        page_size: Some(SHOWN_UNREAD),
+        ..inbox.clone()
+    })?;
+    let all = ctx.call::<mm::List>(&mm::ListParams { page_size: Some(1), ..inbox })?;
     let mine: Option<&ContextInfo> = contexts.contexts.iter().find(|c| c.agent_id == name);
     let team: Vec<Value> = agents
         .agents
@@ -204,14 +209,14 @@ fn daemon_json(h: &HealthResult) -> Value {
     json!({ "running": true, "pid": h.pid, "uptime_ms": h.uptime_ms, "version": h.version })
 }
 
-fn daemon_lines(ctx: &mut Ctx, h: &HealthResult, sync: &Value) {
+fn daemon_lines(ctx: &mut Ctx, h: &HealthResult, sync: &Option<SyncStatusResult>) {
     let out = ctx.out;
     out.line(format!("Daemon: running (PID {}, up {}, v{})", h.pid, output::duration(h.uptime_ms as i64), h.version));
-    if let Some(mode) = sync["mode"].as_str() {
-        let last = sync["last_sync_at"].as_str().unwrap_or("");
-        let state = sync["sync_state"].as_str().unwrap_or("");
+    if let Some(s) = sync {
+        let s = &s.status;
+        let last = &s.last_sync_at;
         let when = if last.is_empty() { String::new() } else { format!(", last {}", output::relative(last)) };
-        out.line(format!("Sync: {mode} ({state}{when})"));
+        out.line(format!("Sync: {} ({}{when})", s.mode, s.sync_state));
     }
 }
 

@@ -15,7 +15,7 @@ use clap::Subcommand;
 use serde_json::{Value, json};
 use thrum_core::ids::content_hash;
 use thrum_core::views::AgentInfo;
-use thrum_proto::methods::agent::{self as am, ListResult as AgentList};
+use thrum_proto::methods::agent as am;
 
 use crate::context::Ctx;
 
@@ -155,7 +155,7 @@ pub fn run(ctx: &mut Ctx, cmd: RolesCmd) -> Result<u8> {
             }
         }
         RolesCmd::List => {
-            let agents: AgentList = ctx.call(am::LIST, &json!({}))?;
+            let agents = ctx.call::<am::List>(&am::ListParams::default())?;
             let mut roles: Vec<String> = SHIPPED.iter().map(|(r, _)| r.to_string()).collect();
             if let Ok(rd) = std::fs::read_dir(templates_dir(ctx)?) {
                 for e in rd.flatten() {
@@ -214,7 +214,7 @@ pub fn run(ctx: &mut Ctx, cmd: RolesCmd) -> Result<u8> {
             }
         }
         RolesCmd::Deploy { agent, dry_run } => {
-            let agents: AgentList = ctx.call(am::LIST, &json!({}))?;
+            let agents = ctx.call::<am::List>(&am::ListParams::default())?;
             if let Some(a) = &agent
                 && !agents.agents.iter().any(|x| &x.agent_id == a)
             {

@@ -2,11 +2,9 @@
 
 use anyhow::{Result, anyhow, bail};
 use clap::{Args, Subcommand};
-use serde_json::json;
-use thrum_proto::methods::agent::{self as am, WhoamiResult};
-use thrum_proto::methods::session::{
-    self as sm, EndResult, HeartbeatResult, ListResult, SetIntentResult, SetTaskResult, StartResult,
-};
+use thrum_core::Scope;
+use thrum_proto::methods::agent;
+use thrum_proto::methods::session as sm;
 
 use crate::context::Ctx;
 use crate::identity;
@@ -68,7 +66,7 @@ pub struct TextArg {
 
 /// The caller's current session id, or an error telling how to start one.
 pub fn current_session(ctx: &mut Ctx, me: &str) -> Result<String> {
-    let w: WhoamiResult = ctx.call(am::WHOAMI, &json!({ "caller_agent_id": me }))?;
+    let w = ctx.call::<agent::Whoami>(&agent::WhoamiParams { caller_agent_id: Some(me.to_string()) })?;
     if w.session_id.is_empty() {
         bail!("no active session - start one with 'thrum session start'");
     }
@@ -82,10 +80,11 @@ pub fn run(ctx: &mut Ctx, cmd: SessionCmd) -> Result<u8> {
             let me = ctx.me().map_err(|e| anyhow!("failed to get agent identity: {e}"))?;
             let layout = ctx.layout()?.clone();
             let tree = thrum_git::Git::new(&layout.worktree_root).toplevel().unwrap_or(layout.worktree_root.clone());
-            let r: StartResult = ctx.call(
-                sm::START,
-                &json!({ "agent_id": me.name, "refs": [{ "type": "worktree", "value": tree.display().to_string() }] }),
-            )?;
+            let r = ctx.call::<sm::Start>(&sm::StartParams {
+                agent_id: me.name.clone(),
+                refs: vec![Scope::new("worktree", tree.display().to_string())],
+                ..Default::default()
+            })?;
             if let Some(mut f) = me.file {
                 f.session_id = r.session_id.clone();
                 f.updated_at = thrum_core::time::now_rfc3339();
@@ -107,7 +106,7 @@ pub fn run(ctx: &mut Ctx, cmd: SessionCmd) -> Result<u8> {
                     current_session(ctx, &me.name).map_err(|_| anyhow!("no active session to end"))?
                 }
             };
-            let r: EndResult = ctx.call(sm::END, &json!({ "session_id": sid, "reason": a.reason }))?;
+            let r = ctx.call::<sm::End>(&sm::EndParams { session_id: sid, reason: a.reason })?;
             if out.json {
                 out.json(&r);
             } else {
@@ -118,7 +117,7 @@ pub fn run(ctx: &mut Ctx, cmd: SessionCmd) -> Result<u8> {
         }
         SessionCmd::List(a) => {
             let agent = a.agent.map(|s| s.trim_start_matches('@').to_string());
-            let r: ListResult = ctx.call(sm::LIST, &json!({ "agent_id": agent, "active_only": a.active }))?;
+            let r = ctx.call::<sm::List>(&sm::ListParams { agent_id: agent, active_only: a.active })?;
             if out.json {
                 out.json(&r);
                 return Ok(0);
@@ -143,14 +142,14 @@ pub fn run(ctx: &mut Ctx, cmd: SessionCmd) -> Result<u8> {
         SessionCmd::Heartbeat(a) => {
             let me = ctx.me()?;
             let sid = current_session(ctx, &me.name)?;
-            let p = json!({
-                "session_id": sid,
-                "add_scopes": super::scopes(&a.add_scope, "scope")?,
-                "remove_scopes": super::scopes(&a.remove_scope, "scope")?,
-                "add_refs": super::scopes(&a.add_ref, "ref")?,
-                "remove_refs": super::scopes(&a.remove_ref, "ref")?,
-            });
-            let r: HeartbeatResult = ctx.call(sm::HEARTBEAT, &p)?;
+            let p = sm::HeartbeatParams {
+                session_id: sid,
+                add_scopes: super::scopes(&a.add_scope, "scope")?,
+                remove_scopes: super::scopes(&a.remove_scope, "scope")?,
+                add_refs: super::scopes(&a.add_ref, "ref")?,
+                remove_refs: super::scopes(&a.remove_ref, "ref")?,
+            };
+            let r = ctx.call::<sm::Heartbeat>(&p)?;
             if out.json {
                 out.json(&r);
             } else {
@@ -163,7 +162,7 @@ pub fn run(ctx: &mut Ctx, cmd: SessionCmd) -> Result<u8> {
         SessionCmd::SetIntent(t) => {
             let me = ctx.me()?;
             let sid = current_session(ctx, &me.name)?;
-            let r: SetIntentResult = ctx.call(sm::SET_INTENT, &json!({ "session_id": sid, "intent": t.text }))?;
+            let r = ctx.call::<sm::SetIntent>(&sm::SetIntentParams { session_id: sid, intent: t.text })?;
             let layout = ctx.layout()?.clone();
             if let Some(mut f) = me.file {
                 f.intent = r.intent.clone();
@@ -181,7 +180,7 @@ pub fn run(ctx: &mut Ctx, cmd: SessionCmd) -> Result<u8> {
         SessionCmd::SetTask(t) => {
             let me = ctx.me()?;
             let sid = current_session(ctx, &me.name)?;
-            let r: SetTaskResult = ctx.call(sm::SET_TASK, &json!({ "session_id": sid, "current_task": t.text }))?;
+            let r = ctx.call::<sm::SetTask>(&sm::SetTaskParams { session_id: sid, current_task: t.text })?;
             if out.json {
                 out.json(&r);
             } else if r.current_task.is_empty() {

@@ -2,7 +2,8 @@
 
 use anyhow::Result;
 use clap::Subcommand;
-use serde_json::{Value, json};
+use serde_json::Value;
+use thrum_proto::methods::Empty;
 use thrum_proto::methods::system as ym;
 
 use crate::context::Ctx;
@@ -22,54 +23,59 @@ pub enum SyncCmd {
 
 pub fn run(ctx: &mut Ctx, cmd: SyncCmd) -> Result<u8> {
     let out = ctx.out;
-    let (v, forced): (Value, bool) = match cmd {
+    // Both answers are the sync state; `status` may add the host's
+    // Tailscale, `force` says it triggered a cycle.
+    let (st, tailscale, forced) = match cmd {
         SyncCmd::Force { wait } => {
             if wait {
                 ctx.client()?.set_timeout(std::time::Duration::from_secs(300))?;
             }
-            (ctx.call_value(ym::SYNC_FORCE, json!({ "wait": wait }))?, true)
+            let r = ctx.call::<ym::SyncForce>(&ym::SyncForceParams { wait })?;
+            if out.json {
+                out.json(&r);
+                return Ok(0);
+            }
+            (r.status, None, true)
         }
-        SyncCmd::Status => (ctx.call_value(ym::SYNC_STATUS, json!({}))?, false),
+        SyncCmd::Status => {
+            let r = ctx.call::<ym::SyncStatus>(&Empty {})?;
+            if out.json {
+                out.json(&r);
+                return Ok(0);
+            }
+            (r.status, r.tailscale, false)
+        }
     };
-    if out.json {
-        out.json(&v);
-        return Ok(0);
-    }
-    let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-    let n = |k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
-    if forced && s("last_sync_at").is_empty() {
+    if forced && st.last_sync_at.is_empty() {
         out.ok("Sync triggered");
         return Ok(0);
     }
     if forced {
         out.ok("Sync triggered");
     }
-    out.line(format!("Mode:       {}", s("mode")));
-    out.line(format!("Remote:     {}", if s("remote").is_empty() { "(none)".to_string() } else { s("remote") }));
-    out.line(format!("State:      {}", s("sync_state")));
-    if let Some(ts) = v.get("tailscale") {
+    out.line(format!("Mode:       {}", st.mode));
+    out.line(format!("Remote:     {}", if st.remote.is_empty() { "(none)" } else { &st.remote }));
+    out.line(format!("State:      {}", st.sync_state));
+    if let Some(ts) = &tailscale {
         out.line(format!("Tailscale:  {}", tailscale_line(ts)));
     }
-    if s("last_sync_at").is_empty() {
+    if st.last_sync_at.is_empty() {
         out.line("Last sync:  never");
     } else {
         out.line(format!(
             "Last sync:  {} ({}, {} ms)",
-            output::relative(&s("last_sync_at")),
-            s("last_result"),
-            n("last_cycle_ms")
+            output::relative(&st.last_sync_at),
+            st.last_result,
+            st.last_cycle_ms
         ));
     }
     out.line(format!(
         "Events:     {} pulled, {} pushed last time ({} / {} in total)",
-        n("last_pulled"),
-        n("last_pushed"),
-        n("pulled_total"),
-        n("pushed_total")
+        st.last_pulled, st.last_pushed, st.pulled_total, st.pushed_total
     ));
-    if !s("last_error").is_empty() {
-        out.line(format!("Last error: {}", s("last_error")));
-        out.line(format!("  Fix:      {}", s("last_error_hint")));
+    if !st.last_error.is_empty() {
+        out.line(format!("Last error: {}", st.last_error));
+        out.line(format!("  Fix:      {}", st.last_error_hint));
     }
     Ok(0)
 }

@@ -6,10 +6,11 @@ use clap::Args;
 use serde::Serialize;
 use serde_json::json;
 use thrum_core::views::{AgentInfo, ContextInfo, SessionInfo};
-use thrum_proto::methods::agent::{self as am, ListContextResult, ListResult as AgentList, WhoamiResult};
+use thrum_proto::methods::agent::{self as am, WhoamiResult};
 use thrum_proto::methods::message::{self as mm, ListResult as MsgList};
-use thrum_proto::methods::session::{self as sm, ListResult as SessionList};
-use thrum_proto::methods::system::{self as ym, HealthResult, SubscribeResult};
+use thrum_proto::methods::session as sm;
+use thrum_proto::methods::system as ym;
+use thrum_proto::methods::{Empty, peer};
 
 use crate::context::Ctx;
 use crate::output::{self, truncate};
@@ -90,20 +91,29 @@ struct Team {
 }
 
 fn gather(ctx: &mut Ctx) -> Result<Team> {
-    let agents: AgentList = ctx.call(am::LIST, &json!({}))?;
-    let sessions: SessionList = ctx.call(sm::LIST, &json!({ "active_only": true }))?;
-    let contexts: ListContextResult = ctx.call(am::LIST_CONTEXT, &json!({}))?;
+    let agents = ctx.call::<am::List>(&am::ListParams::default())?;
+    let sessions = ctx.call::<sm::List>(&sm::ListParams { agent_id: None, active_only: true })?;
+    let contexts = ctx.call::<am::ListContext>(&am::ListContextParams::default())?;
     let mut members = Vec::new();
     for a in agents.agents {
         let s: Option<&SessionInfo> = sessions.sessions.iter().find(|s| s.agent_id == a.agent_id);
         let c: Option<&ContextInfo> = contexts.contexts.iter().find(|c| c.agent_id == a.agent_id);
-        let inbox: MsgList = ctx.call(
-            mm::LIST,
-            &json!({ "caller_agent_id": a.agent_id, "for_agent": a.agent_id, "for_agent_role": a.role, "exclude_self": true, "page_size": 1 }),
-        )?;
+        let inbox = ctx.call::<mm::List>(&inbox_params(&a.agent_id, &a.role))?;
         members.push(member(&a, s, c, &inbox));
     }
     Ok(Team { members })
+}
+
+/// One page of one message: enough for an agent's inbox counts.
+fn inbox_params(agent: &str, role: &str) -> mm::ListParams {
+    mm::ListParams {
+        caller_agent_id: Some(agent.to_string()),
+        for_agent: Some(agent.to_string()),
+        for_agent_role: Some(role.to_string()),
+        exclude_self: true,
+        page_size: Some(1),
+        ..Default::default()
+    }
 }
 
 fn member(a: &AgentInfo, s: Option<&SessionInfo>, c: Option<&ContextInfo>, inbox: &MsgList) -> Member {
@@ -156,7 +166,7 @@ pub fn team(ctx: &mut Ctx, a: TeamArgs) -> Result<u8> {
         out.line(format!("  Role:     {}", m.role));
         out.line(format!("  Module:   {}", m.module));
         if let Some(pid) = m.agent_pid {
-            let live = thrum_daemon::lifecycle::pid_alive(pid);
+            let live = thrum_client::pidfile::pid_alive(pid);
             out.line(format!("  PID:      {pid} [{}]", if live { "live" } else { "stale" }));
         }
         if !m.worktree.is_empty() {
@@ -198,15 +208,14 @@ pub fn team(ctx: &mut Ctx, a: TeamArgs) -> Result<u8> {
 
 /// The paired peers' agents addressable here (`peer configure … add-agent`).
 fn proxies(ctx: &mut Ctx) -> Vec<serde_json::Value> {
-    let Ok(r) = ctx.call_value("peer.list", json!({})) else { return Vec::new() };
+    let Ok(r) = ctx.call::<peer::List>(&Empty {}) else { return Vec::new() };
     let mut out = Vec::new();
-    for p in r["peers"].as_array().into_iter().flatten() {
-        let prefix = p["proxy_prefix"].as_str().unwrap_or("");
-        for agent in p["remote_agents"].as_array().into_iter().flatten().filter_map(|a| a.as_str()) {
+    for p in &r.peers {
+        for agent in &p.remote_agents {
             out.push(json!({
-                "agent_id": format!("{prefix}:{agent}"),
-                "peer": p["name"],
-                "status": p["status"],
+                "agent_id": format!("{}:{agent}", p.proxy_prefix),
+                "peer": p.name,
+                "status": p.status,
             }));
         }
     }
@@ -215,10 +224,10 @@ fn proxies(ctx: &mut Ctx) -> Vec<serde_json::Value> {
 
 pub fn overview(ctx: &mut Ctx) -> Result<u8> {
     let out = ctx.out;
-    let health: HealthResult = ctx.call(ym::HEALTH, &json!({}))?;
+    let health = ctx.call::<ym::Health>(&Empty {})?;
     let me = ctx.me().ok();
     let who: Option<WhoamiResult> = match &me {
-        Some(m) => ctx.call(am::WHOAMI, &json!({ "caller_agent_id": m.name })).ok(),
+        Some(m) => ctx.call::<am::Whoami>(&am::WhoamiParams { caller_agent_id: Some(m.name.clone()) }).ok(),
         None => None,
     };
     let team = gather(ctx)?;
@@ -289,13 +298,9 @@ pub fn overview(ctx: &mut Ctx) -> Result<u8> {
 pub fn status(ctx: &mut Ctx) -> Result<u8> {
     let out = ctx.out;
     let me = ctx.me()?;
-    let health: HealthResult = ctx.call(ym::HEALTH, &json!({}))?;
-    let who: WhoamiResult = ctx.call(am::WHOAMI, &json!({ "caller_agent_id": me.name }))?;
-    let role = who.role.clone();
-    let inbox: MsgList = ctx.call(
-        mm::LIST,
-        &json!({ "caller_agent_id": me.name, "for_agent": me.name, "for_agent_role": role, "exclude_self": true, "page_size": 1 }),
-    )?;
+    let health = ctx.call::<ym::Health>(&Empty {})?;
+    let who = ctx.call::<am::Whoami>(&am::WhoamiParams { caller_agent_id: Some(me.name.clone()) })?;
+    let inbox = ctx.call::<mm::List>(&inbox_params(&me.name, &who.role))?;
     if out.json {
         out.json(&json!({
             "agent": who,
@@ -332,12 +337,13 @@ pub fn status(ctx: &mut Ctx) -> Result<u8> {
 pub fn ping(ctx: &mut Ctx, a: PingArgs) -> Result<u8> {
     let out = ctx.out;
     let name = a.agent.trim_start_matches('@').to_string();
-    let agents: AgentList = ctx.call(am::LIST, &json!({}))?;
+    let agents = ctx.call::<am::List>(&am::ListParams::default())?;
     let Some(agent) = agents.agents.into_iter().find(|x| x.agent_id == name) else {
         bail!("unknown agent @{name}: see `thrum agent list`");
     };
-    let sessions: SessionList = ctx.call(sm::LIST, &json!({ "agent_id": name, "active_only": true }))?;
-    let ctxs: ListContextResult = ctx.call(am::LIST_CONTEXT, &json!({ "agent_id": name }))?;
+    let sessions = ctx.call::<sm::List>(&sm::ListParams { agent_id: Some(name.clone()), active_only: true })?;
+    let ctxs =
+        ctx.call::<am::ListContext>(&am::ListContextParams { agent_id: Some(name.clone()), ..Default::default() })?;
     let active = !sessions.sessions.is_empty();
     let seen = if agent.last_seen_at.is_empty() { agent.registered_at.clone() } else { agent.last_seen_at.clone() };
     let c = ctxs.contexts.into_iter().next();
@@ -381,10 +387,12 @@ pub fn subscribe(ctx: &mut Ctx, a: SubscribeArgs) -> Result<u8> {
     if scope.is_none() && a.mention.is_none() && !a.all {
         bail!("say what to subscribe to: --scope type:value, --mention @role or --all");
     }
-    let r: SubscribeResult = ctx.call(
-        ym::SUBSCRIBE,
-        &json!({ "scope": scope, "mention_role": a.mention.map(|m| m.trim_start_matches('@').to_string()), "all": a.all, "caller_agent_id": me.name }),
-    )?;
+    let r = ctx.call::<ym::Subscribe>(&ym::SubscribeParams {
+        scope,
+        mention_role: a.mention.map(|m| m.trim_start_matches('@').to_string()),
+        all: a.all,
+        caller_agent_id: Some(me.name),
+    })?;
     if !a.follow {
         if out.json {
             out.json(&r)
@@ -418,10 +426,11 @@ pub fn subscribe(ctx: &mut Ctx, a: SubscribeArgs) -> Result<u8> {
 pub fn unsubscribe(ctx: &mut Ctx, a: UnsubscribeArgs) -> Result<u8> {
     let out = ctx.out;
     let me = ctx.me()?;
-    let r = ctx.call_value(ym::UNSUBSCRIBE, json!({ "subscription_id": a.id, "caller_agent_id": me.name }))?;
+    let r =
+        ctx.call::<ym::Unsubscribe>(&ym::UnsubscribeParams { subscription_id: a.id, caller_agent_id: Some(me.name) })?;
     if out.json {
         out.json(&r);
-    } else if r.get("removed").and_then(|v| v.as_bool()) == Some(true) {
+    } else if r.removed {
         out.ok(format!("Unsubscribed {}", a.id));
     } else {
         bail!("no subscription {} in your current session (see `thrum subscriptions`)", a.id);
@@ -432,29 +441,25 @@ pub fn unsubscribe(ctx: &mut Ctx, a: UnsubscribeArgs) -> Result<u8> {
 pub fn subscriptions(ctx: &mut Ctx) -> Result<u8> {
     let out = ctx.out;
     let me = ctx.me()?;
-    let r = ctx.call_value(ym::SUBSCRIPTIONS_LIST, json!({ "caller_agent_id": me.name }))?;
+    let r = ctx.call::<ym::SubscriptionsList>(&ym::SubscriptionsListParams { caller_agent_id: Some(me.name) })?;
     if out.json {
         out.json(&r);
         return Ok(0);
     }
-    let subs = r.get("subscriptions").and_then(|v| v.as_array()).cloned().unwrap_or_default();
-    if subs.is_empty() {
+    if r.subscriptions.is_empty() {
         out.line("No subscriptions.");
         return Ok(0);
     }
-    for s in subs {
-        let what = if s.get("all").and_then(|v| v.as_bool()) == Some(true) {
+    for s in &r.subscriptions {
+        // An empty mention role is never sent (the daemon omits it).
+        let what = if s.all {
             "all messages".to_string()
-        } else if let Some(m) = s.get("mention_role").and_then(|v| v.as_str()) {
-            format!("mention @{m}")
+        } else if !s.mention_role.is_empty() {
+            format!("mention @{}", s.mention_role)
         } else {
-            format!(
-                "scope {}:{}",
-                s.get("scope_type").and_then(|v| v.as_str()).unwrap_or(""),
-                s.get("scope_value").and_then(|v| v.as_str()).unwrap_or("")
-            )
+            format!("scope {}:{}", s.scope_type, s.scope_value)
         };
-        out.line(format!("  {:>4}  {what}", s.get("id").and_then(|v| v.as_i64()).unwrap_or(0)));
+        out.line(format!("  {:>4}  {what}", s.id));
     }
     Ok(0)
 }
@@ -467,7 +472,7 @@ pub fn who_has(ctx: &mut Ctx, a: WhoHasArgs) -> Result<u8> {
     if file.is_empty() {
         bail!("no file given: `thrum who-has PATH`");
     }
-    let res: ListContextResult = ctx.call(am::LIST_CONTEXT, &json!({ "file": file }))?;
+    let res = ctx.call::<am::ListContext>(&am::ListContextParams { file: Some(file.clone()), ..Default::default() })?;
     let matches = |list: &[String]| list.iter().any(|x| *x == file || x.ends_with(&format!("/{file}")));
     let holders: Vec<serde_json::Value> = res
         .contexts

@@ -13,8 +13,8 @@ use thrum_store::query;
 
 use crate::caller::Caller;
 use crate::error::{HResult, bad_params, server};
-use crate::lifecycle::pid_alive;
 use crate::state::State;
+use thrum_client::pidfile::pid_alive;
 
 fn hostname() -> String {
     rustix::system::uname().nodename().to_string_lossy().into_owned()
