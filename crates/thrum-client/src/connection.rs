@@ -53,12 +53,6 @@ impl Client {
         self.request(M::METHOD, params)
     }
 
-    /// Transitional: a call by name with any params and result types
-    /// (removed once every caller uses `call::<M>`).
-    pub fn call_as<P: Serialize, R: DeserializeOwned>(&mut self, method: &str, params: &P) -> Result<R, ClientError> {
-        self.request(method, params)
-    }
-
     /// Calls `method` with raw JSON params: the escape hatch for
     /// `thrum rpc METHOD JSON`, which may name any method at all.
     pub fn call_value(&mut self, method: &str, params: Value) -> Result<Value, ClientError> {

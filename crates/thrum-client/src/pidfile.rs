@@ -1,64 +1,14 @@
-//! Whether a repository's daemon is running, from outside it: the PID
-//! file the daemon writes, the lock it holds, and liveness checks on a
-//! PID. The daemon writes the PID file and holds the lock; clients (the
-//! CLI's `daemon stop`, `thrum migrate`, `thrum team`) only look.
+//! Whether a repository's daemon is running, from outside it: the lock
+//! it holds, on top of the PID file and liveness checks of
+//! [`thrum_core::process`]. The daemon writes the PID file and holds the
+//! lock; clients (the CLI's `daemon stop`, `thrum migrate`, `thrum team`)
+//! only look.
 
 use std::fs::File;
 use std::path::Path;
 
 use rustix::fs::{FlockOperation, flock};
-use serde::{Deserialize, Serialize};
-
-/// The PID file's content (the original's key names).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct PidInfo {
-    pub pid: i64,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub repo_path: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub started_at: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub socket_path: String,
-}
-
-/// Reads a PID file in the JSON form, or the legacy bare-integer form.
-pub fn read_pid_file(path: &Path) -> Option<PidInfo> {
-    let text = std::fs::read_to_string(path).ok()?;
-    if let Ok(info) = serde_json::from_str::<PidInfo>(&text) {
-        return Some(info);
-    }
-    text.trim().parse::<i64>().ok().map(|pid| PidInfo { pid, ..Default::default() })
-}
-
-/// Whether a process with this PID exists (signal 0).
-pub fn pid_alive(pid: i64) -> bool {
-    if pid <= 0 || pid > i64::from(i32::MAX) {
-        return false;
-    }
-    match rustix::process::Pid::from_raw(pid as i32) {
-        Some(p) => match rustix::process::test_kill_process(p) {
-            Ok(()) => true,
-            Err(e) => e == rustix::io::Errno::PERM,
-        },
-        None => false,
-    }
-}
-
-/// Whether a process is still running: it exists and has not exited (a
-/// zombie awaiting its parent counts as gone).
-pub fn process_running(pid: i64) -> bool {
-    if !pid_alive(pid) {
-        return false;
-    }
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => {
-            let state = stat.rsplit(')').next().and_then(|r| r.split_whitespace().next()).unwrap_or("");
-            state != "Z" && state != "X"
-        }
-        // No /proc (not Linux): fall back to the signal check.
-        Err(_) => true,
-    }
-}
+pub use thrum_core::process::{PidInfo, pid_alive, process_running, read_pid_file};
 
 /// The PID of the daemon that holds the repository's lock, if any. A PID
 /// file whose lock is free is stale (its daemon died) and is ignored, so a
@@ -83,40 +33,6 @@ mod tests {
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).ok();
         d
-    }
-
-    #[test]
-    fn reads_both_pid_file_forms() {
-        let d = tmp("read");
-        let f = d.join("thrum.pid");
-        assert_eq!(read_pid_file(&f), None, "missing");
-        std::fs::write(&f, r#"{"pid": 42, "repo_path": "/r", "socket_path": "/r/.thrum/var/thrum.sock"}"#).ok();
-        let info = read_pid_file(&f).unwrap_or_default();
-        assert_eq!((info.pid, info.repo_path.as_str(), info.started_at.as_str()), (42, "/r", ""));
-        std::fs::write(&f, "1234\n").ok();
-        assert_eq!(read_pid_file(&f), Some(PidInfo { pid: 1234, ..Default::default() }), "legacy bare integer");
-        std::fs::write(&f, "not a pid").ok();
-        assert_eq!(read_pid_file(&f), None);
-        let _ = std::fs::remove_dir_all(&d);
-    }
-
-    #[test]
-    fn liveness_of_pids() {
-        let me = i64::from(std::process::id());
-        assert!(pid_alive(me) && process_running(me));
-        for bad in [0, -1, i64::from(i32::MAX) + 1] {
-            assert!(!pid_alive(bad) && !process_running(bad), "{bad}");
-        }
-        // An exited child not yet reaped is a zombie: alive to signal 0,
-        // but not running.
-        let Ok(mut child) = std::process::Command::new("true").spawn() else { return };
-        let pid = i64::from(child.id());
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        while process_running(pid) && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        assert!(pid_alive(pid) && !process_running(pid));
-        let _ = child.wait();
     }
 
     #[test]

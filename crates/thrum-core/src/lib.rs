@@ -4,7 +4,7 @@
 //!
 //! This crate does no networking, runs no async runtime, opens no
 //! database and runs no git: anything here can be unit-tested in
-//! microseconds. (It reads a redirect file and parses config text; the
+//! microseconds. (It reads a redirect file, config text and a PID file; the
 //! one thing it writes is a private file, atomically: [`fs`].)
 
 pub mod config;
@@ -15,6 +15,7 @@ pub mod identity;
 pub mod ids;
 pub mod layout;
 pub mod name;
+pub mod process;
 pub mod scope;
 pub mod time;
 pub mod views;

@@ -212,7 +212,7 @@ fn run_inner(layout: &Layout, local: Option<bool>, mut ready: Option<ReadyFn>) -
     let repo_root = layout.repo_root();
     let socket = layout.socket();
     let started_at = thrum_core::time::now_rfc3339();
-    let info = thrum_client::pidfile::PidInfo {
+    let info = thrum_core::process::PidInfo {
         pid: i64::from(std::process::id()),
         repo_path: repo_root.display().to_string(),
         started_at: started_at.clone(),

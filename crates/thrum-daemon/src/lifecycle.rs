@@ -5,14 +5,14 @@
 //! kernel drops it when the process dies, even by SIGKILL, so a crashed
 //! daemon never blocks the next start. The PID file is for humans and for
 //! `daemon stop`. Reading them from outside (is a daemon running, which
-//! PID) is the client's side: `thrum_client::pidfile`.
+//! PID) is the client's side: `thrum_core::process` and `thrum_client::pidfile`.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use rustix::fs::{FlockOperation, flock};
-use thrum_client::pidfile::{PidInfo, read_pid_file};
+use thrum_core::process::{PidInfo, read_pid_file};
 
 use crate::error::DaemonError;
 

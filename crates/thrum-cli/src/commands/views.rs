@@ -6,10 +6,12 @@ use clap::Args;
 use serde::Serialize;
 use serde_json::json;
 use thrum_core::views::{AgentInfo, ContextInfo, SessionInfo};
+use thrum_proto::methods::Notification;
 use thrum_proto::methods::agent::{self as am, WhoamiResult};
 use thrum_proto::methods::message::{self as mm, ListResult as MsgList};
 use thrum_proto::methods::session as sm;
 use thrum_proto::methods::system as ym;
+use thrum_proto::methods::system::{MessageNotification, MessagePushed};
 use thrum_proto::methods::{Empty, peer};
 
 use crate::context::Ctx;
@@ -410,10 +412,10 @@ pub fn subscribe(ctx: &mut Ctx, a: SubscribeArgs) -> Result<u8> {
         let mut so = std::io::stdout().lock();
         if out.json {
             writeln!(so, "{}", json!({ "method": method, "params": params }))?;
-        } else if method == "notification.message" {
-            let s = |k: &str| params.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
-            let from = params.pointer("/author/agent_id").and_then(|v| v.as_str()).unwrap_or("");
-            writeln!(so, "● {}  @{from}  {}", s("message_id"), s("preview"))?;
+        } else if method == <MessagePushed as Notification>::METHOD
+            && let Ok(n) = serde_json::from_value::<MessageNotification>(params.clone())
+        {
+            writeln!(so, "● {}  @{}  {}", n.message_id, n.author.agent_id, n.preview)?;
         } else {
             writeln!(so, "{method}: {params}")?;
         }

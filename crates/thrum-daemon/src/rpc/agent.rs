@@ -14,7 +14,7 @@ use thrum_store::query;
 use crate::caller::Caller;
 use crate::error::{HResult, bad_params, server};
 use crate::state::State;
-use thrum_client::pidfile::pid_alive;
+use thrum_core::process::pid_alive;
 
 fn hostname() -> String {
     rustix::system::uname().nodename().to_string_lossy().into_owned()

@@ -182,12 +182,3 @@ pub struct SetStatusResult {
     pub agent: String,
     pub status: String,
 }
-
-// Transitional names (removed once every caller uses the method types).
-pub const REGISTER: &str = <Register as super::Method>::METHOD;
-pub const LIST: &str = <List as super::Method>::METHOD;
-pub const WHOAMI: &str = <Whoami as super::Method>::METHOD;
-pub const LIST_CONTEXT: &str = <ListContext as super::Method>::METHOD;
-pub const DELETE: &str = <Delete as super::Method>::METHOD;
-pub const CLEANUP: &str = <Cleanup as super::Method>::METHOD;
-pub const SET_STATUS: &str = <SetStatus as super::Method>::METHOD;

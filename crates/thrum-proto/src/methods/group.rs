@@ -84,12 +84,3 @@ pub struct MembersResult {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub expanded: Vec<String>,
 }
-
-// Transitional names (removed once every caller uses the method types).
-pub const CREATE: &str = <Create as super::Method>::METHOD;
-pub const DELETE: &str = <Delete as super::Method>::METHOD;
-pub const MEMBER_ADD: &str = <MemberAdd as super::Method>::METHOD;
-pub const MEMBER_REMOVE: &str = <MemberRemove as super::Method>::METHOD;
-pub const LIST: &str = <List as super::Method>::METHOD;
-pub const INFO: &str = <Info as super::Method>::METHOD;
-pub const MEMBERS: &str = <Members as super::Method>::METHOD;

@@ -280,16 +280,3 @@ pub struct PurgeResult {
     pub message_files: i64,
     pub event_files: i64,
 }
-
-// Transitional names (removed once every caller uses the method types).
-pub const SEND: &str = <Send as super::Method>::METHOD;
-pub const GET: &str = <Get as super::Method>::METHOD;
-pub const LIST: &str = <List as super::Method>::METHOD;
-pub const OUTBOX: &str = <Outbox as super::Method>::METHOD;
-pub const EDIT: &str = <Edit as super::Method>::METHOD;
-pub const DELETE: &str = <Delete as super::Method>::METHOD;
-pub const MARK_READ: &str = <MarkRead as super::Method>::METHOD;
-pub const DELETE_BY_AGENT: &str = <DeleteByAgent as super::Method>::METHOD;
-pub const DELETE_BY_SCOPE: &str = <DeleteByScope as super::Method>::METHOD;
-pub const WAIT: &str = <Wait as super::Method>::METHOD;
-pub const PURGE: &str = <Purge as super::Method>::METHOD;

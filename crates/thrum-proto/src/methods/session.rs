@@ -114,11 +114,3 @@ pub struct SetTaskResult {
     pub current_task: String,
     pub task_updated_at: String,
 }
-
-// Transitional names (removed once every caller uses the method types).
-pub const START: &str = <Start as super::Method>::METHOD;
-pub const END: &str = <End as super::Method>::METHOD;
-pub const LIST: &str = <List as super::Method>::METHOD;
-pub const HEARTBEAT: &str = <Heartbeat as super::Method>::METHOD;
-pub const SET_INTENT: &str = <SetIntent as super::Method>::METHOD;
-pub const SET_TASK: &str = <SetTask as super::Method>::METHOD;

@@ -242,14 +242,3 @@ pub struct MissedNotification {
     pub count: u64,
     pub hint: String,
 }
-
-// Transitional names (removed once every caller uses the method types).
-pub const HEALTH: &str = <Health as super::Method>::METHOD;
-pub const USER_IDENTIFY: &str = <UserIdentify as super::Method>::METHOD;
-pub const USER_REGISTER: &str = <UserRegister as super::Method>::METHOD;
-pub const SUBSCRIBE: &str = <Subscribe as super::Method>::METHOD;
-pub const UNSUBSCRIBE: &str = <Unsubscribe as super::Method>::METHOD;
-pub const SUBSCRIPTIONS_LIST: &str = <SubscriptionsList as super::Method>::METHOD;
-pub const SHUTDOWN: &str = <Shutdown as super::Method>::METHOD;
-pub const SYNC_FORCE: &str = <SyncForce as super::Method>::METHOD;
-pub const SYNC_STATUS: &str = <SyncStatus as super::Method>::METHOD;
