@@ -3,6 +3,8 @@
 //! - send → `message.wait` wake-up latency (p50/p99).
 //!
 //! Run with `cargo bench --bench socket`. Prints medians and percentiles.
+//! `THRUM_BENCH_BIN=/path/to/thrum` times another build's daemon with the
+//! same client code (for A/B runs).
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
@@ -24,7 +26,8 @@ fn main() {
     let agents: Vec<(String, String, String)> =
         (0..CLIENTS).map(|i| (format!("agent_{i}"), "dev".to_string(), "bench".to_string())).collect();
     let refs: Vec<(&str, &str, &str)> = agents.iter().map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str())).collect();
-    let env = TestEnv::with_agents(env!("CARGO_BIN_EXE_thrum"), &refs);
+    let bin = std::env::var("THRUM_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_thrum").to_string());
+    let env = TestEnv::with_agents(&bin, &refs);
     // The daemon identifies callers by working directory: be in the repo.
     std::env::set_current_dir(env.repo()).unwrap();
 
