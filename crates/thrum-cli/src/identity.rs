@@ -141,21 +141,9 @@ pub fn runtime_pid() -> i64 {
 
 /// Writes an identity file (0600, atomically).
 pub fn save(layout: &Layout, file: &IdentityFile) -> Result<PathBuf> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
     let dir = layout.identities_dir();
     std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
     let path = file_path(layout, &file.agent.name);
-    let tmp = path.with_extension(format!("json.tmp-{}", std::process::id()));
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("write {}", tmp.display()))?;
-    f.write_all(file.to_pretty().as_bytes())?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, &path).with_context(|| format!("write {}", path.display()))?;
+    thrum_core::fs::write_private(&path, file.to_pretty().as_bytes()).context("write the identity file")?;
     Ok(path)
 }

@@ -1,12 +1,14 @@
-//! Private files: what only their owner may read (config.json with the
-//! daemon identity, identity files, the PID file, peer tokens), written
-//! atomically so a reader never sees half a file. Shared by the CLI and the
-//! daemon.
+//! The one way thrum replaces a file: atomically and durably, so a reader
+//! never sees half a file and a crash never leaves one. Private files
+//! (config.json with the daemon identity, identity files, the PID file,
+//! peer tokens) are written owner-only. Used by the CLI, the daemon and the
+//! store alike.
 
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A private file could not be written: the file (or its temporary
 /// sibling) and why.
@@ -18,18 +20,50 @@ pub struct WriteError {
     pub source: std::io::Error,
 }
 
-/// Writes a file readable only by its owner (mode 0600), atomically: the
-/// data goes to a temporary file next to it, is synced, then renamed over
-/// the target.
+/// Writes a file readable only by its owner (mode 0600), atomically
+/// ([`write_atomic`]).
 pub fn write_private(path: &Path, data: &[u8]) -> Result<(), WriteError> {
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    {
-        let mut f =
-            OpenOptions::new().create(true).truncate(true).write(true).mode(0o600).open(&tmp).map_err(at(&tmp))?;
+    write_atomic(path, data, 0o600)
+}
+
+/// Replaces a file that is not private (the user's config files, shards,
+/// instruction files) atomically, keeping its permissions (0644 for a new
+/// file).
+pub fn write_file(path: &Path, data: &[u8]) -> Result<(), WriteError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).map(|m| m.permissions().mode() & 0o7777).unwrap_or(0o644);
+    write_atomic(path, data, mode)
+}
+
+/// Replaces `path` with `data`, atomically and durably: the data goes to a
+/// temporary file beside it (named for this process and this write, so
+/// concurrent writers, in this process or others, never share one), is
+/// synced, renamed over the target, and the directory is synced so the
+/// rename survives a crash too. A new file gets `mode`; an existing one
+/// gets it as well. The folder must exist. On failure the target is
+/// untouched and the temporary file removed.
+pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), WriteError> {
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "file".into());
+    let n = WRITES.fetch_add(1, Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()));
+    let written = (|| {
+        let mut f = OpenOptions::new().create_new(true).write(true).mode(mode).open(&tmp).map_err(at(&tmp))?;
         f.write_all(data).map_err(at(&tmp))?;
+        // The umask may have narrowed the mode of the new file.
+        f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode)).map_err(at(&tmp))?;
         f.sync_all().map_err(at(&tmp))?;
+        std::fs::rename(&tmp, path).map_err(at(path))
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+        return written;
     }
-    std::fs::rename(&tmp, path).map_err(at(path))
+    File::open(dir).and_then(|d| d.sync_all()).map_err(at(dir))
 }
 
 fn at(path: &Path) -> impl FnOnce(std::io::Error) -> WriteError + '_ {
@@ -66,6 +100,69 @@ mod tests {
         let names: Vec<_> = std::fs::read_dir(&d).into_iter().flatten().flatten().map(|e| e.file_name()).collect();
         assert_eq!(names, vec![std::ffi::OsString::from("config.json")]);
         let _ = std::fs::remove_dir_all(&d);
+    }
+
+    /// Two processes replace one file many times while it is read: every
+    /// read sees one writer's whole content, the last write is whole, and
+    /// no temporary file is left. The children are this test binary, run
+    /// as [`concurrent_writer_child`].
+    #[test]
+    fn concurrent_writers_never_tear_or_lose_a_write() {
+        let d = tmp("concurrent");
+        let f = d.join("shared.json");
+        let exe = std::env::current_exe().unwrap_or_default();
+        let spawn = |fill: &str| {
+            std::process::Command::new(&exe)
+                .args(["--exact", "fs::tests::concurrent_writer_child", "--nocapture", "--test-threads=1"])
+                .env("THRUM_FS_TEST_TARGET", &f)
+                .env("THRUM_FS_TEST_FILL", fill)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+        };
+        let (Ok(mut a), Ok(mut b)) = (spawn("a"), spawn("b")) else { panic!("cannot run the writer processes") };
+        let mut reads = 0;
+        loop {
+            let done = matches!(a.try_wait(), Ok(Some(_))) && matches!(b.try_wait(), Ok(Some(_)));
+            if let Ok(text) = std::fs::read(&f) {
+                reads += 1;
+                assert!(whole(&text), "a reader saw a torn file ({} bytes)", text.len());
+            }
+            if done {
+                break;
+            }
+        }
+        assert!(a.wait().is_ok_and(|s| s.success()) && b.wait().is_ok_and(|s| s.success()));
+        let last = std::fs::read(&f).unwrap_or_default();
+        assert!(whole(&last), "the last write was lost or torn");
+        assert!(reads > 1);
+        let names: Vec<_> = std::fs::read_dir(&d).into_iter().flatten().flatten().map(|e| e.file_name()).collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("shared.json")], "temporary files left behind");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    /// 64 KiB of one letter, ending in a newline.
+    fn content(fill: &str) -> Vec<u8> {
+        let mut v = fill.repeat(64 * 1024).into_bytes();
+        v.push(b'\n');
+        v
+    }
+
+    fn whole(text: &[u8]) -> bool {
+        text == content("a").as_slice() || text == content("b").as_slice()
+    }
+
+    /// The writer side of the test above (does nothing when run alone).
+    #[test]
+    fn concurrent_writer_child() {
+        let (Some(target), Some(fill)) =
+            (std::env::var_os("THRUM_FS_TEST_TARGET"), std::env::var("THRUM_FS_TEST_FILL").ok())
+        else {
+            return;
+        };
+        let data = content(&fill);
+        for _ in 0..200 {
+            assert!(write_atomic(Path::new(&target), &data, 0o644).is_ok());
+        }
     }
 
     #[test]

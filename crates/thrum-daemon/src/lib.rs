@@ -145,7 +145,7 @@ fn merge_rescued(saved: &Path, dir: &Path) -> std::io::Result<()> {
             if let Some(p) = target.parent() {
                 std::fs::create_dir_all(p)?;
             }
-            std::fs::write(&target, out)?;
+            thrum_core::fs::write_file(&target, out.as_bytes()).map_err(|e| e.source)?;
         }
     }
     Ok(())

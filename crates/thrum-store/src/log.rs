@@ -577,19 +577,12 @@ pub fn parse_lines_with<'a, T>(
     out
 }
 
-/// Writes `data` to `path` atomically and durably.
+/// Creates the folder, then writes `data` to `path` atomically and
+/// durably ([`thrum_core::fs::write_file`]).
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    {
-        let mut f = File::create(&tmp).map_err(|e| StoreError::io(&tmp, e))?;
-        f.write_all(data).map_err(|e| StoreError::io(&tmp, e))?;
-        f.sync_all().map_err(|e| StoreError::io(&tmp, e))?;
-    }
-    fs::rename(&tmp, path).map_err(|e| StoreError::io(path, e))?;
-    sync_dir(dir)
+    thrum_core::fs::write_file(path, data).map_err(|e| StoreError::io(&e.path, e.source))
 }
 
 /// fsyncs a directory so a created or renamed entry in it is durable.

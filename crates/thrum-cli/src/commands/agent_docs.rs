@@ -110,14 +110,13 @@ pub fn apply_to(path: &Path, force: bool, dry_run: bool) -> Result<(Option<Strin
     Ok((Some(text), status))
 }
 
-/// Writes beside and renames: the file is never seen half-written.
+/// Creates the folder, then replaces the file atomically
+/// ([`thrum_core::fs::write_file`]): it is never seen half-written.
 pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
-    if let Some(dir) = path.parent() {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| anyhow!("cannot create {}: {e}", dir.display()))?;
     }
-    let tmp = PathBuf::from(format!("{}.thrum-tmp", path.display()));
-    std::fs::write(&tmp, text).map_err(|e| anyhow!("cannot write {}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| anyhow!("cannot replace {}: {e}", path.display()))
+    thrum_core::fs::write_file(path, text.as_bytes()).map_err(|e| anyhow!("cannot write {e}"))
 }
 
 /// The Claude Code skill installed by `thrum init --skills`.

@@ -103,7 +103,7 @@ pub fn run(ctx: &mut Ctx, a: InitArgs) -> Result<u8> {
         let want = format!("{}\n", main_thrum.display());
         let have = std::fs::read_to_string(thrum.join("redirect")).unwrap_or_default();
         step(&mut rep, a.dry_run, "created", ".thrum/redirect", have != want, || {
-            std::fs::write(thrum.join("redirect"), &want).map_err(Into::into)
+            thrum_core::fs::write_file(&thrum.join("redirect"), want.as_bytes()).map_err(Into::into)
         })?;
         return finish(ctx, rep, true);
     }
@@ -213,7 +213,7 @@ fn add_ignore(path: &Path, text: &str, header: &str) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::write(path, out).with_context(|| format!("write {}", path.display()))
+    thrum_core::fs::write_file(path, out.as_bytes()).context("write")
 }
 
 fn finish(ctx: &mut Ctx, rep: Report, worktree: bool) -> Result<u8> {

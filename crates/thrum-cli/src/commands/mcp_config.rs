@@ -152,15 +152,13 @@ pub fn apply(runtime: &str, agent: Option<&str>, root: &Path, home: &Path, dry_r
     let backup = match &existing {
         Some(old) => {
             let b = PathBuf::from(format!("{}.bak", path.display()));
-            std::fs::write(&b, old).map_err(|err| anyhow!("cannot write the backup {}: {err}", b.display()))?;
+            thrum_core::fs::write_file(&b, old.as_bytes()).map_err(|err| anyhow!("cannot write the backup {err}"))?;
             Some(b.display().to_string())
         }
         None => None,
     };
-    // Write beside and rename: the config is never seen half-written.
-    let tmp = PathBuf::from(format!("{}.thrum-tmp", path.display()));
-    std::fs::write(&tmp, &new).map_err(|err| anyhow!("cannot write {}: {err}", tmp.display()))?;
-    std::fs::rename(&tmp, &path).map_err(|err| anyhow!("cannot replace {}: {err}", path.display()))?;
+    // Never seen half-written.
+    thrum_core::fs::write_file(&path, new.as_bytes()).map_err(|err| anyhow!("cannot write {err}"))?;
     Ok(Outcome {
         runtime: runtime.into(),
         path: shown,
