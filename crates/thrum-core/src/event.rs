@@ -301,6 +301,7 @@ pub enum Payload {
     GroupUpdate(GroupUpdate),
     GroupDelete(GroupDelete),
     PurgeExecuted(PurgeExecuted),
+    AgentMessagesDeleted(AgentMessagesDeleted),
     /// A type this version does not project; kept in the log as it is.
     Other,
 }
@@ -324,6 +325,7 @@ impl Payload {
             "group.update" => Payload::GroupUpdate(src.typed().map_err(bad)?),
             "group.delete" => Payload::GroupDelete(src.typed().map_err(bad)?),
             "purge.executed" => Payload::PurgeExecuted(src.typed().map_err(bad)?),
+            AGENT_MESSAGES_DELETED => Payload::AgentMessagesDeleted(src.typed().map_err(bad)?),
             _ => Payload::Other,
         })
     }
@@ -534,6 +536,27 @@ pub struct PurgeExecuted {
     #[serde(default)]
     pub timestamp: String,
     pub cutoff: String,
+}
+
+/// The type of [`AgentMessagesDeleted`].
+pub const AGENT_MESSAGES_DELETED: &str = "agent.messages.deleted";
+
+/// Ours (`message.deleteByAgent`): every message `agent_id` wrote up to
+/// `cutoff` is gone, with its edits and deletions. A clone that merges
+/// this drops them from its own log and projection, and never takes them
+/// back from a clone that has not seen it yet. A new type, not a
+/// `purge.executed`, so that the original (which keeps types it does not
+/// know) and older builds of ours never read it as a purge of everyone's
+/// messages.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AgentMessagesDeleted {
+    #[serde(default)]
+    pub timestamp: String,
+    pub agent_id: String,
+    /// Messages created at or before this instant (RFC 3339).
+    pub cutoff: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub deleted_by: String,
 }
 
 #[cfg(test)]

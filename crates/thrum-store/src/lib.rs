@@ -320,6 +320,8 @@ impl Store {
             |r| r.get(0),
         )?;
         let mut cutoff = local_cutoff.clone();
+        let local_agents = projection::apply::agent_cutoffs(&self.db)?;
+        let mut agents = local_agents.clone();
         for (_, ev) in &remote {
             if ev.kind() == "purge.executed"
                 && let Some(c) = ev.as_object().get("cutoff").and_then(|v| v.as_str())
@@ -327,14 +329,24 @@ impl Store {
             {
                 cutoff = c.to_string();
             }
+            if let Ok(thrum_core::event::Payload::AgentMessagesDeleted(d)) = ev.payload() {
+                let c = agents.entry(d.agent_id).or_default();
+                if *c < d.cutoff {
+                    *c = d.cutoff;
+                }
+            }
         }
+        // Messages of agents whose messages were deleted (here, or by a
+        // marker in this merge) stay out, with their edits and deletions.
+        let erased: std::collections::HashSet<String> =
+            remote.iter().filter_map(|(_, ev)| erased_create(ev, &agents)).map(str::to_string).collect();
         // Keep only what we lack, grouped by the local shard it belongs in.
         // Whether we have an event is answered by the projection's event
         // table, so the cost follows the new events, not the history.
         let mut seen = std::collections::HashSet::new();
         let mut by_shard: std::collections::BTreeMap<String, Vec<Event>> = Default::default();
         for (path, ev) in remote {
-            if purged(&ev, &cutoff) || !seen.insert(ev.event_id().to_string()) {
+            if purged(&ev, &cutoff) || about_erased(&ev, &erased) || !seen.insert(ev.event_id().to_string()) {
                 continue;
             }
             let known: bool =
@@ -377,11 +389,40 @@ impl Store {
             }
         }
         tx.commit()?;
-        // A purge that arrived from elsewhere also clears our own files.
+        // A purge that arrived from elsewhere also clears our own files,
+        // and so does an agent's deletion.
         if cutoff > local_cutoff {
             self.prune_before(&cutoff)?;
         }
+        for (agent, c) in &agents {
+            if local_agents.get(agent).is_none_or(|l| l < c) {
+                self.erase_agent_messages(agent, c)?;
+            }
+        }
         Ok(applied)
+    }
+
+    /// Rewrites the shards without the messages `agent_id` wrote up to
+    /// `cutoff` and the events about them (the file side of
+    /// `message.deleteByAgent`). Returns how many events went.
+    pub fn erase_agent_messages(&mut self, agent_id: &str, cutoff: &str) -> Result<usize> {
+        let agents = std::collections::HashMap::from([(agent_id.to_string(), cutoff.to_string())]);
+        let mut shards = Vec::new();
+        let mut ids = std::collections::HashSet::new();
+        for shard in self.log.shards()? {
+            let events: Vec<Event> = self.log.read_from(&shard, 0)?.lines.into_iter().map(|l| l.event).collect();
+            ids.extend(events.iter().filter_map(|e| erased_create(e, &agents)).map(str::to_string));
+            shards.push((shard, events));
+        }
+        let mut dropped = 0;
+        for (shard, events) in shards {
+            let keep: Vec<Event> = events.iter().filter(|e| !about_erased(e, &ids)).cloned().collect();
+            if keep.len() != events.len() {
+                dropped += events.len() - keep.len();
+                self.rewrite_shard(&shard, &keep)?;
+            }
+        }
+        Ok(dropped)
     }
 
     /// Rewrites every shard without the message and session events older
@@ -510,6 +551,26 @@ impl Checkpointer {
 /// WAL bytes for a frame count (each frame: a page and a 24-byte header).
 fn wal_bytes(frames: &AtomicU64) -> u64 {
     frames.load(Ordering::Relaxed) * (4096 + 24)
+}
+
+/// The message id of a `message.create` that an agent's deletion removes:
+/// written by one of `agents` at or before its cutoff.
+fn erased_create<'a>(ev: &'a Event, agents: &std::collections::HashMap<String, String>) -> Option<&'a str> {
+    if agents.is_empty() || ev.kind() != "message.create" {
+        return None;
+    }
+    let obj = ev.as_object();
+    let author = obj.get("agent_id").and_then(|v| v.as_str())?;
+    let cutoff = agents.get(author)?;
+    (ev.timestamp() <= cutoff.as_str()).then_some(())?;
+    obj.get("message_id").and_then(|v| v.as_str())
+}
+
+/// Whether a message event is about one of these messages.
+fn about_erased(ev: &Event, ids: &std::collections::HashSet<String>) -> bool {
+    !ids.is_empty()
+        && ev.kind().starts_with("message.")
+        && ev.as_object().get("message_id").and_then(|v| v.as_str()).is_some_and(|id| ids.contains(id))
 }
 
 /// Whether a purge with this cutoff removes the event: message and

@@ -626,3 +626,41 @@ fn a_queued_message_is_pending_until_the_peer_holds_it() {
     ack(&mut store, "api", &epoch, seq);
     assert!(!pending(&store));
 }
+
+/// `agent.messages.deleted`: the agent's messages up to the cutoff go from
+/// the projection, from the log (with their edits), and stay out when an
+/// older one is applied again (a peer or a lagging clone replaying it);
+/// newer ones and other agents' stay; a rebuild agrees.
+#[test]
+fn an_agents_deleted_messages_stay_deleted() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (mut store, _) = open(dir.path());
+    commit(&mut store, vec![register("alice", "dev"), register("bob", "dev")]);
+    let old = message("msg_old", "alice", "bob", "old");
+    let late = old.clone(); // replayed later by someone who missed the deletion
+    commit(&mut store, vec![old, message("msg_bob", "bob", "alice", "bob's")]);
+    let cutoff = thrum_core::time::now_rfc3339();
+    let marker = Event::new(
+        thrum_core::event::AGENT_MESSAGES_DELETED,
+        &thrum_core::event::AgentMessagesDeleted {
+            timestamp: cutoff.clone(),
+            agent_id: "alice".into(),
+            cutoff: cutoff.clone(),
+            deleted_by: "alice".into(),
+        },
+    );
+    commit(&mut store, vec![marker]);
+    assert_eq!(store.erase_agent_messages("alice", &cutoff).unwrap_or_else(|e| panic!("{e}")), 1);
+    assert!(inbox(&store, "bob").is_empty());
+    assert_eq!(inbox(&store, "alice"), vec!["msg_bob"]);
+    // Replayed (a new event id, the same old message): still out.
+    let mut replay = late;
+    replay.as_object_mut().insert("event_id".into(), "evt_replayed".into());
+    commit(&mut store, vec![replay, message("msg_new", "alice", "bob", "new")]);
+    assert_eq!(inbox(&store, "bob"), vec!["msg_new"]);
+    drop(store);
+    fs::remove_file(dir.path().join("var/messages.db")).unwrap_or_else(|e| panic!("{e}"));
+    let (store, _) = open(dir.path());
+    assert_eq!(inbox(&store, "bob"), vec!["msg_new"]);
+    assert_eq!(inbox(&store, "alice"), vec!["msg_bob"]);
+}

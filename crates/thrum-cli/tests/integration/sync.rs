@@ -253,6 +253,58 @@ fn purges_and_deletes_do_not_come_back_from_another_clone() {
     assert!(!b_shard.contains("old news"), "clone B still stores purged lines");
 }
 
+/// Stops the daemon of `dir`, deletes its projection and starts it again:
+/// everything is rebuilt from the log.
+fn rebuild(env: &TestEnv, dir: &std::path::Path) {
+    env.ok_in(dir, None, &["daemon", "stop"]);
+    for f in ["messages.db", "messages.db-wal", "messages.db-shm"] {
+        let _ = std::fs::remove_file(dir.join(".thrum/var").join(f));
+    }
+    env.ok_in(dir, None, &["daemon", "start"]);
+}
+
+#[test]
+fn deleting_an_agents_messages_syncs_and_survives_rebuilds() {
+    let (env, b) = two_clones();
+    let a = env.repo();
+    sync(&env, &b);
+    sync(&env, &a);
+    let gone = env.json(None, &["send", "first of alice", "--to", "@bob"]);
+    env.ok(None, &["send", "second of alice", "--to", "@bob"]);
+    env.ok_in(&b, None, &["send", "bob's own", "--to", "@alice"]);
+    sync(&env, &a);
+    sync(&env, &b);
+    sync(&env, &a);
+    assert_eq!(env.json_in(&b, None, &["inbox"])["total"], 2);
+    // alice deletes her messages on clone A.
+    let params = serde_json::json!({ "agent_id": "alice", "caller_agent_id": "alice" }).to_string();
+    let r = env.json(None, &["rpc", "message.deleteByAgent", &params]);
+    assert_eq!(r["deleted_count"], 2, "{r}");
+    // A rebuilt from its log does not bring them back.
+    rebuild(&env, &a);
+    let at_a = env.json(None, &["rpc", "message.list", r#"{"page_size": 100}"#]);
+    assert_eq!(contents(&at_a), vec!["bob's own"], "{at_a}");
+    let fresh = env.json(None, &["send", "after the deletion", "--to", "@bob"]);
+    // B still holds them until it merges A's marker; then they go, and
+    // A's next merge of B's history does not take them back.
+    sync(&env, &a);
+    sync(&env, &b);
+    sync(&env, &a);
+    let at_b = env.json_in(&b, None, &["inbox"]);
+    assert_eq!(contents(&at_b), vec!["after the deletion"], "{at_b}");
+    let at_a = env.json(None, &["rpc", "message.list", r#"{"page_size": 100}"#]);
+    assert_eq!(contents(&at_a), vec!["after the deletion", "bob's own"], "{at_a}");
+    let id = gone["message_id"].as_str().unwrap();
+    let a_shard = std::fs::read_to_string(env.sync_dir().join("messages/alice.jsonl")).unwrap();
+    assert!(!a_shard.contains(id) && a_shard.contains(fresh["message_id"].as_str().unwrap()), "{a_shard}");
+    let b_shard = std::fs::read_to_string(b.join(".git/thrum-sync/a-sync/messages/alice.jsonl")).unwrap();
+    assert!(!b_shard.contains("of alice"), "clone B still stores the deleted lines");
+    // And B rebuilt from its own log agrees.
+    rebuild(&env, &b);
+    let at_b = env.json_in(&b, None, &["inbox"]);
+    assert_eq!(contents(&at_b), vec!["after the deletion"], "{at_b}");
+}
+
 #[test]
 fn offline_then_reconnect_and_a_deleted_remote_branch() {
     let (env, b) = two_clones();

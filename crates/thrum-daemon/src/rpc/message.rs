@@ -3,7 +3,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
-use thrum_core::event::{MessageBody, MessageCreate, MessageDelete, MessageEdit, MessageReceipt, PurgeExecuted};
+use thrum_core::event::{
+    AgentMessagesDeleted, MessageBody, MessageCreate, MessageDelete, MessageEdit, MessageReceipt, PurgeExecuted,
+};
 use thrum_core::views::{Audience, Recipient};
 use thrum_core::{Event, IdKind, Scope, new_id};
 use thrum_proto::methods::message::{
@@ -527,32 +529,24 @@ pub async fn delete_by_agent(state: &State, caller: &Caller, p: DeleteByAgentPar
     state
         .writer
         .exclusive(move |store| {
-            let shard = format!("messages/{}.jsonl", thrum_core::event::file_safe(&agent));
-            let ids: Vec<String> = {
-                let db = store.db();
-                let mut st = db.prepare("SELECT message_id FROM messages WHERE agent_id = ?1")?;
-                st.query_map([&agent], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?
-            };
-            let keep: Vec<Event> = store
-                .log()
-                .read_from(&shard, 0)?
-                .lines
-                .into_iter()
-                .map(|l| l.event)
-                .filter(|e| {
-                    let mid = e.as_object().get("message_id").and_then(|v| v.as_str()).unwrap_or("");
-                    !ids.iter().any(|i| i == mid)
-                })
-                .collect();
-            store.rewrite_shard(&shard, &keep)?;
-            let tx = store.db().transaction()?;
-            for id in &ids {
-                for table in ["message_scopes", "message_refs", "message_deliveries", "message_edits", "messages"] {
-                    tx.execute(&format!("DELETE FROM {table} WHERE message_id = ?1"), [id])?;
-                }
-            }
-            tx.commit()?;
-            Ok((DeleteCountResult { deleted_count: ids.len() as i64 }, Vec::new()))
+            // An event, like a purge: it syncs, survives a rebuild, and
+            // clones that merge it drop the messages too.
+            let cutoff = thrum_core::time::now_rfc3339();
+            let marker = Event::new(
+                thrum_core::event::AGENT_MESSAGES_DELETED,
+                &AgentMessagesDeleted {
+                    timestamp: cutoff.clone(),
+                    agent_id: agent.clone(),
+                    cutoff: cutoff.clone(),
+                    deleted_by: me,
+                },
+            );
+            let deleted_count = query::messages_by_author_count(store.db(), &agent, &cutoff)?;
+            let (mut r, committed) = store
+                .commit_batch(vec![move |_: &rusqlite::Connection| Ok::<_, crate::error::Fail>((vec![marker], ()))]);
+            r.pop().unwrap_or(Ok(()))?;
+            store.erase_agent_messages(&agent, &cutoff)?;
+            Ok((DeleteCountResult { deleted_count }, committed))
         })
         .await
 }

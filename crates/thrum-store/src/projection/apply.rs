@@ -7,6 +7,8 @@
 //! sync) are recorded and skipped; a full rebuild, which applies in
 //! timestamp order, places them correctly.
 
+use std::collections::HashMap;
+
 use rusqlite::{Connection, OptionalExtension, params};
 use thrum_core::event::{Head, MessageCreate, Payload, WorkContext};
 use thrum_core::{Event, EventError};
@@ -22,42 +24,78 @@ pub enum Applied {
     Duplicate,
 }
 
-/// The purge cutoff (messages older than it stay out), as an apply knows it.
+/// The `purge_metadata` key of an agent's cutoff (`message.deleteByAgent`).
+pub fn agent_cutoff_key(agent_id: &str) -> String {
+    format!("agent_cutoff:{agent_id}")
+}
+
+/// What keeps old messages out, as an apply knows it: the purge cutoff
+/// (messages older than it) and the agents whose messages up to a cutoff
+/// were deleted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PurgeCutoff {
-    /// Read it from `purge_metadata` for each message.
+    /// Read them from `purge_metadata` for each message.
     Lookup,
     /// Held by the caller across many applies (a bulk replay: one query
     /// instead of one per message), kept current as purges are applied.
-    Known(Option<String>),
+    Known { before: Option<String>, agents: HashMap<String, String> },
 }
 
 impl PurgeCutoff {
-    /// The cutoff the projection holds now.
+    /// The cutoffs the projection holds now.
     pub fn load(conn: &Connection) -> Result<Self> {
-        let c: Option<String> = conn
+        let before: Option<String> = conn
             .prepare_cached("SELECT value FROM purge_metadata WHERE key = 'purge_cutoff'")?
             .query_row([], |r| r.get(0))
             .optional()?;
-        Ok(PurgeCutoff::Known(c))
+        Ok(PurgeCutoff::Known { before, agents: agent_cutoffs(conn)? })
     }
 
-    fn purges(&self, conn: &Connection, ts: &str) -> Result<bool> {
+    fn purges(&self, conn: &Connection, author: &str, ts: &str) -> Result<bool> {
         Ok(match self {
+            // One indexed lookup either way (both terms are on the key).
             PurgeCutoff::Lookup => conn
-                .prepare_cached("SELECT 1 FROM purge_metadata WHERE key = 'purge_cutoff' AND value > ?1")?
-                .exists([ts])?,
-            PurgeCutoff::Known(c) => c.as_deref().is_some_and(|c| c > ts),
+                .prepare_cached(
+                    "SELECT 1 FROM purge_metadata
+                     WHERE (key = 'purge_cutoff' AND value > ?1) OR (key = ?2 AND value >= ?1)",
+                )?
+                .exists(params![ts, agent_cutoff_key(author)])?,
+            PurgeCutoff::Known { before, agents } => {
+                before.as_deref().is_some_and(|c| c > ts) || agents.get(author).is_some_and(|c| c.as_str() >= ts)
+            }
         })
     }
 
     fn raise(&mut self, cutoff: &str) {
-        if let PurgeCutoff::Known(c) = self
-            && c.as_deref().is_none_or(|c| c < cutoff)
+        if let PurgeCutoff::Known { before, .. } = self
+            && before.as_deref().is_none_or(|c| c < cutoff)
         {
-            *c = Some(cutoff.to_string());
+            *before = Some(cutoff.to_string());
         }
     }
+
+    fn raise_agent(&mut self, agent_id: &str, cutoff: &str) {
+        if let PurgeCutoff::Known { agents, .. } = self {
+            let c = agents.entry(agent_id.to_string()).or_default();
+            if c.as_str() < cutoff {
+                *c = cutoff.to_string();
+            }
+        }
+    }
+}
+
+/// Every agent whose messages were deleted up to a cutoff, with it.
+pub fn agent_cutoffs(conn: &Connection) -> Result<HashMap<String, String>> {
+    let mut st = conn.prepare_cached("SELECT key, value FROM purge_metadata WHERE key LIKE 'agent_cutoff:%'")?;
+    let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let mut out = HashMap::new();
+    for row in rows {
+        let (key, value) = row?;
+        if let Some(agent) = key.strip_prefix("agent_cutoff:") {
+            out.insert(agent.to_string(), value);
+        }
+    }
+    Ok(out)
 }
 
 /// Applies `ev` inside the caller's transaction.
@@ -225,6 +263,10 @@ pub fn apply_decoded(
             purge_before(conn, &p.cutoff)?;
             cutoff.raise(&p.cutoff);
         }
+        Payload::AgentMessagesDeleted(d) => {
+            delete_agent_messages(conn, &d.agent_id, &d.cutoff)?;
+            cutoff.raise_agent(&d.agent_id, &d.cutoff);
+        }
         Payload::Other => {}
     }
     Ok(Applied::New)
@@ -249,7 +291,7 @@ fn is_broadcast(m: &MessageCreate) -> bool {
 fn message_create(conn: &Connection, m: &MessageCreate, ts: &str, cutoff: &PurgeCutoff) -> Result<()> {
     // A message older than a purge stays purged even when a clone that
     // never purged replays it.
-    if cutoff.purges(conn, ts)? {
+    if cutoff.purges(conn, &m.agent_id, ts)? {
         return Ok(());
     }
     let reply_to = m.refs.iter().find(|r| r.kind == "reply_to").map(|r| r.value.as_str()).unwrap_or("");
@@ -341,6 +383,22 @@ pub fn delete_agent(conn: &Connection, agent_id: &str) -> Result<()> {
     conn.execute("DELETE FROM work_contexts WHERE agent_id = ?1", [agent_id])?;
     conn.execute("DELETE FROM sessions WHERE agent_id = ?1", [agent_id])?;
     conn.execute("DELETE FROM agents WHERE agent_id = ?1", [agent_id])?;
+    Ok(())
+}
+
+/// Deletes the messages `agent_id` wrote up to `cutoff`, and records the
+/// cutoff so that replayed older messages of theirs stay deleted.
+pub fn delete_agent_messages(conn: &Connection, agent_id: &str, cutoff: &str) -> Result<()> {
+    let sub = "SELECT message_id FROM messages WHERE agent_id = ?1 AND created_at <= ?2";
+    for table in ["message_scopes", "message_refs", "message_deliveries", "message_edits"] {
+        conn.execute(&format!("DELETE FROM {table} WHERE message_id IN ({sub})"), params![agent_id, cutoff])?;
+    }
+    conn.execute("DELETE FROM messages WHERE agent_id = ?1 AND created_at <= ?2", params![agent_id, cutoff])?;
+    conn.execute(
+        "INSERT INTO purge_metadata (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = MAX(value, excluded.value)",
+        params![agent_cutoff_key(agent_id), cutoff],
+    )?;
     Ok(())
 }
 

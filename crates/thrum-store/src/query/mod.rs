@@ -257,6 +257,13 @@ pub fn message_head(conn: &Connection, message_id: &str) -> Result<Option<(Strin
         .optional()?)
 }
 
+/// How many messages an agent wrote up to `cutoff` (deleted ones too).
+pub fn messages_by_author_count(conn: &Connection, agent_id: &str, cutoff: &str) -> Result<i64> {
+    Ok(conn
+        .prepare_cached("SELECT COUNT(*) FROM messages WHERE agent_id = ?1 AND created_at <= ?2")?
+        .query_row(params![agent_id, cutoff], |r| r.get(0))?)
+}
+
 /// The messages in a scope that are not deleted yet, oldest first.
 pub fn live_messages_in_scope(conn: &Connection, scope: &Scope) -> Result<Vec<String>> {
     let mut st = conn.prepare_cached(
