@@ -16,6 +16,7 @@ pub mod ids;
 pub mod layout;
 pub mod name;
 pub mod process;
+pub mod rules;
 pub mod scope;
 pub mod time;
 pub mod views;

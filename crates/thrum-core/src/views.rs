@@ -134,6 +134,10 @@ pub struct AgentInfo {
     pub worktree: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub origin_daemon: String,
+    /// Ours, in `agent.list`: `active` (an open session) or `offline`
+    /// ([`crate::rules::presence`]).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub presence: String,
 }
 
 /// One session of `session.list`.
@@ -187,6 +191,10 @@ pub struct ContextInfo {
     pub intent: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub intent_updated_at: String,
+    /// Ours, with `agent.listContext {file}`: the changed or uncommitted
+    /// files that answer the query ([`crate::rules::file_matches`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub matched_files: Vec<String>,
 }
 
 /// One group of `group.list`.

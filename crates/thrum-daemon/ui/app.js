@@ -309,13 +309,10 @@ function uptime(ms) {
 }
 
 async function refreshAgents() {
-  const [list, sessions, ctx] = await Promise.all([
-    rpc.call("agent.list"),
-    rpc.call("session.list", { active_only: true }).catch(() => ({ sessions: [] })),
-    rpc.call("agent.listContext").catch(() => ({ contexts: [] })),
-  ]);
+  const [list, ctx] = await Promise.all([rpc.call("agent.list"), rpc.call("agent.listContext").catch(() => ({ contexts: [] }))]);
   state.agents = new Map((list.agents || []).map((a) => [a.agent_id, a]));
-  state.active = new Set((sessions.sessions || []).map((s) => s.agent_id));
+  // The daemon's presence, the same the CLI and the MCP tools show.
+  state.active = new Set((list.agents || []).filter((a) => a.presence === "active").map((a) => a.agent_id));
   state.contexts = new Map((ctx.contexts || []).map((c) => [c.agent_id, c]));
   renderAgents();
   renderAuthorFilter();
@@ -727,22 +724,19 @@ function renderWhoHas() {
   const run = async () => {
     const q = input.value.trim();
     if (!q) {
-      out.replaceChildren(h("p", { class: "muted" }, "Type a file path (or part of one) to see which agents are changing it."));
+      out.replaceChildren(h("p", { class: "muted" }, "Type a file path (or its end, such as auth.rs) to see which agents are changing it."));
       return;
     }
+    let r;
     try {
-      const r = await rpc.call("agent.listContext");
-      state.contexts = new Map((r.contexts || []).map((c) => [c.agent_id, c]));
+      // The daemon decides which files match (as for `thrum who-has`).
+      r = await rpc.call("agent.listContext", { file: q });
       if (!out.isConnected || input.value.trim() !== q) return; // left, or typed on
     } catch (e) {
       out.replaceChildren(h("p", {}, e.message));
       return;
     }
-    const rows = [];
-    for (const c of state.contexts.values()) {
-      const files = [...new Set([...(c.changed_files || []), ...(c.uncommitted_files || [])])].filter((f) => f.includes(q));
-      if (files.length) rows.push({ c, files });
-    }
+    const rows = (r.contexts || []).map((c) => ({ c, files: c.matched_files || [] }));
     if (rows.length === 0) {
       out.replaceChildren(h("p", { class: "muted" }, `No active agent is changing a file matching “${q}”.`));
       return;
@@ -900,10 +894,11 @@ async function sendReply(ev) {
   const text = ta.value.trim();
   if (!t || !text) return;
   err.hidden = true;
-  // Reply to the author (and whoever they addressed), inside the thread.
-  const mentions = [...new Set([t.root.agent_id, ...mentionsIn(text)])].filter((x) => x !== state.me);
+  // The daemon sends it to the parent's audience and author (the same
+  // people a reply from the CLI or an agent's MCP tool reaches), plus
+  // anyone @named in the text.
   try {
-    const r = await rpc.call("message.send", { content: text, reply_to: t.root.message_id, mentions });
+    const r = await rpc.call("message.reply", { content: text, reply_to: t.root.message_id, mentions: mentionsIn(text) });
     if (!t.threadId) t.threadId = r.thread_id;
     ta.value = "";
     autosize(ta);

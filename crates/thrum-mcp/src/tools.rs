@@ -245,19 +245,17 @@ impl ThrumTools {
 
     #[tool(description = "Agents in this repository with role, module and whether they are online.")]
     async fn list_agents(&self, Parameters(p): Parameters<ListAgents>) -> CallToolResult {
-        let (agents, sessions) = match tokio::join!(
-            self.daemon.call::<agent::List>(agent::ListParams::default()),
-            self.daemon.call::<session::List>(session::ListParams { agent_id: None, active_only: true })
-        ) {
-            (Ok(a), Ok(s)) => (a, s),
-            (Err(e), _) | (_, Err(e)) => return fail(e),
+        let agents = match self.daemon.call::<agent::List>(agent::ListParams::default()).await {
+            Ok(a) => a,
+            Err(e) => return fail(e),
         };
-        let online: std::collections::HashSet<&str> = sessions.sessions.iter().map(|s| s.agent_id.as_str()).collect();
         let list: Vec<Value> = agents
             .agents
             .iter()
             .filter_map(|a| {
-                let on = online.contains(a.agent_id.as_str());
+                // The daemon's presence; this tool says "online" for active,
+                // as the original's does.
+                let on = a.presence == thrum_core::rules::presence(true);
                 (p.include_offline || on).then(|| {
                     json!({ "agent_id": a.agent_id, "role": a.role, "module": a.module, "status": if on { "online" } else { "offline" }, "last_seen_at": non_empty(&a.last_seen_at) })
                 })
@@ -339,28 +337,20 @@ impl ThrumTools {
         }
     }
 
-    #[tool(description = "Reply to a message: goes to its author, inside the message's thread.")]
+    #[tool(description = "Reply to a message, inside its thread: goes to its author and everyone it was sent to.")]
     async fn reply(&self, Parameters(p): Parameters<Reply>) -> CallToolResult {
         if p.content.trim().is_empty() {
             return fail("content is empty: write the reply text in `content`");
         }
-        let get = message::GetParams { message_id: p.message_id.clone() };
-        let original = match self.daemon.call::<message::Get>(get).await {
-            Ok(v) => v,
-            Err(e) => return fail(e),
-        };
-        let author = original.message.author.agent_id;
-        let mentions: Vec<String> =
-            if author.is_empty() || author == self.daemon.agent_id() { Vec::new() } else { vec![author] };
-        let params = message::SendParams {
-            content: p.content,
+        // The daemon picks the audience: the parent's, and its author.
+        let params = message::ReplyParams {
             reply_to: p.message_id,
-            mentions,
+            content: p.content,
             message_id: Some(fresh_message_id()),
             caller_agent_id: self.caller(),
             ..Default::default()
         };
-        done(self.daemon.call::<message::Send>(params).await)
+        done(self.daemon.call::<message::Reply>(params).await)
     }
 
     #[tool(description = "One message in full, by id.")]
@@ -406,7 +396,7 @@ impl ThrumTools {
                     "agent_id": a.agent_id,
                     "role": a.role,
                     "module": a.module,
-                    "status": if c.is_some() { "active" } else { "offline" },
+                    "status": a.presence,
                     "branch": c.and_then(|c| non_empty(&c.branch)),
                     "intent": c.and_then(|c| non_empty(&c.intent)),
                     "changed_files": c.map(|c| &c.changed_files).filter(|f| !f.is_empty()),
@@ -416,30 +406,25 @@ impl ThrumTools {
         ok(json!({ "team": team }))
     }
 
-    #[tool(description = "Which agents are changing a file (by path or part of one), with branch and commit counts.")]
+    #[tool(
+        description = "Which agents are changing a file (its path, or the end of it such as auth.rs), with branch and commit counts."
+    )]
     async fn who_has(&self, Parameters(p): Parameters<WhoHas>) -> CallToolResult {
         let q = p.file.trim().to_string();
         if q.is_empty() {
             return fail("file is empty: give a path such as src/auth.rs");
         }
-        let contexts = match self.daemon.call::<agent::ListContext>(agent::ListContextParams::default()).await {
+        // The daemon decides which files match (the same for every front end).
+        let params = agent::ListContextParams { file: Some(q.clone()), ..Default::default() };
+        let contexts = match self.daemon.call::<agent::ListContext>(params).await {
             Ok(c) => c,
             Err(e) => return fail(e),
         };
         let hits: Vec<Value> = contexts
             .contexts
             .iter()
-            .filter_map(|c| {
-                let files: Vec<&str> = c
-                    .changed_files
-                    .iter()
-                    .chain(&c.uncommitted_files)
-                    .map(String::as_str)
-                    .filter(|f| f.contains(q.as_str()))
-                    .collect();
-                (!files.is_empty()).then(|| {
-                    json!({ "agent_id": c.agent_id, "branch": non_empty(&c.branch), "unmerged_commits": c.unmerged_commits.len(), "files": files })
-                })
+            .map(|c| {
+                json!({ "agent_id": c.agent_id, "branch": non_empty(&c.branch), "unmerged_commits": c.unmerged_commits.len(), "files": c.matched_files })
             })
             .collect();
         ok(json!({ "file": q, "agents": hits }))

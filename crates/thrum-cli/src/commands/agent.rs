@@ -544,7 +544,7 @@ fn list(ctx: &mut Ctx, a: ListArgs) -> Result<u8> {
     out.line("");
     for ag in &agents.agents {
         let ctxs: Vec<_> = contexts.contexts.iter().filter(|c| c.agent_id == ag.agent_id).collect();
-        let active = !ctxs.is_empty();
+        let active = ag.presence == thrum_core::rules::presence(true);
         out.line(format!(
             "┌─ {} @{} ({})",
             if active { "●" } else { "○" },

@@ -237,42 +237,21 @@ fn stale_recipient_hints(ctx: &mut Ctx, r: &SendResult) {
 pub fn reply(ctx: &mut Ctx, a: ReplyArgs) -> Result<u8> {
     let out = ctx.out;
     let me = ctx.me().map_err(|e| anyhow!("failed to resolve agent identity: {e}"))?;
-    let parent = ctx
-        .call::<mm::Get>(&mm::GetParams { message_id: a.message_id })
-        .map_err(|e| anyhow!("failed to get parent message: {e}"))?;
-    let p = parent.message;
-    // The reply goes back to the parent's audience and its author.
-    let mut mentions: Vec<String> = p.refs.iter().filter(|r| r.kind == "mention").map(|r| r.value.clone()).collect();
-    mentions.extend(p.scopes.iter().filter(|s| s.kind == "group").map(|s| s.value.clone()));
-    if p.scopes.iter().any(|s| s.kind == "broadcast") {
-        mentions.push("everyone".into());
-    }
-    if p.author.agent_id != me.name {
-        mentions.push(p.author.agent_id.clone());
-    }
-    mentions.retain(|m| *m != me.name);
-    mentions.dedup();
-    if mentions.is_empty() {
-        mentions.push(p.author.agent_id.clone());
-    }
-    let params = mm::SendParams {
-        message_id: Some(thrum_core::new_id(thrum_core::IdKind::Message)),
+    // The daemon picks who the reply goes to (the parent's audience and
+    // author), the same for every front end, and marks the parent read.
+    let params = mm::ReplyParams {
+        reply_to: a.message_id,
         content: a.text,
+        message_id: Some(thrum_core::new_id(thrum_core::IdKind::Message)),
         format: a.format,
-        reply_to: p.message_id.clone(),
-        mentions,
         caller_agent_id: Some(me.name.clone()),
         ..Default::default()
     };
-    let r = ctx.call::<mm::Send>(&params)?;
-    // Replying means you read it (best effort).
-    let _ = ctx.call::<mm::MarkRead>(&mm::MarkReadParams {
-        message_ids: vec![p.message_id.clone()],
-        caller_agent_id: Some(me.name),
-    });
+    let parent = params.reply_to.clone();
+    let r = ctx.call::<mm::Reply>(&params)?;
     print_sent(out, &r, "Reply sent");
     if !out.json && !out.quiet {
-        out.line(format!("  In reply to: {}", p.message_id));
+        out.line(format!("  In reply to: {parent}"));
     }
     Ok(0)
 }

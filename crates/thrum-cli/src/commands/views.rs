@@ -136,7 +136,7 @@ fn member(a: &AgentInfo, s: Option<&SessionInfo>, c: Option<&ContextInfo>, inbox
         unmerged_commits: c.map(|c| c.unmerged_commits.len() as i64).unwrap_or(0),
         inbox_total: inbox.total,
         inbox_unread: inbox.unread,
-        status: if s.is_some() { "active".into() } else { "offline".into() },
+        status: a.presence.clone(),
     }
 }
 
@@ -343,10 +343,9 @@ pub fn ping(ctx: &mut Ctx, a: PingArgs) -> Result<u8> {
     let Some(agent) = agents.agents.into_iter().find(|x| x.agent_id == name) else {
         bail!("unknown agent @{name}: see `thrum agent list`");
     };
-    let sessions = ctx.call::<sm::List>(&sm::ListParams { agent_id: Some(name.clone()), active_only: true })?;
     let ctxs =
         ctx.call::<am::ListContext>(&am::ListContextParams { agent_id: Some(name.clone()), ..Default::default() })?;
-    let active = !sessions.sessions.is_empty();
+    let active = agent.presence == thrum_core::rules::presence(true);
     let seen = if agent.last_seen_at.is_empty() { agent.registered_at.clone() } else { agent.last_seen_at.clone() };
     let c = ctxs.contexts.into_iter().next();
     if out.json {
@@ -474,12 +473,13 @@ pub fn who_has(ctx: &mut Ctx, a: WhoHasArgs) -> Result<u8> {
     if file.is_empty() {
         bail!("no file given: `thrum who-has PATH`");
     }
+    // The daemon decides which files match (the same for every front end).
     let res = ctx.call::<am::ListContext>(&am::ListContextParams { file: Some(file.clone()), ..Default::default() })?;
-    let matches = |list: &[String]| list.iter().any(|x| *x == file || x.ends_with(&format!("/{file}")));
     let holders: Vec<serde_json::Value> = res
         .contexts
         .iter()
         .map(|c| {
+            let matches = |list: &[String]| list.iter().any(|x| c.matched_files.contains(x));
             json!({
                 "agent_id": c.agent_id,
                 "session_id": c.session_id,
@@ -490,6 +490,7 @@ pub fn who_has(ctx: &mut Ctx, a: WhoHasArgs) -> Result<u8> {
                 "unmerged_commits": c.unmerged_commits.len(),
                 "intent": c.intent,
                 "git_updated_at": c.git_updated_at,
+                "files": c.matched_files,
             })
         })
         .collect();

@@ -6,6 +6,7 @@
 mod browser;
 mod coordination;
 mod daemon;
+mod frontends;
 mod identity;
 mod init;
 mod legacy;

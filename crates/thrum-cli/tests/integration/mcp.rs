@@ -8,7 +8,7 @@ use std::process::Command;
 use crate::{BIN, env_with, workspace};
 
 /// The venv's python, creating the venv when it is missing.
-fn python() -> PathBuf {
+pub(crate) fn python() -> PathBuf {
     let venv = workspace().join("target/mcp-venv");
     let py = venv.join("bin/python");
     let marker = venv.join(".installed");

@@ -6,14 +6,14 @@ use tungstenite::{Message, connect};
 
 use crate::team;
 
-fn port(env: &thrum_testkit::TestEnv) -> u16 {
+pub(crate) fn port(env: &thrum_testkit::TestEnv) -> u16 {
     let text = std::fs::read_to_string(env.thrum_dir().join("var/ws.port")).unwrap();
     text.trim().parse().unwrap()
 }
 
-type Ws = tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>;
+pub(crate) type Ws = tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>;
 
-fn call(ws: &mut Ws, id: u64, method: &str, params: Value) -> Value {
+pub(crate) fn call(ws: &mut Ws, id: u64, method: &str, params: Value) -> Value {
     let req = json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
     ws.send(Message::Text(req.to_string().into())).unwrap();
     read(ws)

@@ -142,8 +142,15 @@ pub async fn register(state: &State, _: &Caller, p: RegisterParams) -> HResult<R
         .await
 }
 
+/// `agent.list`, each agent with its presence (the one rule every front
+/// end shows).
 pub async fn list(state: &State, _: &Caller, p: ListParams) -> HResult<ListResult> {
-    let agents = state.read(|r| Ok(query::agents(r, p.role.as_deref(), p.module.as_deref())?))?;
+    let (mut agents, open) = state.read(|r| {
+        Ok((query::agents(r, p.role.as_deref(), p.module.as_deref())?, query::agents_with_open_sessions(r)?))
+    })?;
+    for a in &mut agents {
+        a.presence = thrum_core::rules::presence(open.contains(&a.agent_id)).into();
+    }
     Ok(ListResult { agents })
 }
 
@@ -183,9 +190,20 @@ pub async fn list_context(state: &State, _: &Caller, p: ListContextParams) -> HR
         contexts.retain(|c| &c.branch == b);
     }
     if let Some(f) = &p.file {
-        contexts.retain(|c| {
-            c.changed_files.iter().chain(c.uncommitted_files.iter()).any(|x| x == f || x.ends_with(&format!("/{f}")))
-        });
+        // Who has the file: the one matching rule, and which files matched.
+        for c in &mut contexts {
+            let mut hits: Vec<String> = c
+                .changed_files
+                .iter()
+                .chain(c.uncommitted_files.iter())
+                .filter(|x| thrum_core::rules::file_matches(x, f))
+                .cloned()
+                .collect();
+            hits.sort();
+            hits.dedup();
+            c.matched_files = hits;
+        }
+        contexts.retain(|c| !c.matched_files.is_empty());
     }
     Ok(ListContextResult { contexts })
 }

@@ -11,7 +11,7 @@ use thrum_core::{Event, IdKind, Scope, new_id};
 use thrum_proto::methods::message::{
     DeleteByAgentParams, DeleteByScopeParams, DeleteCountResult, DeleteParams, DeleteResult, EditParams, EditResult,
     GetParams, GetResult, ListParams, ListResult, MAX_CONTENT, MarkReadParams, MarkReadResult, OutboxParams,
-    PurgeParams, PurgeResult, SendParams, SendResult, WaitParams, WaitResult,
+    PurgeParams, PurgeResult, ReplyParams, SendParams, SendResult, WaitParams, WaitResult,
 };
 use thrum_store::query::{self, ListQuery};
 
@@ -289,6 +289,39 @@ pub async fn send(state: &State, caller: &Caller, p: SendParams) -> HResult<Send
             Ok((vec![ev], r))
         })
         .await
+}
+
+/// `message.reply`: a send to the reply audience the core rule computes
+/// from the parent, then the parent marked read for the replier.
+pub async fn reply(state: &State, caller: &Caller, p: ReplyParams) -> HResult<SendResult> {
+    if p.reply_to.is_empty() {
+        return Err(bad_params("reply_to is required: the id of the message you reply to"));
+    }
+    let me = caller.resolve(p.caller_agent_id.as_deref())?;
+    let parent = state
+        .read(|r| Ok(query::message_detail(r, &p.reply_to)?))?
+        .ok_or_else(|| server(format!("message not found: {}", p.reply_to)))?;
+    let mentions = thrum_core::rules::reply_audience(&parent, &me, &p.mentions);
+    let sent = send(
+        state,
+        caller,
+        SendParams {
+            content: p.content,
+            message_id: p.message_id,
+            format: p.format,
+            reply_to: p.reply_to.clone(),
+            mentions,
+            caller_agent_id: Some(me.clone()),
+            ..Default::default()
+        },
+    )
+    .await?;
+    // Replying means you read it; a failure here does not undo the reply.
+    let read = MarkReadParams { message_ids: vec![p.reply_to], caller_agent_id: Some(me) };
+    if let Err(e) = mark_read(state, caller, read).await {
+        tracing::debug!(error = %e.0, "marking a replied-to message read failed");
+    }
+    Ok(sent)
 }
 
 pub async fn get(state: &State, _: &Caller, p: GetParams) -> HResult<GetResult> {

@@ -85,6 +85,7 @@ router! {
         sm::SetTask => session::set_task,
 
         mm::Send => message::send,
+        mm::Reply => message::reply,
         mm::Get => message::get,
         mm::List => message::list,
         mm::Outbox => message::outbox,

@@ -14,6 +14,12 @@ methods! {
     /// twice stores one message, so a retry after a dropped connection is
     /// safe.
     Send = "message.send", SendParams => SendResult, idempotent;
+    /// Ours: replies to a message. The daemon picks the audience (the
+    /// parent's, its author's, and any extra `mentions`), so the CLI, the
+    /// MCP tools and the web UI reply to the same people; the parent is
+    /// marked read for the replier. Idempotent like a send with its
+    /// client-chosen `message_id`.
+    Reply = "message.reply", ReplyParams => SendResult, idempotent;
     Get = "message.get", GetParams => GetResult, anonymous, idempotent;
     List = "message.list", ListParams => ListResult, anonymous, idempotent;
     /// Ours: what the caller sent, with each recipient's read state.
@@ -81,6 +87,26 @@ pub struct SendResult {
     pub audiences: Vec<Audience>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recipients: Vec<Recipient>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ReplyParams {
+    /// The message replied to.
+    #[serde(default)]
+    pub reply_to: String,
+    #[serde(default)]
+    pub content: String,
+    /// The reply's own id (`msg_` + ULID), chosen by the client so a retry
+    /// stores one reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub format: String,
+    /// Recipients beyond the parent's audience (`@name`, role or group).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_agent_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

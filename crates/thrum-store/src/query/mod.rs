@@ -58,6 +58,7 @@ fn agent_row(r: &Row<'_>) -> rusqlite::Result<AgentInfo> {
         hostname: r.get(8)?,
         worktree: r.get(9)?,
         origin_daemon: r.get(10)?,
+        presence: String::new(),
     })
 }
 
@@ -135,6 +136,13 @@ pub fn open_sessions(conn: &Connection, agent_id: &str) -> Result<Vec<String>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// The agents with an open session.
+pub fn agents_with_open_sessions(conn: &Connection) -> Result<std::collections::HashSet<String>> {
+    let mut st = conn.prepare_cached("SELECT DISTINCT agent_id FROM sessions WHERE ended_at = ''")?;
+    let rows = st.query_map([], |r| r.get::<_, String>(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 pub fn sessions(conn: &Connection, agent_id: Option<&str>, active_only: bool) -> Result<Vec<SessionInfo>> {
     let mut st = conn.prepare_cached(&format!(
         "SELECT {SESSION_COLS} FROM sessions s LEFT JOIN work_contexts w ON w.session_id = s.session_id
@@ -182,6 +190,7 @@ pub fn contexts(conn: &Connection, agent_id: Option<&str>) -> Result<Vec<Context
             task_updated_at: wc.task_updated_at,
             intent: wc.intent,
             intent_updated_at: wc.intent_updated_at,
+            matched_files: Vec::new(),
         });
     }
     Ok(out)
