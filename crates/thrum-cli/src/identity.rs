@@ -133,10 +133,12 @@ fn comm_of(pid: i64) -> String {
 /// The PID of the agent runtime we run under: the nearest ancestor whose
 /// name is a known runtime, else our parent.
 pub fn runtime_pid() -> i64 {
-    const RUNTIMES: &[&str] =
-        &["claude", "codex", "cursor", "cursor-agent", "gemini", "opencode", "auggie", "amp", "kiro-cli"];
     let anc = ancestor_pids();
-    anc.iter().copied().find(|p| RUNTIMES.contains(&comm_of(*p).as_str())).or_else(|| anc.first().copied()).unwrap_or(0)
+    anc.iter()
+        .copied()
+        .find(|p| crate::runtimes::is_runtime_process(&comm_of(*p)))
+        .or_else(|| anc.first().copied())
+        .unwrap_or(0)
 }
 
 /// Writes an identity file (0600, atomically).

@@ -4,8 +4,10 @@
 //! use, from the most to the least direct: an environment variable the
 //! runtime sets for the processes it starts (we are running inside it),
 //! a configuration file or folder (it has been used here), and its binary
-//! on PATH (it is installed). Adding a runtime is adding an entry here;
-//! nothing else matches on runtime names.
+//! on PATH (it is installed). Each entry also says how the runtime's
+//! processes are named (to find the agent's PID), where its MCP client
+//! configuration lives, and where its instructions go. Adding a runtime is
+//! adding an entry here; nothing else matches on runtime names.
 
 use std::path::{Path, PathBuf};
 
@@ -27,8 +29,23 @@ pub struct Runtime {
     /// A skill file (Claude Code format) installed by `init --skills`
     /// instead of the instruction block.
     pub skill: Option<&'static str>,
-    /// Whether `thrum setup mcp --runtime NAME` can configure it.
-    pub mcp: bool,
+    /// Where `thrum setup mcp --runtime NAME` configures its MCP client
+    /// (`None`: it cannot).
+    pub mcp: Option<McpConfig>,
+    /// Names its processes go by (`/proc/PID/comm`), to find the agent's
+    /// PID among our ancestors.
+    pub processes: &'static [&'static str],
+    /// Other names accepted for it on the command line.
+    pub aliases: &'static [&'static str],
+}
+
+/// Where a runtime reads its project MCP servers, and in what shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum McpConfig {
+    /// A JSON file with an `mcpServers` object (Claude Code, Cursor, Gemini).
+    Json(&'static str),
+    /// Codex's TOML (`[mcp_servers.thrum]`), in the user's home.
+    CodexToml,
 }
 
 pub const REGISTRY: &[Runtime] = &[
@@ -40,7 +57,9 @@ pub const REGISTRY: &[Runtime] = &[
         binaries: &["claude"],
         instructions: "CLAUDE.md",
         skill: Some(".claude/skills/thrum/SKILL.md"),
-        mcp: true,
+        mcp: Some(McpConfig::Json(".mcp.json")),
+        processes: &["claude"],
+        aliases: &["claude-code"],
     },
     Runtime {
         name: "codex",
@@ -50,7 +69,9 @@ pub const REGISTRY: &[Runtime] = &[
         binaries: &["codex"],
         instructions: "AGENTS.md",
         skill: None,
-        mcp: true,
+        mcp: Some(McpConfig::CodexToml),
+        processes: &["codex"],
+        aliases: &[],
     },
     Runtime {
         name: "cursor",
@@ -60,7 +81,9 @@ pub const REGISTRY: &[Runtime] = &[
         binaries: &["agent", "cursor-agent"],
         instructions: ".cursor/rules/thrum.mdc",
         skill: None,
-        mcp: true,
+        mcp: Some(McpConfig::Json(".cursor/mcp.json")),
+        processes: &["cursor", "cursor-agent"],
+        aliases: &[],
     },
     Runtime {
         name: "gemini",
@@ -70,7 +93,9 @@ pub const REGISTRY: &[Runtime] = &[
         binaries: &["gemini"],
         instructions: "GEMINI.md",
         skill: None,
-        mcp: true,
+        mcp: Some(McpConfig::Json(".gemini/settings.json")),
+        processes: &["gemini"],
+        aliases: &[],
     },
     Runtime {
         name: "opencode",
@@ -80,7 +105,9 @@ pub const REGISTRY: &[Runtime] = &[
         binaries: &["opencode"],
         instructions: "AGENTS.md",
         skill: None,
-        mcp: false,
+        mcp: None,
+        processes: &["opencode"],
+        aliases: &[],
     },
     Runtime {
         name: "auggie",
@@ -90,7 +117,9 @@ pub const REGISTRY: &[Runtime] = &[
         binaries: &["auggie"],
         instructions: "AGENTS.md",
         skill: None,
-        mcp: false,
+        mcp: None,
+        processes: &["auggie"],
+        aliases: &[],
     },
     Runtime {
         name: "amp",
@@ -100,7 +129,9 @@ pub const REGISTRY: &[Runtime] = &[
         binaries: &["amp"],
         instructions: "AGENTS.md",
         skill: None,
-        mcp: false,
+        mcp: None,
+        processes: &["amp"],
+        aliases: &[],
     },
     Runtime {
         name: "kiro-cli",
@@ -110,7 +141,9 @@ pub const REGISTRY: &[Runtime] = &[
         binaries: &["kiro-cli"],
         instructions: ".kiro/steering/thrum.md",
         skill: None,
-        mcp: false,
+        mcp: None,
+        processes: &["kiro-cli"],
+        aliases: &[],
     },
     Runtime {
         name: "cli-only",
@@ -120,15 +153,29 @@ pub const REGISTRY: &[Runtime] = &[
         binaries: &[],
         instructions: "AGENTS.md",
         skill: None,
-        mcp: false,
+        mcp: None,
+        processes: &[],
+        aliases: &[],
     },
 ];
 
 /// The fallback when nothing is configured or detected.
 pub const DEFAULT: &str = "claude";
 
+/// The runtime called `name` (or one of its aliases).
 pub fn get(name: &str) -> Option<&'static Runtime> {
-    REGISTRY.iter().find(|r| r.name == name)
+    REGISTRY.iter().find(|r| r.name == name || r.aliases.contains(&name))
+}
+
+/// The runtimes whose MCP client `thrum setup mcp` configures, for help
+/// and error texts.
+pub fn with_mcp() -> String {
+    REGISTRY.iter().filter(|r| r.mcp.is_some()).map(|r| r.name).collect::<Vec<_>>().join(", ")
+}
+
+/// Whether a process name is one of a runtime's.
+pub fn is_runtime_process(comm: &str) -> bool {
+    REGISTRY.iter().any(|r| r.processes.contains(&comm))
 }
 
 /// The one-line error for an unknown runtime name.
@@ -241,5 +288,8 @@ mod tests {
         assert_eq!(probe.detect(get("claude").unwrap_or_else(|| panic!())).tier(), "env");
         assert_eq!(probe.current().map(|r| r.name), Some("claude"));
         assert!(unknown("vim").contains("claude, codex"));
+        assert_eq!(get("claude-code").map(|r| r.name), Some("claude"));
+        assert_eq!(with_mcp(), "claude, codex, cursor, gemini");
+        assert!(is_runtime_process("cursor-agent") && !is_runtime_process("bash"));
     }
 }

@@ -71,7 +71,7 @@ pub enum SetupCmd {
 pub struct SetupMcpArgs {
     /// claude (.mcp.json), cursor (.cursor/mcp.json), gemini
     /// (.gemini/settings.json) or codex (~/.codex/config.toml).
-    #[arg(long, default_value = "claude")]
+    #[arg(long, default_value = crate::runtimes::DEFAULT)]
     pub runtime: String,
     /// Pin the server to this agent (--agent-id); default: resolved at start.
     #[arg(long)]

@@ -9,28 +9,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, anyhow, bail};
 use serde_json::{Value, json};
 
-/// Where a runtime reads its project MCP servers, and in what shape.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target {
-    /// A JSON file with an `mcpServers` object (Claude Code, Cursor, Gemini).
-    Json(&'static str),
-    /// Codex's TOML (`[mcp_servers.thrum]`), in the user's home.
-    CodexToml,
-}
+pub use crate::runtimes::McpConfig as Target;
 
-/// The config file of each runtime we know (`None`: it has no MCP config).
+/// The MCP config file of a runtime, from the registry (`None`: it has no
+/// MCP config, or no such runtime).
 pub fn target(runtime: &str) -> Option<Target> {
-    match runtime {
-        "claude" | "claude-code" => Some(Target::Json(".mcp.json")),
-        "cursor" => Some(Target::Json(".cursor/mcp.json")),
-        "gemini" => Some(Target::Json(".gemini/settings.json")),
-        "codex" => Some(Target::CodexToml),
-        _ => None,
-    }
+    crate::runtimes::get(runtime).and_then(|r| r.mcp)
 }
-
-/// Runtimes `target` knows, for error messages.
-pub const KNOWN: &str = "claude, cursor, gemini, codex";
 
 /// The server entry: `thrum mcp serve`, pinned to an agent when given.
 pub fn entry(agent: Option<&str>) -> Value {
@@ -117,8 +102,9 @@ pub struct Outcome {
 /// Writes (or, with `dry_run`, shows) the configuration for `runtime`.
 /// Project files go under `root`; Codex's under `home`.
 pub fn apply(runtime: &str, agent: Option<&str>, root: &Path, home: &Path, dry_run: bool) -> Result<Outcome> {
-    let t = target(runtime)
-        .ok_or_else(|| anyhow!("no MCP configuration is known for runtime {runtime:?}; use one of: {KNOWN}"))?;
+    let t = target(runtime).ok_or_else(|| {
+        anyhow!("no MCP configuration is known for runtime {runtime:?}; use one of: {}", crate::runtimes::with_mcp())
+    })?;
     let e = entry(agent);
     let path: PathBuf = match t {
         Target::Json(rel) => root.join(rel),

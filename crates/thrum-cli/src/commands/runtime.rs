@@ -47,7 +47,7 @@ pub fn run(ctx: &mut Ctx, cmd: RuntimeCmd) -> Result<u8> {
                 .zip(&found)
                 .map(|(r, ev)| {
                     json!({ "name": r.name, "label": r.label, "default": r.name == default,
-                            "detected": ev.tier(), "evidence": ev, "mcp": r.mcp, "instructions": r.instructions })
+                            "detected": ev.tier(), "evidence": ev, "mcp": r.mcp.is_some(), "instructions": r.instructions })
                 })
                 .collect();
             if out.json {
@@ -79,7 +79,7 @@ pub fn run(ctx: &mut Ctx, cmd: RuntimeCmd) -> Result<u8> {
             let ev = probe.detect(r);
             let v = json!({
                 "name": r.name, "label": r.label, "env": r.env, "config": r.config, "binaries": r.binaries,
-                "instructions": r.instructions, "skill": r.skill, "mcp": r.mcp,
+                "instructions": r.instructions, "skill": r.skill, "mcp": r.mcp.is_some(),
                 "detected": ev.tier(), "evidence": ev,
             });
             if out.json {
@@ -97,7 +97,7 @@ pub fn run(ctx: &mut Ctx, cmd: RuntimeCmd) -> Result<u8> {
             }
             out.line(format!(
                 "  MCP setup:    {}",
-                if r.mcp { "thrum setup mcp --runtime NAME" } else { "not supported" }
+                if r.mcp.is_some() { "thrum setup mcp --runtime NAME" } else { "not supported" }
             ));
         }
         RuntimeCmd::SetDefault { name } => {

@@ -74,7 +74,7 @@ fn mcp_client_configuration_is_merged_not_clobbered() {
 
     // Unknown runtimes are named; codex goes to ~/.codex/config.toml.
     let (_, err) = env.fail(None, &["setup", "mcp", "--runtime", "emacs"]);
-    assert!(err.contains("emacs") && err.contains("claude, cursor, gemini, codex"), "{err}");
+    assert!(err.contains("emacs") && err.contains("claude, codex, cursor, gemini"), "{err}");
     env.ok(None, &["setup", "mcp", "--runtime", "codex"]);
     let toml = std::fs::read_to_string(env.home().join(".codex/config.toml")).unwrap();
     assert!(toml.contains("[mcp_servers.thrum]") && toml.contains(r#"args = ["mcp", "serve"]"#), "{toml}");
