@@ -148,6 +148,8 @@ pub enum Command {
 pub enum ConfigCmd {
     /// Every setting's effective value and its source (flag, env, .env, file, default).
     Show(commands::config::ShowArgs),
+    /// One setting's effective value (with --json, also its source).
+    Get(commands::config::GetArgs),
 }
 
 /// Parses arguments, runs the command, and returns the exit code:

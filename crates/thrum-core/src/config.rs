@@ -64,11 +64,6 @@ impl Config {
         s.push('\n');
         s
     }
-
-    /// The daemon log level, defaulting to info.
-    pub fn log_level(&self) -> &str {
-        self.daemon.log_level.as_deref().unwrap_or("info")
-    }
 }
 
 #[cfg(test)]

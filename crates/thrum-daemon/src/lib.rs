@@ -35,6 +35,7 @@ use std::time::Duration;
 
 use thrum_core::Layout;
 use thrum_core::config::{Config, DaemonIdentity};
+use thrum_core::settings::DaemonSettings;
 use thrum_store::Store;
 use tokio::sync::{broadcast, mpsc, watch};
 
@@ -151,37 +152,20 @@ fn merge_rescued(saved: &Path, dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Whether local-only mode is on: flag > `THRUM_LOCAL` > config > off.
-pub fn local_only(flag: Option<bool>, cfg: &Config) -> bool {
-    if let Some(f) = flag {
-        return f;
-    }
-    if let Ok(v) = thrum_core::env::var("THRUM_LOCAL")
-        && !v.is_empty()
-    {
-        return !matches!(v.as_str(), "0" | "false" | "no");
-    }
-    cfg.daemon.local_only.unwrap_or(false)
+/// The daemon's settings: the `--local` flag, then the environment,
+/// config.json and the defaults ([`thrum_core::settings`]).
+pub fn settings(cfg: &Config, local: Option<bool>) -> DaemonSettings {
+    DaemonSettings::resolve(&serde_json::to_value(cfg).unwrap_or_default(), local)
 }
 
-/// The sync loop's timing: `daemon.sync_interval` seconds (default 60,
-/// `THRUM_SYNC_INTERVAL`), a debounce after local writes of
-/// `daemon.sync_debounce_ms` (default 1000, `THRUM_SYNC_DEBOUNCE_MS`), and
-/// a cheap remote check every `daemon.sync_remote_poll_ms` (default 2000,
-/// `THRUM_SYNC_REMOTE_POLL_MS`; 0 disables it).
-fn sync_timing(cfg: &Config) -> sync::Timing {
-    let env = |k: &str| thrum_core::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
-    let interval = env("THRUM_SYNC_INTERVAL").or(cfg.daemon.sync_interval).filter(|s| *s > 0).unwrap_or(60);
-    let debounce = env("THRUM_SYNC_DEBOUNCE_MS")
-        .or_else(|| cfg.daemon.other.get("sync_debounce_ms").and_then(|v| v.as_u64()))
-        .unwrap_or(1000);
-    let remote_poll = env("THRUM_SYNC_REMOTE_POLL_MS")
-        .or_else(|| cfg.daemon.other.get("sync_remote_poll_ms").and_then(|v| v.as_u64()))
-        .unwrap_or(2000);
+/// The sync loop's timing: `daemon.sync_interval` seconds, a debounce after
+/// local writes of `daemon.sync_debounce_ms`, and a cheap remote check every
+/// `daemon.sync_remote_poll_ms` (0 turns it off).
+fn sync_timing(s: &DaemonSettings) -> sync::Timing {
     sync::Timing {
-        interval: Duration::from_secs(interval),
-        debounce: Duration::from_millis(debounce),
-        remote_poll: Duration::from_millis(remote_poll),
+        interval: Duration::from_secs(s.sync_interval_s),
+        debounce: Duration::from_millis(s.sync_debounce_ms),
+        remote_poll: Duration::from_millis(s.sync_remote_poll_ms),
     }
 }
 
@@ -206,7 +190,8 @@ fn run_inner(layout: &Layout, local: Option<bool>, mut ready: Option<ReadyFn>) -
     std::fs::create_dir_all(&var).map_err(|e| fail(&mut ready, DaemonError::io(&var, e)))?;
     let _ = std::fs::set_permissions(&var, std::fs::Permissions::from_mode(0o700));
     let cfg = load_config(layout).map_err(|e| fail(&mut ready, e))?;
-    if let Err(e) = logging::init(&layout.log_file(), cfg.log_level()) {
+    let settings = settings(&cfg, local);
+    if let Err(e) = logging::init(&layout.log_file(), &settings.log_level) {
         return Err(fail(&mut ready, DaemonError::io(layout.log_file(), e)));
     }
     let repo_root = layout.repo_root();
@@ -221,7 +206,7 @@ fn run_inner(layout: &Layout, local: Option<bool>, mut ready: Option<ReadyFn>) -
     let ownership = lifecycle::Ownership::acquire(&layout.lock_file(), &layout.pid_file(), &info)
         .map_err(|e| fail(&mut ready, e))?;
     let identity = bootstrap_identity(layout, &repo_root).map_err(|e| fail(&mut ready, e))?;
-    let local_only = local_only(local, &cfg);
+    let local_only = settings.local_only;
     let dir = thrum_git::sync_branch::log_dir(layout, &repo_root);
     ensure_sync_worktree(&repo_root, &dir);
     if legacy::pending(layout) {
@@ -267,12 +252,11 @@ fn run_inner(layout: &Layout, local: Option<bool>, mut ready: Option<ReadyFn>) -
     let (feed, _) = broadcast::channel(4096);
     let (writer, writer_thread) = writer::Writer::start(store, feed.clone());
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let timing = sync_timing(&cfg);
+    let timing = sync_timing(&settings);
     let remote = thrum_git::sync::origin_url(&thrum_git::Git::new(&repo_root));
     let (sync_handle, sync_rx) = sync::handle(local_only, remote, timing);
     let (gitwatch, git_requests) = gitwatch::channel();
-    let merge_target =
-        cfg.other.get("orchestration").and_then(|o| o.get("merge_target")).and_then(|t| t.as_str()).map(str::to_string);
+    let merge_target = settings.merge_target.clone();
     let state = Arc::new(state::DaemonState::new(
         layout.clone(),
         repo_root.clone(),
@@ -289,7 +273,7 @@ fn run_inner(layout: &Layout, local: Option<bool>, mut ready: Option<ReadyFn>) -
     ));
     let served = rt.block_on(async {
         let listener = bind_socket(&socket)?;
-        let (http, port) = bind_http(&cfg).await?;
+        let (http, port) = bind_http(&settings).await?;
         let port_file = layout.var_dir().join("ws.port");
         lifecycle::write_private(&port_file, format!("{port}\n").as_bytes())?;
         state.set_ws_port(port);
@@ -334,14 +318,8 @@ fn run_inner(layout: &Layout, local: Option<bool>, mut ready: Option<ReadyFn>) -
 /// Binds the HTTP/WebSocket port on loopback: `THRUM_WS_PORT`, else
 /// `daemon.ws_port`, else 9999; "auto" (or a port already taken) picks a
 /// free one, so several repositories can run side by side.
-async fn bind_http(cfg: &Config) -> Result<(tokio::net::TcpListener, u16), DaemonError> {
-    let wanted = thrum_core::env::var("THRUM_WS_PORT")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .or_else(|| {
-            cfg.daemon.ws_port.as_ref().map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
-        })
-        .unwrap_or_else(|| "9999".into());
+async fn bind_http(settings: &DaemonSettings) -> Result<(tokio::net::TcpListener, u16), DaemonError> {
+    let wanted = settings.ws_port.clone();
     let port: u16 = if wanted == "auto" { 0 } else { wanted.trim().parse().unwrap_or(0) };
     let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
         Ok(l) => l,

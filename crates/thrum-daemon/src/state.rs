@@ -71,11 +71,8 @@ impl DaemonState {
         let subscriptions = Subscriptions::load(layout.var_dir().join("subscriptions.json"));
         let mut warnings = warnings;
         let peers = load_peers(&layout, &mut warnings);
-        let pairing_code_length = std::fs::read_to_string(layout.thrum_dir.join("config.json"))
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|v| v["peers"]["pairing_code_length"].as_u64())
-            .map_or(16, |n| n as usize);
+        let pairing_code_length =
+            crate::settings(&crate::load_config(&layout).unwrap_or_default(), None).pairing_code_length;
         DaemonState {
             layout,
             repo_root,

@@ -53,42 +53,27 @@ pub fn edit(ctx: &mut Ctx, f: impl FnOnce(&mut Value)) -> Result<()> {
     thrum_core::fs::write_private(&path, text.as_bytes()).map_err(|e| anyhow!("{e}"))
 }
 
-/// One setting: its config key, the variable that overrides it, and its
-/// default.
-struct Key {
-    key: &'static str,
-    env: Option<&'static str>,
-    default: Value,
-    about: &'static str,
-}
-
-fn keys() -> Vec<Key> {
-    let k = |key, env, default, about| Key { key, env, default, about };
-    vec![
-        k("daemon.local_only", Some("THRUM_LOCAL"), json!(false), "never push or fetch the a-sync branch"),
-        k("daemon.sync_interval", Some("THRUM_SYNC_INTERVAL"), json!(60), "seconds between git syncs"),
-        k("daemon.ws_port", Some("THRUM_WS_PORT"), json!("9999"), "HTTP/WebSocket port, or \"auto\""),
-        k("daemon.log_level", None, json!("info"), "debug, info, warn or error"),
-        k("daemon.single_agent_mode", None, json!(false), "one agent here: messaging instructions are left out"),
-        k("runtime.primary", None, json!(crate::runtimes::DEFAULT), "default runtime preset"),
-        k("peers.pairing_code_length", None, json!(16), "digits in a pairing code"),
-        k(
-            "orchestration.merge_target",
-            None,
-            json!("(remote default branch, else main)"),
-            "branch work is compared with",
-        ),
-        k(
-            "identity.name",
-            Some("THRUM_NAME"),
-            json!("(resolved from .thrum/identities)"),
-            "which identity file to use",
-        ),
-        k("identity.role", Some("THRUM_ROLE"), Value::Null, "role override"),
-        k("identity.module", Some("THRUM_MODULE"), Value::Null, "module override"),
-        k("repo", Some("THRUM_HOME"), json!("(current directory)"), "repository to act on"),
-        k("hints", Some("THRUM_NO_HINTS"), json!("on"), "CLI hints (set THRUM_NO_HINTS=1 to turn off)"),
-    ]
+/// One row of `config show` / `config get`: a declared setting's
+/// effective value and its source (flag, env, .env, file, default).
+fn row(ctx: &Ctx, config: &Value, s: &thrum_core::settings::Setting) -> Value {
+    let flag = match s.key {
+        "identity.role" => ctx.role.clone().filter(|_| thrum_core::env::source("THRUM_ROLE").is_none()),
+        "identity.module" => ctx.module.clone().filter(|_| thrum_core::env::source("THRUM_MODULE").is_none()),
+        _ => None,
+    };
+    let (value, source) = match flag {
+        Some(f) => (json!(f), "flag".to_string()),
+        None => {
+            let r = s.resolve(config);
+            let value = match (s.key, &r.value) {
+                // The runtime registry (not the settings) knows the default runtime.
+                ("runtime.primary", Value::Null) => json!(crate::runtimes::DEFAULT),
+                _ => r.value,
+            };
+            (value, r.source.to_string())
+        }
+    };
+    json!({ "key": s.key, "value": value, "source": source, "env": s.env, "description": s.about })
 }
 
 #[derive(Debug, Args)]
@@ -98,40 +83,51 @@ pub fn show(ctx: &mut Ctx, _a: ShowArgs) -> Result<u8> {
     let out = ctx.out;
     let path = config_path(ctx)?;
     let config = read_config(ctx)?;
-    let mut rows = Vec::new();
-    for k in keys() {
-        let flag = match k.key {
-            "identity.role" => ctx.role.clone().filter(|_| thrum_core::env::source("THRUM_ROLE").is_none()),
-            "identity.module" => ctx.module.clone().filter(|_| thrum_core::env::source("THRUM_MODULE").is_none()),
-            _ => None,
-        };
-        let (value, source) = if let Some(f) = flag {
-            (json!(f), "flag".to_string())
-        } else if let Some((v, src)) =
-            k.env.and_then(|e| thrum_core::env::var(e).ok().filter(|v| !v.is_empty()).map(|v| (v, e)))
-        {
-            let from = thrum_core::env::source(src).unwrap_or_default();
-            let source = if from == "env" { format!("env ({src})") } else { format!("{from} ({src})") };
-            (json!(v), source)
-        } else if let Some(v) = lookup(&config, k.key) {
-            (v, "file".to_string())
-        } else {
-            (k.default.clone(), "default".to_string())
-        };
-        rows.push(json!({ "key": k.key, "value": value, "source": source, "env": k.env, "description": k.about }));
-    }
+    let rows: Vec<Value> = thrum_core::settings::SETTINGS.iter().map(|s| row(ctx, &config, s)).collect();
     if out.json {
         out.json(&json!({ "config_file": path, "keys": rows }));
         return Ok(0);
     }
     out.line(format!("Configuration ({}):", path.display()));
     for r in &rows {
-        let v = match &r["value"] {
-            Value::String(s) => s.clone(),
-            Value::Null => "-".into(),
-            other => other.to_string(),
-        };
-        out.line(format!("  {:<28} {:<36} {}", r["key"].as_str().unwrap_or(""), v, r["source"].as_str().unwrap_or("")));
+        out.line(format!(
+            "  {:<28} {:<36} {}",
+            r["key"].as_str().unwrap_or(""),
+            shown(&r["value"]),
+            r["source"].as_str().unwrap_or("")
+        ));
+    }
+    Ok(0)
+}
+
+fn shown(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// A setting's key, e.g. daemon.sync_interval (see `thrum config show`).
+    pub key: String,
+}
+
+/// `thrum config get KEY`: one setting's effective value (and, with
+/// --json, its source).
+pub fn get(ctx: &mut Ctx, a: GetArgs) -> Result<u8> {
+    let out = ctx.out;
+    let Some(s) = thrum_core::settings::find(&a.key) else {
+        let keys: Vec<&str> = thrum_core::settings::SETTINGS.iter().map(|s| s.key).collect();
+        bail!("unknown setting {:?}: use one of {}", a.key, keys.join(", "));
+    };
+    let config = read_config(ctx)?;
+    let r = row(ctx, &config, s);
+    if out.json {
+        out.json(&r);
+    } else {
+        out.line(shown(&r["value"]));
     }
     Ok(0)
 }

@@ -300,6 +300,20 @@ fn config_show_reports_sources_and_dotenv_files_fill_in_thrum_settings() {
     assert_eq!(key("daemon.local_only")["source"], "default");
     let text = env.ok(None, &["config", "show"]);
     assert!(text.contains("daemon.sync_interval") && text.contains("42"), "{text}");
+    // Every setting the daemon reads is listed, and `config get` gives the
+    // same value and source as `config show` for each.
+    let keys: Vec<Value> = v["keys"].as_array().unwrap().clone();
+    for k in ["daemon.sync_debounce_ms", "daemon.sync_remote_poll_ms", "daemon.peer_port", "daemon.ws_port"] {
+        assert!(keys.iter().any(|r| r["key"] == k), "config show lacks {k}");
+    }
+    for r in &keys {
+        let k = r["key"].as_str().unwrap();
+        let got = env.json(None, &["config", "get", k, "--role", "planner"]);
+        assert_eq!(&got, r, "config get {k}");
+    }
+    assert_eq!(env.ok(None, &["config", "get", "daemon.sync_interval"]).trim(), "42");
+    let (_, err) = env.fail(None, &["config", "get", "daemon.nope"]);
+    assert!(err.contains("unknown setting") && err.contains("daemon.sync_interval"), "{err}");
 }
 
 #[test]

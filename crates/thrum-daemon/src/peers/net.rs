@@ -73,19 +73,10 @@ pub async fn ensure(state: &State) -> HResult<u16> {
 }
 
 /// `daemon.peer_port` when it names a port ("auto" or nothing: None), else
-/// `THRUM_TS_PORT` (the original's Tailscale listener port setting).
+/// `THRUM_TS_PORT` (the original's Tailscale listener port setting); read
+/// afresh, so a changed config applies at the next listen.
 fn configured_port(state: &State) -> Option<u16> {
-    config_port(state).or_else(|| thrum_core::env::var("THRUM_TS_PORT").ok().and_then(|p| p.trim().parse().ok()))
-}
-
-fn config_port(state: &State) -> Option<u16> {
-    let text = std::fs::read_to_string(state.layout.thrum_dir.join("config.json")).ok()?;
-    let v: Value = serde_json::from_str(&text).ok()?;
-    match &v["daemon"]["peer_port"] {
-        Value::Number(n) => n.as_u64().and_then(|n| u16::try_from(n).ok()),
-        Value::String(s) => s.parse().ok(),
-        _ => None,
-    }
+    crate::settings(&crate::load_config(&state.layout).unwrap_or_default(), None).peer_port
 }
 
 async fn accept_loop(state: State, listener: TcpListener, key: StaticKey) {
