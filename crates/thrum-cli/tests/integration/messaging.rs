@@ -195,16 +195,17 @@ fn wait_returns_quickly_on_arrival_and_times_out_with_exit_1() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("NO_MESSAGES_TIMEOUT"));
     assert!(start.elapsed() < Duration::from_secs(5));
 
+    // --after covers the send whether the waiter connects before or after
+    // it, so there is no race to sleep over.
     let waiter = env
-        .thrum(&["wait", "--timeout", "20s", "--json"])
+        .thrum(&["wait", "--timeout", "20s", "--after", "-1m", "--json"])
         .env("THRUM_NAME", "bob")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let waiter = std::sync::Arc::new(std::sync::Mutex::new(Some(waiter)));
-    // Give the waiter time to connect, then send; it must wake promptly.
-    std::thread::sleep(Duration::from_millis(300));
+    // Send; the waiter must wake promptly.
     let sent_at = Instant::now();
     env.ok(Some("alice"), &["send", "wake up", "--to", "@bob"]);
     let child = waiter.lock().unwrap().take().unwrap();

@@ -122,10 +122,11 @@ fn wrong_codes_lock_the_pairing_and_codes_expire() {
     assert!(peers(&a).is_empty() && peers(&b).is_empty());
 
     // Expiry (shortened for the test).
-    let out = a.thrum(&["daemon", "restart"]).env("THRUM_PAIRING_TTL_MS", "300").output().unwrap();
+    // A code that lasts 1 ms has expired by the time another process can
+    // use it (no sleep needed).
+    let out = a.thrum(&["daemon", "restart"]).env("THRUM_PAIRING_TTL_MS", "1").output().unwrap();
     assert!(out.status.success());
     let (add, code) = start_add(&a, "alpha");
-    std::thread::sleep(std::time::Duration::from_millis(600));
     let (_, err) = b.fail(None, &["peer", "join", "--type", "local", "--peercode", &code, "--repo-path", repo]);
     assert!(err.contains("expired"), "{err}");
     let out = add.wait_with_output().unwrap();
@@ -302,7 +303,9 @@ fn a_peer_that_was_killed_gets_everything_once_when_back() {
     }
     a.ok(Some("alice"), &["send", "after rebuild", "--to", "@repo:bob"]);
     wait_for("the message after the rebuild", || unread(&b, "bob").len() == 8);
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    // Everything queued for b has been pulled (b asked past it): anything
+    // that could arrive twice has arrived.
+    wait_for("nothing pending", || peers(&a)[0]["pending"] == 0);
     assert_eq!(unread(&b, "bob").len(), 8, "nothing arrives twice");
 }
 
@@ -492,8 +495,8 @@ fn network_peers_in_two_namespaces_survive_a_cut_link() {
     }
     b.ok(Some("bob"), &["send", "from the other side", "--to", "@alpha:alice"]);
     wait_for("the cut to be noticed", || peers(&a)[0]["status"] == "unreachable");
+    // The three are still pending on a's side: b has not pulled them.
     assert!(peers(&a)[0]["pending"].as_i64().unwrap_or(0) >= 3);
-    std::thread::sleep(std::time::Duration::from_millis(300));
     assert_eq!(unread(&b, "bob").len(), 1, "nothing crosses a cut link");
 
     net.link(true);
@@ -563,7 +566,9 @@ fn three_daemons_local_and_network_share_a_group() {
         unread(&b, "bob").iter().any(|m| m["body"]["content"] == "news for all")
             && unread(&c, "carol").iter().any(|m| m["body"]["content"] == "news for all")
     });
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // Both peers pulled everything queued for them: had the local news
+    // been queued, it would have arrived by now.
+    wait_for("nothing pending", || peers(&a).iter().all(|p| p["pending"] == 0));
     assert!(!unread(&b, "bob").iter().any(|m| m["body"]["content"] == "local news"));
     assert!(!unread(&c, "carol").iter().any(|m| m["body"]["content"] == "local news"));
 }
@@ -653,7 +658,8 @@ fn a_peer_killed_mid_stream_converges_without_loss_or_duplicates() {
     sender.join().unwrap();
     // bob's daemon comes back (any command starts it) and catches up.
     wait_for("every message", || unread(&b, "bob").len() >= N);
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // b pulled everything a queued: a duplicate would be here by now.
+    wait_for("nothing pending", || peers(&a)[0]["pending"] == 0);
     let got = unread(&b, "bob");
     let mut texts: Vec<String> = got.iter().map(|m| m["body"]["content"].as_str().unwrap().to_string()).collect();
     texts.sort();

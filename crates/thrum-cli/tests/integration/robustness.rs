@@ -58,6 +58,8 @@ fn acknowledged_sends_survive_sigkill_with_concurrent_senders() {
         })
         .collect();
     // Kill the daemon twice while they send; auto-start brings it back.
+    // (Not a wait for a condition: the kills are spaced out so the senders
+    // get some sends through between them.)
     for _ in 0..2 {
         std::thread::sleep(Duration::from_millis(900));
         env.kill_daemon();

@@ -424,6 +424,8 @@ fn a_daemon_killed_mid_sync_recovers_without_loss_or_duplicates() {
     sync(&env, &b);
     // Start a cycle and kill the daemon while it may be merging.
     env.ok(None, &["sync", "force"]);
+    // Not a wait for a condition: a pause that lets the cycle get going,
+    // so the kill lands mid-cycle more often than not.
     std::thread::sleep(Duration::from_millis(30));
     env.kill_daemon();
     let s = sync(&env, &a);
