@@ -9,6 +9,7 @@ mod daemon;
 mod frontends;
 mod identity;
 mod init;
+mod json_shapes;
 mod legacy;
 mod mcp;
 mod messaging;
