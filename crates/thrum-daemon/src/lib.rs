@@ -361,3 +361,43 @@ async fn wait_for_signal() {
         _ = int.recv() => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Storage stays behind the store: no SQL statement is written in the
+    /// daemon (every query and statement is a named thrum-store function).
+    #[test]
+    fn the_daemon_writes_no_sql() {
+        fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    files(&p, out);
+                } else if p.extension().is_some_and(|x| x == "rs") {
+                    out.push(p);
+                }
+            }
+        }
+        let mut all = Vec::new();
+        files(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut all);
+        assert!(all.len() > 20, "found only {} source files", all.len());
+        // Spelled in pieces, so this file does not match itself.
+        let sql = [
+            concat!("prepare", "_cached("),
+            concat!(".exe", "cute("),
+            concat!("query", "_row("),
+            concat!("\"SEL", "ECT "),
+            concat!("\"UPD", "ATE "),
+            concat!("\"DEL", "ETE "),
+            concat!("\"INS", "ERT "),
+        ];
+        for f in all {
+            let text = std::fs::read_to_string(&f).unwrap_or_default();
+            for (n, line) in text.lines().enumerate() {
+                if let Some(s) = sql.iter().find(|s| line.contains(**s)) {
+                    panic!("{}:{}: {s} in the daemon; add a thrum-store function instead", f.display(), n + 1);
+                }
+            }
+        }
+    }
+}

@@ -343,13 +343,11 @@ async fn pull_from(state: &State, peer: &Peer) -> Result<usize, LinkError> {
             .writer
             .submit(move |c| {
                 let mut fresh = Vec::with_capacity(events.len());
-                let mut known = c.prepare_cached("SELECT 1 FROM events WHERE event_id = ?1")?;
                 for ev in events {
-                    if !known.exists([ev.event_id()])? {
+                    if !thrum_store::query::has_event(c, ev.event_id())? {
                         fresh.push(ev);
                     }
                 }
-                drop(known);
                 feed::set_pulled(c, &prefix, &epoch, next, &thrum_core::time::now_rfc3339())?;
                 let n = fresh.len();
                 Ok((fresh, n))

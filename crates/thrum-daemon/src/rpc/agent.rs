@@ -267,8 +267,7 @@ pub async fn cleanup(state: &State, _: &Caller, p: CleanupParams) -> HResult<Cle
             } else {
                 format!("not seen in {days} days")
             };
-            let count: i64 =
-                r.query_row("SELECT COUNT(*) FROM messages WHERE agent_id = ?1", [&a.agent_id], |x| x.get(0))?;
+            let count = query::messages_from_count(r, &a.agent_id)?;
             out.push(Orphan {
                 agent_id: a.agent_id,
                 role: a.role,

@@ -112,8 +112,7 @@ fn resolve_audience(
             };
             // Configured proxies, and anyone of that peer who wrote to us
             // (so a reply always finds its way back).
-            let known = peer.remote_agents.iter().any(|a| a == name)
-                || c.prepare_cached("SELECT 1 FROM messages WHERE agent_id = ?1 LIMIT 1")?.exists([t])?;
+            let known = peer.remote_agents.iter().any(|a| a == name) || query::has_messages_from(c, t)?;
             if !known {
                 return Err(server(format!(
                     "unknown recipient: @{t} — make it addressable with `thrum peer configure {} add-agent {name}`",
@@ -253,7 +252,8 @@ pub async fn send(state: &State, caller: &Caller, p: SendParams) -> HResult<Send
             };
             let mut thread_id = String::new();
             if !p.reply_to.is_empty() {
-                let (_, _, parent_thread) = query::message_head(c, &p.reply_to)?
+                let parent_thread = query::message_head(c, &p.reply_to)?
+                    .map(|h| h.thread_id)
                     .ok_or_else(|| server(format!("reply_to message not found: {}", p.reply_to)))?;
                 thread_id = if parent_thread.is_empty() { new_id(IdKind::Thread) } else { parent_thread };
                 push_unique(&mut refs, Scope::new("reply_to", p.reply_to.as_str()));
@@ -487,7 +487,7 @@ pub async fn delete(state: &State, caller: &Caller, p: DeleteParams) -> HResult<
     state
         .writer
         .submit(move |c| {
-            let (author, deleted, _) = query::message_head(c, &p.message_id)?
+            let query::MessageHead { author, deleted, .. } = query::message_head(c, &p.message_id)?
                 .ok_or_else(|| server(format!("message not found: {}", p.message_id)))?;
             if deleted {
                 return Err(server("message already deleted"));
@@ -680,7 +680,7 @@ pub async fn purge(state: &State, _: &Caller, p: PurgeParams) -> HResult<PurgeRe
     state
         .writer
         .exclusive(move |store| {
-            let (messages, sessions, events) = query::count_before(store.db(), &cutoff)?;
+            let query::PurgeCounts { messages, sessions, events } = query::count_before(store.db(), &cutoff)?;
             let mut files = BTreeSet::new();
             for (shard, e) in store.all_events()? {
                 if thrum_store::purged(&e, &cutoff) {

@@ -140,9 +140,7 @@ pub async fn heartbeat(state: &State, _: &Caller, p: HeartbeatParams) -> HResult
         .submit(move |c| {
             let (agent_id, mut wc) = active_context(c, &p.session_id)?;
             let now = thrum_core::time::now_rfc3339();
-            // Presence is local state: it is not worth an event per beat.
-            c.execute("UPDATE sessions SET last_seen_at = ?2 WHERE session_id = ?1", [&p.session_id, &now])?;
-            c.execute("UPDATE agents SET last_seen_at = ?2 WHERE agent_id = ?1", [&agent_id, &now])?;
+            thrum_store::projection::record_heartbeat(c, &p.session_id, &agent_id, &now)?;
             let mut events = Vec::new();
             if !branch.is_empty() && branch != wc.branch {
                 wc.branch = branch;
