@@ -255,6 +255,11 @@ fn a_peer_that_was_killed_gets_everything_once_when_back() {
     a.ok(None, &["daemon", "stop"]);
     std::fs::write(a.thrum_dir().join(".env"), "THRUM_PEER_BACKOFF_MS=100\n").unwrap();
     b.kill_daemon();
+    // A killed daemon leaves its port file behind, and the daemon of a test
+    // running alongside may take that port: a would then reach a stranger
+    // (token refused) instead of finding nobody. Remove the stale file, as
+    // the dead daemon would have on a clean exit.
+    let _ = std::fs::remove_file(b.thrum_dir().join("var/ws.port"));
     for i in 0..5 {
         a.ok(Some("alice"), &["send", &format!("while down {i}"), "--to", "@repo:bob"]);
     }
