@@ -56,12 +56,6 @@ impl From<StoreError> for Fail {
     }
 }
 
-impl From<rusqlite::Error> for Fail {
-    fn from(e: rusqlite::Error) -> Self {
-        Fail::from(StoreError::from(e))
-    }
-}
-
 /// Shorthand for a domain error (-32000).
 pub fn server(msg: impl Into<String>) -> Fail {
     Fail(RpcError::server(msg))

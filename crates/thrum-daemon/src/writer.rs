@@ -11,8 +11,8 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use rusqlite::Connection;
 use thrum_core::Event;
+use thrum_store::Db as Connection;
 use thrum_store::{JobResult, Store};
 use tokio::sync::{broadcast, oneshot};
 

@@ -26,6 +26,11 @@ pub use error::{Result, StoreError};
 pub use log::{EventLog, ShardRead};
 pub use query::Reader;
 
+/// The projection's connection as the daemon's handlers and writer jobs see
+/// it: they pass it to the named functions of [`query`] and [`projection`]
+/// (the daemon writes no SQL of its own, and does not depend on rusqlite).
+pub use rusqlite::Connection as Db;
+
 /// How many bytes before a shard's applied offset are remembered to
 /// notice a rewrite.
 const FINGERPRINT_LEN: u64 = 64;
@@ -474,9 +479,19 @@ impl Store {
         Reader::open(&self.db_path)
     }
 
-    /// Direct access for maintenance (purge, migration).
-    pub fn db(&mut self) -> &mut Connection {
-        &mut self.db
+    /// The projection, for the named queries of [`query`] (read-only:
+    /// every change goes through an event or a named store function).
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Commits events that need no checks of their own (a maintenance
+    /// marker such as `purge.executed`): one log fsync, applied to the
+    /// projection; returns them as committed.
+    pub fn commit_events(&mut self, events: Vec<Event>) -> Result<Vec<Event>> {
+        let (mut results, committed) = self.commit_batch(vec![move |_: &Connection| Ok::<_, StoreError>((events, ()))]);
+        results.pop().unwrap_or(Ok(()))?;
+        Ok(committed)
     }
 
     /// Rewrites shards (purge) and re-records their offsets.

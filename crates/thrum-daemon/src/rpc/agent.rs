@@ -228,9 +228,7 @@ pub async fn delete(state: &State, _: &Caller, p: DeleteParams) -> HResult<Delet
                     ..Default::default()
                 },
             );
-            let (mut r, committed) =
-                store.commit_batch(vec![move |_: &rusqlite::Connection| Ok::<_, crate::error::Fail>((vec![ev], ()))]);
-            r.pop().unwrap_or(Ok(()))?;
+            let committed = store.commit_events(vec![ev])?;
             // The agent's own shard goes with it.
             let shard = format!("messages/{}.jsonl", thrum_core::event::file_safe(&name));
             store.rewrite_shard(&shard, &[])?;

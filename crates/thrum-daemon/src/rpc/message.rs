@@ -54,7 +54,7 @@ fn structured_string(v: &Option<Value>) -> HResult<String> {
 }
 
 /// The caller's newest active session.
-fn active_session_id(c: &rusqlite::Connection, agent: &str) -> HResult<String> {
+fn active_session_id(c: &thrum_store::Db, agent: &str) -> HResult<String> {
     query::active_session(c, agent)?.map(|s| s.session_id).ok_or_else(|| {
         server(format!(
             "no active session found for agent {agent} (you must start a session first: `thrum session start`)"
@@ -75,7 +75,7 @@ struct Resolved {
 }
 
 fn resolve_audience(
-    c: &rusqlite::Connection,
+    c: &thrum_store::Db,
     targets: &[String],
     author: &str,
     scopes: &[Scope],
@@ -575,9 +575,7 @@ pub async fn delete_by_agent(state: &State, caller: &Caller, p: DeleteByAgentPar
                 },
             );
             let deleted_count = query::messages_by_author_count(store.db(), &agent, &cutoff)?;
-            let (mut r, committed) = store
-                .commit_batch(vec![move |_: &rusqlite::Connection| Ok::<_, crate::error::Fail>((vec![marker], ()))]);
-            r.pop().unwrap_or(Ok(()))?;
+            let committed = store.commit_events(vec![marker])?;
             store.erase_agent_messages(&agent, &cutoff)?;
             Ok((DeleteCountResult { deleted_count }, committed))
         })
@@ -702,9 +700,7 @@ pub async fn purge(state: &State, _: &Caller, p: PurgeParams) -> HResult<PurgeRe
                 return Ok((result, Vec::new()));
             }
             let marker = Event::new("purge.executed", &PurgeExecuted { cutoff: cutoff.clone(), ..Default::default() });
-            let (mut r, committed) = store
-                .commit_batch(vec![move |_: &rusqlite::Connection| Ok::<_, crate::error::Fail>((vec![marker], ()))]);
-            r.pop().unwrap_or(Ok(()))?;
+            let committed = store.commit_events(vec![marker])?;
             store.prune_before(&cutoff)?;
             result.confirmed = true;
             Ok((result, committed))

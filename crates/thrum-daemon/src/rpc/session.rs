@@ -112,7 +112,7 @@ pub async fn list(state: &State, _: &Caller, p: ListParams) -> HResult<ListResul
 
 /// Loads an active session's context for modification, failing with the
 /// original's messages.
-fn active_context(c: &rusqlite::Connection, session_id: &str) -> HResult<(String, WorkContext)> {
+fn active_context(c: &thrum_store::Db, session_id: &str) -> HResult<(String, WorkContext)> {
     if session_id.is_empty() {
         return Err(server("session_id is required"));
     }
