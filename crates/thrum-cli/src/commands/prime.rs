@@ -78,7 +78,7 @@ pub fn run(ctx: &mut Ctx) -> Result<u8> {
             }))
         })
         .collect();
-    let (context, preamble, updated) = saved_context(ctx, &name);
+    let Saved { context, preamble, updated } = saved_context(ctx, &name);
     let mut next = Vec::new();
     if who.session_id.is_empty() {
         next.push("thrum session start".to_string());
@@ -220,15 +220,23 @@ fn daemon_lines(ctx: &mut Ctx, h: &HealthResult, sync: &Option<SyncStatusResult>
     }
 }
 
-/// The saved context, the preamble, and when the context was written.
-fn saved_context(ctx: &mut Ctx, name: &str) -> (String, String, String) {
+/// An agent's saved context, its preamble, and when the context was
+/// written.
+#[derive(Default)]
+struct Saved {
+    context: String,
+    preamble: String,
+    updated: String,
+}
+
+fn saved_context(ctx: &mut Ctx, name: &str) -> Saved {
     let Ok(dir) = ctx.layout().map(|l| l.context_dir()) else { return Default::default() };
     let read = |f: String| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
     let updated = std::fs::metadata(dir.join(format!("{name}.md")))
         .and_then(|m| m.modified())
         .map(|t| chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
         .unwrap_or_default();
-    (read(format!("{name}.md")), read(format!("{name}_preamble.md")), updated)
+    Saved { context: read(format!("{name}.md")), preamble: read(format!("{name}_preamble.md")), updated }
 }
 
 /// Suggests the instruction-file block when this worktree's agent files

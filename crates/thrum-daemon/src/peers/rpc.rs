@@ -301,7 +301,7 @@ pub async fn join(state: &State, _: &Caller, p: JoinParams) -> HResult<PairedRes
         .await
         .map_err(|e| server(format!("pairing task failed: {e}")))?
         .map_err(server)?;
-    let (name, token, remote) = accepted(&answer, &code.name)?;
+    let Accepted { name, token, side: remote } = accepted(&answer, &code.name)?;
     let mut peer = new_peer(remote, &name, format!("127.0.0.1:{port}"), token, &p.kind, "dialer");
     // Where we read its port: the path given here, not the one it reported.
     peer.repo_path = p.repo_path.clone();
@@ -451,7 +451,7 @@ async fn join_network(state: &State, code: Peercode, kind: &str) -> HResult<Pair
     let answer = conn.call(&request).await.map_err(|e| {
         server(format!("pairing failed: {e} (a mistyped code counts as one of 3 tries: check it and run join again)"))
     })?;
-    let (name, token, remote) = accepted(&answer, &code.name)?;
+    let Accepted { name, token, side: remote } = accepted(&answer, &code.name)?;
     name_free(state, &name)?;
     let mut peer = new_peer(remote, &name, addr.to_string(), token, kind, "dialer");
     peer.repo_path = String::new();
@@ -520,7 +520,7 @@ pub async fn pair_network(
 
 /// The listener's answer to `pair.request`: its name (else the peercode's),
 /// the shared token and what it told about itself.
-fn accepted(answer: &Value, fallback_name: &str) -> HResult<(String, String, DaemonSide)> {
+fn accepted(answer: &Value, fallback_name: &str) -> HResult<Accepted> {
     if let Some(err) = answer.get("error") {
         return Err(server(format!(
             "the other daemon refused: {}",
@@ -533,7 +533,14 @@ fn accepted(answer: &Value, fallback_name: &str) -> HResult<(String, String, Dae
         .filter(|r: &PairRequestResult| r.token.len() == 64)
         .ok_or_else(|| server("the other daemon sent no usable token: is it a thrum daemon?"))?;
     let name = r.name.unwrap_or_else(|| fallback_name.to_string());
-    Ok((name, r.token, r.side))
+    Ok(Accepted { name, token: r.token, side: r.side })
+}
+
+/// A listener's acceptance of our pairing request.
+struct Accepted {
+    name: String,
+    token: String,
+    side: DaemonSide,
 }
 
 /// One JSON-RPC call over a fresh WebSocket (blocking; pairing is rare).

@@ -100,7 +100,14 @@ pub async fn delete(state: &State, caller: &Caller, p: NameParams) -> HResult<De
     Ok(r)
 }
 
-fn member_common(p: &MemberParams) -> HResult<(String, String, String)> {
+/// A validated membership change.
+struct Membership {
+    group: String,
+    kind: String,
+    value: String,
+}
+
+fn member_common(p: &MemberParams) -> HResult<Membership> {
     let group = clean(&p.group);
     if group.is_empty() {
         return Err(server("group is required"));
@@ -115,11 +122,11 @@ fn member_common(p: &MemberParams) -> HResult<(String, String, String)> {
     if group == EVERYONE {
         return Err(server("cannot modify members of built-in @everyone group"));
     }
-    Ok((group, p.member_type.clone(), value))
+    Ok(Membership { group, kind: p.member_type.clone(), value })
 }
 
 pub async fn member_add(state: &State, caller: &Caller, p: MemberParams) -> HResult<MemberResult> {
-    let (group, kind, value) = member_common(&p)?;
+    let Membership { group, kind, value } = member_common(&p)?;
     if !matches!(kind.as_str(), "agent" | "role" | "group") {
         return Err(server(format!("invalid member_type {kind:?} (must be 'agent', 'role' or 'group')")));
     }
@@ -166,7 +173,7 @@ pub async fn member_add(state: &State, caller: &Caller, p: MemberParams) -> HRes
 }
 
 pub async fn member_remove(state: &State, _: &Caller, p: MemberParams) -> HResult<MemberResult> {
-    let (group, kind, value) = member_common(&p)?;
+    let Membership { group, kind, value } = member_common(&p)?;
     let by = p.caller_agent_id.clone().unwrap_or_else(|| "system".into());
     state
         .writer
