@@ -53,35 +53,16 @@ pub struct RunOptions {
 
 /// Reads config.json (a missing file is an empty config).
 pub fn load_config(layout: &Layout) -> Result<Config, DaemonError> {
-    match std::fs::read_to_string(layout.config_file()) {
-        Ok(t) => Config::parse(&t).map_err(|e| DaemonError::Config(format!("{}: {e}", layout.config_file().display()))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
-        Err(e) => Err(DaemonError::io(layout.config_file(), e)),
-    }
+    Config::load(layout).map_err(|e| DaemonError::Config(e.to_string()))
 }
 
-/// Makes sure config.json holds a daemon identity, creating the
-/// `daemon_id` once and refreshing host and path. Returns it.
+/// Makes sure config.json holds a daemon identity
+/// ([`thrum_core::config::bootstrap_identity`], with git's origin URL).
 pub fn bootstrap_identity(layout: &Layout, repo_root: &Path) -> Result<DaemonIdentity, DaemonError> {
-    let mut cfg = load_config(layout)?;
-    let mut id = cfg.identity.clone().unwrap_or_default();
-    let before = id.clone();
-    if id.daemon_id.is_empty() || !id.daemon_id.starts_with("d_") {
-        id.daemon_id = thrum_core::new_id(thrum_core::IdKind::Daemon);
-        id.init_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        id.git_origin_url = thrum_git::Git::new(repo_root).config_get("remote.origin.url").unwrap_or_default();
-    }
-    id.hostname = rustix::system::uname().nodename().to_string_lossy().into_owned();
-    id.repo_path = repo_root.display().to_string();
-    let base = repo_root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    if id.repo_name != base {
-        id.repo_name = base;
-    }
-    if id != before {
-        cfg.identity = Some(id.clone());
-        lifecycle::write_private(&layout.config_file(), cfg.to_pretty().as_bytes())?;
-    }
-    Ok(id)
+    thrum_core::config::bootstrap_identity(layout, repo_root, || {
+        thrum_git::Git::new(repo_root).config_get("remote.origin.url").unwrap_or_default()
+    })
+    .map_err(|e| DaemonError::Config(e.to_string()))
 }
 
 /// Makes sure the sync branch and worktree exist (cheap when healthy).

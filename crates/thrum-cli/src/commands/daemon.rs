@@ -15,7 +15,6 @@ use serde::Serialize;
 use thrum_client::pidfile::{process_running, read_pid_file, running_pid};
 use thrum_client::{Client, StartOutcome};
 use thrum_core::Layout;
-use thrum_core::config::DaemonIdentity;
 use thrum_proto::methods::Empty;
 use thrum_proto::methods::system::Health;
 
@@ -330,13 +329,6 @@ fn run_foreground(ctx: &mut Ctx, a: RunArgs) -> Result<u8> {
     let local = if a.local { Some(true) } else { None };
     thrum_daemon::run(thrum_daemon::RunOptions { layout, local, ready: Some(ready) })?;
     Ok(0)
-}
-
-/// Makes sure config.json holds the daemon identity (`thrum init` writes
-/// it before any daemon runs). It stays in thrum-daemon: it asks git for
-/// the origin URL, which thrum-core may not.
-pub(crate) fn bootstrap_identity(layout: &Layout, root: &Path) -> Result<DaemonIdentity, thrum_daemon::DaemonError> {
-    thrum_daemon::bootstrap_identity(layout, root)
 }
 
 /// The legacy log files `thrum migrate` imports.

@@ -150,7 +150,10 @@ pub fn run(ctx: &mut Ctx, a: InitArgs) -> Result<u8> {
     }
     if !a.dry_run {
         let layout = Layout::for_root(&root)?;
-        crate::commands::daemon::bootstrap_identity(&layout, &root).context("write the daemon identity")?;
+        thrum_core::config::bootstrap_identity(&layout, &root, || {
+            thrum_git::Git::new(&root).config_get("remote.origin.url").unwrap_or_default()
+        })
+        .context("write the daemon identity")?;
     }
     // A runtime with MCP support gets `thrum mcp serve` in its config.
     if let Some(rt) = a.runtime.as_deref().filter(|r| crate::commands::mcp_config::target(r).is_some()) {

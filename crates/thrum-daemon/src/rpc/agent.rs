@@ -16,10 +16,6 @@ use crate::error::{HResult, bad_params, server};
 use crate::state::State;
 use thrum_core::process::pid_alive;
 
-fn hostname() -> String {
-    rustix::system::uname().nodename().to_string_lossy().into_owned()
-}
-
 /// A stable id for an agent registered without a name.
 fn unnamed_id(role: &str, module: &str) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -89,7 +85,7 @@ pub async fn register(state: &State, _: &Caller, p: RegisterParams) -> HResult<R
                     worktree: worktree_name.clone(),
                     worktree_path: worktree_path.clone(),
                     display: p.display.clone(),
-                    hostname: hostname(),
+                    hostname: thrum_core::config::hostname(),
                     agent_pid: pid,
                     ..Default::default()
                 });
