@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context as _, Result, anyhow};
+use anyhow::{Context as _, Result};
 use serde_json::Value;
-use thrum_client::{Client, ClientError};
+use thrum_client::Client;
 use thrum_core::Layout;
 use thrum_proto::methods::Method;
 
@@ -53,7 +53,7 @@ impl Ctx {
             let start = self.start_dir()?;
             self.layout = Some(Layout::discover(&start)?);
         }
-        self.layout.as_ref().ok_or_else(|| anyhow!("no layout"))
+        self.layout.as_ref().ok_or_else(|| crate::internal_err!("no layout"))
     }
 
     /// The daemon connection, starting the daemon when it is not running
@@ -65,11 +65,11 @@ impl Ctx {
             if let Some(pid) = started
                 && !self.out.quiet
             {
-                eprintln!("thrum: started daemon (PID {pid}) for {}", layout.repo_root().display());
+                self.out.note(format!("thrum: started daemon (PID {pid}) for {}", layout.repo_root().display()));
             }
             self.client = Some(client);
         }
-        self.client.as_mut().ok_or_else(|| anyhow!("no client"))
+        self.client.as_mut().ok_or_else(|| crate::internal_err!("no client"))
     }
 
     /// Connects only if a daemon is already running.
@@ -81,7 +81,8 @@ impl Ctx {
         self.client.as_mut()
     }
 
-    /// One RPC call; daemon errors keep their message. A method whose
+    /// One RPC call; a daemon error stays in the chain as it came (code,
+    /// message, data), so the edge can report its kind. A method whose
     /// policy says it is idempotent is retried across a dropped connection
     /// (reconnecting, and restarting the daemon if it died), up to three
     /// tries in all; any other method is tried once.
@@ -91,33 +92,26 @@ impl Ctx {
         for _ in 0..tries {
             match self.client()?.call::<M>(params) {
                 Ok(r) => return Ok(r),
-                Err(e) if e.rpc().is_some() => return Err(rpc_error(e)),
+                Err(e) if e.rpc().is_some() => return Err(e.into()),
                 Err(e) => {
                     self.client = None;
                     last = Some(e);
                 }
             }
         }
-        Err(last.map(rpc_error).unwrap_or_else(|| anyhow!("{} failed", M::METHOD)))
+        Err(last.map(Into::into).unwrap_or_else(|| crate::internal_err!("{} failed", M::METHOD)))
     }
 
     /// A call by name with raw JSON params: only for `thrum rpc METHOD
     /// JSON`, which may name any method at all.
     pub fn call_value(&mut self, method: &str, params: Value) -> Result<Value> {
-        self.client()?.call_value(method, params).map_err(rpc_error)
+        Ok(self.client()?.call_value(method, params)?)
     }
 
     /// The agent this process speaks for.
     pub fn me(&mut self) -> Result<Me> {
         let layout = self.layout()?.clone();
         identity::resolve(&layout, None)
-    }
-}
-
-fn rpc_error(e: ClientError) -> anyhow::Error {
-    match e {
-        ClientError::Rpc(r) => anyhow!("{}", r.message),
-        other => anyhow!(other),
     }
 }
 

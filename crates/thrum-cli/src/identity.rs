@@ -4,12 +4,18 @@
 //! explicit `--name` > the only identity file in this worktree > the file
 //! whose `agent_pid` is one of our ancestors > the file whose worktree is
 //! this one > an error listing the candidates.
+//!
+//! Failing to tell who we are is a configuration error (exit 78): no
+//! identity, several, one named that does not exist, or an unreadable file.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow};
 use thrum_core::Layout;
 use thrum_core::identity::IdentityFile;
+
+use crate::config_err;
+use crate::error::{ErrorKind, ResultExt};
 
 /// The resolved agent.
 #[derive(Debug, Clone)]
@@ -27,8 +33,10 @@ fn file_path(layout: &Layout, name: &str) -> PathBuf {
 
 /// Reads one identity file.
 pub fn load(path: &Path) -> Result<IdentityFile> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
-    IdentityFile::parse(&text).map_err(|e| anyhow!("{}: {e}", path.display()))
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("read {}", path.display()))
+        .error_kind(ErrorKind::Config)?;
+    IdentityFile::parse(&text).map_err(|e| config_err!("{}: {e}", path.display()))
 }
 
 /// Names of the identity files in this worktree (sorted).
@@ -50,10 +58,11 @@ fn by_name(layout: &Layout, name: &str, source: &'static str, var: &str) -> Resu
     let name = name.trim_start_matches('@').to_string();
     let path = file_path(layout, &name);
     if !path.exists() {
-        bail!(
+        let e = anyhow!(
             "{var}={name} but {} does not exist\n  Register with: thrum quickstart --name {name} --role <role> --module <module>",
             path.display()
         );
+        return Err(e).error_kind(ErrorKind::Config);
     }
     let file = load(&path)?;
     Ok(Me { name, file: Some(file), path: Some(path), source })
@@ -78,9 +87,11 @@ pub fn resolve(layout: &Layout, flag_name: Option<&str>) -> Result<Me> {
     }
     let all = names(layout);
     match all.as_slice() {
-        [] => bail!(
-            "no agent identities registered in this worktree\n  Register with: thrum quickstart --name <name> --role <role> --module <module>"
-        ),
+        [] => {
+            return Err(config_err!(
+                "no agent identities registered in this worktree\n  Register with: thrum quickstart --name <name> --role <role> --module <module>"
+            ));
+        }
         [one] => return by_name(layout, one, "identity_file", "identity"),
         _ => {}
     }
@@ -98,10 +109,10 @@ pub fn resolve(layout: &Layout, flag_name: Option<&str>) -> Result<Me> {
         return by_name(layout, &by_tree[0].0, "identity_file", "identity");
     }
     by_tree.clear();
-    bail!(
+    Err(config_err!(
         "cannot auto-select identity: several agents are registered in this worktree ({})\n  Set THRUM_NAME=<name> to choose one",
         all.join(", ")
-    )
+    ))
 }
 
 /// Our parent, grandparent, … (from /proc).

@@ -2,8 +2,11 @@
 //! mapping from outcomes to exit codes. Each command lives in its own
 //! module under `commands/`.
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod commands;
 pub mod context;
+pub mod error;
 pub mod hints;
 pub mod identity;
 pub mod output;
@@ -152,31 +155,71 @@ pub enum ConfigCmd {
     Get(commands::config::GetArgs),
 }
 
-/// Parses arguments, runs the command, and returns the exit code:
-/// 0 success, 1 failure, 2 usage (and `wait`'s own 0/1/2).
+/// Parses arguments, runs the command, and returns the exit code: 0 on
+/// success (or the command's own code), else the error kind's fixed code
+/// (see [`error`]); `thrum wait` exits 2 on any error.
 pub fn main() -> ExitCode {
-    quiet_broken_pipe();
     let cli = match parse_args() {
         Ok(c) => c,
-        Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
-            let _ = e.print();
-            return ExitCode::from(code);
-        }
+        Err(e) => return usage_error(&e),
     };
     let out = Out { json: cli.global.json, quiet: cli.global.quiet, verbose: cli.global.verbose };
     load_dotenv(cli.global.repo.as_deref());
+    // `wait` is called from hooks and scripts with a contract of its own.
+    let error_code = matches!(cli.command, Command::Wait(_)).then_some(2);
     let mut ctx = Ctx::new(out, cli.global.role.clone(), cli.global.module.clone(), cli.global.repo.clone());
-    match commands::run(&mut ctx, cli.command) {
-        Ok(code) => {
-            out.flush_hints();
-            ExitCode::from(code)
+    let result = commands::run(&mut ctx, cli.command);
+    ExitCode::from(finish(out, result, error_code))
+}
+
+/// Turns a command's outcome into the exit code, reporting an error.
+/// Output to a reader that went away (`thrum inbox | head`) is no
+/// error: the command's own code stands, or 0 if it stopped because of
+/// it, and nothing is printed. Any other failure to write stdout (a full
+/// disk) is a user error.
+fn finish(out: Out, result: anyhow::Result<u8>, error_code: Option<u8>) -> u8 {
+    let result = result.and_then(|code| match out.flush() {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::Error::new(e).context("cannot write the output"))
         }
+        _ => Ok(code),
+    });
+    match result {
+        Ok(code) => {
+            if !output::stdout_closed() {
+                out.flush_hints();
+            }
+            code
+        }
+        Err(e) if output::stdout_closed() && error::is_broken_pipe(&e) => 0,
         Err(e) => {
-            eprintln!("Error: {e:#}");
-            ExitCode::from(1)
+            let e = error::CliError::classify(e);
+            let code = error_code.unwrap_or(e.kind.exit_code());
+            e.report(&out, code);
+            code
         }
     }
+}
+
+/// A command line clap refused: help and `--version` print and exit 0;
+/// anything else is a usage error (64), reported as the JSON error object
+/// when `--json` is among the arguments.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    if !e.use_stderr() {
+        let _ = e.print();
+        return ExitCode::SUCCESS;
+    }
+    let code = error::ErrorKind::Usage.exit_code();
+    let json = std::env::args_os().skip(1).take_while(|a| a != "--").any(|a| a == "--json");
+    if json {
+        let text = e.render().to_string();
+        let message = text.trim().strip_prefix("error: ").unwrap_or(text.trim()).to_string();
+        let e = error::CliError::new(error::ErrorKind::Usage, anyhow::Error::msg(message));
+        e.report(&Out { json: true, ..Out::default() }, code);
+    } else {
+        let _ = e.print();
+    }
+    ExitCode::from(code)
 }
 
 /// Parses the command line. Subcommands' arguments are built only for the
@@ -204,24 +247,6 @@ fn load_dotenv(repo: Option<&std::path::Path>) {
     {
         thrum_core::env::load(&root);
     }
-}
-
-/// `thrum inbox | head` closes our stdout early; Rust's print macros
-/// then panic. Exit quietly instead, as other Unix tools do.
-fn quiet_broken_pipe() {
-    let default = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let msg = info
-            .payload()
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| info.payload().downcast_ref::<&str>().copied())
-            .unwrap_or("");
-        if msg.contains("failed printing to stdout") && msg.contains("Broken pipe") {
-            std::process::exit(0);
-        }
-        default(info);
-    }));
 }
 
 #[cfg(test)]

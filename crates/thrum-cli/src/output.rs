@@ -1,5 +1,14 @@
 //! Human and `--json` rendering: one place decides what goes to stdout
 //! and stderr, so `--json` output stays machine-clean.
+//!
+//! Every byte the CLI prints on stdout goes through [`Out::write`] (the
+//! MCP server's protocol stream aside): a locked stdout whose first
+//! failure is recorded and stops all later output. Nothing can panic on a
+//! closed pipe; the edge asks [`stdout_error`] how it went, and a reader
+//! that went away (`thrum inbox | head`) is no error.
+
+use std::io::{self, Write as _};
+use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -12,7 +21,62 @@ pub struct Out {
     pub verbose: bool,
 }
 
+/// The first failure writing stdout, kept as its kind and text (an
+/// `io::Error` cannot be cloned). After it, nothing more is written: a
+/// closed pipe stays closed, and a full disk should not get half of the
+/// rest.
+static STDOUT_FAILED: OnceLock<(io::ErrorKind, String)> = OnceLock::new();
+
+/// How writing stdout failed, if it did.
+pub fn stdout_error() -> Option<io::Error> {
+    STDOUT_FAILED.get().map(|(kind, msg)| io::Error::new(*kind, msg.clone()))
+}
+
+/// Whether stdout's reader went away (a broken pipe).
+pub fn stdout_closed() -> bool {
+    STDOUT_FAILED.get().is_some_and(|(kind, _)| *kind == io::ErrorKind::BrokenPipe)
+}
+
 impl Out {
+    /// Writes `parts` to stdout, in order, under one lock. The first
+    /// failure is recorded and returned, and every later write fails the
+    /// same way without trying. Loops that print until stopped (`--follow`)
+    /// use the result to stop; one-shot output can leave it to the edge.
+    pub fn write_parts(&self, parts: &[&[u8]]) -> io::Result<()> {
+        if let Some(e) = stdout_error() {
+            return Err(e);
+        }
+        let mut so = io::stdout().lock();
+        for p in parts {
+            if let Err(e) = so.write_all(p) {
+                let _ = STDOUT_FAILED.set((e.kind(), e.to_string()));
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes text as it is (no newline added).
+    pub fn write(&self, text: &str) -> io::Result<()> {
+        self.write_parts(&[text.as_bytes()])
+    }
+
+    /// Writes a line.
+    pub fn write_line(&self, text: &str) -> io::Result<()> {
+        self.write_parts(&[text.as_bytes(), b"\n"])
+    }
+
+    /// Flushes stdout (it is line-buffered; a prompt without a newline,
+    /// or the end of the run, needs this).
+    pub fn flush(&self) -> io::Result<()> {
+        if let Some(e) = stdout_error() {
+            return Err(e);
+        }
+        io::stdout().lock().flush().inspect_err(|e| {
+            let _ = STDOUT_FAILED.set((e.kind(), e.to_string()));
+        })
+    }
+
     /// Prints a value as indented JSON (the original's 2-space format).
     /// Pending hints go into an object's `hints` array (not with --quiet
     /// or THRUM_NO_HINTS).
@@ -26,19 +90,24 @@ impl Out {
         {
             m.insert("hints".into(), serde_json::to_value(&hints).unwrap_or_default());
         }
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_else(|_| "null".into()));
+        self.line(serde_json::to_string_pretty(&v).unwrap_or_else(|_| "null".into()));
     }
 
     /// A success line (`✓ …`), dropped by `--quiet`.
     pub fn ok(&self, msg: impl AsRef<str>) {
         if !self.quiet {
-            println!("✓ {}", msg.as_ref());
+            let _ = self.write_parts(&["✓ ".as_bytes(), msg.as_ref().as_bytes(), b"\n"]);
         }
     }
 
-    /// A plain line of human output.
+    /// A plain line of human output (a failure is recorded for the edge).
     pub fn line(&self, msg: impl AsRef<str>) {
-        println!("{}", msg.as_ref());
+        let _ = self.write_line(msg.as_ref());
+    }
+
+    /// Human output as it is, without adding a newline.
+    pub fn text(&self, s: impl AsRef<str>) {
+        let _ = self.write(s.as_ref());
     }
 
     /// Prints the hints the command left, as a stderr trailer (text mode
@@ -46,15 +115,21 @@ impl Out {
     pub fn flush_hints(&self) {
         let hints = crate::hints::take();
         if !self.quiet && !self.json && !crate::hints::disabled_by_env() {
-            eprint!("{}", crate::hints::render(&hints));
+            let _ = io::stderr().lock().write_all(crate::hints::render(&hints).as_bytes());
         }
     }
 
     /// A warning on stderr (kept under --json, dropped by --quiet).
     pub fn warn(&self, msg: impl AsRef<str>) {
         if !self.quiet {
-            eprintln!("warning: {}", msg.as_ref());
+            self.note(format!("warning: {}", msg.as_ref()));
         }
+    }
+
+    /// A line on stderr, whatever the flags (progress, notices). A stderr
+    /// that cannot be written is ignored: there is nowhere else to say so.
+    pub fn note(&self, msg: impl AsRef<str>) {
+        let _ = writeln!(io::stderr().lock(), "{}", msg.as_ref());
     }
 }
 

@@ -91,9 +91,7 @@ impl Client {
         loop {
             match read_frame(&mut self.reader, &mut self.buf) {
                 Ok(Some(())) => {}
-                Ok(None) | Err(FrameError::Truncated) => {
-                    return Err(ClientError::Protocol("the daemon closed the connection".into()));
-                }
+                Ok(None) | Err(FrameError::Truncated) => return Err(ClientError::Closed),
                 Err(FrameError::TooLarge) => {
                     return Err(ClientError::Protocol("reply too large".into()));
                 }

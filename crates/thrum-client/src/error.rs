@@ -16,6 +16,10 @@ pub enum ClientError {
     StartFailed(String),
     #[error("connection to the daemon failed: {0}")]
     Io(#[from] std::io::Error),
+    /// The daemon closed the connection before answering (it stopped or
+    /// restarted).
+    #[error("unexpected reply from the daemon: the daemon closed the connection")]
+    Closed,
     #[error("unexpected reply from the daemon: {0}")]
     Protocol(String),
 }

@@ -193,13 +193,16 @@ impl TestEnv {
         daemon_pid_in(&self.repo())
     }
 
-    /// Kills the daemon with SIGKILL and waits until it is gone.
+    /// Kills the daemon with SIGKILL and waits until it is gone, every
+    /// thread of it: the main thread turns zombie first, and until the last
+    /// one exits the daemon's files stay open (its socket still takes
+    /// connections, which are then reset).
     pub fn kill_daemon(&self) {
         if let Some(pid) = self.daemon_pid()
             && let Some(p) = rustix::process::Pid::from_raw(pid)
         {
             let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
-            wait_until(Duration::from_secs(10), || !alive(pid));
+            wait_until(Duration::from_secs(10), || !alive(pid) && !any_thread_alive(pid));
         }
     }
 }
@@ -254,6 +257,16 @@ pub fn alive(pid: i32) -> bool {
         }
         Err(_) => false,
     }
+}
+
+/// Whether any thread of a process has not exited yet.
+pub fn any_thread_alive(pid: i32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return false };
+    tasks.flatten().any(|t| {
+        let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+        let state = stat.rsplit(')').next().and_then(|r| r.split_whitespace().next()).unwrap_or("");
+        !matches!(state, "" | "Z" | "X")
+    })
 }
 
 /// Polls `cond` until it holds or `limit` passes; returns whether it held.

@@ -1,6 +1,6 @@
 //! `thrum quickstart`, `whoami` and `agent …`.
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Context as _, Result, anyhow, bail};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 use serde_json::json;
@@ -12,7 +12,7 @@ use thrum_proto::methods::session::{self as sm, SetIntentResult, StartResult};
 use crate::commands::session::{self, SessionCmd};
 use crate::context::Ctx;
 use crate::identity;
-use crate::output::{self, truncate};
+use crate::output::{self, Out, truncate};
 
 #[derive(Debug, Args)]
 pub struct QuickstartArgs {
@@ -270,14 +270,14 @@ pub fn quickstart(ctx: &mut Ctx, a: QuickstartArgs) -> Result<u8> {
             refs: vec![Scope::new("worktree", tree.display().to_string())],
             ..Default::default()
         })
-        .map_err(|e| anyhow!("session start failed: {e}"))?;
+        .context("session start failed")?;
     let intent = match a.intent.as_deref().filter(|i| !i.is_empty()) {
         Some(i) => Some(
             ctx.call::<sm::SetIntent>(&sm::SetIntentParams {
                 session_id: session.session_id.clone(),
                 intent: i.to_string(),
             })
-            .map_err(|e| anyhow!("set intent failed: {e}"))?,
+            .context("set intent failed")?,
         ),
         None => None,
     };
@@ -343,13 +343,13 @@ fn register(ctx: &mut Ctx, a: RegisterArgs) -> Result<u8> {
         "updated" => out.ok(format!("Agent re-registered: {}", r.agent_id)),
         "conflict" => {
             let c = r.conflict.unwrap_or_default();
-            println!("✗ Registration conflict");
-            println!("  Another agent already registered with the same role/module:");
-            println!("  Agent ID:   {}", c.existing_agent_id);
-            println!("  Registered: {}", output::absolute(&c.registered_at));
-            println!("  Last seen:  {}", output::absolute(&c.last_seen_at));
-            println!();
-            println!("Use --force to override or --re-register if this is the same agent returning.");
+            out.line("✗ Registration conflict");
+            out.line("  Another agent already registered with the same role/module:");
+            out.line(format!("  Agent ID:   {}", c.existing_agent_id));
+            out.line(format!("  Registered: {}", output::absolute(&c.registered_at)));
+            out.line(format!("  Last seen:  {}", output::absolute(&c.last_seen_at)));
+            out.line("");
+            out.line("Use --force to override or --re-register if this is the same agent returning.");
             return Ok(1);
         }
         _ => out.ok(format!("Agent registered: {}", r.agent_id)),
@@ -429,9 +429,9 @@ pub fn whoami(ctx: &mut Ctx, a: WhoamiArgs) -> Result<u8> {
         let v = serde_json::to_value(&j)?;
         let known: Vec<String> = v.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
         match v.get(&field) {
-            Some(serde_json::Value::String(s)) => println!("{s}"),
-            Some(other) => println!("{other}"),
-            None if WhoamiJson::FIELDS.contains(&field.as_str()) => println!(),
+            Some(serde_json::Value::String(s)) => out.line(s),
+            Some(other) => out.line(other.to_string()),
+            None if WhoamiJson::FIELDS.contains(&field.as_str()) => out.line(""),
             None => bail!("unknown field {field:?} (known: {})", WhoamiJson::FIELDS.join(", ")),
         }
         let _ = known;
@@ -572,13 +572,13 @@ fn list(ctx: &mut Ctx, a: ListArgs) -> Result<u8> {
     Ok(0)
 }
 
-fn confirm(prompt: &str) -> Result<bool> {
-    use std::io::{BufRead, IsTerminal, Write};
+fn confirm(out: Out, prompt: &str) -> Result<bool> {
+    use std::io::{BufRead, IsTerminal};
     if !std::io::stdin().is_terminal() {
         bail!("refusing to {prompt} without confirmation: pass --force");
     }
-    print!("{prompt}? [y/N] ");
-    std::io::stdout().flush()?;
+    out.write(&format!("{prompt}? [y/N] "))?;
+    out.flush()?;
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
     Ok(matches!(line.trim(), "y" | "Y" | "yes"))
@@ -587,7 +587,7 @@ fn confirm(prompt: &str) -> Result<bool> {
 fn delete(ctx: &mut Ctx, a: DeleteArgs) -> Result<u8> {
     let out = ctx.out;
     let name = AgentName::parse(&a.name).map_err(|e| anyhow!("invalid agent name: {e}"))?.to_string();
-    if !a.force && !confirm(&format!("delete agent '{name}' and all associated data"))? {
+    if !a.force && !confirm(out, &format!("delete agent '{name}' and all associated data"))? {
         out.line("Deletion canceled.");
         return Ok(0);
     }
@@ -612,9 +612,9 @@ fn cleanup(ctx: &mut Ctx, a: CleanupArgs) -> Result<u8> {
         true
     } else {
         if !out.json {
-            print_orphans(&preview);
+            print_orphans(out, &preview);
         }
-        confirm("delete these orphaned agents")?
+        confirm(out, "delete these orphaned agents")?
     };
     let result = if go {
         ctx.call::<am::Cleanup>(&am::CleanupParams { dry_run: false, force: true, threshold: Some(a.threshold) })?
@@ -630,7 +630,7 @@ fn cleanup(ctx: &mut Ctx, a: CleanupArgs) -> Result<u8> {
         return Ok(0);
     }
     if !go || a.force {
-        print_orphans(&result);
+        print_orphans(out, &result);
     }
     for d in &result.deleted {
         out.ok(format!("Deleted {d}"));
@@ -641,13 +641,13 @@ fn cleanup(ctx: &mut Ctx, a: CleanupArgs) -> Result<u8> {
     Ok(0)
 }
 
-fn print_orphans(r: &CleanupResult) {
-    println!("Orphaned agents ({}):", r.orphans.len());
+fn print_orphans(out: Out, r: &CleanupResult) {
+    out.line(format!("Orphaned agents ({}):", r.orphans.len()));
     let w = r.orphans.iter().map(|o| o.agent_id.len()).max().unwrap_or(0);
     for o in &r.orphans {
-        println!("  {:<w$} — {} ({} messages)", o.agent_id, o.reason, o.message_count);
+        out.line(format!("  {:<w$} — {} ({} messages)", o.agent_id, o.reason, o.message_count));
     }
-    println!();
+    out.line("");
 }
 
 fn set_status(ctx: &mut Ctx, a: SetStatusArgs) -> Result<u8> {

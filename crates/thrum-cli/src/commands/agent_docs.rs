@@ -146,7 +146,7 @@ pub fn run(ctx: &mut Ctx, default_file: &str, a: AgentDocArgs) -> Result<u8> {
         if out.json {
             out.json(&json!({ "file": path, "block": block(), "applied": false }));
         } else {
-            print!("{}", block());
+            out.text(block());
         }
         return Ok(0);
     }

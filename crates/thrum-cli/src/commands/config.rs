@@ -8,6 +8,7 @@ use anyhow::{Result, anyhow, bail};
 use clap::Args;
 use serde_json::{Value, json};
 
+use crate::config_err;
 use crate::context::Ctx;
 
 /// The repository (worktree) root: where `.env` and instruction files live.
@@ -24,9 +25,9 @@ fn read_config(ctx: &mut Ctx) -> Result<Value> {
     let path = config_path(ctx)?;
     match std::fs::read_to_string(&path) {
         Ok(t) => serde_json::from_str(&t)
-            .map_err(|e| anyhow!("{} is not valid JSON ({e}): fix or remove it", path.display())),
+            .map_err(|e| config_err!("{} is not valid JSON ({e}): fix or remove it", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(json!({})),
-        Err(e) => Err(anyhow!("cannot read {}: {e}", path.display())),
+        Err(e) => Err(config_err!("cannot read {}: {e}", path.display())),
     }
 }
 
@@ -46,7 +47,7 @@ pub fn edit(ctx: &mut Ctx, f: impl FnOnce(&mut Value)) -> Result<()> {
     let path = config_path(ctx)?;
     let mut c = read_config(ctx)?;
     if !c.is_object() {
-        bail!("{} does not hold a JSON object: fix or remove it", path.display());
+        return Err(config_err!("{} does not hold a JSON object: fix or remove it", path.display()));
     }
     f(&mut c);
     let text = format!("{}\n", serde_json::to_string_pretty(&c)?);

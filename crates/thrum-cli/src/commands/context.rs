@@ -209,11 +209,11 @@ pub fn run(ctx: &mut Ctx, cmd: ContextCmd) -> Result<u8> {
             if a.raw {
                 if shown.has_preamble {
                     out.line(format!("<!-- preamble: {} -->", pre.display()));
-                    print!("{}", ensure_nl(&shown.preamble));
+                    out.text(ensure_nl(&shown.preamble));
                     out.line("<!-- end preamble -->");
                     out.line("");
                 }
-                print!("{}", ensure_nl(&shown.content));
+                out.text(ensure_nl(&shown.content));
                 return Ok(0);
             }
             let when = if shown.updated_at.is_empty() {
@@ -224,10 +224,10 @@ pub fn run(ctx: &mut Ctx, cmd: ContextCmd) -> Result<u8> {
             out.line(format!("# Context for {name} ({} bytes{when})", shown.size));
             out.line("");
             if shown.has_preamble {
-                print!("{}", ensure_nl(&shown.preamble));
+                out.text(ensure_nl(&shown.preamble));
                 out.line("");
             }
-            print!("{}", ensure_nl(&shown.content));
+            out.text(ensure_nl(&shown.content));
         }
         ContextCmd::Clear(a) => {
             let name = agent(ctx, a.agent.as_deref())?;
@@ -263,7 +263,7 @@ pub fn run(ctx: &mut Ctx, cmd: ContextCmd) -> Result<u8> {
                 } else if text.trim().is_empty() {
                     out.line(format!("No preamble for {name}. Create one with: thrum context preamble --init"));
                 } else {
-                    print!("{}", ensure_nl(&text));
+                    out.text(ensure_nl(&text));
                 }
             }
         }

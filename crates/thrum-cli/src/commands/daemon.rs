@@ -5,7 +5,7 @@
 //! The one module that uses `thrum_daemon`: the CLI binary hosts the
 //! daemon (`daemon run`); every other command is a client.
 
-use std::io::{BufRead, Read, Seek, SeekFrom, Write};
+use std::io::{BufRead, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -19,6 +19,7 @@ use thrum_proto::methods::Empty;
 use thrum_proto::methods::system::Health;
 
 use crate::context::Ctx;
+use crate::error::{CliError, ErrorKind};
 use crate::output::{self, Out};
 
 #[derive(Debug, Subcommand)]
@@ -273,12 +274,11 @@ fn logs(ctx: &mut Ctx, a: LogsArgs) -> Result<u8> {
         }
     }
     let skip = if a.lines == 0 { 0 } else { lines.len().saturating_sub(a.lines) };
-    let stdout = std::io::stdout();
-    let mut w = stdout.lock();
+    let out = ctx.out;
     for l in &lines[skip..] {
-        writeln!(w, "{l}")?;
+        out.write_line(l)?;
     }
-    w.flush()?;
+    out.flush()?;
     if !a.follow {
         return Ok(0);
     }
@@ -295,17 +295,18 @@ fn logs(ctx: &mut Ctx, a: LogsArgs) -> Result<u8> {
         let mut buf = String::new();
         while reader.read_line(&mut buf)? > 0 {
             if buf.ends_with('\n') {
-                write!(w, "{buf}")?;
+                out.write(&buf)?;
                 pos += buf.len() as u64;
             }
             buf.clear();
         }
-        w.flush()?;
+        out.flush()?;
     }
 }
 
 fn run_foreground(ctx: &mut Ctx, a: RunArgs) -> Result<u8> {
-    let layout: Layout = ctx.layout().map_err(|_| anyhow!("thrum not initialized - run 'thrum init' first"))?.clone();
+    let layout: Layout =
+        ctx.layout().map_err(|_| crate::config_err!("thrum not initialized - run 'thrum init' first"))?.clone();
     let out: Out = ctx.out;
     if a.background {
         // Leave the caller's session so terminal signals do not reach us.
@@ -314,20 +315,27 @@ fn run_foreground(ctx: &mut Ctx, a: RunArgs) -> Result<u8> {
     let background = a.background;
     let ready: thrum_daemon::ReadyFn = Box::new(move |r| {
         if background {
-            let mut so = std::io::stdout();
+            // The handshake line `thrum_client::start_daemon` waits for.
             let _ = match r {
-                Ok(pid) => writeln!(so, "READY {pid}"),
-                Err(e) => writeln!(so, "ERROR {}", e.replace('\n', " ")),
+                Ok(pid) => out.write_line(&format!("READY {pid}")),
+                Err(e) => out.write_line(&format!("ERROR {}", e.replace('\n', " "))),
             };
-            let _ = so.flush();
+            let _ = out.flush();
         } else if let Ok(pid) = r
             && !out.quiet
         {
-            eprintln!("thrum daemon running (PID {pid}); stop with Ctrl-C or SIGTERM");
+            out.note(format!("thrum daemon running (PID {pid}); stop with Ctrl-C or SIGTERM"));
         }
     });
     let local = if a.local { Some(true) } else { None };
-    thrum_daemon::run(thrum_daemon::RunOptions { layout, local, ready: Some(ready) })?;
+    thrum_daemon::run(thrum_daemon::RunOptions { layout, local, ready: Some(ready) }).map_err(|e| {
+        let kind = match &e {
+            thrum_daemon::DaemonError::AlreadyRunning { .. } => ErrorKind::User,
+            thrum_daemon::DaemonError::Config(_) => ErrorKind::Config,
+            _ => ErrorKind::DaemonUnreachable,
+        };
+        CliError::new(kind, e)
+    })?;
     Ok(0)
 }
 

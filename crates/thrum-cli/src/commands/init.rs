@@ -83,10 +83,10 @@ pub fn run(ctx: &mut Ctx, a: InitArgs) -> Result<u8> {
     {
         let main_thrum = main_root.join(THRUM_DIR);
         if !main_thrum.is_dir() {
-            bail!(
+            return Err(crate::config_err!(
                 "this is a git worktree, but the main repo ({}) is not initialized\n  Run 'thrum init' in the main repo first, then run 'thrum init' here again",
                 main_root.display()
-            );
+            ));
         }
         rep.redirect = main_thrum.display().to_string();
         step(
@@ -261,8 +261,8 @@ fn finish(ctx: &mut Ctx, rep: Report, worktree: bool) -> Result<u8> {
         out.line(format!("  {}: {u}", if rep.dry_run { "Would update" } else { "Updated" }));
     }
     if !rep.dry_run {
-        println!();
-        println!("Done. Run 'thrum quickstart --name <name> --role <role> --module <module>' to register an agent.");
+        out.line("");
+        out.line("Done. Run 'thrum quickstart --name <name> --role <role> --module <module>' to register an agent.");
     }
     Ok(0)
 }

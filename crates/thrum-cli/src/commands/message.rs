@@ -59,9 +59,7 @@ pub fn run(ctx: &mut Ctx, cmd: MessageCmd) -> Result<u8> {
                         caller_agent_id: Some(me.name),
                     });
                 }
-                Err(e) if !out.quiet => {
-                    eprintln!("Warning: Could not mark as read (no identity): {e}")
-                }
+                Err(e) if !out.quiet => out.note(format!("Warning: Could not mark as read (no identity): {e}")),
                 Err(_) => {}
             }
             if out.json {

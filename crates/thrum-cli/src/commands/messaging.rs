@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Context as _, Result, anyhow, bail};
 use clap::Args;
 use serde_json::{Value, json};
 use thrum_proto::methods::agent;
@@ -183,7 +183,7 @@ pub fn send(ctx: &mut Ctx, a: SendArgs) -> Result<u8> {
     if !matches!(a.format.as_str(), "markdown" | "plain" | "json") {
         bail!("invalid --format {:?}: use markdown, plain or json", a.format);
     }
-    let me = ctx.me().map_err(|e| anyhow!("failed to resolve agent identity: {e}"))?;
+    let me = ctx.me().context("failed to resolve agent identity")?;
     let mut mentions: Vec<String> = to.iter().map(|t| t.trim_start_matches('@').to_string()).collect();
     mentions.extend(a.mention.iter().map(|m| m.trim_start_matches('@').to_string()));
     let params = mm::SendParams {
@@ -258,7 +258,7 @@ pub fn reply(ctx: &mut Ctx, a: ReplyArgs) -> Result<u8> {
 
 pub fn inbox(ctx: &mut Ctx, a: InboxArgs) -> Result<u8> {
     let out = ctx.out;
-    let me = ctx.me().map_err(|e| anyhow!("failed to resolve agent identity: {e}"))?;
+    let me = ctx.me().context("failed to resolve agent identity")?;
     let role = ctx.role.clone().or_else(|| me.file.as_ref().map(|f| f.agent.role.clone()));
     let (page_size, page) = a.paging.checked()?;
     let scope = match &a.scope {
@@ -309,7 +309,7 @@ pub fn inbox(ctx: &mut Ctx, a: InboxArgs) -> Result<u8> {
         }
         return Ok(0);
     }
-    render_inbox(&r);
+    render_inbox(out, &r);
     let first = (r.page - 1) * r.page_size + 1;
     let last = first + r.messages.len() as i64 - 1;
     let mut footer = format!("Showing {first}-{last} of {} messages", r.total);
@@ -375,7 +375,7 @@ fn pad(s: &str, width: usize) -> String {
     if n >= width { s.to_string() } else { format!("{s}{}", " ".repeat(width - n)) }
 }
 
-fn render_inbox(r: &ListResult) {
+fn render_inbox(out: Out, r: &ListResult) {
     let w = box_width();
     let inner = w - 2;
     // Replies sit under their parent when both are on this page.
@@ -391,7 +391,7 @@ fn render_inbox(r: &ListResult) {
         kids.reverse();
         order.extend(kids);
     }
-    println!("┌{}┐", "─".repeat(w));
+    out.line(format!("┌{}┐", "─".repeat(w)));
     for (n, &i) in order.iter().enumerate() {
         let m = &r.messages[i];
         let dot = if m.is_read { "○" } else { "●" };
@@ -402,21 +402,21 @@ fn render_inbox(r: &ListResult) {
         } else {
             format!(" {dot} {}  @{}  {}{edited}", m.message_id, m.agent_id, output::relative(&m.created_at))
         };
-        println!("│{}│", pad(&head, w));
+        out.line(format!("│{}│", pad(&head, w)));
         let indent = if is_reply { 4 } else { 0 };
         for line in wrap(&m.body.content, inner - indent) {
-            println!("│ {}{} │", " ".repeat(indent), pad(&line, inner - indent));
+            out.line(format!("│ {}{} │", " ".repeat(indent), pad(&line, inner - indent)));
         }
         if n + 1 < order.len() {
-            println!("├{}┤", "─".repeat(w));
+            out.line(format!("├{}┤", "─".repeat(w)));
         }
     }
-    println!("└{}┘", "─".repeat(w));
+    out.line(format!("└{}┘", "─".repeat(w)));
 }
 
 pub fn sent(ctx: &mut Ctx, a: SentArgs) -> Result<u8> {
     let out = ctx.out;
-    let me = ctx.me().map_err(|e| anyhow!("failed to resolve agent identity: {e}"))?;
+    let me = ctx.me().context("failed to resolve agent identity")?;
     let (page_size, page) = a.paging.checked()?;
     let r = ctx.call::<mm::Outbox>(&mm::OutboxParams {
         caller_agent_id: Some(me.name),
@@ -459,21 +459,12 @@ pub fn sent(ctx: &mut Ctx, a: SentArgs) -> Result<u8> {
     Ok(0)
 }
 
-/// Exit codes: 0 a message arrived, 1 timeout, 2 error.
-pub fn wait(ctx: &mut Ctx, a: WaitArgs) -> u8 {
-    match wait_inner(ctx, a) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("Error: {e:#}");
-            2
-        }
-    }
-}
-
 const ACTION: &str =
     "ACTION REQUIRED: You have unread messages. Run `thrum inbox --unread` now to read and respond to them.";
 
-fn wait_inner(ctx: &mut Ctx, a: WaitArgs) -> Result<u8> {
+/// Exit codes: 0 a message arrived, 1 timeout, 2 error (the edge maps
+/// every error of `wait` to 2).
+pub fn wait(ctx: &mut Ctx, a: WaitArgs) -> Result<u8> {
     let out = ctx.out;
     let timeout = thrum_core::time::parse_duration(&a.timeout)
         .ok_or_else(|| anyhow!("invalid timeout {:?}: use a duration such as 30s, 5m or 1h", a.timeout))?;
@@ -495,9 +486,9 @@ fn wait_inner(ctx: &mut Ctx, a: WaitArgs) -> Result<u8> {
         Some(s) => Some(thrum_core::Scope::parse(s, "scope").map_err(|e| anyhow!("{e}"))?),
         None => None,
     };
-    let me = ctx.me().map_err(|e| anyhow!("failed to resolve agent identity: {e}"))?;
+    let me = ctx.me().context("failed to resolve agent identity")?;
     if out.verbose {
-        eprintln!("Listening for messages after {}", thrum_core::time::format_ts(after));
+        out.note(format!("Listening for messages after {}", thrum_core::time::format_ts(after)));
     }
     let client = ctx.client()?;
     client.set_timeout(timeout + Duration::from_secs(10))?;
@@ -510,23 +501,20 @@ fn wait_inner(ctx: &mut Ctx, a: WaitArgs) -> Result<u8> {
     };
     // On this connection, with its long timeout, and never repeated: a
     // retry would wait the whole timeout again.
-    let r = client.call::<mm::Wait>(&p).map_err(|e| match e {
-        thrum_client::ClientError::Rpc(r) => anyhow!("{}", r.message),
-        other => anyhow!(other),
-    })?;
+    let r = client.call::<mm::Wait>(&p)?;
     if r.status == "received" {
         let id = r.message.as_ref().map(|m| m.message_id.clone()).unwrap_or_default();
         if out.json {
             out.json(&json!({ "status": "received", "action": ACTION, "message_id": id }));
         } else {
-            println!("{ACTION}");
+            out.line(ACTION);
         }
         return Ok(0);
     }
     if out.json {
         out.json(&json!({ "status": "timeout" }));
     } else if !out.quiet {
-        eprintln!("NO_MESSAGES_TIMEOUT — re-run thrum wait to continue listening");
+        out.note("NO_MESSAGES_TIMEOUT — re-run thrum wait to continue listening");
     }
     Ok(1)
 }

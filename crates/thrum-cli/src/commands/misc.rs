@@ -29,7 +29,7 @@ pub fn rpc(ctx: &mut Ctx, a: RpcArgs) -> Result<u8> {
         None => json!({}),
     };
     let v = ctx.call_value(&a.method, params)?;
-    println!("{}", serde_json::to_string_pretty(&v)?);
+    ctx.out.line(serde_json::to_string_pretty(&v)?);
     Ok(0)
 }
 
@@ -47,9 +47,12 @@ pub fn version(ctx: &mut Ctx) -> Result<u8> {
     Ok(0)
 }
 
-pub fn completion(a: CompletionArgs) -> Result<u8> {
+pub fn completion(ctx: &mut Ctx, a: CompletionArgs) -> Result<u8> {
     let mut cmd = crate::Cli::command();
-    clap_complete::generate(a.shell, &mut cmd, "thrum", &mut std::io::stdout());
+    // Rendered first: clap_complete panics when its writer fails.
+    let mut script = Vec::new();
+    clap_complete::generate(a.shell, &mut cmd, "thrum", &mut script);
+    ctx.out.write_parts(&[&script])?;
     Ok(0)
 }
 

@@ -10,6 +10,7 @@ use thrum_proto::methods::Empty;
 use thrum_proto::methods::peer::{self as pm, PeerInfo};
 
 use crate::context::Ctx;
+use crate::output::Out;
 
 #[derive(Debug, Subcommand)]
 #[command(defer = true)]
@@ -127,12 +128,12 @@ fn add(ctx: &mut Ctx, a: AddArgs) -> Result<u8> {
     let repo = started.repo_path;
     if !ctx.out.json {
         // The peercode must be visible at once, even when piped.
-        println!("Waiting for connection...\n");
-        println!("Share this with the other {}:", if kind == "local" { "repository" } else { "machine" });
+        let out = ctx.out;
+        out.line("Waiting for connection...\n");
+        out.line(format!("Share this with the other {}:", if kind == "local" { "repository" } else { "machine" }));
         let extra = if kind == "local" { format!(" --repo-path {repo}") } else { String::new() };
-        println!("  thrum peer join --type {kind} --peercode {peercode}{extra}\n");
-        use std::io::Write;
-        let _ = std::io::stdout().flush();
+        out.line(format!("  thrum peer join --type {kind} --peercode {peercode}{extra}\n"));
+        let _ = out.flush();
     }
     // The join can take minutes: a long-poll with its own generous timeout.
     let limit = started.expires_in_s;
@@ -144,7 +145,7 @@ fn add(ctx: &mut Ctx, a: AddArgs) -> Result<u8> {
     if ctx.out.json {
         ctx.out.json(&json!({ "peercode": peercode, "peer": r.peer }));
     } else {
-        print_paired(r.peer.as_ref());
+        print_paired(ctx.out, r.peer.as_ref());
     }
     Ok(0)
 }
@@ -177,15 +178,15 @@ fn join(ctx: &mut Ctx, a: JoinArgs) -> Result<u8> {
     if ctx.out.json {
         ctx.out.json(&r);
     } else {
-        print_paired(r.peer.as_ref());
+        print_paired(ctx.out, r.peer.as_ref());
     }
     Ok(0)
 }
 
 /// `Paired with "name" (address).` ("?" for what the daemon did not say).
-fn print_paired(peer: Option<&PeerInfo>) {
+fn print_paired(out: Out, peer: Option<&PeerInfo>) {
     let (name, address) = peer.map_or(("?", "?"), |p| (p.name.as_str(), p.address.as_str()));
-    println!("Paired with \"{name}\" ({address}).");
+    out.line(format!("Paired with \"{name}\" ({address})."));
 }
 
 /// A peer-list cell: "" for a field the daemon left out.

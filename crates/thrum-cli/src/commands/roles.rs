@@ -144,7 +144,7 @@ pub fn run(ctx: &mut Ctx, cmd: RolesCmd) -> Result<u8> {
         RolesCmd::Templates(TemplatesCmd::Print { role }) => {
             let t = shipped(&role)
                 .ok_or_else(|| anyhow!("no shipped template for role {role:?}: see `thrum roles templates list`"))?;
-            print!("{t}");
+            out.text(t);
         }
         RolesCmd::Templates(TemplatesCmd::List) => {
             let roles: Vec<&str> = SHIPPED.iter().map(|(r, _)| *r).collect();

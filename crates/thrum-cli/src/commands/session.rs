@@ -1,6 +1,6 @@
 //! `thrum session …` (and the `agent` aliases).
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Context as _, Result, anyhow, bail};
 use clap::{Args, Subcommand};
 use thrum_core::Scope;
 use thrum_proto::methods::agent;
@@ -77,7 +77,7 @@ pub fn run(ctx: &mut Ctx, cmd: SessionCmd) -> Result<u8> {
     let out = ctx.out;
     match cmd {
         SessionCmd::Start => {
-            let me = ctx.me().map_err(|e| anyhow!("failed to get agent identity: {e}"))?;
+            let me = ctx.me().context("failed to get agent identity")?;
             let layout = ctx.layout()?.clone();
             let tree = thrum_git::Git::new(&layout.worktree_root).toplevel().unwrap_or(layout.worktree_root.clone());
             let r = ctx.call::<sm::Start>(&sm::StartParams {

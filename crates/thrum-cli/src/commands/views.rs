@@ -405,22 +405,22 @@ pub fn subscribe(ctx: &mut Ctx, a: SubscribeArgs) -> Result<u8> {
     if !out.json {
         out.ok(format!("Subscribed (id {}); waiting for messages (Ctrl-C to stop)", r.subscription_id));
     }
-    use std::io::Write;
     let client = ctx.client()?;
+    // Until the daemon goes away or our reader does (a write fails).
     while let Some((method, params)) = client.next_notification()? {
-        let mut so = std::io::stdout().lock();
-        if out.json {
-            writeln!(so, "{}", json!({ "method": method, "params": params }))?;
+        let line = if out.json {
+            json!({ "method": method, "params": params }).to_string()
         } else if method == <MessagePushed as Notification>::METHOD
             && let Ok(n) = serde_json::from_value::<MessageNotification>(params.clone())
         {
-            writeln!(so, "● {}  @{}  {}", n.message_id, n.author.agent_id, n.preview)?;
+            format!("● {}  @{}  {}", n.message_id, n.author.agent_id, n.preview)
         } else {
-            writeln!(so, "{method}: {params}")?;
-        }
-        so.flush()?;
+            format!("{method}: {params}")
+        };
+        out.write_line(&line)?;
+        out.flush()?;
     }
-    eprintln!("thrum: the daemon closed the connection");
+    out.note("thrum: the daemon closed the connection");
     Ok(1)
 }
 

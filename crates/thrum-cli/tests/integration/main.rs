@@ -6,6 +6,7 @@
 mod browser;
 mod coordination;
 mod daemon;
+mod errors;
 mod frontends;
 mod identity;
 mod init;

@@ -196,7 +196,8 @@ THRUM_NAME=bob "$T" inbox --json > "$OUT/inbox.json"
         .unwrap();
     assert!(status.success(), "scenario failed: {status}");
     let rc = std::fs::read_to_string(out_dir.join("full.rc")).unwrap();
-    assert_eq!(rc.trim(), "1", "a send on a full disk must fail");
+    // The daemon refuses it as an internal error (-32603): exit 70.
+    assert_eq!(rc.trim(), "70", "a send on a full disk must fail");
     let err = std::fs::read_to_string(out_dir.join("full.err")).unwrap();
     assert!(err.contains("full"), "the error should say the disk is full: {err}");
     let inbox: serde_json::Value =
