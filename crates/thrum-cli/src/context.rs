@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 use serde_json::Value;
-use thrum_client::Client;
+use thrum_client::{Client, Session, SessionEvent};
 use thrum_core::Layout;
 use thrum_proto::methods::Method;
 
@@ -18,7 +18,7 @@ pub struct Ctx {
     pub module: Option<String>,
     repo: Option<PathBuf>,
     layout: Option<Layout>,
-    client: Option<Client>,
+    session: Option<Session>,
 }
 
 impl Ctx {
@@ -30,7 +30,7 @@ impl Ctx {
             module: module.or_else(|| env("THRUM_MODULE")),
             repo,
             layout: None,
-            client: None,
+            session: None,
         }
     }
 
@@ -56,56 +56,58 @@ impl Ctx {
         self.layout.as_ref().ok_or_else(|| crate::internal_err!("no layout"))
     }
 
-    /// The daemon connection, starting the daemon when it is not running
-    /// (and saying so on stderr once).
-    pub fn client(&mut self) -> Result<&mut Client> {
-        if self.client.is_none() {
+    /// The daemon session (created on first use): it starts the daemon
+    /// when it is not running and replaces one that speaks another
+    /// protocol, saying so on stderr once (not with --quiet).
+    pub fn session(&mut self) -> Result<&mut Session> {
+        if self.session.is_none() {
             let layout = self.layout()?.clone();
-            let (client, started) = thrum_client::connect_or_start(&layout, None)?;
-            if let Some(pid) = started
-                && !self.out.quiet
-            {
-                self.out.note(format!("thrum: started daemon (PID {pid}) for {}", layout.repo_root().display()));
-            }
-            self.client = Some(client);
+            let out = self.out;
+            let root = layout.repo_root();
+            let session = Session::new(layout).on_event(move |event| {
+                if out.quiet {
+                    return;
+                }
+                match event {
+                    SessionEvent::Started { pid } => {
+                        out.note(format!("thrum: started daemon (PID {pid}) for {}", root.display()));
+                    }
+                    SessionEvent::Restarted { old_pid, old_protocol, pid } => out.note(format!(
+                        "thrum: restarted the daemon for {}: it spoke protocol {old_protocol} (PID {old_pid}), this thrum speaks {} (PID {})",
+                        root.display(),
+                        thrum_proto::PROTOCOL_VERSION,
+                        pid.map_or_else(|| "?".to_string(), |p| p.to_string()),
+                    )),
+                }
+            });
+            self.session = Some(session);
         }
-        self.client.as_mut().ok_or_else(|| crate::internal_err!("no client"))
+        self.session.as_mut().ok_or_else(|| crate::internal_err!("no session"))
+    }
+
+    /// The daemon connection itself, for calls that set their own timeout
+    /// or read pushes (`wait`, `subscribe --follow`, `peer add`).
+    pub fn client(&mut self) -> Result<&mut Client> {
+        Ok(self.session()?.client()?)
     }
 
     /// Connects only if a daemon is already running.
     pub fn try_client(&mut self) -> Option<&mut Client> {
-        if self.client.is_none() {
-            let layout = self.layout().ok()?.clone();
-            self.client = Client::connect(&layout.socket()).ok();
-        }
-        self.client.as_mut()
+        self.session().ok()?.try_client()
     }
 
-    /// One RPC call; a daemon error stays in the chain as it came (code,
-    /// message, data), so the edge can report its kind. A method whose
-    /// policy says it is idempotent is retried across a dropped connection
-    /// (reconnecting, and restarting the daemon if it died), up to three
-    /// tries in all; any other method is tried once.
+    /// One RPC call (see [`Session`]: a method whose policy says it is
+    /// idempotent is retried across a dropped connection; any other is
+    /// tried once). A daemon error stays in the chain as it came (code,
+    /// message, data), so the edge can report its kind.
     pub fn call<M: Method>(&mut self, params: &M::Params) -> Result<M::Result> {
-        let tries = if M::POLICY.idempotent { 3 } else { 1 };
-        let mut last = None;
-        for _ in 0..tries {
-            match self.client()?.call::<M>(params) {
-                Ok(r) => return Ok(r),
-                Err(e) if e.rpc().is_some() => return Err(e.into()),
-                Err(e) => {
-                    self.client = None;
-                    last = Some(e);
-                }
-            }
-        }
-        Err(last.map(Into::into).unwrap_or_else(|| crate::internal_err!("{} failed", M::METHOD)))
+        Ok(self.session()?.call::<M>(params)?)
     }
 
     /// A call by name with raw JSON params: only for `thrum rpc METHOD
     /// JSON`, which may name any method at all.
     pub fn call_value(&mut self, method: &str, params: Value) -> Result<Value> {
-        Ok(self.client()?.call_value(method, params)?)
+        Ok(self.session()?.call_value(method, params)?)
     }
 
     /// The agent this process speaks for.

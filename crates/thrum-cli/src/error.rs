@@ -192,7 +192,9 @@ pub fn client_kind(e: &ClientError) -> ErrorKind {
         | ClientError::Timeout(_)
         | ClientError::StartFailed(_)
         | ClientError::Io(_)
-        | ClientError::Closed => ErrorKind::DaemonUnreachable,
+        | ClientError::Closed
+        | ClientError::StopTimeout { .. }
+        | ClientError::Interrupted { .. } => ErrorKind::DaemonUnreachable,
         ClientError::Protocol(_) => ErrorKind::Internal,
     }
 }
@@ -292,6 +294,8 @@ mod tests {
             ClientError::StartFailed("no".into()),
             ClientError::Io(io),
             ClientError::Closed,
+            ClientError::StopTimeout { pid: 1, secs: 10 },
+            ClientError::Interrupted { method: "sync.force".into(), source: Box::new(ClientError::Closed) },
         ] {
             assert_eq!(kind(anyhow::Error::new(e)), ErrorKind::DaemonUnreachable);
         }

@@ -1,26 +1,37 @@
-//! Starting the daemon on demand.
+//! Starting and stopping the daemon on demand.
 //!
 //! On a refused connection or a missing socket, the client takes the
 //! start lock (so racing clients start one daemon between them), checks
 //! again, then spawns `thrum daemon run --background` and waits for the
-//! child to say "READY" (or "ERROR …") on its stdout. No polling for the
-//! socket, no sleeps: the child answers as soon as it is listening.
+//! child's [`Handshake`] line on its stdout: `READY`, `BUSY` (another
+//! daemon holds the repository) or `ERROR …`. No polling for the socket,
+//! no sleeps: the child answers as soon as it is listening.
+//!
+//! [`stop_daemon`] is `thrum daemon stop`: SIGTERM to the PID in the PID
+//! file (only while the lock is held, so a recycled PID is never hit),
+//! then a wait for the lock to be released.
 
 use std::fs::OpenOptions;
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::OpenOptionsExt;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustix::fs::{FlockOperation, flock};
 use thrum_core::Layout;
 
 use crate::connection::Client;
 use crate::error::ClientError;
+use crate::handshake::Handshake;
+use crate::pidfile::{process_running, read_pid_file, running_pid};
 
 /// How long a new daemon may take to come up.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How long a daemon may take to stop after SIGTERM (it finishes the
+/// writes in flight first).
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What `start_daemon` found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,25 +106,63 @@ pub fn start_daemon(layout: &Layout, local: Option<bool>) -> Result<StartOutcome
             )));
         }
     };
-    let line = line.trim();
-    if let Some(pid) = line.strip_prefix("READY ") {
-        return Ok(StartOutcome::Started(pid.trim().parse().unwrap_or(0)));
-    }
-    if let Some(msg) = line.strip_prefix("ERROR ") {
-        // Another daemon won a race we could not see: that is success once
-        // it answers (it may still be starting, or briefly unable to accept
-        // under load).
-        if msg.contains("already running") {
-            let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
-            while std::time::Instant::now() < until {
+    match Handshake::parse(&line) {
+        Some(Handshake::Ready(pid)) => Ok(StartOutcome::Started(pid)),
+        Some(Handshake::Busy(pid)) => {
+            // Another daemon won a race we could not see: that is success
+            // once it answers (it may still be starting, or briefly unable
+            // to accept under load).
+            let until = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < until {
                 if Client::connect(&layout.socket()).is_ok() {
                     return Ok(StartOutcome::AlreadyRunning);
                 }
-                std::thread::sleep(std::time::Duration::from_millis(20));
+                std::thread::sleep(Duration::from_millis(20));
             }
+            Err(ClientError::StartFailed(format!(
+                "daemon PID {pid} holds this repository but does not answer on {}: see {}",
+                layout.socket().display(),
+                layout.log_file().display()
+            )))
         }
-        return Err(ClientError::StartFailed(msg.to_string()));
+        Some(Handshake::Error(msg)) => Err(ClientError::StartFailed(msg)),
+        None => {
+            let _ = child.wait();
+            Err(ClientError::StartFailed(format!(
+                "the daemon exited during start-up: see {}",
+                layout.log_file().display()
+            )))
+        }
     }
-    let _ = child.wait();
-    Err(ClientError::StartFailed(format!("the daemon exited during start-up: see {}", layout.log_file().display())))
+}
+
+/// Stops the repository's daemon as `thrum daemon stop` does: SIGTERM,
+/// then waits (up to `timeout`) until its lock is released and the
+/// process is gone. With `only`, a daemon with another PID is left alone
+/// (someone replaced the one the caller saw). Returns the PID stopped,
+/// or `None` when no daemon was running.
+pub fn stop_daemon(layout: &Layout, only: Option<i64>, timeout: Duration) -> Result<Option<i64>, ClientError> {
+    let (lock, pid_file) = (layout.lock_file(), layout.pid_file());
+    let Some(info) = running_pid(&lock, &pid_file).and_then(|_| read_pid_file(&pid_file)) else {
+        return Ok(None);
+    };
+    if only.is_some_and(|p| p != info.pid) {
+        return Ok(None);
+    }
+    let pid = i32::try_from(info.pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+        .ok_or_else(|| ClientError::Protocol(format!("bad PID {} in {}", info.pid, pid_file.display())))?;
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM)
+        .map_err(|e| ClientError::Io(std::io::Error::other(format!("signal daemon PID {}: {e}", info.pid))))?;
+    // The daemon finishes in-flight writes, removes its socket, then
+    // releases its lock and exits.
+    let deadline = Instant::now() + timeout;
+    while running_pid(&lock, &pid_file) == Some(info.pid) || process_running(info.pid) {
+        if Instant::now() > deadline {
+            return Err(ClientError::StopTimeout { pid: info.pid, secs: timeout.as_secs() });
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(Some(info.pid))
 }

@@ -6,6 +6,7 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 
+use rustix::net::RecvFlags;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -25,6 +26,9 @@ pub struct Client {
     next_id: u64,
     timeout: Duration,
     buf: Vec<u8>,
+    /// Whether the last request was written out whole: after that, a
+    /// failure leaves unknown whether the daemon acted on it.
+    sent: bool,
 }
 
 impl Client {
@@ -38,7 +42,14 @@ impl Client {
         })?;
         stream.set_read_timeout(Some(DEFAULT_TIMEOUT))?;
         let writer = stream.try_clone()?;
-        Ok(Client { reader: BufReader::new(stream), writer, next_id: 1, timeout: DEFAULT_TIMEOUT, buf: Vec::new() })
+        Ok(Client {
+            reader: BufReader::new(stream),
+            writer,
+            next_id: 1,
+            timeout: DEFAULT_TIMEOUT,
+            buf: Vec::new(),
+            sent: false,
+        })
     }
 
     /// Sets how long a call may wait for its answer.
@@ -46,6 +57,25 @@ impl Client {
         self.timeout = t;
         self.reader.get_ref().set_read_timeout(Some(t))?;
         Ok(())
+    }
+
+    /// Whether the daemon has closed this connection (it stopped or
+    /// restarted since the last call): one non-blocking peek, so a session
+    /// can reconnect *before* sending rather than lose a call to a dead
+    /// connection. A pending notification is not a close.
+    pub fn peer_closed(&self) -> bool {
+        let mut byte = [0u8; 1];
+        match rustix::net::recv(self.reader.get_ref(), &mut byte[..], RecvFlags::PEEK | RecvFlags::DONTWAIT) {
+            Ok((0, _)) => true,
+            Ok(_) => false,
+            Err(e) => e != rustix::io::Errno::AGAIN && e != rustix::io::Errno::INTR,
+        }
+    }
+
+    /// Whether the last request left this process whole, so a failure
+    /// after it may have come after the daemon acted on it.
+    pub fn request_sent(&self) -> bool {
+        self.sent
     }
 
     /// Calls a method of the catalogue: `client.call::<message::Send>(&params)`.
@@ -87,7 +117,9 @@ impl Client {
         let id = self.next_id;
         self.next_id += 1;
         let frame = encode_request(method, id, params).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        self.sent = false;
         self.writer.write_all(&frame)?;
+        self.sent = true;
         loop {
             match read_frame(&mut self.reader, &mut self.buf) {
                 Ok(Some(())) => {}

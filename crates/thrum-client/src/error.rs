@@ -14,6 +14,8 @@ pub enum ClientError {
     Timeout(u64),
     #[error("could not start the daemon: {0}")]
     StartFailed(String),
+    #[error("timeout waiting for daemon to stop (PID {pid} still running after {secs}s)")]
+    StopTimeout { pid: i64, secs: u64 },
     #[error("connection to the daemon failed: {0}")]
     Io(#[from] std::io::Error),
     /// The daemon closed the connection before answering (it stopped or
@@ -22,6 +24,16 @@ pub enum ClientError {
     Closed,
     #[error("unexpected reply from the daemon: {0}")]
     Protocol(String),
+    /// A call that is not safe to repeat failed after it was sent: the
+    /// daemon may or may not have acted on it.
+    #[error(
+        "{method}: the connection to the daemon failed after the request was sent, so whether it took effect is unknown; check before repeating it"
+    )]
+    Interrupted {
+        method: String,
+        #[source]
+        source: Box<ClientError>,
+    },
 }
 
 impl ClientError {

@@ -41,8 +41,22 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 pub use error::DaemonError;
 
-/// Called once the daemon is accepting connections, or failed to start.
-pub type ReadyFn = Box<dyn FnOnce(Result<u32, String>) + Send>;
+/// Called once the daemon is accepting connections (with its PID), or
+/// failed to start (with why: `AlreadyRunning` when another daemon holds
+/// the repository).
+pub type ReadyFn = Box<dyn FnOnce(Result<u32, &DaemonError>) + Send>;
+
+/// The protocol version `health` reports: [`thrum_proto::PROTOCOL_VERSION`].
+/// For tests only, a debug build reads `THRUM_TEST_PROTOCOL_VERSION` to
+/// pose as another version (so clients' replacement of an outdated daemon
+/// can be tested); release builds ignore it.
+pub fn protocol_version() -> u32 {
+    #[cfg(debug_assertions)]
+    if let Some(v) = std::env::var("THRUM_TEST_PROTOCOL_VERSION").ok().and_then(|v| v.parse().ok()) {
+        return v;
+    }
+    thrum_proto::PROTOCOL_VERSION
+}
 
 pub struct RunOptions {
     pub layout: Layout,
@@ -163,7 +177,7 @@ pub fn run(opts: RunOptions) -> Result<(), DaemonError> {
 fn run_inner(layout: &Layout, local: Option<bool>, mut ready: Option<ReadyFn>) -> Result<(), DaemonError> {
     let fail = |ready: &mut Option<ReadyFn>, e: DaemonError| -> DaemonError {
         if let Some(r) = ready.take() {
-            r(Err(e.to_string()));
+            r(Err(&e));
         }
         e
     };

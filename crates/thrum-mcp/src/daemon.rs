@@ -1,20 +1,22 @@
 //! The daemon as the MCP tools see it: typed calls made as one agent,
-//! on a blocking socket client run off the async threads, with one
-//! reconnect (which starts the daemon if it is gone) per call.
+//! through a blocking [`Session`] run off the async threads. The session
+//! starts the daemon when it is gone, replaces one speaking another
+//! protocol, reconnects after a restart, and repeats only idempotent calls
+//! (the same code the CLI uses).
 
+use std::io::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use thrum_client::{Client, ClientError};
+use thrum_client::{ClientError, Session, SessionEvent};
 use thrum_core::Layout;
 use thrum_proto::methods::{Method, message};
 
 /// Calls into the repository's daemon as `agent_id`.
 #[derive(Clone)]
 pub struct Daemon {
-    layout: Arc<Layout>,
     agent_id: Arc<str>,
-    conn: Arc<Mutex<Option<Client>>>,
+    session: Arc<Mutex<Session>>,
 }
 
 /// A failed call, worded for the agent reading the tool result.
@@ -24,6 +26,15 @@ pub enum CallError {
     Refused(String),
     /// The daemon could not be reached or went away mid-call.
     Unreachable(String),
+}
+
+impl From<ClientError> for CallError {
+    fn from(e: ClientError) -> Self {
+        match e {
+            ClientError::Rpc(r) => CallError::Refused(r.message),
+            other => CallError::Unreachable(other.to_string()),
+        }
+    }
 }
 
 impl std::fmt::Display for CallError {
@@ -39,7 +50,19 @@ impl std::fmt::Display for CallError {
 
 impl Daemon {
     pub fn new(layout: Layout, agent_id: String) -> Daemon {
-        Daemon { layout: Arc::new(layout), agent_id: agent_id.into(), conn: Arc::new(Mutex::new(None)) }
+        // stdout carries the protocol: news about the daemon goes to stderr,
+        // which MCP clients keep in their server log.
+        let session = Session::new(layout).on_event(|event| {
+            let text = match event {
+                SessionEvent::Started { pid } => format!("thrum mcp: started the daemon (PID {pid})"),
+                SessionEvent::Restarted { old_pid, old_protocol, .. } => format!(
+                    "thrum mcp: restarted the daemon: PID {old_pid} spoke protocol {old_protocol}, this thrum speaks {}",
+                    thrum_proto::PROTOCOL_VERSION
+                ),
+            };
+            let _ = writeln!(std::io::stderr().lock(), "{text}");
+        });
+        Daemon { agent_id: agent_id.into(), session: Arc::new(Mutex::new(session)) }
     }
 
     pub fn agent_id(&self) -> &str {
@@ -47,9 +70,10 @@ impl Daemon {
     }
 
     /// Calls method `M` (the tools name the agent in each params that has
-    /// a `caller_agent_id`). A dropped connection is re-opened once —
-    /// starting the daemon if it stopped — and the call repeated; every
-    /// tool call is safe to repeat (sends carry their own message id).
+    /// a `caller_agent_id`). A connection the daemon closed is re-opened
+    /// (starting the daemon if it stopped) before the call; a call that
+    /// fails on the way is repeated only if `M` is idempotent (sends are:
+    /// they carry their own message id).
     pub async fn call<M: Method>(&self, params: M::Params) -> Result<M::Result, CallError> {
         let me = self.clone();
         tokio::task::spawn_blocking(move || me.call_blocking::<M>(&params))
@@ -58,29 +82,8 @@ impl Daemon {
     }
 
     fn call_blocking<M: Method>(&self, params: &M::Params) -> Result<M::Result, CallError> {
-        let mut slot = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        let mut last = String::new();
-        for _ in 0..2 {
-            if slot.is_none() {
-                match thrum_client::connect_or_start(&self.layout, None) {
-                    Ok((c, _)) => *slot = Some(c),
-                    Err(e) => {
-                        last = e.to_string();
-                        continue;
-                    }
-                }
-            }
-            let Some(client) = slot.as_mut() else { continue };
-            match client.call::<M>(params) {
-                Ok(v) => return Ok(v),
-                Err(ClientError::Rpc(r)) => return Err(CallError::Refused(r.message)),
-                Err(e) => {
-                    last = e.to_string();
-                    *slot = None;
-                }
-            }
-        }
-        Err(CallError::Unreachable(last))
+        let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(session.call::<M>(params)?)
     }
 
     /// Blocks until a message for this agent arrives (`status` is
@@ -88,7 +91,7 @@ impl Daemon {
     /// (Err). Uses the daemon's push-driven `message.wait` on a connection
     /// of its own, so other tool calls are not held up meanwhile.
     pub async fn wait(&self, timeout: Duration) -> Result<message::WaitResult, CallError> {
-        let layout = self.layout.clone();
+        let session = self.session.clone();
         let params = message::WaitParams {
             caller_agent_id: Some(self.agent_id.to_string()),
             after: Some(thrum_core::time::now_rfc3339()),
@@ -96,8 +99,9 @@ impl Daemon {
             ..Default::default()
         };
         tokio::task::spawn_blocking(move || {
-            let (mut client, _) =
-                thrum_client::connect_or_start(&layout, None).map_err(|e| CallError::Unreachable(e.to_string()))?;
+            // Its own connection, opened (and the daemon started) the
+            // session's way; the session's lock is not held while waiting.
+            let mut client = session.lock().unwrap_or_else(|p| p.into_inner()).extra_client()?;
             // The long poll may last the whole timeout; give the socket slack.
             let _ = client.set_timeout(timeout + Duration::from_secs(10));
             match client.call::<message::Wait>(&params) {

@@ -7,13 +7,12 @@
 
 use std::io::{BufRead, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Subcommand};
 use serde::Serialize;
-use thrum_client::pidfile::{process_running, read_pid_file, running_pid};
-use thrum_client::{Client, StartOutcome};
+use thrum_client::{Client, Handshake, StartOutcome};
 use thrum_core::Layout;
 use thrum_proto::methods::Empty;
 use thrum_proto::methods::system::Health;
@@ -109,28 +108,16 @@ fn start(ctx: &mut Ctx, local: bool, verb: &str) -> Result<u8> {
 pub(crate) fn stop(ctx: &mut Ctx, loud: bool) -> Result<u8> {
     let layout = ctx.layout()?.clone();
     let out = ctx.out;
-    let running = running_pid(&layout.lock_file(), &layout.pid_file());
-    let info = running.and_then(|_| read_pid_file(&layout.pid_file()));
-    let Some(info) = info else {
+    // The daemon finishes in-flight writes, then releases its lock.
+    let Some(pid) = thrum_client::stop_daemon(&layout, None, thrum_client::STOP_TIMEOUT)? else {
         if loud {
             bail!("daemon is not running");
         }
         return Ok(0);
     };
-    let pid = rustix::process::Pid::from_raw(info.pid as i32).ok_or_else(|| anyhow!("bad PID {}", info.pid))?;
-    rustix::process::kill_process(pid, rustix::process::Signal::TERM)
-        .with_context(|| format!("signal daemon PID {}", info.pid))?;
-    // The daemon finishes in-flight writes, then releases its lock.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while process_running(info.pid) {
-        if Instant::now() > deadline {
-            bail!("timeout waiting for daemon to stop (PID {} still running)", info.pid);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
     if loud {
         if out.json {
-            out.json(&serde_json::json!({ "stopped": true, "pid": info.pid }));
+            out.json(&serde_json::json!({ "stopped": true, "pid": pid }));
         } else {
             out.ok("Daemon stopped successfully");
             crate::hints::info(
@@ -316,10 +303,12 @@ fn run_foreground(ctx: &mut Ctx, a: RunArgs) -> Result<u8> {
     let ready: thrum_daemon::ReadyFn = Box::new(move |r| {
         if background {
             // The handshake line `thrum_client::start_daemon` waits for.
-            let _ = match r {
-                Ok(pid) => out.write_line(&format!("READY {pid}")),
-                Err(e) => out.write_line(&format!("ERROR {}", e.replace('\n', " "))),
+            let line = match r {
+                Ok(pid) => Handshake::Ready(pid),
+                Err(thrum_daemon::DaemonError::AlreadyRunning { pid, .. }) => Handshake::Busy(*pid),
+                Err(e) => Handshake::Error(e.to_string()),
             };
+            let _ = out.write_line(&line.to_string());
             let _ = out.flush();
         } else if let Ok(pid) = r
             && !out.quiet

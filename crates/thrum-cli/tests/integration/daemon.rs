@@ -3,6 +3,8 @@
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::time::Duration;
 
+use thrum_proto::methods::Empty;
+use thrum_proto::methods::system::Health;
 use thrum_testkit::{TestEnv, alive, wait_until};
 
 use crate::BIN;
@@ -251,4 +253,82 @@ fn the_daemon_limits_malloc_arenas_and_idles_its_git_threads() {
     assert_eq!(policy_of("thrum-sync").as_deref(), Some("5"), "thrum-sync should be SCHED_IDLE");
     assert_eq!(policy_of("thrum-writer").as_deref(), Some("0"), "the writer keeps the normal policy");
     env.ok(None, &["daemon", "stop"]);
+}
+
+/// The daemon's `health.protocol_version`, asked over a raw connection
+/// (no session, so nothing is replaced).
+fn protocol_and_pid(env: &TestEnv) -> (u64, i64) {
+    let h = thrum_testkit::RawConn::connect(&env.socket()).call(1, "health", serde_json::json!({}));
+    (h["result"]["protocol_version"].as_u64().unwrap(), h["result"]["pid"].as_i64().unwrap())
+}
+
+#[test]
+fn a_daemon_speaking_another_protocol_is_replaced_once() {
+    let env = crate::team();
+    env.ok(None, &["daemon", "stop"]);
+    // A debug build's daemon poses as protocol 99 for this test only.
+    let out = env.thrum(&["daemon", "start"]).env("THRUM_TEST_PROTOCOL_VERSION", "99").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (v, old) = protocol_and_pid(&env);
+    assert_eq!(v, 99);
+    // The next command's session stops it, starts ours, says so once.
+    let out = env.run_as(Some("alice"), &["send", "hello", "--to", "@bob"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(err.matches("restarted the daemon").count(), 1, "{err}");
+    assert!(err.contains("protocol 99") && err.contains(&format!("PID {old}")), "{err}");
+    assert!(!alive(old as i32), "the outdated daemon is gone");
+    let (v, new) = protocol_and_pid(&env);
+    assert_eq!((v, new == old), (u64::from(thrum_proto::PROTOCOL_VERSION), false));
+    assert_eq!(env.json(Some("bob"), &["inbox"])["total"], 1, "the message went to the new daemon");
+    // Ours is left alone, and nothing more is said.
+    let out = env.run_as(Some("bob"), &["inbox"]);
+    assert!(String::from_utf8_lossy(&out.stderr).is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(protocol_and_pid(&env).1, new);
+}
+
+#[test]
+fn a_daemon_reporting_no_protocol_version_is_left_alone() {
+    let env = crate::team();
+    env.ok(None, &["daemon", "stop"]);
+    // 0 is what a daemon without the field (the original) reports.
+    env.thrum(&["daemon", "start"]).env("THRUM_TEST_PROTOCOL_VERSION", "0").output().unwrap();
+    let (v, pid) = protocol_and_pid(&env);
+    assert_eq!(v, 0);
+    let out = env.run_as(Some("alice"), &["send", "hello", "--to", "@bob"]);
+    assert!(out.status.success() && out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(protocol_and_pid(&env).1, pid);
+}
+
+/// One session (the CLI's and the MCP server's code) across a restart
+/// between two calls: the dropped connection is replaced before the
+/// second call is sent.
+#[test]
+fn a_session_survives_a_daemon_restart_between_calls() {
+    let env = crate::team();
+    let layout = thrum_core::Layout::discover(&env.repo()).unwrap();
+    let mut session = thrum_client::Session::new(layout);
+    let first = session.call::<Health>(&Empty {}).unwrap();
+    env.ok(None, &["daemon", "restart"]);
+    let second = session.call::<Health>(&Empty {}).unwrap();
+    assert_ne!(first.pid, second.pid);
+    assert_eq!(i64::from(second.pid), protocol_and_pid(&env).1);
+}
+
+/// A lost start race is reported with the handshake's BUSY token, not a
+/// message to match: a second daemon for the repository answers
+/// `BUSY <pid>` and exits.
+#[test]
+fn a_second_daemon_says_busy_and_the_client_waits_for_the_first() {
+    let env = crate::team();
+    let pid = env.daemon_pid().unwrap();
+    let out = env.thrum(&["daemon", "run", "--background"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("BUSY {pid}\n"));
+    // A client that spawned it (here: on a socket the first daemon does not
+    // serve) waits for an answer, then says who holds the repository.
+    let elsewhere = env.dir.path().join("other.sock");
+    let out = env.thrum(&["rpc", "health"]).env("THRUM_SOCKET", &elsewhere).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(69), "{err}");
+    assert!(err.contains(&format!("daemon PID {pid} holds this repository but does not answer")), "{err}");
 }

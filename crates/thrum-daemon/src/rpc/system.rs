@@ -22,7 +22,7 @@ pub async fn health(state: &State, _: &Caller, _: Empty) -> HResult<HealthResult
         sync_state: state.sync.status().sync_state,
         identity: Some(state.identity.clone()),
         pid: std::process::id(),
-        protocol_version: thrum_proto::PROTOCOL_VERSION,
+        protocol_version: crate::protocol_version(),
         started_at: state.started_at.clone(),
         socket_path: state.layout.socket().display().to_string(),
         local_only: Some(state.local_only),
