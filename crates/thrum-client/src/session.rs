@@ -5,7 +5,8 @@
 //! - **Lazy connect.** Nothing happens until the first call; then the
 //!   daemon is started if it is not running ([`crate::connect_or_start`]).
 //! - **Protocol check.** On the session's first connection to a daemon it
-//!   did not start, it asks `health` for `protocol_version`. A daemon that
+//!   did not start, it reads the daemon's `protocol_version` from its PID
+//!   file (no round trip: every CLI process pays for this check). A daemon that
 //!   reports another version than [`thrum_proto::PROTOCOL_VERSION`] is
 //!   stopped (as `thrum daemon stop` does) and ours started in its place,
 //!   said once through [`SessionEvent::Restarted`]. A daemon that reports
@@ -27,8 +28,7 @@
 use serde_json::Value;
 use thrum_core::Layout;
 use thrum_proto::PROTOCOL_VERSION;
-use thrum_proto::methods::system::Health;
-use thrum_proto::methods::{Empty, Method};
+use thrum_proto::methods::Method;
 
 use crate::autostart::{STOP_TIMEOUT, StartOutcome, connect_or_start, start_daemon, stop_daemon};
 use crate::connection::Client;
@@ -173,32 +173,25 @@ impl Session {
     }
 
     /// Replaces a daemon that speaks another protocol version with ours.
-    fn check_protocol(&mut self, mut client: Client) -> Result<Client, ClientError> {
-        let health = match client.call::<Health>(&Empty {}) {
-            Ok(h) => h,
-            // A daemon that cannot answer `health` is no daemon to replace;
-            // the call that follows will say what is wrong.
-            Err(ClientError::Rpc(_)) => return Ok(client),
-            Err(e) => return Err(e),
+    /// Its version is in its PID file (written before it listens), so this
+    /// costs a file read, not a request.
+    fn check_protocol(&mut self, client: Client) -> Result<Client, ClientError> {
+        let Some(info) = crate::pidfile::read_pid_file(&self.layout.pid_file()) else {
+            return Ok(client);
         };
-        let theirs = health.protocol_version;
+        let theirs = info.protocol_version;
         if theirs == 0 || theirs == PROTOCOL_VERSION {
             return Ok(client);
         }
         drop(client);
-        // Only the daemon that holds this repository's lock, with the PID
-        // that answered, is stopped. If none does (another client replaced
-        // it meanwhile, or it is not a thrum daemon we manage), whatever
-        // answers now is used as it is: no fights over the socket.
-        if stop_daemon(&self.layout, Some(i64::from(health.pid)), STOP_TIMEOUT)?.is_none() {
-            return Client::connect(&self.layout.socket());
-        }
+        let old_pid = u32::try_from(info.pid).unwrap_or(0);
+        stop_daemon(&self.layout, Some(info.pid), STOP_TIMEOUT)?;
         let started = match start_daemon(&self.layout, None)? {
             StartOutcome::Started(pid) => Some(pid),
-            // Another client started one meanwhile.
+            // Another client replaced it meanwhile.
             StartOutcome::AlreadyRunning => None,
         };
-        self.emit(&SessionEvent::Restarted { old_pid: health.pid, old_protocol: theirs, pid: started });
+        self.emit(&SessionEvent::Restarted { old_pid, old_protocol: theirs, pid: started });
         Client::connect(&self.layout.socket())
     }
 
@@ -222,7 +215,8 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     use serde_json::{Value, json};
-    use thrum_proto::methods::system::{Unsubscribe, UnsubscribeParams};
+    use thrum_proto::methods::Empty;
+    use thrum_proto::methods::system::{Health, Unsubscribe, UnsubscribeParams};
 
     use super::*;
 
@@ -316,13 +310,13 @@ mod tests {
 
     #[test]
     fn an_idempotent_call_is_repeated_after_a_drop_mid_call() {
-        // The first health is the session's protocol check; the second (our
-        // call) dies mid-call; the third answers.
-        let fake = Fake::start("idem", |m, n| if m == "health" && n == 2 { Act::Drop } else { Act::Answer });
+        // The first try dies mid-call; the second answers. (The protocol
+        // check reads the PID file: it sends nothing.)
+        let fake = Fake::start("idem", |m, n| if m == "health" && n == 1 { Act::Drop } else { Act::Answer });
         let mut s = fake.session();
         let h = s.call::<Health>(&Empty {});
         assert_eq!(h.map(|h| h.version).ok().as_deref(), Some("fake"));
-        assert_eq!(fake.count("health"), 3);
+        assert_eq!(fake.count("health"), 2);
     }
 
     #[test]
@@ -337,7 +331,7 @@ mod tests {
         assert_eq!(fake.count("unsubscribe"), 1, "a call that is not idempotent must not be repeated");
         // The session reconnects for the next call.
         assert!(s.call::<Health>(&Empty {}).is_ok());
-        assert_eq!(fake.count("health"), 2, "one protocol check, one call");
+        assert_eq!(fake.count("health"), 1, "the call, and no request for the protocol check");
     }
 
     #[test]
@@ -354,7 +348,7 @@ mod tests {
         // connection, once.
         assert!(s.call::<Unsubscribe>(&unsubscribe()).is_ok());
         assert_eq!(fake.count("unsubscribe"), 2);
-        assert_eq!(fake.count("health"), 1, "the protocol is checked on the first connection only");
+        assert_eq!(fake.count("health"), 0, "the protocol check costs no request");
     }
 
     #[test]
@@ -363,14 +357,14 @@ mod tests {
         let fake = Fake::speaking("v0", 0, |_, _| Act::Answer);
         let mut s = fake.session();
         assert!(s.call::<Health>(&Empty {}).is_ok());
-        assert_eq!(fake.count("health"), 2);
+        assert_eq!(fake.count("health"), 1);
         assert!(fake.events.lock().unwrap_or_else(|p| p.into_inner()).is_empty());
         // Another version, but no thrum daemon holds this repository's lock
         // (so there is no PID to stop): nothing is stopped or started.
         let fake = Fake::speaking("v9", PROTOCOL_VERSION + 8, |_, _| Act::Answer);
         let mut s = fake.session();
         assert!(s.call::<Unsubscribe>(&unsubscribe()).is_ok());
-        assert_eq!((fake.count("health"), fake.count("unsubscribe")), (1, 1));
+        assert_eq!((fake.count("health"), fake.count("unsubscribe")), (0, 1));
         assert!(fake.events.lock().unwrap_or_else(|p| p.into_inner()).is_empty());
     }
 }

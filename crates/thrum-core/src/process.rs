@@ -17,6 +17,15 @@ pub struct PidInfo {
     pub started_at: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub socket_path: String,
+    /// Ours: the wire protocol the daemon speaks, so a client can tell an
+    /// outdated daemon without a round trip (0: not written, as by the
+    /// original or a build from before the field).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub protocol_version: u32,
+}
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
 }
 
 /// Reads a PID file in the JSON form, or the legacy bare-integer form.

@@ -197,6 +197,7 @@ fn run_inner(layout: &Layout, local: Option<bool>, mut ready: Option<ReadyFn>) -
         repo_path: repo_root.display().to_string(),
         started_at: started_at.clone(),
         socket_path: socket.display().to_string(),
+        protocol_version: protocol_version(),
     };
     let ownership = lifecycle::Ownership::acquire(&layout.lock_file(), &layout.pid_file(), &info)
         .map_err(|e| fail(&mut ready, e))?;

@@ -236,7 +236,7 @@ fn stale_recipient_hints(ctx: &mut Ctx, r: &SendResult) {
 
 pub fn reply(ctx: &mut Ctx, a: ReplyArgs) -> Result<u8> {
     let out = ctx.out;
-    let me = ctx.me().map_err(|e| anyhow!("failed to resolve agent identity: {e}"))?;
+    let me = ctx.me().context("failed to resolve agent identity")?;
     // The daemon picks who the reply goes to (the parent's audience and
     // author), the same for every front end, and marks the parent read.
     let params = mm::ReplyParams {
