@@ -19,6 +19,7 @@ mod robustness;
 mod rpc;
 mod sync;
 mod websocket;
+mod wire;
 
 use thrum_testkit::TestEnv;
 

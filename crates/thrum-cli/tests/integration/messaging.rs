@@ -5,9 +5,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::team;
+use crate::wire::{Got, JsonAs, Page, Sent};
 
-fn ids(v: &Value) -> Vec<String> {
-    v["messages"].as_array().unwrap().iter().map(|m| m["message_id"].as_str().unwrap().to_string()).collect()
+fn page_ids(p: &Page) -> Vec<String> {
+    p.messages.iter().map(|m| m.message_id.clone()).collect()
 }
 
 /// Events written by requests: the daemon's own background record of the
@@ -31,38 +32,35 @@ fn count_events(env: &thrum_testkit::TestEnv) -> usize {
 #[test]
 fn send_to_name_role_and_everyone_reaches_the_right_inboxes() {
     let env = team();
-    let direct = env.json(Some("alice"), &["send", "for bob only", "--to", "@bob"]);
-    assert!(direct["message_id"].as_str().unwrap().starts_with("msg_"));
-    assert_eq!(direct["resolved_to"], 1);
-    let role =
-        env.json(Some("alice"), &["send", "reviewers please look", "--to", "@reviewer", "--scope", "module:auth"]);
-    let all = env.json(Some("alice"), &["send", "standup in 5", "--broadcast"]);
+    let direct: Sent = env.json_as(Some("alice"), &["send", "for bob only", "--to", "@bob"]);
+    assert!(direct.message_id.starts_with("msg_"));
+    assert_eq!(direct.resolved_to, 1);
+    let role: Sent =
+        env.json_as(Some("alice"), &["send", "reviewers please look", "--to", "@reviewer", "--scope", "module:auth"]);
+    let all: Sent = env.json_as(Some("alice"), &["send", "standup in 5", "--broadcast"]);
 
-    let bob = env.json(Some("bob"), &["inbox"]);
-    let carol = env.json(Some("carol"), &["inbox"]);
-    let alice = env.json(Some("alice"), &["inbox"]);
-    let d = direct["message_id"].as_str().unwrap().to_string();
-    let r = role["message_id"].as_str().unwrap().to_string();
-    let a = all["message_id"].as_str().unwrap().to_string();
-    assert_eq!(ids(&bob), vec![a.clone(), r.clone(), d.clone()]);
-    assert_eq!(ids(&carol), vec![a.clone(), r.clone()]);
-    assert!(ids(&alice).is_empty(), "own messages never appear in one's inbox");
-    assert_eq!(bob["total"], 3);
-    assert_eq!(bob["unread"], 3);
-    assert_eq!(bob["messages"][0]["body"]["format"], "markdown");
+    let bob: Page = env.json_as(Some("bob"), &["inbox"]);
+    let carol: Page = env.json_as(Some("carol"), &["inbox"]);
+    let alice: Page = env.json_as(Some("alice"), &["inbox"]);
+    let (d, r, a) = (direct.message_id, role.message_id, all.message_id);
+    assert_eq!(page_ids(&bob), vec![a.clone(), r.clone(), d.clone()]);
+    assert_eq!(page_ids(&carol), vec![a.clone(), r.clone()]);
+    assert!(page_ids(&alice).is_empty(), "own messages never appear in one's inbox");
+    assert_eq!((bob.total, bob.unread), (3, 3));
+    assert_eq!(bob.messages[0].body.format, "markdown");
 
     // Viewing marked them read; a second view shows them read.
-    let again = env.json(Some("bob"), &["inbox"]);
-    assert_eq!(again["unread"], 0);
-    assert!(again["messages"].as_array().unwrap().iter().all(|m| m["is_read"] == true));
+    let again: Page = env.json_as(Some("bob"), &["inbox"]);
+    assert_eq!(again.unread, 0);
+    assert!(again.messages.iter().all(|m| m.is_read));
 
     // Scope filter and --all.
-    let scoped = env.json(Some("carol"), &["inbox", "--scope", "module:auth"]);
-    assert_eq!(ids(&scoped), vec![r.clone()]);
-    let everything = env.json(Some("carol"), &["inbox", "--all"]);
-    assert_eq!(everything["total"], 3);
+    let scoped: Page = env.json_as(Some("carol"), &["inbox", "--scope", "module:auth"]);
+    assert_eq!(page_ids(&scoped), vec![r.clone()]);
+    let everything: Page = env.json_as(Some("carol"), &["inbox", "--all"]);
+    assert_eq!(everything.total, 3);
     // --from filters by sender.
-    assert_eq!(env.json(Some("bob"), &["inbox", "--from", "@carol"])["total"], 0);
+    assert_eq!(env.json_as::<Page>(Some("bob"), &["inbox", "--from", "@carol"]).total, 0);
 }
 
 #[test]
@@ -109,30 +107,31 @@ fn bad_input_gets_one_clear_line_and_no_write() {
 #[test]
 fn reply_threads_and_receipts_are_durable() {
     let env = team();
-    let first = env.json(Some("alice"), &["send", "PR ready", "--to", "@bob"]);
-    let first_id = first["message_id"].as_str().unwrap().to_string();
-    let r1 = env.json(Some("bob"), &["reply", &first_id, "looking"]);
-    let thread = r1["thread_id"].as_str().unwrap().to_string();
+    let first: Sent = env.json_as(Some("alice"), &["send", "PR ready", "--to", "@bob"]);
+    let first_id = first.message_id;
+    let r1: Sent = env.json_as(Some("bob"), &["reply", &first_id, "looking"]);
+    let thread = r1.thread_id.clone().unwrap_or_default();
     assert!(thread.starts_with("thr_"));
-    let r2 = env.json(Some("alice"), &["reply", r1["message_id"].as_str().unwrap(), "thanks"]);
-    assert_eq!(r2["thread_id"].as_str().unwrap(), thread, "later replies join the thread");
-    let parent = env.json(Some("alice"), &["message", "get", &first_id]);
-    assert_eq!(parent["message"]["thread_id"].as_str().unwrap(), thread, "the parent joins the thread");
-    let reply = env.json(Some("alice"), &["message", "get", r1["message_id"].as_str().unwrap()]);
-    assert_eq!(reply["message"]["reply_to"], first_id.as_str());
+    let r2: Sent = env.json_as(Some("alice"), &["reply", &r1.message_id, "thanks"]);
+    assert_eq!(r2.thread_id.as_deref(), Some(thread.as_str()), "later replies join the thread");
+    let parent: Got = env.json_as(Some("alice"), &["message", "get", &first_id]);
+    assert_eq!(parent.message.thread_id.as_deref(), Some(thread.as_str()), "the parent joins the thread");
+    let reply: Got = env.json_as(Some("alice"), &["message", "get", &r1.message_id]);
+    assert_eq!(reply.message.reply_to.as_deref(), Some(first_id.as_str()));
 
     // bob read the parent by replying; alice sees the receipt.
-    let sent = env.json(Some("alice"), &["sent"]);
-    let m = sent["messages"].as_array().unwrap().iter().find(|m| m["message_id"] == first_id.as_str()).unwrap();
-    assert_eq!(m["recipients"][0]["agent_id"], "bob");
-    assert!(!m["recipients"][0]["read_at"].as_str().unwrap_or("").is_empty(), "{m}");
-    assert_eq!(m["read_count"], 1);
+    let sent: Page = env.json_as(Some("alice"), &["sent"]);
+    let m = sent.messages.iter().find(|m| m.message_id == first_id).unwrap();
+    let to = &m.recipients.as_ref().unwrap()[0];
+    assert_eq!(to.agent_id, "bob");
+    assert!(to.read_at.as_deref().is_some_and(|r| !r.is_empty()), "{m:?}");
+    assert_eq!(m.read_count, Some(1));
     // Receipts survive a rebuild from the log.
     env.ok(None, &["daemon", "stop"]);
     for f in ["messages.db", "messages.db-wal", "messages.db-shm"] {
         let _ = std::fs::remove_file(env.thrum_dir().join("var").join(f));
     }
-    let sent2 = env.json(Some("alice"), &["sent"]);
+    let sent2: Page = env.json_as(Some("alice"), &["sent"]);
     assert_eq!(sent, sent2);
 }
 
