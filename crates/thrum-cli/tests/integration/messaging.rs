@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::team;
-use crate::wire::{Got, JsonAs, Page, Sent};
+use crate::wire::{Agents, Got, JsonAs, Page, Sent, Team};
 
 fn page_ids(p: &Page) -> Vec<String> {
     p.messages.iter().map(|m| m.message_id.clone()).collect()
@@ -71,7 +71,7 @@ fn unknown_recipient_is_an_error_and_nothing_is_stored() {
     assert_eq!(code, 1);
     assert!(err.contains("unknown recipient: @nobody"), "{err}");
     assert_eq!(count_events(&env), before);
-    assert_eq!(env.json(Some("bob"), &["inbox"])["total"], 0);
+    assert_eq!(env.json_as::<Page>(Some("bob"), &["inbox"]).total, 0);
     // No recipient at all is refused with a hint.
     let (_, err) = env.fail(Some("alice"), &["send", "to whom?"]);
     assert!(err.contains("--to") && err.contains("--broadcast"), "{err}");
@@ -138,29 +138,29 @@ fn reply_threads_and_receipts_are_durable() {
 #[test]
 fn edit_delete_and_mark_read() {
     let env = team();
-    let m = env.json(Some("alice"), &["send", "typo hree", "--to", "@bob"]);
-    let id = m["message_id"].as_str().unwrap();
+    let m: Sent = env.json_as(Some("alice"), &["send", "typo hree", "--to", "@bob"]);
+    let id = m.message_id.as_str();
     let e = env.json(Some("alice"), &["message", "edit", id, "typo here"]);
     assert_eq!(e["version"], 1);
     let (_, err) = env.fail(Some("bob"), &["message", "edit", id, "hijack"]);
     assert!(err.contains("only message author can edit"), "{err}");
-    let got = env.json(Some("bob"), &["message", "get", id]);
-    assert_eq!(got["message"]["body"]["content"], "typo here");
-    assert!(!got["message"]["updated_at"].as_str().unwrap().is_empty());
+    let got: Got = env.json_as(Some("bob"), &["message", "get", id]);
+    assert_eq!(got.message.body.content, "typo here");
+    assert!(got.message.updated_at.is_some_and(|u| !u.is_empty()));
 
-    let m2 = env.json(Some("alice"), &["send", "second", "--to", "@bob"]);
-    let id2 = m2["message_id"].as_str().unwrap();
+    let m2: Sent = env.json_as(Some("alice"), &["send", "second", "--to", "@bob"]);
+    let id2 = m2.message_id.as_str();
     let r = env.json(Some("bob"), &["message", "read", "--all"]);
     assert_eq!(r["marked_count"], 1, "{r}");
-    assert_eq!(env.json(Some("bob"), &["inbox", "--unread"])["total"], 0);
+    assert_eq!(env.json_as::<Page>(Some("bob"), &["inbox", "--unread"]).total, 0);
 
     let (_, err) = env.fail(Some("alice"), &["message", "delete", id2]);
     assert!(err.contains("--force"), "{err}");
     let (_, err) = env.fail(Some("bob"), &["message", "delete", id2, "--force"]);
     assert!(err.contains("only message author can delete"), "{err}");
     env.ok(Some("alice"), &["message", "delete", id2, "--force"]);
-    assert_eq!(env.json(Some("bob"), &["inbox"])["total"], 1);
-    assert_eq!(env.json(Some("bob"), &["message", "get", id2])["message"]["deleted"], true);
+    assert_eq!(env.json_as::<Page>(Some("bob"), &["inbox"]).total, 1);
+    assert!(env.json_as::<Got>(Some("bob"), &["message", "get", id2]).message.deleted);
 }
 
 #[test]
@@ -174,10 +174,10 @@ fn groups_nest_without_cycles() {
     assert!(err.contains("cycle"), "{err}");
     let members = env.json(None, &["group", "members", "leads", "--expand"]);
     assert_eq!(members["expanded"], serde_json::json!(["bob"]));
-    let sent = env.json(Some("alice"), &["send", "leads only", "--to", "@leads"]);
-    assert_eq!(sent["recipients"][0]["agent_id"], "bob");
-    assert_eq!(env.json(Some("bob"), &["inbox"])["total"], 1);
-    assert_eq!(env.json(Some("carol"), &["inbox"])["total"], 0);
+    let sent: Sent = env.json_as(Some("alice"), &["send", "leads only", "--to", "@leads"]);
+    assert_eq!(sent.recipients[0].agent_id, "bob");
+    assert_eq!(env.json_as::<Page>(Some("bob"), &["inbox"]).total, 1);
+    assert_eq!(env.json_as::<Page>(Some("carol"), &["inbox"]).total, 0);
     let (_, err) = env.fail(Some("alice"), &["group", "delete", "everyone"]);
     assert!(err.contains("cannot delete"), "{err}");
     let list = env.json(None, &["group", "list"]);
@@ -233,17 +233,17 @@ fn purge_previews_then_removes_messages_but_keeps_agents() {
     let preview = env.json(None, &["purge", "--all"]);
     assert_eq!(preview["confirmed"], false);
     assert_eq!(preview["messages"], 3);
-    assert_eq!(env.json(Some("bob"), &["inbox"])["total"], 3, "preview changes nothing");
+    assert_eq!(env.json_as::<Page>(Some("bob"), &["inbox"]).total, 3, "preview changes nothing");
     let done = env.json(None, &["purge", "--all", "--confirm"]);
     assert_eq!(done["confirmed"], true);
-    assert_eq!(env.json(Some("bob"), &["inbox"])["total"], 0);
+    assert_eq!(env.json_as::<Page>(Some("bob"), &["inbox"]).total, 0);
     let shard = std::fs::read_to_string(env.sync_dir().join("messages/alice.jsonl")).unwrap_or_default();
     assert!(!shard.contains("old 0"), "the JSONL was rewritten");
-    assert_eq!(env.json(None, &["agent", "list"])["agents"].as_array().unwrap().len(), 3);
+    assert_eq!(env.json_as::<Agents>(None, &["agent", "list"]).agents.len(), 3);
     // A rebuild agrees.
     env.ok(None, &["daemon", "stop"]);
     let _ = std::fs::remove_file(env.thrum_dir().join("var/messages.db"));
-    assert_eq!(env.json(Some("bob"), &["inbox"])["total"], 0);
+    assert_eq!(env.json_as::<Page>(Some("bob"), &["inbox"]).total, 0);
     let (_, err) = env.fail(None, &["purge", "--before", "whenever"]);
     assert!(err.contains("invalid --before"), "{err}");
 }
@@ -253,11 +253,11 @@ fn sessions_intent_team_and_views() {
     let env = team();
     env.ok(Some("alice"), &["session", "set-intent", "Fixing token refresh"]);
     env.ok(Some("alice"), &["agent", "set-task", "beads:42"]);
-    let team = env.json(None, &["team"]);
-    let alice = team["members"].as_array().unwrap().iter().find(|m| m["agent_id"] == "alice").unwrap();
-    assert_eq!(alice["intent"], "Fixing token refresh");
-    assert_eq!(alice["current_task"], "beads:42");
-    assert_eq!(alice["branch"], "main");
+    let team: Team = env.json_as(None, &["team"]);
+    let alice = team.members.iter().find(|m| m.agent_id == "alice").unwrap();
+    assert_eq!(alice.intent.as_deref(), Some("Fixing token refresh"));
+    assert_eq!(alice.current_task.as_deref(), Some("beads:42"));
+    assert_eq!(alice.branch.as_deref(), Some("main"));
     let ping = env.json(None, &["ping", "@alice"]);
     assert_eq!(ping["status"], "active");
     env.ok(Some("carol"), &["session", "end"]);
@@ -271,8 +271,14 @@ fn sessions_intent_team_and_views() {
     assert_eq!(ov["agent"]["agent_id"], "bob");
     let st = env.json(Some("bob"), &["status"]);
     assert_eq!(st["agent"]["role"], "reviewer");
-    let ctx = env.json(None, &["agent", "list", "--context"]);
-    assert!(ctx["contexts"].as_array().unwrap().iter().any(|c| c["intent"] == "Fixing token refresh"));
+    /// `agent list --context --json`: the work contexts alone.
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Contexts {
+        contexts: Vec<crate::wire::Context>,
+    }
+    let ctx: Contexts = env.json_as(None, &["agent", "list", "--context"]);
+    assert!(ctx.contexts.iter().any(|c| c.intent.as_deref() == Some("Fixing token refresh")));
 }
 
 #[test]
@@ -285,7 +291,7 @@ fn agent_delete_and_cleanup() {
     assert_eq!(d["deleted"], true);
     assert!(!env.thrum_dir().join("identities/carol.json").exists());
     assert!(!env.sync_dir().join("messages/carol.jsonl").exists());
-    assert_eq!(env.json(Some("bob"), &["inbox"])["total"], 0);
+    assert_eq!(env.json_as::<Page>(Some("bob"), &["inbox"]).total, 0);
     // bob's identity file vanishes: cleanup finds him orphaned.
     std::fs::remove_file(env.thrum_dir().join("identities/bob.json")).unwrap();
     let dry = env.json(None, &["agent", "cleanup", "--dry-run"]);
@@ -294,8 +300,8 @@ fn agent_delete_and_cleanup() {
     assert_eq!(orphans, vec!["bob"]);
     let done = env.json(None, &["agent", "cleanup", "--force"]);
     assert_eq!(done["deleted"], serde_json::json!(["bob"]));
-    let agents = env.json(None, &["agent", "list"]);
-    assert_eq!(agents["agents"].as_array().unwrap().len(), 1);
+    let agents: Agents = env.json_as(None, &["agent", "list"]);
+    assert_eq!(agents.agents.len(), 1);
 }
 
 #[test]
