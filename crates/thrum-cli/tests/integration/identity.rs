@@ -3,7 +3,8 @@
 use serde_json::json;
 use thrum_testkit::git;
 
-use crate::{BIN, team};
+use crate::wire::{Agents, JsonAs, Page, Sent};
+use crate::{team, BIN};
 
 #[test]
 fn a_name_held_by_a_live_process_in_another_worktree_is_refused() {
@@ -30,8 +31,8 @@ fn a_name_held_by_a_live_process_in_another_worktree_is_refused() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // Both worktrees share one daemon and one store; identities stay local.
     assert!(wt.join(".thrum/identities/alice.json").exists());
-    let agents = env.json(None, &["agent", "list"]);
-    assert_eq!(agents["agents"].as_array().unwrap().len(), 1);
+    let agents: Agents = env.json_as(None, &["agent", "list"]);
+    assert_eq!(agents.agents.len(), 1);
     assert!(!wt.join(".thrum/var").exists(), "the worktree uses the main .thrum/var");
 }
 
@@ -75,8 +76,7 @@ fn user_identify_and_delete_by_agent() {
     let params = json!({ "agent_id": "alice", "caller_agent_id": "alice" }).to_string();
     let r = env.json(Some("alice"), &["rpc", "message.deleteByAgent", &params]);
     assert_eq!(r["deleted_count"], 2);
-    let inbox = env.json(Some("bob"), &["inbox"]);
-    assert_eq!(inbox["total"], 1);
+    assert_eq!(env.json_as::<Page>(Some("bob"), &["inbox"]).total, 1);
     // Someone else's messages are not yours to delete.
     let params = json!({ "agent_id": "carol", "caller_agent_id": "alice" }).to_string();
     let (_, err) = env.fail(Some("alice"), &["rpc", "message.deleteByAgent", &params]);
@@ -92,12 +92,12 @@ fn user_identify_and_delete_by_agent() {
     env.ok(Some("carol"), &["group", "add", "backend", "@bob"]);
     env.ok(Some("carol"), &["send", "to the group", "--to", "@backend"]);
     env.ok(Some("carol"), &["send", "also to the group", "--to", "@backend"]);
-    assert_eq!(env.json(Some("bob"), &["inbox"])["total"], 3);
+    assert_eq!(env.json_as::<Page>(Some("bob"), &["inbox"]).total, 3);
     let params = json!({ "name": "backend", "delete_messages": true, "caller_agent_id": "carol" }).to_string();
     env.ok(Some("carol"), &["rpc", "group.delete", &params]);
-    let inbox = env.json(Some("bob"), &["inbox"]);
-    assert_eq!(inbox["total"], 1, "{inbox}");
-    assert_eq!(inbox["messages"][0]["body"]["content"], "three");
+    let inbox: Page = env.json_as(Some("bob"), &["inbox"]);
+    assert_eq!(inbox.total, 1, "{inbox:?}");
+    assert_eq!(inbox.messages[0].body.content, "three");
 }
 
 #[test]
@@ -122,11 +122,12 @@ fn subscribers_get_pushes_for_matching_messages_only() {
         env.json(Some("bob"), &["subscriptions"])["subscriptions"].as_array().is_some_and(|a| !a.is_empty())
     }));
     env.ok(Some("alice"), &["send", "ui only", "--to", "@bob", "--scope", "module:ui"]);
-    let hit = env.json(Some("alice"), &["send", "auth change landed", "--to", "@bob", "--scope", "module:auth"]);
+    let hit: Sent =
+        env.json_as(Some("alice"), &["send", "auth change landed", "--to", "@bob", "--scope", "module:auth"]);
     let line = rx.recv_timeout(std::time::Duration::from_secs(10)).expect("no push arrived");
     let v: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert_eq!(v["method"], "notification.message");
-    assert_eq!(v["params"]["message_id"], hit["message_id"], "only the matching message is pushed: {v}");
+    assert_eq!(v["params"]["message_id"], hit.message_id.as_str(), "only the matching message is pushed: {v}");
     assert_eq!(v["params"]["matched_subscription"]["match_type"], "scope");
     assert_eq!(v["params"]["author"]["agent_id"], "alice");
     assert_eq!(v["params"]["author"]["role"], "implementer");
