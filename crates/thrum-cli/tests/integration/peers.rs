@@ -10,7 +10,8 @@ use serde_json::Value;
 use thrum_testkit::TestEnv;
 use tungstenite::client::IntoClientRequest;
 
-use crate::{BIN, env_with};
+use crate::wire::{JsonAs, Page, Row, Sent};
+use crate::{env_with, BIN};
 
 /// Starts `peer add` in `a`; returns the child and the peercode it printed.
 /// The caller waits on the child (the lint cannot see through the return).
@@ -177,11 +178,8 @@ fn paired(a: &TestEnv, b: &TestEnv) {
 }
 
 /// Unread messages for `agent`, without marking them read.
-fn unread(env: &TestEnv, agent: &str) -> Vec<Value> {
-    env.json(Some(agent), &["inbox", "--unread", "--page-size", "100"])["messages"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
+fn unread(env: &TestEnv, agent: &str) -> Vec<Row> {
+    env.json_as::<Page>(Some(agent), &["inbox", "--unread", "--page-size", "100"]).messages
 }
 
 fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
@@ -194,39 +192,38 @@ fn messages_replies_and_receipts_cross_the_link() {
     let b = env_with(&[("bob", "reviewer", "m")]);
     paired(&a, &b);
 
-    let sent = a.json(Some("alice"), &["send", "hello bob", "--to", "@repo:bob"]);
-    let id = sent["message_id"].as_str().unwrap().to_string();
-    assert_eq!(sent["recipients"][0]["agent_id"], "repo:bob");
+    let sent: Sent = a.json_as(Some("alice"), &["send", "hello bob", "--to", "@repo:bob"]);
+    let id = sent.message_id.clone();
+    assert_eq!(sent.recipients[0].agent_id, "repo:bob");
     wait_for("bob to receive alice's message", || !unread(&b, "bob").is_empty());
     let got = unread(&b, "bob");
     assert_eq!(got.len(), 1);
-    assert_eq!(got[0]["message_id"], id.as_str(), "the same id on both sides");
-    assert_eq!(got[0]["agent_id"], "alpha:alice");
-    assert_eq!(got[0]["body"]["content"], "hello bob");
+    assert_eq!(got[0].message_id, id, "the same id on both sides");
+    assert_eq!(got[0].agent_id, "alpha:alice");
+    assert_eq!(got[0].body.content, "hello bob");
 
     // bob replies by id; the reply threads and comes back to alice.
     b.ok(Some("bob"), &["reply", &id, "hi alice"]);
     wait_for("alice to receive bob's reply", || !unread(&a, "alice").is_empty());
     let reply = &unread(&a, "alice")[0];
-    assert_eq!(reply["agent_id"], "repo:bob");
-    assert_eq!(reply["body"]["content"], "hi alice");
-    assert!(!reply["thread_id"].as_str().unwrap_or("").is_empty(), "{reply}");
+    assert_eq!(reply.agent_id, "repo:bob");
+    assert_eq!(reply.body.content, "hi alice");
+    assert!(!reply.thread_id.as_deref().unwrap_or("").is_empty(), "{reply:?}");
     // alice answers the reply: a second round trip on the same thread.
-    let rid = reply["message_id"].as_str().unwrap().to_string();
+    let rid = reply.message_id.clone();
     a.ok(Some("alice"), &["reply", &rid, "thanks"]);
-    wait_for("bob to get the second reply", || unread(&b, "bob").iter().any(|m| m["body"]["content"] == "thanks"));
-    let thanks = unread(&b, "bob").into_iter().find(|m| m["body"]["content"] == "thanks").unwrap();
-    assert_eq!(thanks["thread_id"], reply["thread_id"]);
+    wait_for("bob to get the second reply", || unread(&b, "bob").iter().any(|m| m.body.content == "thanks"));
+    let thanks = unread(&b, "bob").into_iter().find(|m| m.body.content == "thanks").unwrap();
+    assert_eq!(thanks.thread_id, reply.thread_id);
 
     // bob reads the first message: alice sees the receipt.
     b.ok(Some("bob"), &["message", "read", &id]);
     wait_for("the read receipt", || {
-        let s = a.json(Some("alice"), &["sent"]);
-        s["messages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|m| m["message_id"] == id.as_str() && !m["recipients"][0]["read_at"].as_str().unwrap_or("").is_empty())
+        let s: Page = a.json_as(Some("alice"), &["sent"]);
+        s.messages.iter().any(|m| {
+            m.message_id == id
+                && m.recipients.as_ref().is_some_and(|r| r[0].read_at.as_deref().is_some_and(|t| !t.is_empty()))
+        })
     });
     let listed = peers(&a);
     assert_eq!(listed[0]["status"], "healthy", "{listed:?}");
@@ -265,15 +262,15 @@ fn a_peer_that_was_killed_gets_everything_once_when_back() {
     }
     // Once the link noticed, the sender is told the message waits.
     wait_for("the link to notice", || peers(&a)[0]["status"] == "unreachable");
-    let queued = a.json(Some("alice"), &["send", "while down 5", "--to", "@repo:bob"]);
-    let warnings = queued["warnings"].to_string();
-    assert!(warnings.contains("peer repo is unreachable: the message is queued"), "{queued}");
+    let queued: Sent = a.json_as(Some("alice"), &["send", "while down 5", "--to", "@repo:bob"]);
+    let warnings = queued.warnings.clone().unwrap_or_default().join("\n");
+    assert!(warnings.contains("peer repo is unreachable: the message is queued"), "{queued:?}");
     // Queued, and visibly so.
     wait_for("the messages to show as pending", || peers(&a)[0]["pending"].as_i64().unwrap_or(0) >= 6);
     // `thrum sent` says which ones bob's daemon has not pulled yet.
     let pending_flags = |env: &TestEnv| -> Vec<bool> {
-        let sent = env.json(Some("alice"), &["sent", "--page-size", "10"]);
-        sent["messages"].as_array().unwrap().iter().map(|m| m["recipients"][0]["peer_pending"] == true).collect()
+        let sent: Page = env.json_as(Some("alice"), &["sent", "--page-size", "10"]);
+        sent.messages.iter().map(|m| m.recipients.as_ref().is_some_and(|r| r[0].peer_pending == Some(true))).collect()
     };
     assert_eq!(pending_flags(&a), [true, true, true, true, true, true, false]);
     let listing = a.ok(Some("alice"), &["sent", "--page-size", "1"]);
@@ -286,7 +283,7 @@ fn a_peer_that_was_killed_gets_everything_once_when_back() {
     // bob's daemon comes back (any command starts it) and catches up.
     wait_for("all six to arrive", || unread(&b, "bob").len() == 7);
     let got = unread(&b, "bob");
-    let mut texts: Vec<&str> = got.iter().map(|m| m["body"]["content"].as_str().unwrap()).collect();
+    let mut texts: Vec<&str> = got.iter().map(|m| m.body.content.as_str()).collect();
     texts.sort();
     let want =
         ["before", "while down 0", "while down 1", "while down 2", "while down 3", "while down 4", "while down 5"];
@@ -374,9 +371,9 @@ fn network_peers_pair_over_an_encrypted_channel_and_exchange_messages() {
         .unwrap()
         .to_string();
     wait_for("bob to receive it", || !unread(&b, "bob").is_empty());
-    assert_eq!(unread(&b, "bob")[0]["agent_id"], "alpha:alice");
+    assert_eq!(unread(&b, "bob")[0].agent_id, "alpha:alice");
     b.ok(Some("bob"), &["reply", &id, "and back"]);
-    wait_for("alice to get the reply", || unread(&a, "alice").iter().any(|m| m["body"]["content"] == "and back"));
+    wait_for("alice to get the reply", || unread(&a, "alice").iter().any(|m| m.body.content == "and back"));
 
     // Kill the listener's daemon; it comes back on another port (as when
     // its port was taken meanwhile), tells b (same /24, from the address it
@@ -386,7 +383,7 @@ fn network_peers_pair_over_an_encrypted_channel_and_exchange_messages() {
     let free = std::net::TcpListener::bind("0.0.0.0:0").unwrap().local_addr().unwrap().port();
     std::fs::write(a.thrum_dir().join("var/peer.port"), format!("{free}\n")).unwrap();
     b.ok(Some("bob"), &["send", "while alpha is down", "--to", "@alpha:alice"]);
-    wait_for("alice to catch up", || unread(&a, "alice").iter().any(|m| m["body"]["content"] == "while alpha is down"));
+    wait_for("alice to catch up", || unread(&a, "alice").iter().any(|m| m.body.content == "while alpha is down"));
     let new_port: u16 = std::fs::read_to_string(a.thrum_dir().join("var/peer.port")).unwrap().trim().parse().unwrap();
     assert_ne!(new_port, old_port);
     wait_for("b to follow the new port", || {
@@ -395,7 +392,7 @@ fn network_peers_pair_over_an_encrypted_channel_and_exchange_messages() {
     });
     b.ok(Some("bob"), &["send", "to the new port", "--to", "@alpha:alice"]);
     wait_for("the message via the new port", || {
-        unread(&a, "alice").iter().any(|m| m["body"]["content"] == "to the new port")
+        unread(&a, "alice").iter().any(|m| m.body.content == "to the new port")
     });
 }
 
@@ -511,8 +508,7 @@ fn network_peers_in_two_namespaces_survive_a_cut_link() {
     });
     assert!(converged, "bob has {:?}; alice has {:?}", unread(&b, "bob"), unread(&a, "alice"));
     wait_for("nothing pending", || peers(&a)[0]["pending"] == 0 && peers(&b)[0]["pending"] == 0);
-    let mut texts: Vec<String> =
-        unread(&b, "bob").iter().map(|m| m["body"]["content"].as_str().unwrap().to_string()).collect();
+    let mut texts: Vec<String> = unread(&b, "bob").iter().map(|m| m.body.content.clone()).collect();
     texts.sort();
     assert_eq!(texts, ["before the cut", "during the cut 0", "during the cut 1", "during the cut 2"]);
 }
@@ -545,37 +541,34 @@ fn three_daemons_local_and_network_share_a_group() {
         .unwrap()
         .to_string();
     wait_for("bob and carol to get the group message", || {
-        unread(&b, "bob").iter().any(|m| m["message_id"] == id.as_str())
-            && unread(&c, "carol").iter().any(|m| m["message_id"] == id.as_str())
+        unread(&b, "bob").iter().any(|m| m.message_id == id) && unread(&c, "carol").iter().any(|m| m.message_id == id)
     });
     // Each answers on its own link; alice gets both, once each.
     c.ok(Some("carol"), &["reply", &id, "carol will be there"]);
     b.ok(Some("bob"), &["send", "bob too", "--to", "@alpha:alice"]);
     wait_for("both answers", || unread(&a, "alice").len() == 2);
-    let mut from: Vec<String> =
-        unread(&a, "alice").iter().map(|m| m["agent_id"].as_str().unwrap().to_string()).collect();
+    let mut from: Vec<String> = unread(&a, "alice").iter().map(|m| m.agent_id.clone()).collect();
     from.sort();
     assert_eq!(from, ["repo-2:carol", "repo:bob"]);
     // Nothing leaked between b and c: each sees only what named it.
-    assert_eq!(b.json(Some("bob"), &["inbox"])["total"], 1);
-    assert_eq!(c.json(Some("carol"), &["inbox"])["total"], 1);
+    assert_eq!(b.json_as::<Page>(Some("bob"), &["inbox"]).total, 1);
+    assert_eq!(c.json_as::<Page>(Some("carol"), &["inbox"]).total, 1);
 
     // A broadcast stays on a unless asked to reach the peers.
     a.ok(Some("alice"), &["send", "local news", "--broadcast"]);
-    let wide = a.json(Some("alice"), &["send", "news for all", "--broadcast", "--include-peers"]);
-    let mut to: Vec<&str> =
-        wide["recipients"].as_array().unwrap().iter().map(|r| r["agent_id"].as_str().unwrap()).collect();
+    let wide: Sent = a.json_as(Some("alice"), &["send", "news for all", "--broadcast", "--include-peers"]);
+    let mut to: Vec<&str> = wide.recipients.iter().map(|r| r.agent_id.as_str()).collect();
     to.sort();
     assert_eq!(to, ["repo-2:carol", "repo:bob"]);
     wait_for("the wide broadcast", || {
-        unread(&b, "bob").iter().any(|m| m["body"]["content"] == "news for all")
-            && unread(&c, "carol").iter().any(|m| m["body"]["content"] == "news for all")
+        unread(&b, "bob").iter().any(|m| m.body.content == "news for all")
+            && unread(&c, "carol").iter().any(|m| m.body.content == "news for all")
     });
     // Both peers pulled everything queued for them: had the local news
     // been queued, it would have arrived by now.
     wait_for("nothing pending", || peers(&a).iter().all(|p| p["pending"] == 0));
-    assert!(!unread(&b, "bob").iter().any(|m| m["body"]["content"] == "local news"));
-    assert!(!unread(&c, "carol").iter().any(|m| m["body"]["content"] == "local news"));
+    assert!(!unread(&b, "bob").iter().any(|m| m.body.content == "local news"));
+    assert!(!unread(&c, "carol").iter().any(|m| m.body.content == "local news"));
 }
 
 /// A stand-in for the `tailscale` CLI (no tailnet can run in CI): it reports
@@ -634,7 +627,7 @@ fn tailscale_peers_pair_on_tailnet_addresses_only() {
     b.ok(None, &["peer", "configure", "alpha", "add-agent", "alice"]);
     a.ok(None, &["peer", "configure", "repo", "add-agent", "bob"]);
     a.ok(Some("alice"), &["send", "over the tailnet", "--to", "@repo:bob"]);
-    wait_for("bob to receive it", || unread(&b, "bob").iter().any(|m| m["body"]["content"] == "over the tailnet"));
+    wait_for("bob to receive it", || unread(&b, "bob").iter().any(|m| m.body.content == "over the tailnet"));
 }
 
 #[test]
@@ -666,7 +659,7 @@ fn a_peer_killed_mid_stream_converges_without_loss_or_duplicates() {
     // b pulled everything a queued: a duplicate would be here by now.
     wait_for("nothing pending", || peers(&a)[0]["pending"] == 0);
     let got = unread(&b, "bob");
-    let mut texts: Vec<String> = got.iter().map(|m| m["body"]["content"].as_str().unwrap().to_string()).collect();
+    let mut texts: Vec<String> = got.iter().map(|m| m.body.content.clone()).collect();
     texts.sort();
     let want: Vec<String> = (0..N).map(|i| format!("stream {i:03}")).collect();
     assert_eq!(texts, want, "each message exactly once");
