@@ -8,6 +8,7 @@ use thrum_proto::methods::system::Health;
 use thrum_testkit::{TestEnv, alive, wait_until};
 
 use crate::BIN;
+use crate::wire::{JsonAs, Page, Whoami};
 
 #[test]
 fn start_status_stop() {
@@ -123,9 +124,8 @@ fn sigterm_finishes_in_flight_writes() {
         }
     }
     assert!(wait_until(Duration::from_secs(10), || !alive(pid)));
-    let inbox = env.json(Some("bob"), &["inbox", "--page-size", "100"]);
-    let have: Vec<&str> =
-        inbox["messages"].as_array().unwrap().iter().map(|m| m["message_id"].as_str().unwrap()).collect();
+    let inbox: Page = env.json_as(Some("bob"), &["inbox", "--page-size", "100"]);
+    let have: Vec<&str> = inbox.messages.iter().map(|m| m.message_id.as_str()).collect();
     for id in &acked {
         assert!(have.contains(&id.as_str()), "acknowledged {id} lost");
     }
@@ -146,10 +146,8 @@ fn logs_show_the_daemon_log() {
 fn whoami_works_without_the_daemon() {
     let env = crate::env_with(&[("alice", "implementer", "auth")]);
     env.ok(None, &["daemon", "stop"]);
-    let v = env.json(None, &["whoami"]);
-    assert_eq!(v["agent_id"], "alice");
-    assert_eq!(v["role"], "implementer");
-    assert_eq!(v["daemon_running"], false);
+    let v: Whoami = env.json_as(None, &["whoami"]);
+    assert_eq!((v.agent_id.as_str(), v.role.as_str(), v.daemon_running), ("alice", "implementer", false));
     assert!(!env.socket().exists(), "whoami must not start the daemon");
     assert_eq!(env.ok(None, &["whoami", "--field", "module"]).trim(), "auth");
 }
@@ -219,7 +217,7 @@ print(biggest)
     );
     // Writes go on as before.
     env.ok(Some("alice"), &["send", "after", "--to", "@bob"]);
-    assert_eq!(env.json(Some("bob"), &["inbox", "--page-size", "1"])["total"], 201);
+    assert_eq!(env.json_as::<Page>(Some("bob"), &["inbox", "--page-size", "1"]).total, 201);
 }
 
 /// A started daemon gets two malloc arenas (its idle RSS) unless the user
@@ -280,7 +278,7 @@ fn a_daemon_speaking_another_protocol_is_replaced_once() {
     assert!(!alive(old as i32), "the outdated daemon is gone");
     let (v, new) = protocol_and_pid(&env);
     assert_eq!((v, new == old), (u64::from(thrum_proto::PROTOCOL_VERSION), false));
-    assert_eq!(env.json(Some("bob"), &["inbox"])["total"], 1, "the message went to the new daemon");
+    assert_eq!(env.json_as::<Page>(Some("bob"), &["inbox"]).total, 1, "the message went to the new daemon");
     // Ours is left alone, and nothing more is said.
     let out = env.run_as(Some("bob"), &["inbox"]);
     assert!(String::from_utf8_lossy(&out.stderr).is_empty(), "{}", String::from_utf8_lossy(&out.stderr));

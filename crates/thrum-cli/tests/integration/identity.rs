@@ -4,7 +4,7 @@ use serde_json::json;
 use thrum_testkit::git;
 
 use crate::wire::{Agents, JsonAs, Page, Sent};
-use crate::{team, BIN};
+use crate::{BIN, team};
 
 #[test]
 fn a_name_held_by_a_live_process_in_another_worktree_is_refused() {

@@ -3,6 +3,7 @@
 use thrum_testkit::{TestEnv, git};
 
 use crate::BIN;
+use crate::wire::{JsonAs, Page, Whoami};
 
 const EVENTS: &str = r#"{"type":"agent.register","timestamp":"2026-01-01T10:00:00Z","event_id":"evt_L1","v":1,"agent_id":"furiosa","kind":"agent","name":"furiosa","role":"implementer","module":"auth"}
 {"type":"agent.register","timestamp":"2026-01-01T10:00:01Z","event_id":"evt_L2","v":1,"agent_id":"nux","kind":"agent","name":"nux","role":"reviewer","module":"auth"}
@@ -35,16 +36,14 @@ fn legacy_layout_is_imported_on_start_and_by_migrate() {
     git(&env, &env.repo(), &["commit", "-q", "-m", "old thrum data"]);
 
     // First use starts the daemon, which imports the legacy log.
-    let inbox = env.json(None, &["inbox"]);
-    let contents: Vec<&str> =
-        inbox["messages"].as_array().unwrap().iter().map(|m| m["body"]["content"].as_str().unwrap()).collect();
-    assert_eq!(contents, vec!["second legacy", "legacy hello"], "{inbox}");
+    let inbox: Page = env.json_as(None, &["inbox"]);
+    let contents: Vec<&str> = inbox.messages.iter().map(|m| m.body.content.as_str()).collect();
+    assert_eq!(contents, vec!["second legacy", "legacy hello"], "{inbox:?}");
     let shard = std::fs::read_to_string(env.sync_dir().join("messages/furiosa.jsonl")).unwrap();
     assert!(shard.contains(r#""future_field":{"keep":true}"#), "unknown fields survive: {shard}");
     assert!(shard.contains("evt_legacy_"), "old lines get a stable event id");
-    let whoami = env.json(None, &["whoami"]);
-    assert_eq!(whoami["agent_id"], "nux");
-    assert_eq!(whoami["display"], "Reviewer");
+    let whoami: Whoami = env.json_as(None, &["whoami"]);
+    assert_eq!((whoami.agent_id.as_str(), whoami.display.as_deref()), ("nux", Some("Reviewer")));
 
     // `thrum migrate` finishes the job: nothing new to import, the old
     // files leave the index, and .thrum/ is ignored.
@@ -55,5 +54,5 @@ fn legacy_layout_is_imported_on_start_and_by_migrate() {
     assert!(git(&env, &env.repo(), &["ls-files", ".thrum"]).is_empty());
     assert!(t.join("events.jsonl").exists(), "old files stay as a backup");
     // The daemon comes back on its own with the same answers.
-    assert_eq!(env.json(None, &["inbox"])["total"], 2);
+    assert_eq!(env.json_as::<Page>(None, &["inbox"]).total, 2);
 }

@@ -11,7 +11,7 @@ use thrum_testkit::TestEnv;
 use tungstenite::client::IntoClientRequest;
 
 use crate::wire::{JsonAs, Page, Row, Sent};
-use crate::{env_with, BIN};
+use crate::{BIN, env_with};
 
 /// Starts `peer add` in `a`; returns the child and the peercode it printed.
 /// The caller waits on the child (the lint cannot see through the return).

@@ -8,14 +8,15 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use thrum_testkit::TestEnv;
 
+use crate::wire::{JsonAs, Page};
+
 fn all_ids(env: &TestEnv, agent: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut page = 1;
     loop {
-        let v = env.json(Some(agent), &["inbox", "--page-size", "100", "--page", &page.to_string()]);
-        let msgs = v["messages"].as_array().unwrap();
-        out.extend(msgs.iter().map(|m| m["message_id"].as_str().unwrap().to_string()));
-        if page >= v["total_pages"].as_i64().unwrap() {
+        let v: Page = env.json_as(Some(agent), &["inbox", "--page-size", "100", "--page", &page.to_string()]);
+        out.extend(v.messages.iter().map(|m| m.message_id.clone()));
+        if page >= v.total_pages {
             break;
         }
         page += 1;
@@ -85,12 +86,12 @@ fn acknowledged_sends_survive_sigkill_with_concurrent_senders() {
         }
     }
     // A projection rebuilt from the log equals the live one.
-    let live_json = env.json(Some("bob"), &["inbox", "--page-size", "100", "--unread"]);
+    let live_json: Page = env.json_as(Some("bob"), &["inbox", "--page-size", "100", "--unread"]);
     env.ok(None, &["daemon", "stop"]);
     for f in ["messages.db", "messages.db-wal", "messages.db-shm"] {
         let _ = std::fs::remove_file(env.thrum_dir().join("var").join(f));
     }
-    let rebuilt_json = env.json(Some("bob"), &["inbox", "--page-size", "100", "--unread"]);
+    let rebuilt_json: Page = env.json_as(Some("bob"), &["inbox", "--page-size", "100", "--unread"]);
     assert_eq!(live_json, rebuilt_json);
     assert_eq!(all_ids(&env, "bob"), live);
 }
@@ -110,8 +111,7 @@ fn torn_last_line_is_tolerated_and_reported() {
     let st = env.json(None, &["daemon", "status"]);
     let warnings = st["warnings"].as_array().unwrap();
     assert!(warnings.iter().any(|w| w.as_str().unwrap().contains("torn write")), "{st}");
-    let inbox = env.json(Some("bob"), &["inbox"]);
-    assert_eq!(inbox["total"], 1);
+    assert_eq!(env.json_as::<Page>(Some("bob"), &["inbox"]).total, 1);
     // New writes land on a clean line.
     env.ok(Some("alice"), &["send", "after the tear", "--to", "@bob"]);
     let text = std::fs::read_to_string(&shard).unwrap();
@@ -150,7 +150,7 @@ fn garbage_on_the_socket_and_in_the_log_never_crashes_the_daemon() {
     for f in ["messages.db", "messages.db-wal", "messages.db-shm"] {
         let _ = std::fs::remove_file(env.thrum_dir().join("var").join(f));
     }
-    assert_eq!(env.json(Some("bob"), &["inbox"])["total"], 1);
+    assert_eq!(env.json_as::<Page>(Some("bob"), &["inbox"]).total, 1);
     let st = env.json(None, &["daemon", "status"]);
     assert!(
         st["warnings"].as_array().unwrap().iter().any(|w| w.as_str().unwrap().contains("not a valid event")),
