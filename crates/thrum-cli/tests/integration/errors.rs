@@ -15,12 +15,33 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// The error object of a failed `--json` command, as this test reads it
+/// (unknown fields refused).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ErrorLine {
+    error: ErrorObject,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // Read by decoding.
+struct ErrorObject {
+    kind: String,
+    code: Option<i64>,
+    message: String,
+    data: Option<Value>,
+    exit_code: i64,
+}
+
 /// The one JSON object a failed `--json` command prints on stderr.
 fn error_object(out: &Output) -> Value {
     let err = stderr(out);
     assert_eq!(err.trim().lines().count(), 1, "one line expected: {err}");
+    let typed: ErrorLine =
+        serde_json::from_str(err.trim()).unwrap_or_else(|e| panic!("not the error shape ({e}): {err}"));
+    assert_eq!(Some(typed.error.exit_code), out.status.code().map(i64::from), "{typed:?}");
     let v: Value = serde_json::from_str(err.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {err}"));
-    assert_eq!(v["error"]["exit_code"].as_i64(), out.status.code().map(i64::from), "{v}");
     v["error"].clone()
 }
 
