@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use thrum_testkit::{TestEnv, wait_until};
 
 use crate::websocket::{Ws, call, port};
+use crate::wire::{JsonAs, Team};
 use crate::{BIN, env_with, workspace};
 
 /// One MCP tool call by `agent` through the official Python SDK; its JSON.
@@ -82,13 +83,9 @@ fn presence_and_who_has_are_the_same_from_every_front_end() {
     let env = env_with(&[("alice", "implementer", "auth"), ("bob", "reviewer", "auth"), ("dave", "tester", "ui")]);
     env.ok(Some("dave"), &["session", "end"]);
     // Presence: alice and bob have open sessions, dave does not.
-    let cli = env.json(None, &["team", "--all"]);
-    let cli: BTreeSet<(String, bool)> = cli["members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| (m["agent_id"].as_str().unwrap().to_string(), m["status"] == "active"))
-        .collect();
+    let cli: Team = env.json_as(None, &["team", "--all"]);
+    let cli: BTreeSet<(String, bool)> =
+        cli.members.iter().map(|m| (m.agent_id.clone(), m.status == "active")).collect();
     let via_mcp = mcp(&env, "alice", "list_agents", json!({ "include_offline": true }));
     let via_mcp: BTreeSet<(String, bool)> = via_mcp["agents"]
         .as_array()
