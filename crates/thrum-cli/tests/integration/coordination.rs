@@ -7,21 +7,15 @@ use serde_json::Value;
 use thrum_testkit::{TestEnv, git, wait_until};
 
 use crate::BIN;
+use crate::wire::{
+    Applied, ConfigShow, Contexts, Deploy, Init, JsonAs, Page, Prime, Refresh, Roles, Runtime, Runtimes, Setting,
+    ShippedRoles, SingleAgentMode, Skills, WhoHas, Whoami, decode,
+};
 
 fn holders(env: &TestEnv, dir: &Path, file: &str) -> Vec<(String, bool, bool)> {
-    let v = env.json_in(dir, None, &["who-has", file]);
-    let mut out: Vec<(String, bool, bool)> = v["agents"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| {
-            (
-                a["agent_id"].as_str().unwrap().to_string(),
-                a["uncommitted"].as_bool().unwrap(),
-                a["in_unmerged_commits"].as_bool().unwrap(),
-            )
-        })
-        .collect();
+    let v: WhoHas = env.json_in_as(dir, None, &["who-has", file]);
+    let mut out: Vec<(String, bool, bool)> =
+        v.agents.into_iter().map(|a| (a.agent_id, a.uncommitted, a.in_unmerged_commits)).collect();
     out.sort();
     out
 }
@@ -87,10 +81,10 @@ fn who_has_follows_edits_and_commits_across_worktrees() {
     assert!(text.contains("@alice is editing src/auth.rs on main (uncommitted changes)"), "{text}");
 
     // agent.listContext carries the commits and files.
-    let ctx: Value = env.json_in(&wt_b, None, &["agent", "list", "--context"]);
-    let bob = ctx["contexts"].as_array().unwrap().iter().find(|c| c["agent_id"] == "bob").unwrap().clone();
-    assert_eq!(bob["branch"], "feature-b", "{bob}");
-    assert_eq!(bob["unmerged_commits"][0]["subject"], "login returns bool", "{bob}");
+    let ctx: Contexts = env.json_in_as(&wt_b, None, &["agent", "list", "--context"]);
+    let bob = ctx.contexts.iter().find(|c| c.agent_id == "bob").unwrap();
+    assert_eq!(bob.branch.as_deref(), Some("feature-b"), "{bob:?}");
+    assert_eq!(bob.unmerged_commits.as_ref().unwrap()[0].subject, "login returns bool", "{bob:?}");
 
     // alice throws her edit away: she no longer has the file.
     git(&env, &main, &["checkout", "--", "src/auth.rs"]);
@@ -125,11 +119,11 @@ fn claude_md_block_is_printed_appended_kept_and_replaced_only_on_force() {
     assert!(printed.starts_with("<!-- thrum:begin") && printed.contains("thrum prime"), "{printed}");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "# My project\n\nUse tabs.\n", "printing writes nothing");
 
-    let r = env.json(None, &["setup", "claude-md", "--apply"]);
-    assert_eq!(r["status"], "appended");
+    let r: Applied = env.json_as(None, &["setup", "claude-md", "--apply"]);
+    assert_eq!(r.status, "appended");
     let applied = std::fs::read_to_string(&file).unwrap();
     assert!(applied.starts_with("# My project\n\nUse tabs.\n\n<!-- thrum:begin"), "{applied}");
-    assert_eq!(env.json(None, &["setup", "claude-md", "--apply"])["status"], "current");
+    assert_eq!(env.json_as::<Applied>(None, &["setup", "claude-md", "--apply"]).status, "current");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), applied);
 
     // Someone edited the block: kept unless --force, then replaced alone.
@@ -139,11 +133,11 @@ fn claude_md_block_is_printed_appended_kept_and_replaced_only_on_force() {
     assert_eq!(code, 1);
     assert!(err.contains("--force") && err.trim().lines().count() == 1, "{err}");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), edited);
-    assert_eq!(env.json(None, &["setup", "claude-md", "--apply", "--force"])["status"], "replaced");
+    assert_eq!(env.json_as::<Applied>(None, &["setup", "claude-md", "--apply", "--force"]).status, "replaced");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), applied + "\n## Notes\nmine\n");
 
     // The same block for the other runtimes' files.
-    assert_eq!(env.json(None, &["setup", "agents-md", "--apply"])["status"], "created");
+    assert_eq!(env.json_as::<Applied>(None, &["setup", "agents-md", "--apply"]).status, "created");
     assert!(std::fs::read_to_string(env.repo().join("AGENTS.md")).unwrap().contains("<!-- thrum:end -->"));
 }
 
@@ -160,21 +154,21 @@ fn prime_briefs_a_fresh_session_without_marking_anything_read() {
 
     let (code, out, _) = with_hints(&env, Some("alice"), &["prime", "--json"], None);
     assert_eq!(code, 0);
-    let p: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(p["identity"]["agent_id"], "alice");
-    assert_eq!(p["identity"]["role"], "implementer");
-    assert_eq!(p["session"]["intent"], "JWT refresh");
-    assert_eq!(p["inbox"]["unread"], 1, "{p}");
-    assert_eq!(p["inbox"]["recent_unread"][0]["from"], "bob");
-    assert!(p["context"]["content"].as_str().unwrap().contains("finish refresh tokens"));
-    let team: Vec<&str> = p["team"].as_array().unwrap().iter().map(|t| t["agent_id"].as_str().unwrap()).collect();
+    let p: Prime = decode("prime --json", &out);
+    assert_eq!(p.identity.agent_id, "alice");
+    assert_eq!(p.identity.role, "implementer");
+    assert_eq!(p.session.as_ref().map(|s| s.intent.as_str()), Some("JWT refresh"));
+    assert_eq!(p.inbox.unread, 1, "{p:?}");
+    assert_eq!(p.inbox.recent_unread[0].from, "bob");
+    assert!(p.context.content.contains("finish refresh tokens"));
+    let team: Vec<&str> = p.team.iter().map(|t| t.agent_id.as_str()).collect();
     assert!(team.contains(&"bob") && team.contains(&"carol") && !team.contains(&"alice"), "{team:?}");
-    assert!(p["next"].as_array().unwrap().iter().any(|n| n == "thrum inbox --unread"), "{p}");
-    assert_eq!(p["daemon"]["running"], true);
-    assert_eq!(p["hints"][0]["code"], "prime.no-agent-block", "{p}");
+    assert!(p.next.iter().any(|n| n == "thrum inbox --unread"), "{p:?}");
+    assert!(p.daemon.running);
+    assert_eq!(p.hints.as_ref().map(|h| h[0].code.as_str()), Some("prime.no-agent-block"), "{p:?}");
 
     // The briefing reads; it does not mark read.
-    assert_eq!(env.json(Some("alice"), &["inbox", "--unread"])["unread"], 1);
+    assert_eq!(env.json_as::<Page>(Some("alice"), &["inbox", "--unread"]).unread, 1);
 
     let text = env.ok(Some("alice"), &["prime"]);
     for want in ["# Thrum briefing for @alice", "Inbox: 1 unread", "@bob", "finish refresh tokens", "Next:"] {
@@ -183,10 +177,10 @@ fn prime_briefs_a_fresh_session_without_marking_anything_read() {
     // Once CLAUDE.md has the block, prime stops suggesting it.
     env.ok(None, &["setup", "claude-md", "--apply"]);
     let (_, out, _) = with_hints(&env, Some("alice"), &["prime", "--json"], None);
-    let p: Value = serde_json::from_str(&out).unwrap();
-    assert!(p.get("hints").is_none(), "{p}");
+    let p: Prime = decode("prime --json", &out);
+    assert!(p.hints.is_none(), "{p:?}");
     // `thrum context prime` is the same command.
-    assert_eq!(env.json(Some("alice"), &["context", "prime"])["identity"]["agent_id"], "alice");
+    assert_eq!(env.json_as::<Prime>(Some("alice"), &["context", "prime"]).identity.agent_id, "alice");
 }
 
 #[test]
@@ -199,9 +193,10 @@ fn hints_have_codes_and_honour_quiet_json_and_thrum_no_hints() {
     assert!(err.contains("register:  thrum quickstart --name"), "{err}");
     // A second init changes nothing, and still nobody is registered.
     let (_, out, err) = with_hints(&env, None, &["init", "--json"], None);
-    let v: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(v["hints"][0]["code"], "init.next-quickstart", "{v}");
-    assert_eq!(v["hints"][0]["severity"], "info");
+    let v: Init = decode("init --json", &out);
+    let hint = &v.hints.as_ref().unwrap()[0];
+    assert_eq!(hint.code, "init.next-quickstart", "{v:?}");
+    assert_eq!(hint.severity, "info");
     assert!(!err.contains("init.next-quickstart"), "--json keeps hints off stderr: {err}");
     let (_, _, err) = with_hints(&env, None, &["init", "--quiet"], None);
     assert!(!err.contains("hint") && !err.contains("info ["), "{err}");
@@ -234,22 +229,22 @@ fn runtimes_are_detected_listed_and_defaulted() {
     c.env("GEMINI_CLI", "1");
     let o = c.output().unwrap();
     assert!(o.status.success());
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let names: Vec<&str> = v["runtimes"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    let v: Runtimes = decode("runtime list --json", &String::from_utf8_lossy(&o.stdout));
+    let names: Vec<&str> = v.runtimes.iter().map(|r| r.name.as_str()).collect();
     for want in ["claude", "codex", "cursor", "gemini", "opencode", "auggie", "amp", "kiro-cli", "cli-only"] {
         assert!(names.contains(&want), "{want} missing: {names:?}");
     }
-    let gemini = v["runtimes"].as_array().unwrap().iter().find(|r| r["name"] == "gemini").unwrap();
-    assert_eq!(gemini["detected"], "env", "{gemini}");
-    assert_eq!((v["default"].as_str(), v["default_source"].as_str()), (Some("gemini"), Some("detected")));
+    let gemini = v.runtimes.iter().find(|r| r.name == "gemini").unwrap();
+    assert_eq!(gemini.detected, "env", "{gemini:?}");
+    assert_eq!((v.default.as_str(), v.default_source.as_str()), ("gemini", "detected"));
 
     env.ok(None, &["runtime", "set-default", "codex"]);
     let cfg: Value =
         serde_json::from_str(&std::fs::read_to_string(env.thrum_dir().join("config.json")).unwrap()).unwrap();
     assert_eq!(cfg["runtime"]["primary"], "codex");
     assert_eq!(cfg["daemon"]["sync_interval"], 60, "other settings survive: {cfg}");
-    assert_eq!(env.json(None, &["runtime", "list"])["default_source"], "file");
-    assert_eq!(env.json(None, &["runtime", "show", "cursor"])["binaries"][0], "agent");
+    assert_eq!(env.json_as::<Runtimes>(None, &["runtime", "list"]).default_source, "file");
+    assert_eq!(env.json_as::<Runtime>(None, &["runtime", "show", "cursor"]).binaries[0], "agent");
     let (code, err) = env.fail(None, &["runtime", "set-default", "vim"]);
     assert!(code == 1 && err.contains("unknown runtime \"vim\"") && err.contains("claude, codex"), "{err}");
     let (_, err) = env.fail(None, &["init", "--runtime", "vim"]);
@@ -258,20 +253,17 @@ fn runtimes_are_detected_listed_and_defaulted() {
     // --skills installs the instructions only; prime then stops asking.
     let (_, out, _) = with_hints(&env, Some("alice"), &["prime", "--json"], None);
     assert!(out.contains("prime.no-agent-block"), "{out}");
-    let r = env.json(None, &["init", "--skills", "--runtime", "claude"]);
-    assert_eq!(r["status"], "created");
+    let r: Skills = env.json_as(None, &["init", "--skills", "--runtime", "claude"]);
+    assert_eq!(r.status, "created");
     let skill = std::fs::read_to_string(env.repo().join(".claude/skills/thrum/SKILL.md")).unwrap();
     assert!(skill.starts_with("---\nname: thrum\n") && skill.contains("thrum prime"), "{skill}");
-    assert_eq!(env.json(None, &["init", "--skills", "--runtime", "claude"])["status"], "current");
+    assert_eq!(env.json_as::<Skills>(None, &["init", "--skills", "--runtime", "claude"]).status, "current");
     let (_, out, _) = with_hints(&env, Some("alice"), &["prime", "--json"], None);
     assert!(!out.contains("prime.no-agent-block"), "the Claude skill counts as instructions: {out}");
     env.ok(None, &["init", "--skills", "--runtime", "cursor"]);
     let rule = std::fs::read_to_string(env.repo().join(".cursor/rules/thrum.mdc")).unwrap();
     assert!(rule.starts_with("---\ndescription:") && rule.contains("<!-- thrum:begin"), "{rule}");
-    assert_eq!(
-        env.json(None, &["init", "--skills", "--runtime", "codex"])["file"].as_str().map(|f| f.ends_with("AGENTS.md")),
-        Some(true)
-    );
+    assert!(env.json_as::<Skills>(None, &["init", "--skills", "--runtime", "codex"]).file.ends_with("AGENTS.md"));
 }
 
 #[test]
@@ -280,35 +272,35 @@ fn config_show_reports_sources_and_dotenv_files_fill_in_thrum_settings() {
     std::fs::write(env.thrum_dir().join(".env"), "THRUM_NAME=bob\n").unwrap();
     std::fs::write(env.repo().join(".env"), "THRUM_NAME=carol\nexport THRUM_SYNC_INTERVAL=42\nSECRET=nope\n").unwrap();
     // Three identities here: without THRUM_NAME `whoami` could not choose.
-    assert_eq!(env.json(None, &["whoami"])["agent_id"], "bob");
+    assert_eq!(env.json_as::<Whoami>(None, &["whoami"]).agent_id, "bob");
     // The real environment wins over both files.
-    assert_eq!(env.json(Some("alice"), &["whoami"])["agent_id"], "alice");
+    assert_eq!(env.json_as::<Whoami>(Some("alice"), &["whoami"]).agent_id, "alice");
 
     env.ok(None, &["runtime", "set-default", "gemini"]);
-    let v = env.json(None, &["config", "show", "--role", "planner"]);
-    let key = |k: &str| v["keys"].as_array().unwrap().iter().find(|r| r["key"] == k).unwrap().clone();
-    assert_eq!(key("daemon.sync_interval")["value"], "42");
-    let src = key("daemon.sync_interval")["source"].as_str().unwrap().to_string();
+    let v: ConfigShow = env.json_as(None, &["config", "show", "--role", "planner"]);
+    let key = |k: &str| v.keys.iter().find(|r| r.key == k).unwrap().clone();
+    assert_eq!(key("daemon.sync_interval").value, "42");
+    let src = key("daemon.sync_interval").source;
     assert!(src.ends_with(".env (THRUM_SYNC_INTERVAL)") && !src.contains(".thrum"), "{src}");
-    assert_eq!(key("identity.name")["value"], "bob");
-    assert!(key("identity.name")["source"].as_str().unwrap().contains(".thrum/.env"));
+    assert_eq!(key("identity.name").value, "bob");
+    assert!(key("identity.name").source.contains(".thrum/.env"));
     assert_eq!(
-        (key("runtime.primary")["value"].as_str(), key("runtime.primary")["source"].as_str()),
-        (Some("gemini"), Some("file"))
+        (key("runtime.primary").value.as_str(), key("runtime.primary").source.as_str()),
+        (Some("gemini"), "file")
     );
-    assert_eq!(key("identity.role")["source"], "flag");
-    assert_eq!(key("daemon.local_only")["source"], "default");
+    assert_eq!(key("identity.role").source, "flag");
+    assert_eq!(key("daemon.local_only").source, "default");
     let text = env.ok(None, &["config", "show"]);
     assert!(text.contains("daemon.sync_interval") && text.contains("42"), "{text}");
     // Every setting the daemon reads is listed, and `config get` gives the
     // same value and source as `config show` for each.
-    let keys: Vec<Value> = v["keys"].as_array().unwrap().clone();
+    let keys: Vec<Setting> = v.keys.clone();
     for k in ["daemon.sync_debounce_ms", "daemon.sync_remote_poll_ms", "daemon.peer_port", "daemon.ws_port"] {
-        assert!(keys.iter().any(|r| r["key"] == k), "config show lacks {k}");
+        assert!(keys.iter().any(|r| r.key == k), "config show lacks {k}");
     }
     for r in &keys {
-        let k = r["key"].as_str().unwrap();
-        let got = env.json(None, &["config", "get", k, "--role", "planner"]);
+        let k = r.key.as_str();
+        let got: Setting = env.json_as(None, &["config", "get", k, "--role", "planner"]);
         assert_eq!(&got, r, "config get {k}");
     }
     assert_eq!(env.ok(None, &["config", "get", "daemon.sync_interval"]).trim(), "42");
@@ -319,15 +311,15 @@ fn config_show_reports_sources_and_dotenv_files_fill_in_thrum_settings() {
 #[test]
 fn single_agent_mode_drops_the_team_from_the_briefing() {
     let env = crate::team();
-    assert_eq!(env.json(None, &["single-agent-mode"])["single_agent_mode"], false);
+    assert!(!env.json_as::<SingleAgentMode>(None, &["single-agent-mode"]).single_agent_mode);
     env.ok(None, &["single-agent-mode", "on"]);
-    let p = env.json(Some("alice"), &["prime"]);
-    assert_eq!(p["single_agent_mode"], true);
-    assert!(p["team"].as_array().unwrap().is_empty(), "{p}");
-    assert!(!p["next"].as_array().unwrap().iter().any(|n| n.as_str().unwrap().starts_with("thrum wait")), "{p}");
+    let p: Prime = env.json_as(Some("alice"), &["prime"]);
+    assert!(p.single_agent_mode);
+    assert!(p.team.is_empty(), "{p:?}");
+    assert!(!p.next.iter().any(|n| n.starts_with("thrum wait")), "{p:?}");
     assert!(env.ok(Some("alice"), &["prime"]).contains("Mode: single agent"));
     env.ok(None, &["single-agent-mode", "off"]);
-    assert_eq!(env.json(Some("alice"), &["prime"])["team"].as_array().unwrap().len(), 2);
+    assert_eq!(env.json_as::<Prime>(Some("alice"), &["prime"]).team.len(), 2);
     let (_, err) = env.fail(None, &["single-agent-mode", "maybe"]);
     assert!(err.contains("on") && err.contains("off"), "{err}");
 }
@@ -340,8 +332,8 @@ fn role_templates_render_preambles_and_track_shipped_versions() {
     let alice = std::fs::read_to_string(ctx_dir.join("alice_preamble.md")).unwrap();
     assert!(alice.starts_with("# Agent: alice\n\n**Role:** implementer **Module:** auth"), "{alice}");
     assert!(alice.contains("Thrum quick reference") && !alice.contains("{{."), "{alice}");
-    let shipped = env.json(None, &["roles", "templates", "list"]);
-    assert_eq!(shipped["roles"].as_array().unwrap().len(), 8);
+    let shipped: ShippedRoles = env.json_as(None, &["roles", "templates", "list"]);
+    assert_eq!(shipped.roles.len(), 8);
     assert!(env.ok(None, &["roles", "templates", "print", "reviewer"]).contains("{{.AgentName}}"));
     let (_, err) = env.fail(None, &["roles", "templates", "print", "juggler"]);
     assert!(err.contains("no shipped template"), "{err}");
@@ -352,13 +344,8 @@ fn role_templates_render_preambles_and_track_shipped_versions() {
     std::fs::write(tdir.join("reviewer.md"), "Reviewer {{.AgentName}} of {{.Module}}, ask @{{.CoordinatorName}}\n")
         .unwrap();
     let bob_before = std::fs::read_to_string(ctx_dir.join("bob_preamble.md")).unwrap();
-    let dry = env.json(None, &["roles", "deploy", "--dry-run"]);
-    let status = |v: &Value, who: &str| {
-        v["agents"].as_array().unwrap().iter().find(|a| a["agent"] == who).unwrap()["status"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
+    let dry: Deploy = env.json_as(None, &["roles", "deploy", "--dry-run"]);
+    let status = |v: &Deploy, who: &str| v.agents.iter().find(|a| a.agent == who).unwrap().status.clone();
     assert_eq!(status(&dry, "bob"), "updated");
     assert_eq!(status(&dry, "alice"), "unchanged");
     assert_eq!(std::fs::read_to_string(ctx_dir.join("bob_preamble.md")).unwrap(), bob_before);
@@ -366,23 +353,18 @@ fn role_templates_render_preambles_and_track_shipped_versions() {
     let bob = std::fs::read_to_string(ctx_dir.join("bob_preamble.md")).unwrap();
     assert!(bob.starts_with("Reviewer bob of auth, ask @coordinator\n"), "{bob}");
     assert!(std::fs::read_to_string(ctx_dir.join("carol_preamble.md")).unwrap().starts_with("# Agent: carol"));
-    let list = env.json(None, &["roles", "list"]);
-    let row = |v: &Value, r: &str| v["roles"].as_array().unwrap().iter().find(|x| x["role"] == r).unwrap().clone();
-    assert_eq!(row(&list, "reviewer")["template"], "custom");
-    assert_eq!(row(&list, "reviewer")["agents"], serde_json::json!(["bob", "carol"]));
-    assert_eq!(row(&list, "implementer")["template"], "shipped");
+    let list: Roles = env.json_as(None, &["roles", "list"]);
+    let row = |v: &Roles, r: &str| v.roles.iter().find(|x| x.role == r).unwrap().clone();
+    assert_eq!(row(&list, "reviewer").template, "custom");
+    assert_eq!(row(&list, "reviewer").agents, vec!["bob", "carol"]);
+    assert_eq!(row(&list, "implementer").template, "shipped");
 
     // refresh installs shipped templates and keeps edited ones.
-    let r = env.json(None, &["roles", "refresh"]);
-    let result = |v: &Value, role: &str| {
-        v["templates"].as_array().unwrap().iter().find(|x| x["role"] == role).unwrap()["result"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
+    let r: Refresh = env.json_as(None, &["roles", "refresh"]);
+    let result = |v: &Refresh, role: &str| v.templates.iter().find(|x| x.role == role).unwrap().result.clone();
     assert_eq!(result(&r, "implementer"), "installed");
-    assert!(result(&r, "reviewer").starts_with("kept"), "{r}");
-    assert_eq!(row(&env.json(None, &["roles", "list"]), "implementer")["template"], "current");
+    assert!(result(&r, "reviewer").starts_with("kept"), "{r:?}");
+    assert_eq!(row(&env.json_as(None, &["roles", "list"]), "implementer").template, "current");
 
     // A thrum that ships a newer implementer template: simulated by an
     // older copy recorded as installed.
@@ -395,17 +377,17 @@ fn role_templates_render_preambles_and_track_shipped_versions() {
         std::fs::write(&p, serde_json::to_string_pretty(&c).unwrap()).unwrap();
     };
     set_recorded(thrum_core::ids::content_hash(old));
-    assert_eq!(row(&env.json(None, &["roles", "list"]), "implementer")["template"], "update-available");
-    assert_eq!(result(&env.json(None, &["roles", "refresh"]), "implementer"), "updated");
-    assert_eq!(row(&env.json(None, &["roles", "list"]), "implementer")["template"], "current");
+    assert_eq!(row(&env.json_as(None, &["roles", "list"]), "implementer").template, "update-available");
+    assert_eq!(result(&env.json_as(None, &["roles", "refresh"]), "implementer"), "updated");
+    assert_eq!(row(&env.json_as(None, &["roles", "list"]), "implementer").template, "current");
     // The same, but the copy was edited: drift, reported with a hint.
     std::fs::write(tdir.join("implementer.md"), "my own words\n").unwrap();
     set_recorded(thrum_core::ids::content_hash(old));
     let (_, out, _) = with_hints(&env, None, &["roles", "list", "--json"], None);
-    let v: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(row(&v, "implementer")["template"], "drift");
-    assert_eq!(v["hints"][0]["code"], "roles.template-drift", "{v}");
-    assert!(result(&env.json(None, &["roles", "refresh"]), "implementer").contains("--force"));
+    let v: Roles = decode("roles list --json", &out);
+    assert_eq!(row(&v, "implementer").template, "drift");
+    assert_eq!(v.hints.as_ref().map(|h| h[0].code.as_str()), Some("roles.template-drift"), "{v:?}");
+    assert!(result(&env.json_as(None, &["roles", "refresh"]), "implementer").contains("--force"));
     assert_eq!(std::fs::read_to_string(tdir.join("implementer.md")).unwrap(), "my own words\n");
     env.ok(None, &["roles", "refresh", "--force"]);
     assert!(std::fs::read_to_string(tdir.join("implementer.md")).unwrap().contains("## How you work"));

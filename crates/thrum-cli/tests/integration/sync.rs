@@ -6,13 +6,18 @@ use serde_json::Value;
 use thrum_testkit::{TestEnv, git};
 
 use crate::BIN;
+use crate::wire::{Agents, ContextShown, ContextSynced, DeletedCount, JsonAs, Page, Sent, SyncStatus};
 
-fn sync(env: &TestEnv, dir: &std::path::Path) -> Value {
-    env.json_in(dir, None, &["sync", "force", "--wait"])
+fn sync(env: &TestEnv, dir: &std::path::Path) -> SyncStatus {
+    env.json_in_as(dir, None, &["sync", "force", "--wait"])
 }
 
-fn contents(v: &Value) -> Vec<String> {
-    v["messages"].as_array().unwrap().iter().map(|m| m["body"]["content"].as_str().unwrap().to_string()).collect()
+fn contents(p: &Page) -> Vec<String> {
+    p.messages.iter().map(|m| m.body.content.clone()).collect()
+}
+
+fn ids(p: &Page) -> Vec<&str> {
+    p.messages.iter().map(|m| m.message_id.as_str()).collect()
 }
 
 /// Two clones of one repository, alice in `repo`, bob in `b`.
@@ -32,14 +37,14 @@ fn messages_travel_both_ways_through_the_remote() {
     let a = env.repo();
     // bob's registration reaches the remote, then alice's clone.
     let s = sync(&env, &b);
-    assert_eq!(s["last_result"], "ok", "{s}");
-    assert_eq!(s["mode"], "normal");
+    assert_eq!(s.last_result, "ok", "{s:?}");
+    assert_eq!(s.mode, "normal");
     sync(&env, &a);
-    let agents = env.json(None, &["agent", "list"]);
-    assert_eq!(agents["agents"].as_array().unwrap().len(), 2, "{agents}");
+    let agents: Agents = env.json_as(None, &["agent", "list"]);
+    assert_eq!(agents.agents.len(), 2, "{agents:?}");
 
-    let sent = env.json(None, &["send", "hello from clone A", "--to", "@bob"]);
-    let id = sent["message_id"].as_str().unwrap().to_string();
+    let sent: Sent = env.json_as(None, &["send", "hello from clone A", "--to", "@bob"]);
+    let id = sent.message_id;
     // bob waits on clone B; the message arrives by sync and wakes him.
     let waiter = env
         .thrum_in(&b, &["wait", "--timeout", "30s", "--after", "-5m", "--json"])
@@ -48,23 +53,23 @@ fn messages_travel_both_ways_through_the_remote() {
         .unwrap();
     sync(&env, &a);
     let s = sync(&env, &b);
-    assert!(s["last_pulled"].as_u64().unwrap() >= 1, "{s}");
+    assert!(s.last_pulled >= 1, "{s:?}");
     let out = waiter.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0));
-    let inbox = env.json_in(&b, None, &["inbox"]);
+    let inbox: Page = env.json_in_as(&b, None, &["inbox"]);
     assert_eq!(contents(&inbox), vec!["hello from clone A"]);
 
     // The reply goes back the other way, threaded.
-    let r = env.json_in(&b, None, &["reply", &id, "got it"]);
+    let r: Sent = env.json_in_as(&b, None, &["reply", &id, "got it"]);
     sync(&env, &b);
     sync(&env, &a);
-    let inbox = env.json(None, &["inbox"]);
+    let inbox: Page = env.json_as(None, &["inbox"]);
     assert_eq!(contents(&inbox), vec!["got it"]);
-    assert_eq!(inbox["messages"][0]["thread_id"], r["thread_id"]);
+    assert_eq!(inbox.messages[0].thread_id, r.thread_id);
     // Read receipts travel too: alice sees bob read her message.
-    let sent = env.json(None, &["sent"]);
-    let m = sent["messages"].as_array().unwrap().iter().find(|m| m["message_id"] == id.as_str()).unwrap();
-    assert_eq!(m["read_count"], 1, "{m}");
+    let sent: Page = env.json_as(None, &["sent"]);
+    let m = sent.messages.iter().find(|m| m.message_id == id).unwrap();
+    assert_eq!(m.read_count, Some(1), "{m:?}");
 
     // The branch on the remote has the same layout the original uses.
     let remote = env.dir.path().join("remote.git");
@@ -125,15 +130,14 @@ fn concurrent_writers_and_push_races_lose_and_duplicate_nothing() {
         sync(&env, &a);
         sync(&env, &b);
     }
-    let at_a = env.json(None, &["inbox", "--page-size", "100"]);
-    let at_b = env.json_in(&b, None, &["inbox", "--page-size", "100"]);
-    assert_eq!(at_a["total"], 15, "{at_a}");
-    assert_eq!(at_b["total"], 15, "{at_b}");
+    let at_a: Page = env.json_as(None, &["inbox", "--page-size", "100"]);
+    let at_b: Page = env.json_in_as(&b, None, &["inbox", "--page-size", "100"]);
+    assert_eq!(at_a.total, 15, "{at_a:?}");
+    assert_eq!(at_b.total, 15, "{at_b:?}");
     // Every message once, in both logs.
     for dir in [&a, &b] {
-        let all = env.json_in(dir, None, &["inbox", "--all", "--page-size", "100"]);
-        let mut ids: Vec<&str> =
-            all["messages"].as_array().unwrap().iter().map(|m| m["message_id"].as_str().unwrap()).collect();
+        let all: Page = env.json_in_as(dir, None, &["inbox", "--all", "--page-size", "100"]);
+        let mut ids = ids(&all);
         let n = ids.len();
         ids.sort();
         ids.dedup();
@@ -145,8 +149,8 @@ fn concurrent_writers_and_push_races_lose_and_duplicate_nothing() {
     env.ok_in(&c, None, &["init"]);
     env.ok_in(&c, None, &["quickstart", "--name", "carol", "--role", "tester", "--module", "qa", "--no-agent-pid"]);
     sync(&env, &c);
-    let all = env.json_in(&c, Some("carol"), &["inbox", "--all", "--page-size", "100"]);
-    assert_eq!(all["total"], 30, "{all}");
+    let all: Page = env.json_in_as(&c, Some("carol"), &["inbox", "--all", "--page-size", "100"]);
+    assert_eq!(all.total, 30, "{all:?}");
 }
 
 #[test]
@@ -160,16 +164,16 @@ fn local_only_and_remote_less_repositories_never_push() {
         &["quickstart", "--name", "bob", "--role", "reviewer", "--module", "auth", "--no-agent-pid", "--force"],
     );
     env.ok(Some("alice"), &["send", "stays here", "--to", "@bob"]);
-    let s = env.json(None, &["sync", "force", "--wait"]);
-    assert_eq!(s["mode"], "local-only");
-    assert_eq!(s["last_result"], "ok");
+    let s: SyncStatus = env.json_as(None, &["sync", "force", "--wait"]);
+    assert_eq!(s.mode, "local-only");
+    assert_eq!(s.last_result, "ok");
     let remote = env.dir.path().join("remote.git");
     assert!(git(&env, &remote, &["branch", "--list", "a-sync"]).is_empty(), "nothing was pushed");
     // The worktree is still committed locally.
     let log = git(&env, &env.sync_dir(), &["log", "--oneline"]);
     assert!(log.lines().count() >= 2, "{log}");
-    let st = env.json(None, &["sync", "status"]);
-    assert_eq!(st["local_only"], true);
+    let st: SyncStatus = env.json_as(None, &["sync", "status"]);
+    assert!(st.local_only);
 }
 
 #[test]
@@ -182,13 +186,13 @@ fn an_unreachable_remote_degrades_gracefully() {
         None,
         &["quickstart", "--name", "bob", "--role", "reviewer", "--module", "auth", "--no-agent-pid", "--force"],
     );
-    let s = env.json(None, &["sync", "force", "--wait"]);
-    assert_eq!(s["sync_state"], "error", "{s}");
-    assert!(s["last_error"].as_str().unwrap().contains("git fetch"), "{s}");
-    assert!(!s["last_error_hint"].as_str().unwrap().is_empty());
+    let s: SyncStatus = env.json_as(None, &["sync", "force", "--wait"]);
+    assert_eq!(s.sync_state, "error", "{s:?}");
+    assert!(s.last_error.contains("git fetch"), "{s:?}");
+    assert!(!s.last_error_hint.is_empty());
     // Messaging still works.
     env.ok(Some("alice"), &["send", "offline but fine", "--to", "@bob"]);
-    assert_eq!(env.json(Some("bob"), &["inbox"])["total"], 1);
+    assert_eq!(env.json_as::<Page>(Some("bob"), &["inbox"]).total, 1);
     let human = env.ok(None, &["sync", "status"]);
     assert!(human.contains("Last error") && human.contains("Fix:"), "{human}");
 }
@@ -217,7 +221,7 @@ fn a_sent_message_reaches_the_other_clone_by_itself() {
     let t = std::time::Instant::now();
     env.ok(None, &["send", "no hands", "--to", "@bob"]);
     let arrived = thrum_testkit::wait_until(Duration::from_secs(30), || {
-        env.json_in(&b, None, &["inbox", "--unread"])["total"].as_i64() == Some(1)
+        env.json_in_as::<Page>(&b, None, &["inbox", "--unread"]).total == 1
     });
     assert!(arrived, "the message never reached clone B");
     eprintln!("send on A -> inbox on B: {:?}", t.elapsed());
@@ -229,26 +233,26 @@ fn purges_and_deletes_do_not_come_back_from_another_clone() {
     let a = env.repo();
     sync(&env, &b);
     sync(&env, &a);
-    let old = env.json(None, &["send", "old news", "--to", "@bob"]);
-    let doomed = env.json(None, &["send", "delete me", "--to", "@bob"]);
+    let old: Sent = env.json_as(None, &["send", "old news", "--to", "@bob"]);
+    let doomed: Sent = env.json_as(None, &["send", "delete me", "--to", "@bob"]);
     sync(&env, &a);
     sync(&env, &b);
-    assert_eq!(env.json_in(&b, None, &["inbox"])["total"], 2);
+    assert_eq!(env.json_in_as::<Page>(&b, None, &["inbox"]).total, 2);
     // A deletes one message and purges everything; B still has both.
-    env.ok(None, &["message", "delete", doomed["message_id"].as_str().unwrap(), "--force"]);
+    env.ok(None, &["message", "delete", &doomed.message_id, "--force"]);
     env.ok(None, &["purge", "--all", "--confirm"]);
-    let fresh = env.json(None, &["send", "after the purge", "--to", "@bob"]);
+    let fresh: Sent = env.json_as(None, &["send", "after the purge", "--to", "@bob"]);
     sync(&env, &a);
     sync(&env, &b);
     sync(&env, &a);
     // B applied the purge marker; A did not get the old lines back.
-    let at_b = env.json_in(&b, None, &["inbox", "--all"]);
-    assert_eq!(contents(&at_b), vec!["after the purge"], "{at_b}");
-    let at_a = env.json(None, &["inbox", "--all"]);
-    assert!(at_a["messages"].as_array().unwrap().is_empty(), "{at_a}");
+    let at_b: Page = env.json_in_as(&b, None, &["inbox", "--all"]);
+    assert_eq!(contents(&at_b), vec!["after the purge"], "{at_b:?}");
+    let at_a: Page = env.json_as(None, &["inbox", "--all"]);
+    assert!(at_a.messages.is_empty(), "{at_a:?}");
     let shard = std::fs::read_to_string(env.sync_dir().join("messages/alice.jsonl")).unwrap();
-    assert!(!shard.contains(old["message_id"].as_str().unwrap()), "purged lines came back");
-    assert!(shard.contains(fresh["message_id"].as_str().unwrap()));
+    assert!(!shard.contains(&old.message_id), "purged lines came back");
+    assert!(shard.contains(&fresh.message_id));
     let b_shard = std::fs::read_to_string(b.join(".git/thrum-sync/a-sync/messages/alice.jsonl")).unwrap();
     assert!(!b_shard.contains("old news"), "clone B still stores purged lines");
 }
@@ -269,40 +273,40 @@ fn deleting_an_agents_messages_syncs_and_survives_rebuilds() {
     let a = env.repo();
     sync(&env, &b);
     sync(&env, &a);
-    let gone = env.json(None, &["send", "first of alice", "--to", "@bob"]);
+    let gone: Sent = env.json_as(None, &["send", "first of alice", "--to", "@bob"]);
     env.ok(None, &["send", "second of alice", "--to", "@bob"]);
     env.ok_in(&b, None, &["send", "bob's own", "--to", "@alice"]);
     sync(&env, &a);
     sync(&env, &b);
     sync(&env, &a);
-    assert_eq!(env.json_in(&b, None, &["inbox"])["total"], 2);
+    assert_eq!(env.json_in_as::<Page>(&b, None, &["inbox"]).total, 2);
     // alice deletes her messages on clone A.
     let params = serde_json::json!({ "agent_id": "alice", "caller_agent_id": "alice" }).to_string();
-    let r = env.json(None, &["rpc", "message.deleteByAgent", &params]);
-    assert_eq!(r["deleted_count"], 2, "{r}");
+    let r: DeletedCount = env.json_as(None, &["rpc", "message.deleteByAgent", &params]);
+    assert_eq!(r.deleted_count, 2, "{r:?}");
     // A rebuilt from its log does not bring them back.
     rebuild(&env, &a);
-    let at_a = env.json(None, &["rpc", "message.list", r#"{"page_size": 100}"#]);
-    assert_eq!(contents(&at_a), vec!["bob's own"], "{at_a}");
-    let fresh = env.json(None, &["send", "after the deletion", "--to", "@bob"]);
+    let at_a: Page = env.json_as(None, &["rpc", "message.list", r#"{"page_size": 100}"#]);
+    assert_eq!(contents(&at_a), vec!["bob's own"], "{at_a:?}");
+    let fresh: Sent = env.json_as(None, &["send", "after the deletion", "--to", "@bob"]);
     // B still holds them until it merges A's marker; then they go, and
     // A's next merge of B's history does not take them back.
     sync(&env, &a);
     sync(&env, &b);
     sync(&env, &a);
-    let at_b = env.json_in(&b, None, &["inbox"]);
-    assert_eq!(contents(&at_b), vec!["after the deletion"], "{at_b}");
-    let at_a = env.json(None, &["rpc", "message.list", r#"{"page_size": 100}"#]);
-    assert_eq!(contents(&at_a), vec!["after the deletion", "bob's own"], "{at_a}");
-    let id = gone["message_id"].as_str().unwrap();
+    let at_b: Page = env.json_in_as(&b, None, &["inbox"]);
+    assert_eq!(contents(&at_b), vec!["after the deletion"], "{at_b:?}");
+    let at_a: Page = env.json_as(None, &["rpc", "message.list", r#"{"page_size": 100}"#]);
+    assert_eq!(contents(&at_a), vec!["after the deletion", "bob's own"], "{at_a:?}");
+    let id = gone.message_id.as_str();
     let a_shard = std::fs::read_to_string(env.sync_dir().join("messages/alice.jsonl")).unwrap();
-    assert!(!a_shard.contains(id) && a_shard.contains(fresh["message_id"].as_str().unwrap()), "{a_shard}");
+    assert!(!a_shard.contains(id) && a_shard.contains(&fresh.message_id), "{a_shard}");
     let b_shard = std::fs::read_to_string(b.join(".git/thrum-sync/a-sync/messages/alice.jsonl")).unwrap();
     assert!(!b_shard.contains("of alice"), "clone B still stores the deleted lines");
     // And B rebuilt from its own log agrees.
     rebuild(&env, &b);
-    let at_b = env.json_in(&b, None, &["inbox"]);
-    assert_eq!(contents(&at_b), vec!["after the deletion"], "{at_b}");
+    let at_b: Page = env.json_in_as(&b, None, &["inbox"]);
+    assert_eq!(contents(&at_b), vec!["after the deletion"], "{at_b:?}");
 }
 
 #[test]
@@ -317,23 +321,23 @@ fn offline_then_reconnect_and_a_deleted_remote_branch() {
     env.ok(None, &["daemon", "restart"]);
     env.ok(None, &["send", "written offline", "--to", "@bob"]);
     let s = sync(&env, &a);
-    assert_eq!(s["sync_state"], "error");
+    assert_eq!(s.sync_state, "error");
     // Back online: the message goes out.
     git(&env, &a, &["remote", "set-url", "origin", remote.to_str().unwrap()]);
     env.ok(None, &["daemon", "restart"]);
     let s = sync(&env, &a);
-    assert_eq!(s["last_result"], "ok", "{s}");
+    assert_eq!(s.last_result, "ok", "{s:?}");
     sync(&env, &b);
-    assert_eq!(contents(&env.json_in(&b, None, &["inbox"])), vec!["written offline"]);
+    assert_eq!(contents(&env.json_in_as(&b, None, &["inbox"])), vec!["written offline"]);
     // Someone deletes the branch on the remote: the next sync recreates it
     // from local history, and nothing is lost.
     git(&env, &remote, &["branch", "-D", "a-sync"]);
     env.ok_in(&b, None, &["send", "after the deletion", "--to", "@alice"]);
     let s = sync(&env, &b);
-    assert_eq!(s["last_result"], "ok", "{s}");
+    assert_eq!(s.last_result, "ok", "{s:?}");
     assert!(!git(&env, &remote, &["branch", "--list", "a-sync"]).is_empty());
     sync(&env, &a);
-    assert_eq!(contents(&env.json(None, &["inbox"])), vec!["after the deletion"]);
+    assert_eq!(contents(&env.json_as(None, &["inbox"])), vec!["after the deletion"]);
 }
 
 /// Lines as the original writes them: keys sorted, no origin_daemon or
@@ -361,12 +365,12 @@ fn a_branch_written_by_the_original_merges_and_round_trips() {
     env.ok(None, &["init"]);
     env.ok(None, &["quickstart", "--name", "alice", "--role", "implementer", "--module", "auth", "--no-agent-pid"]);
 
-    let s = env.json(None, &["sync", "force", "--wait"]);
-    assert_eq!(s["last_result"], "ok", "{s}");
-    let inbox = env.json(None, &["inbox"]);
+    let s: SyncStatus = env.json_as(None, &["sync", "force", "--wait"]);
+    assert_eq!(s.last_result, "ok", "{s:?}");
+    let inbox: Page = env.json_as(None, &["inbox"]);
     assert_eq!(contents(&inbox), vec!["hi from the Go daemon"]);
     // Push what reading produced (a receipt).
-    env.json(None, &["sync", "force", "--wait"]);
+    env.json_as::<SyncStatus>(None, &["sync", "force", "--wait"]);
     // What we pushed keeps their lines (unknown type and field included)
     // and the same layout, so the original can read it back.
     let shard = git(&env, &remote, &["show", "a-sync:messages/furiosa.jsonl"]);
@@ -395,18 +399,18 @@ fn a_broken_sync_worktree_is_refused_then_repaired_without_losing_events() {
     let wt = env.sync_dir();
     git(&env, &wt, &["checkout", "-q", "-b", "oops"]);
     let s = sync(&env, &a);
-    assert_eq!(s["sync_state"], "error", "{s}");
-    assert!(s["last_error"].as_str().unwrap().contains("not a-sync"), "{s}");
+    assert_eq!(s.sync_state, "error", "{s:?}");
+    assert!(s.last_error.contains("not a-sync"), "{s:?}");
     // And then corrupts its .git file. A restart repairs the worktree.
     env.ok(None, &["daemon", "stop"]);
     std::fs::write(wt.join(".git"), "gitdir: /nowhere\n").unwrap();
     env.ok(None, &["daemon", "start"]);
     assert_eq!(git(&env, &wt, &["rev-parse", "--abbrev-ref", "HEAD"]), "a-sync");
-    let all = env.json(None, &["sent"]);
+    let all: Page = env.json_as(None, &["sent"]);
     let mut got = contents(&all);
     got.sort();
     assert_eq!(got, vec!["committed", "not yet committed"]);
-    assert_eq!(sync(&env, &a)["last_result"], "ok");
+    assert_eq!(sync(&env, &a).last_result, "ok");
 }
 
 #[test]
@@ -429,11 +433,10 @@ fn a_daemon_killed_mid_sync_recovers_without_loss_or_duplicates() {
     std::thread::sleep(Duration::from_millis(30));
     env.kill_daemon();
     let s = sync(&env, &a);
-    assert_eq!(s["last_result"], "ok", "{s}");
-    let inbox = env.json(None, &["inbox", "--page-size", "100"]);
-    assert_eq!(inbox["total"], 40, "{inbox}");
-    let mut ids: Vec<&str> =
-        inbox["messages"].as_array().unwrap().iter().map(|m| m["message_id"].as_str().unwrap()).collect();
+    assert_eq!(s.last_result, "ok", "{s:?}");
+    let inbox: Page = env.json_as(None, &["inbox", "--page-size", "100"]);
+    assert_eq!(inbox.total, 40, "{inbox:?}");
+    let mut ids = ids(&inbox);
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 40);
@@ -459,9 +462,9 @@ fn a_rewritten_remote_history_loses_nothing() {
     git(&env, &other, &["push", "-q", "-f", remote.to_str().unwrap(), "a-sync"]);
     // A merges it (nothing to add), keeps everything, and pushes it back.
     let s = sync(&env, &a);
-    assert_eq!(s["last_result"], "ok", "{s}");
+    assert_eq!(s.last_result, "ok", "{s:?}");
     sync(&env, &b);
-    let inbox = env.json_in(&b, None, &["inbox"]);
+    let inbox: Page = env.json_in_as(&b, None, &["inbox"]);
     let mut got = contents(&inbox);
     got.sort();
     assert_eq!(got, vec!["one", "two"]);
@@ -502,12 +505,12 @@ fn context_save_show_clear_and_sync_to_another_clone() {
     assert!(err.contains("/nonexistent/notes.md"), "{err}");
 
     // Share it: clone B sees alice's context after a sync.
-    let synced = env.json(None, &["context", "sync"]);
-    assert_eq!(synced["sync"]["last_result"], "ok", "{synced}");
+    let synced: ContextSynced = env.json_as(None, &["context", "sync"]);
+    assert_eq!(synced.sync.last_result, "ok", "{synced:?}");
     sync(&env, &b);
-    let there = env.json_in(&b, None, &["context", "show", "--agent", "alice", "--no-preamble"]);
-    assert_eq!(there["content"], "# Next steps\n- finish JWT refresh\n", "{there}");
-    assert_eq!(there["source"], "a-sync");
+    let there: ContextShown = env.json_in_as(&b, None, &["context", "show", "--agent", "alice", "--no-preamble"]);
+    assert_eq!(there.content, "# Next steps\n- finish JWT refresh\n", "{there:?}");
+    assert_eq!(there.source, "a-sync");
     // And it survives B's next push (B's merge keeps A's context file).
     env.ok_in(&b, None, &["send", "hi", "--to", "@alice", "--quiet"]);
     sync(&env, &b);
@@ -524,7 +527,7 @@ fn context_save_show_clear_and_sync_to_another_clone() {
 fn local_only_priority_flag_then_env_then_config() {
     let env = TestEnv::new(BIN);
     env.ok(None, &["init"]);
-    let mode = |env: &TestEnv| env.json(None, &["sync", "status"])["mode"].as_str().unwrap().to_string();
+    let mode = |env: &TestEnv| env.json_as::<SyncStatus>(None, &["sync", "status"]).mode;
     // Config says local-only.
     let cfg_path = env.thrum_dir().join("config.json");
     let mut cfg: Value = serde_json::from_str(&std::fs::read_to_string(&cfg_path).unwrap()).unwrap();

@@ -6,6 +6,8 @@
 
 #![allow(dead_code)] // Fields are read by decoding, and that is the check.
 
+use std::path::Path;
+
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use thrum_testkit::TestEnv;
@@ -13,16 +15,28 @@ use thrum_testkit::TestEnv;
 /// Runs a command with `--json` and reads its output as `T`.
 pub trait JsonAs {
     fn json_as<T: DeserializeOwned>(&self, agent: Option<&str>, args: &[&str]) -> T;
+    /// The same, run in `dir` (another clone or worktree).
+    fn json_in_as<T: DeserializeOwned>(&self, dir: &Path, agent: Option<&str>, args: &[&str]) -> T;
 }
 
 impl JsonAs for TestEnv {
     fn json_as<T: DeserializeOwned>(&self, agent: Option<&str>, args: &[&str]) -> T {
         let mut args = args.to_vec();
         args.push("--json");
-        let text = self.ok(agent, &args);
-        serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("thrum {} --json does not have the declared shape: {e}\n{text}", args.join(" ")))
+        decode(&args.join(" "), &self.ok(agent, &args))
     }
+
+    fn json_in_as<T: DeserializeOwned>(&self, dir: &Path, agent: Option<&str>, args: &[&str]) -> T {
+        let mut args = args.to_vec();
+        args.push("--json");
+        decode(&args.join(" "), &self.ok_in(dir, agent, &args))
+    }
+}
+
+/// Reads the `--json` output of `thrum COMMAND` (run some other way) as `T`.
+pub fn decode<T: DeserializeOwned>(command: &str, text: &str) -> T {
+    serde_json::from_str(text)
+        .unwrap_or_else(|e| panic!("thrum {command} does not have the declared shape: {e}\n{text}"))
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -204,12 +218,19 @@ pub struct Agent {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct Commit {
+    pub hash: String,
+    pub subject: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Context {
     pub session_id: String,
     pub agent_id: String,
     pub branch: Option<String>,
     pub worktree_path: Option<String>,
-    pub unmerged_commits: Option<Vec<serde_json::Value>>,
+    pub unmerged_commits: Option<Vec<Commit>>,
     pub uncommitted_files: Option<Vec<String>>,
     pub changed_files: Option<Vec<String>>,
     pub git_updated_at: Option<String>,
@@ -226,4 +247,367 @@ pub struct Context {
 pub struct Agents {
     pub agents: Vec<Agent>,
     pub contexts: Vec<Context>,
+}
+
+/// `agent list --context --json`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Contexts {
+    pub contexts: Vec<Context>,
+}
+
+/// `sync status --json`, `sync force --json` (which adds `triggered`;
+/// `tailscale` is there when a peer depends on it).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncStatus {
+    pub mode: String,
+    pub local_only: bool,
+    pub remote: String,
+    pub sync_state: String,
+    pub running: bool,
+    pub last_sync_at: String,
+    pub last_result: String,
+    pub last_error: String,
+    pub last_error_hint: String,
+    pub cycles: u64,
+    pub last_pulled: u64,
+    pub last_pushed: u64,
+    pub pulled_total: u64,
+    pub pushed_total: u64,
+    pub last_cycle_ms: u64,
+    pub last_merged: String,
+    pub interval_s: u64,
+    pub debounce_ms: u64,
+    pub remote_poll_ms: u64,
+    pub triggered: Option<bool>,
+    pub tailscale: Option<serde_json::Value>,
+}
+
+/// `rpc message.deleteByAgent --json`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeletedCount {
+    pub deleted_count: i64,
+}
+
+/// `context sync --json`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContextSynced {
+    pub agent_name: String,
+    pub size: u64,
+    pub sync: SyncStatus,
+}
+
+/// `context show --json`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContextShown {
+    pub agent_name: String,
+    pub content: String,
+    pub preamble: String,
+    pub has_context: bool,
+    pub has_preamble: bool,
+    pub size: u64,
+    pub preamble_size: u64,
+    pub updated_at: String,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Holder {
+    pub agent_id: String,
+    pub session_id: String,
+    pub branch: String,
+    pub worktree_path: String,
+    pub uncommitted: bool,
+    pub in_unmerged_commits: bool,
+    pub unmerged_commits: u64,
+    pub intent: String,
+    pub git_updated_at: String,
+    pub files: Vec<String>,
+}
+
+/// `who-has FILE --json`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WhoHas {
+    pub file: String,
+    pub agents: Vec<Holder>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    pub label: String,
+    pub cmd: String,
+    pub note: Option<String>,
+}
+
+/// A hint, in the `hints` of any `--json` output when hints are on.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hint {
+    pub code: String,
+    pub severity: String,
+    pub message: String,
+    pub options: Option<Vec<Step>>,
+}
+
+/// `init --json`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Init {
+    pub repo_path: String,
+    pub thrum_dir: String,
+    pub sync_worktree: String,
+    pub created: Vec<String>,
+    pub updated: Vec<String>,
+    pub unchanged: Vec<String>,
+    pub dry_run: bool,
+    pub redirect: Option<String>,
+    pub hints: Option<Vec<Hint>>,
+}
+
+/// `init --skills --json`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Skills {
+    pub runtime: String,
+    pub file: String,
+    pub status: String,
+    pub dry_run: bool,
+}
+
+/// `setup claude-md --apply --json` (and the other agent files).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Applied {
+    pub file: String,
+    pub status: String,
+    pub applied: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrimeIdentity {
+    pub agent_id: String,
+    pub role: String,
+    pub module: String,
+    pub display: String,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrimeSession {
+    pub session_id: String,
+    pub started_at: String,
+    pub intent: String,
+    pub current_task: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrimeWork {
+    pub branch: String,
+    pub worktree_path: String,
+    pub unmerged_commits: u64,
+    pub changed_files: u64,
+    pub uncommitted_files: u64,
+    pub git_updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Teammate {
+    pub agent_id: String,
+    pub role: String,
+    pub module: String,
+    pub branch: String,
+    pub intent: String,
+    pub last_seen_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Unread {
+    pub message_id: String,
+    pub from: String,
+    pub created_at: String,
+    pub preview: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrimeInbox {
+    pub total: i64,
+    pub unread: i64,
+    pub recent_unread: Vec<Unread>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrimeDaemon {
+    pub running: bool,
+    pub pid: u32,
+    pub uptime_ms: u64,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrimeContext {
+    pub has_context: bool,
+    pub size: u64,
+    pub updated_at: String,
+    pub content: String,
+    pub preamble: String,
+}
+
+/// `prime --json`, `context prime --json`, for a registered agent.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Prime {
+    pub identity: PrimeIdentity,
+    pub session: Option<PrimeSession>,
+    pub work: Option<PrimeWork>,
+    pub single_agent_mode: bool,
+    pub team: Vec<Teammate>,
+    pub inbox: PrimeInbox,
+    pub daemon: PrimeDaemon,
+    pub sync: Option<SyncStatus>,
+    pub context: PrimeContext,
+    pub next: Vec<String>,
+    pub hints: Option<Vec<Hint>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Evidence {
+    pub env: Vec<String>,
+    pub config: Vec<String>,
+    pub binaries: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeRow {
+    pub name: String,
+    pub label: String,
+    pub default: bool,
+    pub detected: String,
+    pub evidence: Evidence,
+    pub mcp: bool,
+    pub instructions: String,
+}
+
+/// `runtime list --json`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Runtimes {
+    pub runtimes: Vec<RuntimeRow>,
+    pub default: String,
+    pub default_source: String,
+}
+
+/// `runtime show NAME --json`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Runtime {
+    pub name: String,
+    pub label: String,
+    pub env: Vec<String>,
+    pub config: Vec<String>,
+    pub binaries: Vec<String>,
+    pub instructions: String,
+    pub skill: Option<String>,
+    pub mcp: bool,
+    pub detected: String,
+    pub evidence: Evidence,
+}
+
+/// `config get KEY --json`, and each row of `config show --json`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Setting {
+    pub key: String,
+    /// Whatever type the setting has (a number, a string, a bool).
+    pub value: serde_json::Value,
+    pub source: String,
+    pub env: Option<String>,
+    pub description: String,
+}
+
+/// `config show --json`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigShow {
+    pub config_file: String,
+    pub keys: Vec<Setting>,
+}
+
+/// `single-agent-mode --json`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SingleAgentMode {
+    pub single_agent_mode: bool,
+}
+
+/// `roles templates list --json`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShippedRoles {
+    pub roles: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleRow {
+    pub role: String,
+    pub template: String,
+    pub agents: Vec<String>,
+}
+
+/// `roles list --json`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Roles {
+    pub roles: Vec<RoleRow>,
+    pub hints: Option<Vec<Hint>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deployed {
+    pub agent: String,
+    pub role: String,
+    pub status: String,
+    pub path: String,
+}
+
+/// `roles deploy --json`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deploy {
+    pub dry_run: bool,
+    pub agents: Vec<Deployed>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Refreshed {
+    pub role: String,
+    pub result: String,
+}
+
+/// `roles refresh --json`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Refresh {
+    pub dry_run: bool,
+    pub templates: Vec<Refreshed>,
+    pub dir: String,
 }
