@@ -16,15 +16,16 @@ fn start_status_stop() {
     env.ok(None, &["init"]);
     let (code, _) = env.fail(None, &["daemon", "status"]);
     assert_eq!(code, 1);
-    let st = env.json(None, &["daemon", "status"]);
-    assert_eq!(st["running"], false);
+    let st: DaemonStatus = env.json_as(None, &["daemon", "status"]);
+    assert!(!st.running);
 
     env.ok(None, &["daemon", "start"]);
-    let st = env.json(None, &["daemon", "status"]);
-    assert_eq!(st["running"], true);
-    let pid = st["pid"].as_i64().unwrap() as i32;
-    assert!(st["identity"]["daemon_id"].as_str().unwrap().starts_with("d_"));
-    assert_eq!(st["repo_path"].as_str().unwrap(), env.repo().to_str().unwrap());
+    let st: DaemonStatus = env.json_as(None, &["daemon", "status"]);
+    assert!(st.running);
+    let pid = st.pid.unwrap() as i32;
+    let id1 = st.identity.unwrap().daemon_id;
+    assert!(id1.starts_with("d_"));
+    assert_eq!(st.repo_path.as_deref(), env.repo().to_str());
 
     // The PID file is JSON with the original's keys; the socket is private.
     let pidfile: serde_json::Value =
@@ -36,13 +37,13 @@ fn start_status_stop() {
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);
 
     // The daemon id is created once and kept across restarts.
-    let id1 = st["identity"]["daemon_id"].clone();
     env.ok(None, &["daemon", "stop"]);
     assert!(!alive(pid));
     assert!(!env.socket().exists());
     assert!(!env.thrum_dir().join("var/thrum.pid").exists());
     env.ok(None, &["daemon", "start"]);
-    assert_eq!(env.json(None, &["daemon", "status"])["identity"]["daemon_id"], id1);
+    let st: DaemonStatus = env.json_as(None, &["daemon", "status"]);
+    assert_eq!(st.identity.map(|i| i.daemon_id), Some(id1));
     let (_, err) = env.fail(None, &["daemon", "stop", "--quiet", "--bogus"]);
     assert!(err.contains("--bogus"));
     env.ok(None, &["daemon", "stop"]);
@@ -163,9 +164,9 @@ fn foreground_run_for_supervisors_stops_cleanly_on_sigint() {
         .spawn()
         .unwrap();
     assert!(wait_until(Duration::from_secs(10), || env.socket().exists()));
-    let h = env.json(None, &["rpc", "health"]);
-    assert_eq!(h["local_only"], true);
-    assert_eq!(h["pid"].as_u64().unwrap(), u64::from(child.id()));
+    let h: HealthOut = env.json_as(None, &["rpc", "health"]);
+    assert_eq!(h.local_only, Some(true));
+    assert_eq!(h.pid, child.id());
     let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
     rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
     let status = child.wait().unwrap();
@@ -182,7 +183,7 @@ fn foreground_run_for_supervisors_stops_cleanly_on_sigint() {
         String::from_utf8_lossy(&out.stderr)
     );
     env.ok(None, &["daemon", "restart"]);
-    assert_eq!(env.json(None, &["daemon", "status"])["running"], true);
+    assert!(env.json_as::<DaemonStatus>(None, &["daemon", "status"]).running);
 }
 
 /// A burst of writes grows the WAL; once writes pause, the checkpointer
@@ -329,4 +330,56 @@ fn a_second_daemon_says_busy_and_the_client_waits_for_the_first() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(69), "{err}");
     assert!(err.contains(&format!("daemon PID {pid} holds this repository but does not answer")), "{err}");
+}
+
+/// `daemon status --json`, as these tests read it (unknown fields refused).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // Read by decoding.
+pub(crate) struct DaemonStatus {
+    pub running: bool,
+    pub status: String,
+    pub pid: Option<u32>,
+    pub repo_path: Option<String>,
+    pub uptime: Option<String>,
+    pub uptime_ms: Option<u64>,
+    pub version: Option<String>,
+    pub socket: Option<String>,
+    pub sync_state: Option<String>,
+    pub ws_port: Option<u16>,
+    pub identity: Option<DaemonIdentity>,
+    pub warnings: Option<Vec<String>>,
+}
+
+/// The daemon identity in `daemon status` and `health`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // Read by decoding.
+pub(crate) struct DaemonIdentity {
+    pub daemon_id: String,
+    pub repo_name: String,
+    pub hostname: String,
+    pub repo_path: String,
+    pub git_origin_url: Option<String>,
+    pub init_at: String,
+}
+
+/// `rpc health --json` (the `health` result).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // Read by decoding.
+pub(crate) struct HealthOut {
+    pub status: String,
+    pub uptime_ms: u64,
+    pub version: String,
+    pub repo_id: String,
+    pub sync_state: String,
+    pub identity: Option<DaemonIdentity>,
+    pub pid: u32,
+    pub protocol_version: u32,
+    pub started_at: String,
+    pub socket_path: String,
+    pub local_only: Option<bool>,
+    pub ws_port: u16,
+    pub warnings: Option<Vec<String>>,
 }

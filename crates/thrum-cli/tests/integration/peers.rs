@@ -366,10 +366,7 @@ fn network_peers_pair_over_an_encrypted_channel_and_exchange_messages() {
 
     b.ok(None, &["peer", "configure", "alpha", "add-agent", "alice"]);
     a.ok(None, &["peer", "configure", "repo", "add-agent", "bob"]);
-    let id = a.json(Some("alice"), &["send", "over the wire", "--to", "@repo:bob"])["message_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = a.json_as::<Sent>(Some("alice"), &["send", "over the wire", "--to", "@repo:bob"]).message_id;
     wait_for("bob to receive it", || !unread(&b, "bob").is_empty());
     assert_eq!(unread(&b, "bob")[0].agent_id, "alpha:alice");
     b.ok(Some("bob"), &["reply", &id, "and back"]);
@@ -536,10 +533,7 @@ fn three_daemons_local_and_network_share_a_group() {
     }
     let (_, err) = a.fail(Some("alice"), &["group", "add", "crew", "@repo:mallory"]);
     assert!(err.contains("not found") || err.contains("invalid"), "an unconfigured proxy is refused: {err}");
-    let id = a.json(Some("alice"), &["send", "crew meeting at 3", "--to", "@crew"])["message_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = a.json_as::<Sent>(Some("alice"), &["send", "crew meeting at 3", "--to", "@crew"]).message_id;
     wait_for("bob and carol to get the group message", || {
         unread(&b, "bob").iter().any(|m| m.message_id == id) && unread(&c, "carol").iter().any(|m| m.message_id == id)
     });

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use thrum_testkit::TestEnv;
 
+use crate::daemon::DaemonStatus;
 use crate::wire::{JsonAs, Page};
 
 fn all_ids(env: &TestEnv, agent: &str) -> Vec<String> {
@@ -105,12 +106,12 @@ fn torn_last_line_is_tolerated_and_reported() {
     let mut f = std::fs::OpenOptions::new().append(true).open(&shard).unwrap();
     f.write_all(br#"{"type":"message.create","message_id":"msg_torn","agent_id":"al"#).unwrap();
     drop(f);
-    let st = env.json(None, &["daemon", "status"]);
-    assert_eq!(st["running"], false);
+    let st: DaemonStatus = env.json_as(None, &["daemon", "status"]);
+    assert!(!st.running);
     env.ok(None, &["daemon", "start"]);
-    let st = env.json(None, &["daemon", "status"]);
-    let warnings = st["warnings"].as_array().unwrap();
-    assert!(warnings.iter().any(|w| w.as_str().unwrap().contains("torn write")), "{st}");
+    let st: DaemonStatus = env.json_as(None, &["daemon", "status"]);
+    let warnings = st.warnings.clone().unwrap_or_default();
+    assert!(warnings.iter().any(|w| w.contains("torn write")), "{st:?}");
     assert_eq!(env.json_as::<Page>(Some("bob"), &["inbox"]).total, 1);
     // New writes land on a clean line.
     env.ok(Some("alice"), &["send", "after the tear", "--to", "@bob"]);
@@ -151,11 +152,8 @@ fn garbage_on_the_socket_and_in_the_log_never_crashes_the_daemon() {
         let _ = std::fs::remove_file(env.thrum_dir().join("var").join(f));
     }
     assert_eq!(env.json_as::<Page>(Some("bob"), &["inbox"]).total, 1);
-    let st = env.json(None, &["daemon", "status"]);
-    assert!(
-        st["warnings"].as_array().unwrap().iter().any(|w| w.as_str().unwrap().contains("not a valid event")),
-        "{st}"
-    );
+    let st: DaemonStatus = env.json_as(None, &["daemon", "status"]);
+    assert!(st.warnings.iter().flatten().any(|w| w.contains("not a valid event")), "{st:?}");
 }
 
 /// A full disk: the send fails with a clear message and writes nothing;

@@ -4,7 +4,9 @@
 use serde_json::{Value, json};
 use thrum_testkit::RawConn;
 
+use crate::daemon::HealthOut;
 use crate::team;
+use crate::wire::{JsonAs, Page};
 
 #[test]
 fn malformed_frames_get_errors_and_the_connection_survives() {
@@ -67,7 +69,7 @@ fn half_written_request_then_hangup_does_not_hurt_the_daemon() {
     }
     let mut c = RawConn::connect(&env.socket());
     assert_eq!(c.call(1, "health", json!({}))["result"]["status"], "ok");
-    assert_eq!(env.json(Some("bob"), &["inbox"])["total"], 0);
+    assert_eq!(env.json_as::<Page>(Some("bob"), &["inbox"]).total, 0);
 }
 
 #[test]
@@ -88,7 +90,7 @@ fn anonymous_callers_may_only_read() {
     let mut c = RawConn::connect(&env.socket());
     let r = c.call(1, "message.send", serde_json::from_str(&send).unwrap());
     assert_eq!(r["error"]["code"], -32002);
-    assert_eq!(env.json(Some("bob"), &["inbox"])["total"], 0);
+    assert_eq!(env.json_as::<Page>(Some("bob"), &["inbox"]).total, 0);
     // No write of any family gets through, the peer commands included (an
     // outsider must not get a live pairing code), nor stopping the daemon.
     let writes = [
@@ -111,10 +113,16 @@ fn anonymous_callers_may_only_read() {
 #[test]
 fn daemon_shutdown_stops_the_daemon_after_answering() {
     let env = team();
-    let pid = env.json(None, &["rpc", "health"])["pid"].as_i64().unwrap();
-    let r = env.json(Some("alice"), &["rpc", "daemon.shutdown"]);
-    assert_eq!(r["status"], "stopping");
-    assert_eq!(r["pid"], pid);
+    let pid = env.json_as::<HealthOut>(None, &["rpc", "health"]).pid;
+    /// `rpc daemon.shutdown --json` (its result).
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Stopping {
+        status: String,
+        pid: u32,
+    }
+    let r: Stopping = env.json_as(Some("alice"), &["rpc", "daemon.shutdown"]);
+    assert_eq!((r.status.as_str(), r.pid), ("stopping", pid));
     // It exits on its own (the socket goes away); wait with a deadline.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while env.socket().exists() {
@@ -122,7 +130,7 @@ fn daemon_shutdown_stops_the_daemon_after_answering() {
         std::thread::yield_now();
     }
     // The next command starts a fresh one.
-    assert_ne!(env.json(None, &["rpc", "health"])["pid"].as_i64().unwrap(), pid);
+    assert_ne!(env.json_as::<HealthOut>(None, &["rpc", "health"]).pid, pid);
 }
 
 #[test]
@@ -133,7 +141,7 @@ fn a_caller_id_that_contradicts_the_kernel_is_rejected() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("identity_mismatch"), "{err}");
-    assert_eq!(env.json(Some("bob"), &["inbox"])["total"], 0);
+    assert_eq!(env.json_as::<Page>(Some("bob"), &["inbox"]).total, 0);
 }
 
 #[test]

@@ -4,7 +4,9 @@ use serde_json::{Value, json};
 use tungstenite::client::IntoClientRequest;
 use tungstenite::{Message, connect};
 
+use crate::daemon::DaemonStatus;
 use crate::team;
+use crate::wire::{JsonAs, Page, Sent};
 
 pub(crate) fn port(env: &thrum_testkit::TestEnv) -> u16 {
     let text = std::fs::read_to_string(env.thrum_dir().join("var/ws.port")).unwrap();
@@ -33,8 +35,8 @@ fn read(ws: &mut Ws) -> Value {
 fn websocket_speaks_json_rpc_and_pushes() {
     let env = team();
     let p = port(&env);
-    let st = env.json(None, &["daemon", "status"]);
-    assert_eq!(st["ws_port"].as_u64(), Some(u64::from(p)));
+    let st: DaemonStatus = env.json_as(None, &["daemon", "status"]);
+    assert_eq!(st.ws_port, Some(p));
     let (mut ws, _) = connect(format!("ws://127.0.0.1:{p}/ws")).unwrap();
     let h = call(&mut ws, 1, "health", json!({}));
     assert_eq!(h["result"]["status"], "ok");
@@ -44,10 +46,10 @@ fn websocket_speaks_json_rpc_and_pushes() {
     // Subscribe as bob, then a message from the CLI is pushed here.
     let sub = call(&mut ws, 2, "subscribe", json!({ "mention_role": "reviewer", "caller_agent_id": "bob" }));
     assert!(sub["result"]["subscription_id"].as_i64().is_some(), "{sub}");
-    let sent = env.json(Some("alice"), &["send", "please review", "--to", "@reviewer"]);
+    let sent: Sent = env.json_as(Some("alice"), &["send", "please review", "--to", "@reviewer"]);
     let push = read(&mut ws);
     assert_eq!(push["method"], "notification.message", "{push}");
-    assert_eq!(push["params"]["message_id"], sent["message_id"]);
+    assert_eq!(push["params"]["message_id"], sent.message_id.as_str());
     assert_eq!(push["params"]["matched_subscription"]["match_type"], "mention");
     // Sending over the WebSocket works too (the caller names itself).
     let r = call(
@@ -57,7 +59,7 @@ fn websocket_speaks_json_rpc_and_pushes() {
         json!({ "content": "from the browser", "mentions": ["alice"], "caller_agent_id": "bob" }),
     );
     assert!(r["result"]["message_id"].as_str().unwrap().starts_with("msg_"), "{r}");
-    assert_eq!(env.json(Some("alice"), &["inbox"])["total"], 1);
+    assert_eq!(env.json_as::<Page>(Some("alice"), &["inbox"]).total, 1);
     // Without a caller, a write is refused.
     let r = call(&mut ws, 4, "message.send", json!({ "content": "who am I", "mentions": ["alice"] }));
     assert_eq!(r["error"]["code"], -32001, "{r}");
@@ -98,10 +100,10 @@ fn a_browser_user_registers_and_talks_with_agents() {
     // From now on this connection speaks as user:leon.
     let sent = call(&mut ws, 3, "message.send", json!({ "content": "hello from the UI", "mentions": ["alice"] }));
     assert!(sent["result"]["message_id"].is_string(), "{sent}");
-    let inbox = env.json(Some("alice"), &["inbox"]);
-    assert_eq!(inbox["messages"][0]["agent_id"], "user:leon");
+    let inbox: Page = env.json_as(Some("alice"), &["inbox"]);
+    assert_eq!(inbox.messages[0].agent_id, "user:leon");
     // Agents can answer the user.
-    env.ok(Some("alice"), &["reply", inbox["messages"][0]["message_id"].as_str().unwrap(), "hi Leon"]);
+    env.ok(Some("alice"), &["reply", &inbox.messages[0].message_id, "hi Leon"]);
     let mine = call(
         &mut ws,
         4,
@@ -137,13 +139,13 @@ fn a_subscriber_reconnects_catches_up_and_gets_pushes_again() {
     let (mut ws, _) = connect(&url).unwrap();
     let sub = call(&mut ws, 1, "subscribe", json!({ "all": true, "caller_agent_id": "bob" }));
     let sub_id = sub["result"]["subscription_id"].clone();
-    let first = env.json(Some("alice"), &["send", "before the drop", "--to", "@bob"]);
-    assert_eq!(read(&mut ws)["params"]["message_id"], first["message_id"]);
-    let seen_at = first["created_at"].as_str().unwrap().to_string();
+    let first: Sent = env.json_as(Some("alice"), &["send", "before the drop", "--to", "@bob"]);
+    assert_eq!(read(&mut ws)["params"]["message_id"], first.message_id.as_str());
+    let seen_at = first.created_at.clone();
     ws.close(None).unwrap();
     drop(ws);
     // Sent while nobody listens.
-    let missed = env.json(Some("alice"), &["send", "while away", "--to", "@bob"]);
+    let missed: Sent = env.json_as(Some("alice"), &["send", "while away", "--to", "@bob"]);
     let (mut ws, _) = connect(&url).unwrap();
     let again = call(&mut ws, 1, "subscribe", json!({ "all": true, "caller_agent_id": "bob" }));
     assert_eq!(again["result"]["subscription_id"], sub_id, "the same subscription, not a second one");
@@ -155,9 +157,9 @@ fn a_subscriber_reconnects_catches_up_and_gets_pushes_again() {
     );
     let ids: Vec<&str> =
         caught["result"]["messages"].as_array().unwrap().iter().filter_map(|m| m["message_id"].as_str()).collect();
-    assert_eq!(ids, [missed["message_id"].as_str().unwrap()], "{caught}");
-    let after = env.json(Some("alice"), &["send", "after the return", "--to", "@bob"]);
-    assert_eq!(read(&mut ws)["params"]["message_id"], after["message_id"]);
+    assert_eq!(ids, [missed.message_id.as_str()], "{caught}");
+    let after: Sent = env.json_as(Some("alice"), &["send", "after the return", "--to", "@bob"]);
+    assert_eq!(read(&mut ws)["params"]["message_id"], after.message_id.as_str());
 }
 
 /// Oversized and binary garbage frames are refused without taking the
