@@ -111,8 +111,9 @@ pub fn start_daemon(layout: &Layout, local: Option<bool>) -> Result<StartOutcome
         Some(Handshake::Busy(pid)) => {
             // Another daemon won a race we could not see: that is success
             // once it answers (it may still be starting, or briefly unable
-            // to accept under load).
-            let until = Instant::now() + Duration::from_secs(5);
+            // to accept under load). It gets as long as a start of our own
+            // would: a loaded machine can take seconds.
+            let until = Instant::now() + START_TIMEOUT;
             while Instant::now() < until {
                 if Client::connect(&layout.socket()).is_ok() {
                     return Ok(StartOutcome::AlreadyRunning);

@@ -43,8 +43,44 @@ fn start_add_as(a: &TestEnv, name: &str, kind: &[&str]) -> (std::process::Child,
     }
 }
 
-fn peers(env: &TestEnv) -> Vec<Value> {
-    env.json(None, &["peer", "list"])["peers"].as_array().unwrap().clone()
+/// `peer list --json`, as these tests read it (unknown fields refused, so
+/// a token could never slip into it unnoticed).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PeerList {
+    peers: Vec<PeerRow>,
+    tailscale: Option<Value>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // Read by decoding.
+struct PeerRow {
+    name: String,
+    address: String,
+    repo_path: Option<String>,
+    transport: String,
+    role: String,
+    proxy_prefix: String,
+    remote_agents: Vec<String>,
+    paired_at: String,
+    remote_daemon_id: String,
+    remote_repo_name: Option<String>,
+    remote_hostname: Option<String>,
+    remote_repo_path: Option<String>,
+    remote_git_origin_url: Option<String>,
+    last_sync_at: Option<String>,
+    remote_static: Option<String>,
+    announced_address: Option<String>,
+    status: Option<String>,
+    reconcile_status: Option<String>,
+    last_error: Option<String>,
+    pending: Option<i64>,
+    last_seq: Option<i64>,
+}
+
+fn peers(env: &TestEnv) -> Vec<PeerRow> {
+    env.json_as::<PeerList>(None, &["peer", "list"]).peers
 }
 
 fn stored_token(env: &TestEnv) -> String {
@@ -68,11 +104,12 @@ fn two_repositories_pair_once_and_share_a_token() {
     let at_a = peers(&a);
     let at_b = peers(&b);
     assert_eq!((at_a.len(), at_b.len()), (1, 1));
-    assert_eq!(at_a[0]["role"], "listener");
-    assert_eq!(at_b[0]["role"], "dialer");
-    assert_eq!(at_b[0]["name"], "alpha");
-    assert_eq!(at_a[0]["remote_repo_path"].as_str().unwrap(), b.repo().to_str().unwrap());
-    assert!(at_a[0].get("token").is_none() && at_b[0].get("token").is_none(), "tokens never leave peers.json");
+    assert_eq!(at_a[0].role, "listener");
+    assert_eq!(at_b[0].role, "dialer");
+    assert_eq!(at_b[0].name, "alpha");
+    assert_eq!(at_a[0].remote_repo_path.as_deref().unwrap(), b.repo().to_str().unwrap());
+    // (PeerRow has no token field and refuses unknown ones: tokens never
+    // leave peers.json.)
     let (ta, tb) = (stored_token(&a), stored_token(&b));
     assert_eq!(ta, tb);
     assert_eq!(ta.len(), 64);
@@ -84,9 +121,9 @@ fn two_repositories_pair_once_and_share_a_token() {
     let out = b.ok(None, &["peer", "configure", "alpha", "add-agent", "@alice"]);
     assert!(out.contains("@alpha:alice"), "{out}");
     b.ok(None, &["peer", "configure", "alpha", "add-agent", "carol"]);
-    assert_eq!(peers(&b)[0]["remote_agents"], serde_json::json!(["alice", "carol"]));
+    assert_eq!(peers(&b)[0].remote_agents, ["alice", "carol"]);
     b.ok(None, &["peer", "configure", "alpha", "remove-agent", "carol"]);
-    assert_eq!(peers(&b)[0]["remote_agents"], serde_json::json!(["alice"]));
+    assert_eq!(peers(&b)[0].remote_agents, ["alice"]);
     let (_, err) = b.fail(None, &["peer", "configure", "nobody", "add-agent", "x"]);
     assert!(err.contains("no peer named"), "{err}");
     let (_, err) = b.fail(None, &["peer", "configure", "alpha", "add-agent", "Not Valid!"]);
@@ -174,7 +211,9 @@ fn paired(a: &TestEnv, b: &TestEnv) {
     // Both links come up on their own (the listener's waits for the
     // joiner's first notify: it must not dial before the joiner holds the
     // token, or it would see its token refused).
-    wait_for("both links", || peers(a)[0]["status"] == "healthy" && peers(b)[0]["status"] == "healthy");
+    wait_for("both links", || {
+        peers(a)[0].status.as_deref() == Some("healthy") && peers(b)[0].status.as_deref() == Some("healthy")
+    });
 }
 
 /// Unread messages for `agent`, without marking them read.
@@ -226,12 +265,12 @@ fn messages_replies_and_receipts_cross_the_link() {
         })
     });
     let listed = peers(&a);
-    assert_eq!(listed[0]["status"], "healthy", "{listed:?}");
+    assert_eq!(listed[0].status.as_deref(), Some("healthy"), "{listed:?}");
     // Proxies show in the team, marked as remote.
     let team = a.json(Some("alice"), &["team"]);
     assert_eq!(team["proxies"][0]["agent_id"], "repo:bob", "{team}");
     assert!(a.ok(Some("alice"), &["team"]).contains("@repo:bob [via peer repo, healthy]"));
-    assert_eq!(listed[0]["pending"], 0, "{listed:?}");
+    assert_eq!(listed[0].pending, Some(0), "{listed:?}");
 
     // Names that lead nowhere are refused before anything is stored.
     let (_, err) = a.fail(Some("alice"), &["send", "x", "--to", "@repo:nobody"]);
@@ -261,12 +300,12 @@ fn a_peer_that_was_killed_gets_everything_once_when_back() {
         a.ok(Some("alice"), &["send", &format!("while down {i}"), "--to", "@repo:bob"]);
     }
     // Once the link noticed, the sender is told the message waits.
-    wait_for("the link to notice", || peers(&a)[0]["status"] == "unreachable");
+    wait_for("the link to notice", || peers(&a)[0].status.as_deref() == Some("unreachable"));
     let queued: Sent = a.json_as(Some("alice"), &["send", "while down 5", "--to", "@repo:bob"]);
     let warnings = queued.warnings.clone().unwrap_or_default().join("\n");
     assert!(warnings.contains("peer repo is unreachable: the message is queued"), "{queued:?}");
     // Queued, and visibly so.
-    wait_for("the messages to show as pending", || peers(&a)[0]["pending"].as_i64().unwrap_or(0) >= 6);
+    wait_for("the messages to show as pending", || peers(&a)[0].pending.unwrap_or(0) >= 6);
     // `thrum sent` says which ones bob's daemon has not pulled yet.
     let pending_flags = |env: &TestEnv| -> Vec<bool> {
         let sent: Page = env.json_as(Some("alice"), &["sent", "--page-size", "10"]);
@@ -276,7 +315,7 @@ fn a_peer_that_was_killed_gets_everything_once_when_back() {
     let listing = a.ok(Some("alice"), &["sent", "--page-size", "1"]);
     assert!(listing.contains("@repo:bob(pending via peer)"), "{listing}");
     // Three failed dials in a row: drift, with the fix on the list.
-    wait_for("drift to be flagged", || peers(&a)[0]["reconcile_status"] == "drift_reconcile_failed");
+    wait_for("drift to be flagged", || peers(&a)[0].reconcile_status.as_deref() == Some("drift_reconcile_failed"));
     let listing = a.ok(None, &["peer", "list"]);
     assert!(listing.contains("drift detected") && listing.contains("thrum peer join --type repair repo"), "{listing}");
 
@@ -288,9 +327,9 @@ fn a_peer_that_was_killed_gets_everything_once_when_back() {
     let want =
         ["before", "while down 0", "while down 1", "while down 2", "while down 3", "while down 4", "while down 5"];
     assert_eq!(texts, want);
-    wait_for("nothing pending", || peers(&a)[0]["pending"] == 0);
+    wait_for("nothing pending", || peers(&a)[0].pending == Some(0));
     assert_eq!(pending_flags(&a), [false; 7]);
-    wait_for("the drift to clear", || peers(&a)[0]["reconcile_status"] == "healthy");
+    wait_for("the drift to clear", || peers(&a)[0].reconcile_status.as_deref() == Some("healthy"));
     // A repair dials again at once and says how it went.
     assert!(a.ok(None, &["peer", "join", "--type", "repair", "repo"]).contains("repo is reachable again"));
     let (_, err) = a.fail(None, &["peer", "join", "--type", "repair", "nobody"]);
@@ -307,7 +346,7 @@ fn a_peer_that_was_killed_gets_everything_once_when_back() {
     wait_for("the message after the rebuild", || unread(&b, "bob").len() == 8);
     // Everything queued for b has been pulled (b asked past it): anything
     // that could arrive twice has arrived.
-    wait_for("nothing pending", || peers(&a)[0]["pending"] == 0);
+    wait_for("nothing pending", || peers(&a)[0].pending == Some(0));
     assert_eq!(unread(&b, "bob").len(), 8, "nothing arrives twice");
 }
 
@@ -350,7 +389,10 @@ fn network_peers_pair_over_an_encrypted_channel_and_exchange_messages() {
     assert!(joined.contains("Paired with \"alpha\""), "{joined}");
     assert!(add.wait_with_output().unwrap().status.success(), "peer add failed");
     let (at_a, at_b) = (peers(&a), peers(&b));
-    assert_eq!((at_a[0]["transport"].as_str(), at_b[0]["transport"].as_str()), (Some("network"), Some("network")));
+    assert_eq!(
+        (Some(at_a[0].transport.as_str()), Some(at_b[0].transport.as_str())),
+        (Some("network"), Some("network"))
+    );
     // Each side holds the other's static key, and the key files are private.
     let stored = |env: &TestEnv| -> Value {
         serde_json::from_str(&std::fs::read_to_string(env.thrum_dir().join("var/peers.json")).unwrap()).unwrap()
@@ -385,7 +427,7 @@ fn network_peers_pair_over_an_encrypted_channel_and_exchange_messages() {
     assert_ne!(new_port, old_port);
     wait_for("b to follow the new port", || {
         let p = &peers(&b)[0];
-        p["address"] == format!("127.0.0.1:{new_port}").as_str() && p["status"] == "healthy"
+        p.address == format!("127.0.0.1:{new_port}") && p.status.as_deref() == Some("healthy")
     });
     b.ok(Some("bob"), &["send", "to the new port", "--to", "@alpha:alice"]);
     wait_for("the message via the new port", || {
@@ -481,7 +523,7 @@ fn network_peers_in_two_namespaces_survive_a_cut_link() {
     assert!(code.starts_with("alpha:10.77.0.1:"), "{code}");
     b.ok(None, &["peer", "join", "--type", "network", "--peercode", &code]);
     assert!(add.wait_with_output().unwrap().status.success());
-    assert!(peers(&a)[0]["address"].as_str().unwrap().starts_with("10.77.0.2:"), "{:?}", peers(&a));
+    assert!(peers(&a)[0].address.as_str().starts_with("10.77.0.2:"), "{:?}", peers(&a));
     b.ok(None, &["peer", "configure", "alpha", "add-agent", "alice"]);
     a.ok(None, &["peer", "configure", "repo", "add-agent", "bob"]);
 
@@ -493,9 +535,9 @@ fn network_peers_in_two_namespaces_survive_a_cut_link() {
         a.ok(Some("alice"), &["send", &format!("during the cut {i}"), "--to", "@repo:bob"]);
     }
     b.ok(Some("bob"), &["send", "from the other side", "--to", "@alpha:alice"]);
-    wait_for("the cut to be noticed", || peers(&a)[0]["status"] == "unreachable");
+    wait_for("the cut to be noticed", || peers(&a)[0].status.as_deref() == Some("unreachable"));
     // The three are still pending on a's side: b has not pulled them.
-    assert!(peers(&a)[0]["pending"].as_i64().unwrap_or(0) >= 3);
+    assert!(peers(&a)[0].pending.unwrap_or(0) >= 3);
     assert_eq!(unread(&b, "bob").len(), 1, "nothing crosses a cut link");
 
     net.link(true);
@@ -504,7 +546,7 @@ fn network_peers_in_two_namespaces_survive_a_cut_link() {
         unread(&b, "bob").len() == 4 && unread(&a, "alice").len() == 1
     });
     assert!(converged, "bob has {:?}; alice has {:?}", unread(&b, "bob"), unread(&a, "alice"));
-    wait_for("nothing pending", || peers(&a)[0]["pending"] == 0 && peers(&b)[0]["pending"] == 0);
+    wait_for("nothing pending", || peers(&a)[0].pending == Some(0) && peers(&b)[0].pending == Some(0));
     let mut texts: Vec<String> = unread(&b, "bob").iter().map(|m| m.body.content.clone()).collect();
     texts.sort();
     assert_eq!(texts, ["before the cut", "during the cut 0", "during the cut 1", "during the cut 2"]);
@@ -521,7 +563,7 @@ fn three_daemons_local_and_network_share_a_group() {
     let (add, code) = start_add_as(&a, "alpha", &["--type", "network", "--address", "127.0.0.1"]);
     c.ok(None, &["peer", "join", "--type", "network", "--peercode", &code]);
     assert!(add.wait_with_output().unwrap().status.success());
-    let names: Vec<String> = peers(&a).iter().map(|p| p["name"].as_str().unwrap().to_string()).collect();
+    let names: Vec<String> = peers(&a).iter().map(|p| p.name.clone()).collect();
     assert_eq!(names, ["repo", "repo-2"]);
     a.ok(None, &["peer", "configure", "repo-2", "add-agent", "carol"]);
     c.ok(None, &["peer", "configure", "alpha", "add-agent", "alice"]);
@@ -560,7 +602,7 @@ fn three_daemons_local_and_network_share_a_group() {
     });
     // Both peers pulled everything queued for them: had the local news
     // been queued, it would have arrived by now.
-    wait_for("nothing pending", || peers(&a).iter().all(|p| p["pending"] == 0));
+    wait_for("nothing pending", || peers(&a).iter().all(|p| p.pending == Some(0)));
     assert!(!unread(&b, "bob").iter().any(|m| m.body.content == "local news"));
     assert!(!unread(&c, "carol").iter().any(|m| m.body.content == "local news"));
 }
@@ -611,10 +653,10 @@ fn tailscale_peers_pair_on_tailnet_addresses_only() {
     assert!(err.contains("not a tailnet address"), "{err}");
     b.ok(None, &["peer", "join", "--type", "tailscale", "--peercode", &code]);
     assert!(add.wait_with_output().unwrap().status.success());
-    let listed = a.json(None, &["peer", "list"]);
-    assert_eq!(listed["peers"][0]["transport"], "tailscale");
-    assert_eq!(listed["peers"][0]["remote_hostname"], "node-100.64.77.2", "whois names the joiner");
-    assert_eq!(listed["tailscale"]["state"], "running", "{listed}");
+    let listed: PeerList = a.json_as(None, &["peer", "list"]);
+    assert_eq!(listed.peers[0].transport, "tailscale");
+    assert_eq!(listed.peers[0].remote_hostname.as_deref(), Some("node-100.64.77.2"), "whois names the joiner");
+    assert_eq!(listed.tailscale.as_ref().map(|t| t["state"].clone()), Some(serde_json::json!("running")), "{listed:?}");
     assert!(a.ok(None, &["peer", "list"]).contains("Tailscale: running (100.64.77.1)"));
     assert_eq!(a.json(None, &["sync", "status"])["tailscale"]["state"], "running");
 
@@ -651,11 +693,11 @@ fn a_peer_killed_mid_stream_converges_without_loss_or_duplicates() {
     // bob's daemon comes back (any command starts it) and catches up.
     wait_for("every message", || unread(&b, "bob").len() >= N);
     // b pulled everything a queued: a duplicate would be here by now.
-    wait_for("nothing pending", || peers(&a)[0]["pending"] == 0);
+    wait_for("nothing pending", || peers(&a)[0].pending == Some(0));
     let got = unread(&b, "bob");
     let mut texts: Vec<String> = got.iter().map(|m| m.body.content.clone()).collect();
     texts.sort();
     let want: Vec<String> = (0..N).map(|i| format!("stream {i:03}")).collect();
     assert_eq!(texts, want, "each message exactly once");
-    wait_for("nothing pending", || peers(&a)[0]["pending"] == 0);
+    wait_for("nothing pending", || peers(&a)[0].pending == Some(0));
 }
