@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use thrum_testkit::{TestEnv, wait_until};
 
 use crate::websocket::{Ws, call, port};
-use crate::wire::{JsonAs, Team};
+use crate::wire::{Got, JsonAs, Page, Sent, Team, WhoHas};
 use crate::{BIN, env_with, workspace};
 
 /// One MCP tool call by `agent` through the official Python SDK; its JSON.
@@ -33,11 +33,10 @@ fn ws(env: &TestEnv) -> Ws {
 
 /// Who a message was addressed to: its mentions and groups.
 fn audience(env: &TestEnv, message_id: &str) -> BTreeSet<String> {
-    let m = env.json(None, &["message", "get", message_id]);
-    let m = &m["message"];
-    let mentions = m["refs"].as_array().unwrap().iter().filter(|r| r["type"] == "mention");
-    let groups = m["scopes"].as_array().unwrap().iter().filter(|s| s["type"] == "group");
-    mentions.chain(groups).map(|s| s["value"].as_str().unwrap().to_string()).collect()
+    let got: Got = env.json_as(None, &["message", "get", message_id]);
+    let mentions = got.message.refs.iter().filter(|r| r.kind == "mention");
+    let groups = got.message.scopes.iter().filter(|s| s.kind == "group");
+    mentions.chain(groups).map(|s| s.value.clone()).collect()
 }
 
 #[test]
@@ -50,10 +49,10 @@ fn a_reply_reaches_the_same_people_from_every_front_end() {
     ]);
     env.ok(Some("alice"), &["group", "create", "backend"]);
     env.ok(Some("alice"), &["group", "add", "backend", "@carol"]);
-    let parent = env.json(Some("alice"), &["send", "schema ready?", "--to", "@bob", "--to", "@backend"]);
-    let parent = parent["message_id"].as_str().unwrap().to_string();
+    let parent: Sent = env.json_as(Some("alice"), &["send", "schema ready?", "--to", "@bob", "--to", "@backend"]);
+    let parent = parent.message_id;
 
-    let cli = env.json(Some("bob"), &["reply", &parent, "from the CLI"]);
+    let cli: Sent = env.json_as(Some("bob"), &["reply", &parent, "from the CLI"]);
     let via_mcp = mcp(&env, "bob", "reply", json!({ "message_id": parent, "content": "from MCP" }));
     // What the web UI's reply box sends (app.js sendReply).
     let mut ws = ws(&env);
@@ -66,16 +65,21 @@ fn a_reply_reaches_the_same_people_from_every_front_end() {
     let web = &web["result"];
 
     let want: BTreeSet<String> = ["alice", "backend"].iter().map(|s| s.to_string()).collect();
-    for (front, r) in [("CLI", &cli), ("MCP", &via_mcp), ("web UI", web)] {
-        let id = r["message_id"].as_str().unwrap_or_else(|| panic!("{front}: {r}"));
+    let replies = [
+        ("CLI", Some(cli.message_id.as_str()), format!("{cli:?}")),
+        ("MCP", via_mcp["message_id"].as_str(), via_mcp.to_string()),
+        ("web UI", web["message_id"].as_str(), web.to_string()),
+    ];
+    for (front, id, r) in replies {
+        let id = id.unwrap_or_else(|| panic!("{front}: {r}"));
         assert_eq!(audience(&env, id), want, "{front}'s reply");
     }
     // All three are in the parent's thread, and carol (through the group)
     // and alice (the author) got each of them; dave got none.
-    let carol = env.json(Some("carol"), &["inbox"]);
-    let replies = carol["messages"].as_array().unwrap().iter().filter(|m| m["reply_to"] == parent.as_str()).count();
-    assert_eq!(replies, 3, "{carol}");
-    assert_eq!(env.json(Some("dave"), &["inbox"])["total"], 0);
+    let carol: Page = env.json_as(Some("carol"), &["inbox"]);
+    let replies = carol.messages.iter().filter(|m| m.reply_to.as_deref() == Some(parent.as_str())).count();
+    assert_eq!(replies, 3, "{carol:?}");
+    assert_eq!(env.json_as::<Page>(Some("dave"), &["inbox"]).total, 0);
 }
 
 #[test]
@@ -115,13 +119,13 @@ fn presence_and_who_has_are_the_same_from_every_front_end() {
     std::fs::write(repo.join("src/auth.rs"), "fn login() {}\n").unwrap();
     std::fs::write(repo.join("src/oauth.rs"), "fn token() {}\n").unwrap();
     thrum_testkit::git(&env, &repo, &["add", "src"]);
-    let who = |q: &str| env.json(None, &["who-has", q]);
+    let who = |q: &str| -> WhoHas { env.json_as(None, &["who-has", q]) };
     let found = wait_until(Duration::from_secs(15), || {
         env.ok(Some("alice"), &["session", "heartbeat"]);
         env.ok(Some("bob"), &["session", "heartbeat"]);
-        who("auth.rs")["agents"].as_array().unwrap().len() == 2
+        who("auth.rs").agents.len() == 2
     });
-    assert!(found, "who-has never saw the edit: {}", who("auth.rs"));
+    assert!(found, "who-has never saw the edit: {:?}", who("auth.rs"));
     for q in ["auth.rs", "src/auth.rs", "oauth", "src"] {
         let rows = |v: &Value, key: &str| -> BTreeSet<(String, Vec<String>)> {
             v[key]
@@ -130,11 +134,12 @@ fn presence_and_who_has_are_the_same_from_every_front_end() {
                 .iter()
                 .map(|a| {
                     let files = a["files"].as_array().or(a["matched_files"].as_array()).unwrap();
-                    (a["agent_id"].as_str().unwrap().to_string(), files.iter().map(|f| f.to_string()).collect())
+                    let files = files.iter().map(|f| f.as_str().unwrap().to_string()).collect();
+                    (a["agent_id"].as_str().unwrap().to_string(), files)
                 })
                 .collect()
         };
-        let cli = rows(&who(q), "agents");
+        let cli: BTreeSet<(String, Vec<String>)> = who(q).agents.into_iter().map(|a| (a.agent_id, a.files)).collect();
         let via_mcp = rows(&mcp(&env, "alice", "who_has", json!({ "file": q })), "agents");
         let web = call(&mut ws, 2, "agent.listContext", json!({ "file": q }));
         let web = rows(&web["result"], "contexts");

@@ -3,7 +3,7 @@
 use serde_json::json;
 use thrum_testkit::git;
 
-use crate::wire::{Agents, JsonAs, Page, Sent};
+use crate::wire::{Agents, DeletedCount, JsonAs, Page, Sent, Subscribed, Subscriptions, UserIdentity};
 use crate::{BIN, team};
 
 #[test]
@@ -48,34 +48,34 @@ fn several_identities_need_thrum_name() {
 #[test]
 fn subscriptions_round_trip() {
     let env = team();
-    let s = env.json(Some("bob"), &["subscribe", "--scope", "module:auth"]);
-    let id = s["subscription_id"].as_i64().unwrap();
+    let s: Subscribed = env.json_as(Some("bob"), &["subscribe", "--scope", "module:auth"]);
+    let id = s.subscription_id;
     env.ok(Some("bob"), &["subscribe", "--mention", "@reviewer"]);
-    let list = env.json(Some("bob"), &["subscriptions"]);
-    assert_eq!(list["subscriptions"].as_array().unwrap().len(), 2, "{list}");
+    let list: Subscriptions = env.json_as(Some("bob"), &["subscriptions"]);
+    assert_eq!(list.subscriptions.len(), 2, "{list:?}");
     env.ok(Some("bob"), &["unsubscribe", &id.to_string()]);
-    let list = env.json(Some("bob"), &["subscriptions"]);
-    assert_eq!(list["subscriptions"].as_array().unwrap().len(), 1);
+    let list: Subscriptions = env.json_as(Some("bob"), &["subscriptions"]);
+    assert_eq!(list.subscriptions.len(), 1);
     let (_, err) = env.fail(Some("bob"), &["unsubscribe", &id.to_string()]);
     assert!(err.contains("no subscription"), "{err}");
     // Ending the session drops its subscriptions.
     env.ok(Some("bob"), &["session", "end"]);
     env.ok(Some("bob"), &["session", "start"]);
-    assert_eq!(env.json(Some("bob"), &["subscriptions"])["subscriptions"].as_array().unwrap().len(), 0);
+    assert_eq!(env.json_as::<Subscriptions>(Some("bob"), &["subscriptions"]).subscriptions.len(), 0);
 }
 
 #[test]
 fn user_identify_and_delete_by_agent() {
     let env = team();
-    let who = env.json(None, &["rpc", "user.identify"]);
-    assert_eq!(who["username"], "test-user");
-    assert_eq!(who["email"], "test@example.com");
+    let who: UserIdentity = env.json_as(None, &["rpc", "user.identify"]);
+    assert_eq!(who.username, "test-user");
+    assert_eq!(who.email, "test@example.com");
     env.ok(Some("alice"), &["send", "one", "--to", "@bob"]);
     env.ok(Some("alice"), &["send", "two", "--to", "@bob"]);
     env.ok(Some("carol"), &["send", "three", "--to", "@bob"]);
     let params = json!({ "agent_id": "alice", "caller_agent_id": "alice" }).to_string();
-    let r = env.json(Some("alice"), &["rpc", "message.deleteByAgent", &params]);
-    assert_eq!(r["deleted_count"], 2);
+    let r: DeletedCount = env.json_as(Some("alice"), &["rpc", "message.deleteByAgent", &params]);
+    assert_eq!(r.deleted_count, 2);
     assert_eq!(env.json_as::<Page>(Some("bob"), &["inbox"]).total, 1);
     // Someone else's messages are not yours to delete.
     let params = json!({ "agent_id": "carol", "caller_agent_id": "alice" }).to_string();
@@ -119,7 +119,7 @@ fn subscribers_get_pushes_for_matching_messages_only() {
     });
     // Wait until the subscription exists before sending.
     assert!(thrum_testkit::wait_until(std::time::Duration::from_secs(10), || {
-        env.json(Some("bob"), &["subscriptions"])["subscriptions"].as_array().is_some_and(|a| !a.is_empty())
+        !env.json_as::<Subscriptions>(Some("bob"), &["subscriptions"]).subscriptions.is_empty()
     }));
     env.ok(Some("alice"), &["send", "ui only", "--to", "@bob", "--scope", "module:ui"]);
     let hit: Sent =

@@ -3,7 +3,7 @@
 use thrum_testkit::{TestEnv, git};
 
 use crate::BIN;
-use crate::wire::{JsonAs, Page, Whoami};
+use crate::wire::{JsonAs, Migrate, Page, Whoami};
 
 const EVENTS: &str = r#"{"type":"agent.register","timestamp":"2026-01-01T10:00:00Z","event_id":"evt_L1","v":1,"agent_id":"furiosa","kind":"agent","name":"furiosa","role":"implementer","module":"auth"}
 {"type":"agent.register","timestamp":"2026-01-01T10:00:01Z","event_id":"evt_L2","v":1,"agent_id":"nux","kind":"agent","name":"nux","role":"reviewer","module":"auth"}
@@ -47,10 +47,11 @@ fn legacy_layout_is_imported_on_start_and_by_migrate() {
 
     // `thrum migrate` finishes the job: nothing new to import, the old
     // files leave the index, and .thrum/ is ignored.
-    let m = env.json(None, &["migrate"]);
-    assert_eq!(m["result"]["imported"], 0, "{m}");
-    assert_eq!(m["result"]["skipped"], 4, "{m}");
-    assert_eq!(m["untracked"].as_array().unwrap().len(), 3, "{m}");
+    let m: Migrate = env.json_as(None, &["migrate"]);
+    let result = m.result.as_ref().unwrap_or_else(|| panic!("{m:?}"));
+    assert_eq!(result.imported, 0, "{m:?}");
+    assert_eq!(result.skipped, 4, "{m:?}");
+    assert_eq!(m.untracked.as_ref().map(Vec::len), Some(3), "{m:?}");
     assert!(git(&env, &env.repo(), &["ls-files", ".thrum"]).is_empty());
     assert!(t.join("events.jsonl").exists(), "old files stay as a backup");
     // The daemon comes back on its own with the same answers.

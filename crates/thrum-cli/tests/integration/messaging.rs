@@ -2,10 +2,11 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
 use crate::team;
-use crate::wire::{Agents, Got, JsonAs, Page, Sent, Team};
+use crate::wire::{
+    AgentDeleted, Agents, Cleanup, Contexts, Edited, Got, GroupMembers, Groups, JsonAs, MarkedRead, Overview, Page,
+    Ping, Purge, Sent, Sessions, Status, Team, Version, Waited, decode,
+};
 
 fn page_ids(p: &Page) -> Vec<String> {
     p.messages.iter().map(|m| m.message_id.clone()).collect()
@@ -140,8 +141,8 @@ fn edit_delete_and_mark_read() {
     let env = team();
     let m: Sent = env.json_as(Some("alice"), &["send", "typo hree", "--to", "@bob"]);
     let id = m.message_id.as_str();
-    let e = env.json(Some("alice"), &["message", "edit", id, "typo here"]);
-    assert_eq!(e["version"], 1);
+    let e: Edited = env.json_as(Some("alice"), &["message", "edit", id, "typo here"]);
+    assert_eq!(e.version, 1);
     let (_, err) = env.fail(Some("bob"), &["message", "edit", id, "hijack"]);
     assert!(err.contains("only message author can edit"), "{err}");
     let got: Got = env.json_as(Some("bob"), &["message", "get", id]);
@@ -150,8 +151,8 @@ fn edit_delete_and_mark_read() {
 
     let m2: Sent = env.json_as(Some("alice"), &["send", "second", "--to", "@bob"]);
     let id2 = m2.message_id.as_str();
-    let r = env.json(Some("bob"), &["message", "read", "--all"]);
-    assert_eq!(r["marked_count"], 1, "{r}");
+    let r: MarkedRead = env.json_as(Some("bob"), &["message", "read", "--all"]);
+    assert_eq!(r.marked_count, 1, "{r:?}");
     assert_eq!(env.json_as::<Page>(Some("bob"), &["inbox", "--unread"]).total, 0);
 
     let (_, err) = env.fail(Some("alice"), &["message", "delete", id2]);
@@ -172,16 +173,16 @@ fn groups_nest_without_cycles() {
     env.ok(Some("alice"), &["group", "add", "leads", "--group", "backend"]);
     let (_, err) = env.fail(Some("alice"), &["group", "add", "backend", "--group", "leads"]);
     assert!(err.contains("cycle"), "{err}");
-    let members = env.json(None, &["group", "members", "leads", "--expand"]);
-    assert_eq!(members["expanded"], serde_json::json!(["bob"]));
+    let members: GroupMembers = env.json_as(None, &["group", "members", "leads", "--expand"]);
+    assert_eq!(members.expanded, Some(vec!["bob".to_string()]));
     let sent: Sent = env.json_as(Some("alice"), &["send", "leads only", "--to", "@leads"]);
     assert_eq!(sent.recipients[0].agent_id, "bob");
     assert_eq!(env.json_as::<Page>(Some("bob"), &["inbox"]).total, 1);
     assert_eq!(env.json_as::<Page>(Some("carol"), &["inbox"]).total, 0);
     let (_, err) = env.fail(Some("alice"), &["group", "delete", "everyone"]);
     assert!(err.contains("cannot delete"), "{err}");
-    let list = env.json(None, &["group", "list"]);
-    let names: Vec<&str> = list["groups"].as_array().unwrap().iter().map(|g| g["name"].as_str().unwrap()).collect();
+    let list: Groups = env.json_as(None, &["group", "list"]);
+    let names: Vec<&str> = list.groups.iter().map(|g| g.name.as_str()).collect();
     assert_eq!(names, vec!["backend", "everyone", "leads"]);
 }
 
@@ -211,8 +212,8 @@ fn wait_returns_quickly_on_arrival_and_times_out_with_exit_1() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(sent_at.elapsed() < Duration::from_secs(5));
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["status"], "received");
+    let v: Waited = decode("wait", &String::from_utf8_lossy(&out.stdout));
+    assert_eq!(v.status, "received");
     // Messages to others do not wake carol.
     let out = env.run_as(Some("carol"), &["wait", "--timeout", "200ms", "--after", "-1m"]);
     assert_eq!(out.status.code(), Some(1));
@@ -230,12 +231,12 @@ fn purge_previews_then_removes_messages_but_keeps_agents() {
     for i in 0..3 {
         env.ok(Some("alice"), &["send", &format!("old {i}"), "--to", "@bob"]);
     }
-    let preview = env.json(None, &["purge", "--all"]);
-    assert_eq!(preview["confirmed"], false);
-    assert_eq!(preview["messages"], 3);
+    let preview: Purge = env.json_as(None, &["purge", "--all"]);
+    assert!(!preview.confirmed);
+    assert_eq!(preview.messages, 3);
     assert_eq!(env.json_as::<Page>(Some("bob"), &["inbox"]).total, 3, "preview changes nothing");
-    let done = env.json(None, &["purge", "--all", "--confirm"]);
-    assert_eq!(done["confirmed"], true);
+    let done: Purge = env.json_as(None, &["purge", "--all", "--confirm"]);
+    assert!(done.confirmed);
     assert_eq!(env.json_as::<Page>(Some("bob"), &["inbox"]).total, 0);
     let shard = std::fs::read_to_string(env.sync_dir().join("messages/alice.jsonl")).unwrap_or_default();
     assert!(!shard.contains("old 0"), "the JSONL was rewritten");
@@ -258,25 +259,19 @@ fn sessions_intent_team_and_views() {
     assert_eq!(alice.intent.as_deref(), Some("Fixing token refresh"));
     assert_eq!(alice.current_task.as_deref(), Some("beads:42"));
     assert_eq!(alice.branch.as_deref(), Some("main"));
-    let ping = env.json(None, &["ping", "@alice"]);
-    assert_eq!(ping["status"], "active");
+    let ping: Ping = env.json_as(None, &["ping", "@alice"]);
+    assert_eq!(ping.status, "active");
     env.ok(Some("carol"), &["session", "end"]);
-    let ping = env.json(None, &["ping", "carol"]);
-    assert_eq!(ping["status"], "offline");
-    let sessions = env.json(None, &["session", "list", "--agent", "carol"]);
-    assert_eq!(sessions["sessions"][0]["status"], "ended");
+    let ping: Ping = env.json_as(None, &["ping", "carol"]);
+    assert_eq!(ping.status, "offline");
+    let sessions: Sessions = env.json_as(None, &["session", "list", "--agent", "carol"]);
+    assert_eq!(sessions.sessions[0].status, "ended");
     let (_, err) = env.fail(Some("carol"), &["send", "x", "--to", "@bob"]);
     assert!(err.contains("no active session"), "{err}");
-    let ov = env.json(Some("bob"), &["overview"]);
-    assert_eq!(ov["agent"]["agent_id"], "bob");
-    let st = env.json(Some("bob"), &["status"]);
-    assert_eq!(st["agent"]["role"], "reviewer");
-    /// `agent list --context --json`: the work contexts alone.
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Contexts {
-        contexts: Vec<crate::wire::Context>,
-    }
+    let ov: Overview = env.json_as(Some("bob"), &["overview"]);
+    assert_eq!(ov.agent.map(|a| a.agent_id).as_deref(), Some("bob"));
+    let st: Status = env.json_as(Some("bob"), &["status"]);
+    assert_eq!(st.agent.role, "reviewer");
     let ctx: Contexts = env.json_as(None, &["agent", "list", "--context"]);
     assert!(ctx.contexts.iter().any(|c| c.intent.as_deref() == Some("Fixing token refresh")));
 }
@@ -287,19 +282,18 @@ fn agent_delete_and_cleanup() {
     env.ok(Some("carol"), &["send", "bye", "--to", "@bob"]);
     let (_, err) = env.fail(None, &["agent", "delete", "carol"]);
     assert!(err.contains("--force"), "{err}");
-    let d = env.json(None, &["agent", "delete", "carol", "--force"]);
-    assert_eq!(d["deleted"], true);
+    let d: AgentDeleted = env.json_as(None, &["agent", "delete", "carol", "--force"]);
+    assert!(d.deleted);
     assert!(!env.thrum_dir().join("identities/carol.json").exists());
     assert!(!env.sync_dir().join("messages/carol.jsonl").exists());
     assert_eq!(env.json_as::<Page>(Some("bob"), &["inbox"]).total, 0);
     // bob's identity file vanishes: cleanup finds him orphaned.
     std::fs::remove_file(env.thrum_dir().join("identities/bob.json")).unwrap();
-    let dry = env.json(None, &["agent", "cleanup", "--dry-run"]);
-    let orphans: Vec<&str> =
-        dry["orphans"].as_array().unwrap().iter().map(|o| o["agent_id"].as_str().unwrap()).collect();
+    let dry: Cleanup = env.json_as(None, &["agent", "cleanup", "--dry-run"]);
+    let orphans: Vec<&str> = dry.orphans.iter().map(|o| o.agent_id.as_str()).collect();
     assert_eq!(orphans, vec!["bob"]);
-    let done = env.json(None, &["agent", "cleanup", "--force"]);
-    assert_eq!(done["deleted"], serde_json::json!(["bob"]));
+    let done: Cleanup = env.json_as(None, &["agent", "cleanup", "--force"]);
+    assert_eq!(done.deleted, vec!["bob"]);
     let agents: Agents = env.json_as(None, &["agent", "list"]);
     assert_eq!(agents.agents.len(), 1);
 }
@@ -307,8 +301,8 @@ fn agent_delete_and_cleanup() {
 #[test]
 fn version_and_completion() {
     let env = thrum_testkit::TestEnv::new(crate::BIN);
-    let v = env.json(None, &["version"]);
-    assert!(v["version"].as_str().is_some());
+    // The version is a string: decoding checks that.
+    let _: Version = env.json_as(None, &["version"]);
     for sh in ["bash", "zsh", "fish"] {
         let s = env.ok(None, &["completion", sh]);
         assert!(s.contains("quickstart"), "{sh}");

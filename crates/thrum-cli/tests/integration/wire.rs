@@ -611,3 +611,283 @@ pub struct Refresh {
     pub templates: Vec<Refreshed>,
     pub dir: String,
 }
+
+/// `message edit --json`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Edited {
+    pub message_id: String,
+    pub updated_at: String,
+    pub version: i64,
+}
+
+/// `message read --json` (and `--all`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MarkedRead {
+    pub marked_count: i64,
+    pub also_read_by: Option<std::collections::BTreeMap<String, Vec<String>>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupMember {
+    pub member_type: String,
+    pub member_value: String,
+    pub added_at: String,
+    pub added_by: Option<String>,
+}
+
+/// `group members NAME --json` (`expanded` with `--expand`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupMembers {
+    pub members: Vec<GroupMember>,
+    pub expanded: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Group {
+    pub group_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub created_at: String,
+    pub member_count: i64,
+}
+
+/// `group list --json`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Groups {
+    pub groups: Vec<Group>,
+}
+
+/// `purge --json`, preview and `--confirm`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Purge {
+    pub before: String,
+    pub confirmed: bool,
+    pub messages: i64,
+    pub sessions: i64,
+    pub events: i64,
+    pub message_files: i64,
+    pub event_files: i64,
+}
+
+/// `ping AGENT --json` (the work fields are null without a work context).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ping {
+    pub agent_id: String,
+    pub status: String,
+    pub last_seen_at: String,
+    pub intent: Option<String>,
+    pub current_task: Option<String>,
+    pub branch: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Session {
+    pub session_id: String,
+    pub agent_id: String,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    pub end_reason: Option<String>,
+    pub last_seen_at: String,
+    pub intent: Option<String>,
+    pub current_task: Option<String>,
+    pub status: String,
+}
+
+/// `session list --json`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sessions {
+    pub sessions: Vec<Session>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DaemonIdentity {
+    pub daemon_id: String,
+    pub repo_name: String,
+    pub hostname: String,
+    pub repo_path: String,
+    pub git_origin_url: Option<String>,
+    pub init_at: String,
+}
+
+/// The daemon's health, in `overview --json` and `status --json`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Health {
+    pub status: String,
+    pub uptime_ms: u64,
+    pub version: String,
+    pub repo_id: String,
+    pub sync_state: String,
+    pub identity: Option<DaemonIdentity>,
+    pub pid: u32,
+    pub protocol_version: u32,
+    pub started_at: String,
+    pub socket_path: String,
+    pub local_only: Option<bool>,
+    pub ws_port: u16,
+    pub warnings: Option<Vec<String>>,
+}
+
+/// The caller, in `overview --json` and `status --json` (the daemon's
+/// whoami, without the CLI's `whoami` additions).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Caller {
+    pub agent_id: String,
+    pub role: String,
+    pub module: String,
+    pub display: String,
+    pub source: String,
+    pub session_id: Option<String>,
+    pub session_start: Option<String>,
+    pub branch: Option<String>,
+    pub intent: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboxCount {
+    pub total: i64,
+    pub unread: i64,
+}
+
+/// `overview --json` (`agent` and `inbox` are null when unregistered).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Overview {
+    pub health: Health,
+    pub agent: Option<Caller>,
+    pub team: Vec<Member>,
+    pub inbox: Option<InboxCount>,
+}
+
+/// `status --json`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Status {
+    pub agent: Caller,
+    pub inbox: InboxCount,
+    pub health: Health,
+}
+
+/// `agent delete NAME --json`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentDeleted {
+    pub agent_id: String,
+    pub deleted: bool,
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Orphan {
+    pub agent_id: String,
+    pub role: String,
+    pub module: String,
+    pub worktree: String,
+    pub branch: String,
+    pub last_seen_at: String,
+    pub worktree_missing: bool,
+    pub branch_missing: bool,
+    pub days_since_last_seen: i64,
+    pub message_count: i64,
+    pub reason: Option<String>,
+}
+
+/// `agent cleanup --json`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cleanup {
+    pub orphans: Vec<Orphan>,
+    pub deleted: Vec<String>,
+    pub dry_run: bool,
+    pub message: Option<String>,
+}
+
+/// `version --json`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Version {
+    pub version: String,
+    pub protocol_version: u32,
+    pub implementation: String,
+}
+
+/// `subscribe --json`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subscribed {
+    pub subscription_id: i64,
+    pub session_id: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subscription {
+    pub id: i64,
+    pub scope_type: Option<String>,
+    pub scope_value: Option<String>,
+    pub mention_role: Option<String>,
+    pub all: Option<bool>,
+    pub created_at: String,
+}
+
+/// `subscriptions --json`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subscriptions {
+    pub subscriptions: Vec<Subscription>,
+}
+
+/// `rpc user.identify --json`: the method's result.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserIdentity {
+    pub username: String,
+    pub email: String,
+    pub display: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Migration {
+    pub files: Vec<String>,
+    pub imported: u64,
+    pub skipped: u64,
+    pub unreadable: u64,
+}
+
+/// `migrate --json`. With nothing to migrate it is only `migrated: false`
+/// and an empty `files`; after a migration, the other fields.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Migrate {
+    pub migrated: bool,
+    pub files: Option<Vec<String>>,
+    pub result: Option<Migration>,
+    pub untracked: Option<Vec<String>>,
+    pub gitignore_updated: Option<bool>,
+    pub sync_dir: Option<String>,
+}
+
+/// `wait --json`: `status` alone on a timeout.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Waited {
+    pub status: String,
+    pub action: Option<String>,
+    pub message_id: Option<String>,
+}
