@@ -13,6 +13,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
+use crate::wire::{JsonAs, Page, Sent};
 use crate::{env_with, workspace};
 
 fn require(tool: &str, fix: &str) {
@@ -35,8 +36,8 @@ fn free_port() -> u16 {
 }
 
 fn inbox_texts(env: &thrum_testkit::TestEnv, agent: &str) -> Vec<String> {
-    let v: Value = env.json(Some(agent), &["inbox", "--all", "--limit", "50"]);
-    v["messages"].as_array().unwrap().iter().map(|m| m["body"]["content"].as_str().unwrap_or("").to_string()).collect()
+    let v: Page = env.json_as(Some(agent), &["inbox", "--all", "--limit", "50"]);
+    v.messages.into_iter().map(|m| m.body.content).collect()
 }
 
 #[test]
@@ -79,8 +80,8 @@ fn the_web_ui_shows_live_messages_and_replies_reach_the_cli() {
     let from_page = BufReader::new(child.stdout.take().unwrap());
     let mut answer = |line: String| writeln!(to_page, "{line}").unwrap();
     let send = |text: &str| -> String {
-        let v = env.json(Some("alice"), &["send", text, "--to", "@user:test-user"]);
-        format!("{} {text}", v["message_id"].as_str().unwrap())
+        let v: Sent = env.json_as(Some("alice"), &["send", text, "--to", "@user:test-user"]);
+        format!("{} {text}", v.message_id)
     };
     let mut done = false;
     for line in from_page.lines() {

@@ -10,7 +10,7 @@ use serde_json::Value;
 use thrum_testkit::TestEnv;
 use tungstenite::client::IntoClientRequest;
 
-use crate::wire::{JsonAs, Page, Row, Sent};
+use crate::wire::{JsonAs, Page, Row, Sent, SyncStatus, Team};
 use crate::{BIN, env_with};
 
 /// Starts `peer add` in `a`; returns the child and the peercode it printed.
@@ -267,8 +267,8 @@ fn messages_replies_and_receipts_cross_the_link() {
     let listed = peers(&a);
     assert_eq!(listed[0].status.as_deref(), Some("healthy"), "{listed:?}");
     // Proxies show in the team, marked as remote.
-    let team = a.json(Some("alice"), &["team"]);
-    assert_eq!(team["proxies"][0]["agent_id"], "repo:bob", "{team}");
+    let team: Team = a.json_as(Some("alice"), &["team"]);
+    assert_eq!(team.proxies[0]["agent_id"], "repo:bob", "{:?}", team.proxies);
     assert!(a.ok(Some("alice"), &["team"]).contains("@repo:bob [via peer repo, healthy]"));
     assert_eq!(listed[0].pending, Some(0), "{listed:?}");
 
@@ -658,7 +658,8 @@ fn tailscale_peers_pair_on_tailnet_addresses_only() {
     assert_eq!(listed.peers[0].remote_hostname.as_deref(), Some("node-100.64.77.2"), "whois names the joiner");
     assert_eq!(listed.tailscale.as_ref().map(|t| t["state"].clone()), Some(serde_json::json!("running")), "{listed:?}");
     assert!(a.ok(None, &["peer", "list"]).contains("Tailscale: running (100.64.77.1)"));
-    assert_eq!(a.json(None, &["sync", "status"])["tailscale"]["state"], "running");
+    let sync: SyncStatus = a.json_as(None, &["sync", "status"]);
+    assert_eq!(sync.tailscale.map(|t| t["state"].clone()), Some(serde_json::json!("running")));
 
     b.ok(None, &["peer", "configure", "alpha", "add-agent", "alice"]);
     a.ok(None, &["peer", "configure", "repo", "add-agent", "bob"]);
