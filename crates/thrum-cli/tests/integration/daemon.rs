@@ -8,7 +8,7 @@ use thrum_proto::methods::system::Health;
 use thrum_testkit::{TestEnv, alive, wait_until};
 
 use crate::BIN;
-use crate::wire::{JsonAs, Page, Whoami};
+use crate::wire::{DaemonStatus, Health as HealthOut, JsonAs, Page, Whoami};
 
 #[test]
 fn start_status_stop() {
@@ -330,56 +330,4 @@ fn a_second_daemon_says_busy_and_the_client_waits_for_the_first() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(69), "{err}");
     assert!(err.contains(&format!("daemon PID {pid} holds this repository but does not answer")), "{err}");
-}
-
-/// `daemon status --json`, as these tests read it (unknown fields refused).
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)] // Read by decoding.
-pub(crate) struct DaemonStatus {
-    pub running: bool,
-    pub status: String,
-    pub pid: Option<u32>,
-    pub repo_path: Option<String>,
-    pub uptime: Option<String>,
-    pub uptime_ms: Option<u64>,
-    pub version: Option<String>,
-    pub socket: Option<String>,
-    pub sync_state: Option<String>,
-    pub ws_port: Option<u16>,
-    pub identity: Option<DaemonIdentity>,
-    pub warnings: Option<Vec<String>>,
-}
-
-/// The daemon identity in `daemon status` and `health`.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)] // Read by decoding.
-pub(crate) struct DaemonIdentity {
-    pub daemon_id: String,
-    pub repo_name: String,
-    pub hostname: String,
-    pub repo_path: String,
-    pub git_origin_url: Option<String>,
-    pub init_at: String,
-}
-
-/// `rpc health --json` (the `health` result).
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)] // Read by decoding.
-pub(crate) struct HealthOut {
-    pub status: String,
-    pub uptime_ms: u64,
-    pub version: String,
-    pub repo_id: String,
-    pub sync_state: String,
-    pub identity: Option<DaemonIdentity>,
-    pub pid: u32,
-    pub protocol_version: u32,
-    pub started_at: String,
-    pub socket_path: String,
-    pub local_only: Option<bool>,
-    pub ws_port: u16,
-    pub warnings: Option<Vec<String>>,
 }

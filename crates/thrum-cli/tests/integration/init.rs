@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use thrum_testkit::{TestEnv, git};
 
 use crate::BIN;
-use crate::wire::JsonAs;
+use crate::wire::{Init, JsonAs};
 
 #[test]
 fn init_creates_layout_branch_and_worktree_without_touching_user_state() {
@@ -57,7 +57,7 @@ fn init_is_idempotent() {
     assert!(env.thrum_dir().join("config.json").exists());
     let gi = std::fs::read_to_string(env.repo().join(".gitignore")).unwrap();
     let cfg = std::fs::read_to_string(env.thrum_dir().join("config.json")).unwrap();
-    let second: InitReport = env.json_as(None, &["init"]);
+    let second: Init = env.json_as(None, &["init"]);
     assert!(second.created.is_empty() && second.updated.is_empty(), "{second:?}");
     assert_eq!(std::fs::read_to_string(env.repo().join(".gitignore")).unwrap(), gi);
     assert_eq!(std::fs::read_to_string(env.thrum_dir().join("config.json")).unwrap(), cfg);
@@ -66,7 +66,7 @@ fn init_is_idempotent() {
 #[test]
 fn init_dry_run_changes_nothing() {
     let env = TestEnv::new(BIN);
-    let out: InitReport = env.json_as(None, &["init", "--dry-run"]);
+    let out: Init = env.json_as(None, &["init", "--dry-run"]);
     assert!(out.dry_run);
     assert!(!out.created.is_empty());
     assert!(!env.thrum_dir().exists());
@@ -121,19 +121,4 @@ fn identity_files_are_private_v5() {
     assert_eq!(f["agent"]["module"], "auth");
     assert_eq!(f["worktree"], "repo");
     assert!(f["session_id"].as_str().unwrap().starts_with("ses_"));
-}
-
-/// `init --json`, as this test reads it (unknown fields refused).
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)] // Read by decoding.
-struct InitReport {
-    repo_path: String,
-    thrum_dir: String,
-    sync_worktree: String,
-    created: Vec<String>,
-    updated: Vec<String>,
-    unchanged: Vec<String>,
-    dry_run: bool,
-    redirect: Option<String>,
 }

@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use thrum_testkit::TestEnv;
 
-use crate::daemon::DaemonStatus;
-use crate::wire::{JsonAs, Page};
+use crate::wire::{DaemonStatus, JsonAs, Page};
 
 fn all_ids(env: &TestEnv, agent: &str) -> Vec<String> {
     let mut out = Vec::new();

@@ -4,9 +4,8 @@
 use serde_json::{Value, json};
 use thrum_testkit::RawConn;
 
-use crate::daemon::HealthOut;
 use crate::team;
-use crate::wire::{JsonAs, Page};
+use crate::wire::{Health, JsonAs, Page};
 
 #[test]
 fn malformed_frames_get_errors_and_the_connection_survives() {
@@ -113,7 +112,7 @@ fn anonymous_callers_may_only_read() {
 #[test]
 fn daemon_shutdown_stops_the_daemon_after_answering() {
     let env = team();
-    let pid = env.json_as::<HealthOut>(None, &["rpc", "health"]).pid;
+    let pid = env.json_as::<Health>(None, &["rpc", "health"]).pid;
     /// `rpc daemon.shutdown --json` (its result).
     #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -130,7 +129,7 @@ fn daemon_shutdown_stops_the_daemon_after_answering() {
         std::thread::yield_now();
     }
     // The next command starts a fresh one.
-    assert_ne!(env.json_as::<HealthOut>(None, &["rpc", "health"]).pid, pid);
+    assert_ne!(env.json_as::<Health>(None, &["rpc", "health"]).pid, pid);
 }
 
 #[test]

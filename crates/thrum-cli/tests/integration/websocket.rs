@@ -4,9 +4,8 @@ use serde_json::{Value, json};
 use tungstenite::client::IntoClientRequest;
 use tungstenite::{Message, connect};
 
-use crate::daemon::DaemonStatus;
 use crate::team;
-use crate::wire::{JsonAs, Page, Sent};
+use crate::wire::{DaemonStatus, JsonAs, Page, Sent};
 
 pub(crate) fn port(env: &thrum_testkit::TestEnv) -> u16 {
     let text = std::fs::read_to_string(env.thrum_dir().join("var/ws.port")).unwrap();

@@ -891,3 +891,22 @@ pub struct Waited {
     pub action: Option<String>,
     pub message_id: Option<String>,
 }
+
+/// `daemon status --json` (the same object, `running: false`, when the
+/// daemon is stopped).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DaemonStatus {
+    pub running: bool,
+    pub status: String,
+    pub pid: Option<u32>,
+    pub repo_path: Option<String>,
+    pub uptime: Option<String>,
+    pub uptime_ms: Option<u64>,
+    pub version: Option<String>,
+    pub socket: Option<String>,
+    pub sync_state: Option<String>,
+    pub ws_port: Option<u16>,
+    pub identity: Option<DaemonIdentity>,
+    pub warnings: Option<Vec<String>>,
+}
