@@ -58,7 +58,10 @@ impl TestEnv {
         let remote = self.dir.path().join("remote.git");
         git(self, &self.repo(), &["push", "-q", "origin", "main"]);
         let dest = self.dir.path().join(name);
-        git(self, self.dir.path(), &["clone", "-q", remote.to_str().unwrap(), dest.to_str().unwrap()]);
+        // --no-local: a daemon of this test may be pushing to the remote
+        // meanwhile, and a local clone's hardlinking of object files races
+        // it ("hardlink different from source"); the pack protocol does not.
+        git(self, self.dir.path(), &["clone", "-q", "--no-local", remote.to_str().unwrap(), dest.to_str().unwrap()]);
         self.clones.borrow_mut().push(dest.clone());
         dest
     }
