@@ -24,20 +24,17 @@ pub fn running_pid(lock_path: &Path, pid_path: &Path) -> Option<i64> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
     use super::*;
 
-    fn tmp(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("thrum-pidfile-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).ok();
-        d
+    /// A fresh folder, removed when the guard drops.
+    fn tmp() -> tempfile::TempDir {
+        tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"))
     }
 
     #[test]
     fn only_a_held_lock_makes_the_pid_count() {
-        let d = tmp("lock");
+        let guard = tmp();
+        let d = guard.path().to_path_buf();
         let (lock, pid) = (d.join("thrum.lock"), d.join("thrum.pid"));
         std::fs::write(&pid, format!("{}\n", std::process::id())).ok();
         assert_eq!(running_pid(&lock, &pid), None, "no lock file");
@@ -49,6 +46,5 @@ mod tests {
         std::fs::write(&pid, "999999999\n").ok();
         assert_eq!(running_pid(&lock, &pid), None, "lock held but the PID is gone");
         drop(held);
-        let _ = std::fs::remove_dir_all(&d);
     }
 }

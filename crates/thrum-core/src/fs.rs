@@ -76,11 +76,9 @@ mod tests {
 
     use super::*;
 
-    fn tmp(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("thrum-fs-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).ok();
-        d
+    /// A fresh folder, removed when the guard drops.
+    fn tmp() -> tempfile::TempDir {
+        tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"))
     }
 
     fn mode(p: &Path) -> u32 {
@@ -89,7 +87,8 @@ mod tests {
 
     #[test]
     fn writes_owner_only_and_replaces_whole() {
-        let d = tmp("write");
+        let guard = tmp();
+        let d = guard.path().to_path_buf();
         let f = d.join("config.json");
         std::fs::write(&f, "an older, longer content").ok();
         std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).ok();
@@ -99,7 +98,6 @@ mod tests {
         // Nothing is left behind next to it.
         let names: Vec<_> = std::fs::read_dir(&d).into_iter().flatten().flatten().map(|e| e.file_name()).collect();
         assert_eq!(names, vec![std::ffi::OsString::from("config.json")]);
-        let _ = std::fs::remove_dir_all(&d);
     }
 
     /// Two processes replace one file many times while it is read: every
@@ -108,7 +106,8 @@ mod tests {
     /// as [`concurrent_writer_child`].
     #[test]
     fn concurrent_writers_never_tear_or_lose_a_write() {
-        let d = tmp("concurrent");
+        let guard = tmp();
+        let d = guard.path().to_path_buf();
         let f = d.join("shared.json");
         let exe = std::env::current_exe().unwrap_or_default();
         let spawn = |fill: &str| {
@@ -137,7 +136,6 @@ mod tests {
         assert!(reads > 1);
         let names: Vec<_> = std::fs::read_dir(&d).into_iter().flatten().flatten().map(|e| e.file_name()).collect();
         assert_eq!(names, vec![std::ffi::OsString::from("shared.json")], "temporary files left behind");
-        let _ = std::fs::remove_dir_all(&d);
     }
 
     /// 64 KiB of one letter, ending in a newline.
@@ -167,11 +165,11 @@ mod tests {
 
     #[test]
     fn a_failure_names_the_file() {
-        let d = tmp("fail");
+        let guard = tmp();
+        let d = guard.path().to_path_buf();
         let f = d.join("missing-dir").join("x.json");
         let e = write_private(&f, b"x").err().map(|e| e.to_string()).unwrap_or_default();
         assert!(e.starts_with(&d.join("missing-dir").display().to_string()), "{e}");
         assert!(!f.exists());
-        let _ = std::fs::remove_dir_all(&d);
     }
 }

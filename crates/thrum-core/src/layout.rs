@@ -124,16 +124,15 @@ pub fn resolve_redirect(local: &Path) -> Result<PathBuf, LayoutError> {
 mod tests {
     use super::*;
 
-    fn tmp(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("thrum-layout-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).ok();
-        d
+    /// A fresh folder, removed when the guard drops.
+    fn tmp() -> tempfile::TempDir {
+        tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"))
     }
 
     #[test]
     fn discovers_and_follows_one_redirect() {
-        let base = tmp("redir");
+        let guard = tmp();
+        let base = guard.path().to_path_buf();
         let main = base.join("main");
         let wt = base.join("wt");
         std::fs::create_dir_all(main.join(".thrum")).ok();
@@ -144,12 +143,12 @@ mod tests {
         assert_eq!(l.thrum_dir, main.join(".thrum"));
         assert_eq!(l.identities_dir(), wt.join(".thrum/identities"));
         assert_eq!(l.repo_root(), main);
-        let _ = std::fs::remove_dir_all(&base);
     }
 
     #[test]
     fn rejects_chains_relative_and_self() {
-        let base = tmp("bad");
+        let guard = tmp();
+        let base = guard.path().to_path_buf();
         for d in ["a/.thrum", "b/.thrum", "c/.thrum"] {
             std::fs::create_dir_all(base.join(d)).ok();
         }
@@ -160,13 +159,12 @@ mod tests {
         assert!(matches!(Layout::for_root(&base.join("a")), Err(LayoutError::BadRedirect { .. })));
         std::fs::write(base.join("a/.thrum/redirect"), base.join("a/.thrum").display().to_string()).ok();
         assert!(matches!(Layout::for_root(&base.join("a")), Err(LayoutError::BadRedirect { .. })));
-        let _ = std::fs::remove_dir_all(&base);
     }
 
     #[test]
     fn not_initialized() {
-        let base = tmp("none");
+        let guard = tmp();
+        let base = guard.path().to_path_buf();
         assert!(matches!(Layout::discover(&base), Err(LayoutError::NotInitialized(_))));
-        let _ = std::fs::remove_dir_all(&base);
     }
 }

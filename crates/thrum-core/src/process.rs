@@ -64,20 +64,17 @@ pub fn process_running(pid: i64) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
     use super::*;
 
-    fn tmp(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("thrum-pidfile-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).ok();
-        d
+    /// A fresh folder, removed when the guard drops.
+    fn tmp() -> tempfile::TempDir {
+        tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"))
     }
 
     #[test]
     fn reads_both_pid_file_forms() {
-        let d = tmp("read");
+        let guard = tmp();
+        let d = guard.path().to_path_buf();
         let f = d.join("thrum.pid");
         assert_eq!(read_pid_file(&f), None, "missing");
         std::fs::write(&f, r#"{"pid": 42, "repo_path": "/r", "socket_path": "/r/.thrum/var/thrum.sock"}"#).ok();
@@ -87,7 +84,6 @@ mod tests {
         assert_eq!(read_pid_file(&f), Some(PidInfo { pid: 1234, ..Default::default() }), "legacy bare integer");
         std::fs::write(&f, "not a pid").ok();
         assert_eq!(read_pid_file(&f), None);
-        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]
