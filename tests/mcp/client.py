@@ -115,6 +115,12 @@ async def main():
             data(await alice.call_tool("delete_group", {"name": "mcp_team"}))
             data(await alice.call_tool("broadcast_message", {"content": "all hands", "exclude": ["carol"]}))
 
+            # Mail bob has read (the broadcast) does not wake his wait: no
+            # phantom wake.
+            data(await bob.call_tool("check_messages", {"limit": 50}))
+            r = data(await bob.call_tool("wait_for_message", {"timeout": 1}))
+            check(r["status"] == "timeout", f"a wait woke for mail already read: {r}")
+
             # A wait in progress when the daemon stops says so, instead of hanging.
             waiter = asyncio.create_task(bob.call_tool("wait_for_message", {"timeout": 60}))
             await asyncio.sleep(0.5)

@@ -56,6 +56,13 @@ impl Ctx {
         self.layout.as_ref().ok_or_else(|| crate::internal_err!("no layout"))
     }
 
+    /// Uses `layout` from now on (a hook finds its repository from the
+    /// runtime's `cwd`, not ours).
+    pub fn set_layout(&mut self, layout: Layout) {
+        self.layout = Some(layout);
+        self.session = None;
+    }
+
     /// The daemon session (created on first use): it starts the daemon
     /// when it is not running and replaces one that speaks another
     /// protocol, saying so on stderr once (not with --quiet).

@@ -76,6 +76,9 @@ pub enum Command {
     Sent(commands::messaging::SentArgs),
     /// Block until a message for you arrives (exit 0 received, 1 timeout, 2 error).
     Wait(commands::messaging::WaitArgs),
+    /// Run by a coding agent's runtime at its turn boundaries: puts new
+    /// mail in front of the model (see `thrum setup hooks`).
+    Hook(commands::hook::HookArgs),
     /// Get, edit, delete or mark messages read.
     #[command(subcommand)]
     Message(commands::message::MessageCmd),

@@ -27,6 +27,21 @@ pub struct Out {
 /// rest.
 static STDOUT_FAILED: OnceLock<(io::ErrorKind, String)> = OnceLock::new();
 
+thread_local! {
+    /// Where stdout goes instead while [`capture`] runs.
+    static CAPTURE: std::cell::RefCell<Option<Vec<u8>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` with this thread's output collected instead of printed, and
+/// returns it with `f`'s value (a hook hands `thrum prime`'s briefing to
+/// its runtime as context this way).
+pub fn capture<T>(f: impl FnOnce() -> T) -> (T, String) {
+    let before = CAPTURE.replace(Some(Vec::new()));
+    let value = f();
+    let got = CAPTURE.replace(before).unwrap_or_default();
+    (value, String::from_utf8_lossy(&got).into_owned())
+}
+
 /// How writing stdout failed, if it did.
 pub fn stdout_error() -> Option<io::Error> {
     STDOUT_FAILED.get().map(|(kind, msg)| io::Error::new(*kind, msg.clone()))
@@ -43,6 +58,16 @@ impl Out {
     /// same way without trying. Loops that print until stopped (`--follow`)
     /// use the result to stop; one-shot output can leave it to the edge.
     pub fn write_parts(&self, parts: &[&[u8]]) -> io::Result<()> {
+        let captured = CAPTURE.with_borrow_mut(|c| match c {
+            Some(buf) => {
+                parts.iter().for_each(|p| buf.extend_from_slice(p));
+                true
+            }
+            None => false,
+        });
+        if captured {
+            return Ok(());
+        }
         if let Some(e) = stdout_error() {
             return Err(e);
         }
@@ -181,16 +206,22 @@ pub fn since_ms(ts: &str) -> i64 {
     thrum_core::time::parse_ts(ts).map(|t| (Utc::now() - t).num_milliseconds()).unwrap_or(0)
 }
 
-/// A recipient's delivery state in words: read, seen or delivered.
-pub fn receipt_state(r: &thrum_core::views::Recipient) -> &'static str {
-    if !r.read_at.is_empty() {
-        "read"
-    } else if !r.seen_at.is_empty() {
-        "seen"
-    } else if r.peer_pending {
-        "pending via peer"
-    } else {
-        "delivered"
+/// A recipient's delivery state in words, with when it changed: `read
+/// 2m ago`, `announced via hook 5s ago`, `stored 1h ago`, or `pending via
+/// peer` (not yet pulled by the recipient's daemon).
+pub fn receipt_state(r: &thrum_core::views::Recipient) -> String {
+    use thrum_core::delivery::DeliveryState;
+    if r.peer_pending {
+        return "pending via peer".into();
+    }
+    let ago = |ts: &str| if ts.is_empty() { String::new() } else { format!(" {}", relative(ts)) };
+    match r.state {
+        DeliveryState::Read => format!("read{}", ago(&r.read_at)),
+        DeliveryState::Announced => match (r.announced_via, r.announced_at.is_empty()) {
+            (Some(via), false) => format!("announced via {via}{}", ago(&r.announced_at)),
+            _ => format!("seen{}", ago(&r.seen_at)),
+        },
+        DeliveryState::Stored => format!("stored{}", ago(&r.delivered_at)),
     }
 }
 

@@ -302,6 +302,7 @@ pub enum Payload {
     GroupDelete(GroupDelete),
     PurgeExecuted(PurgeExecuted),
     AgentMessagesDeleted(AgentMessagesDeleted),
+    MessageAnnounced(MessageAnnounced),
     /// A type this version does not project; kept in the log as it is.
     Other,
 }
@@ -326,6 +327,7 @@ impl Payload {
             "group.delete" => Payload::GroupDelete(src.typed().map_err(bad)?),
             "purge.executed" => Payload::PurgeExecuted(src.typed().map_err(bad)?),
             AGENT_MESSAGES_DELETED => Payload::AgentMessagesDeleted(src.typed().map_err(bad)?),
+            MESSAGE_ANNOUNCED => Payload::MessageAnnounced(src.typed().map_err(bad)?),
             _ => Payload::Other,
         })
     }
@@ -536,6 +538,30 @@ pub struct PurgeExecuted {
     #[serde(default)]
     pub timestamp: String,
     pub cutoff: String,
+}
+
+/// The type of [`MessageAnnounced`].
+pub const MESSAGE_ANNOUNCED: &str = "message.announced";
+
+/// Ours: `agent_id`'s runtime was told about the message (by a hook, its
+/// idle waker, an MCP wait, `thrum wait` or a tmux doorbell), so no other
+/// channel tells it again. An event in the author's message file, like a
+/// receipt, so it syncs, survives a rebuild (no second announcement after
+/// one) and shows the sender the state. A new type rather than a receipt
+/// type: the original skips event types it does not know, but fails on a
+/// receipt type it does not know.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MessageAnnounced {
+    #[serde(default)]
+    pub timestamp: String,
+    pub message_id: String,
+    pub agent_id: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub session_id: String,
+    /// The channel's name ([`crate::views::Channel`]); a string here so a
+    /// channel a later version adds still projects.
+    #[serde(default)]
+    pub channel: String,
 }
 
 /// The type of [`AgentMessagesDeleted`].

@@ -8,6 +8,7 @@
 //! one thing it writes is a private file, atomically: [`fs`].)
 
 pub mod config;
+pub mod delivery;
 pub mod env;
 pub mod event;
 pub mod fs;

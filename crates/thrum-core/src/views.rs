@@ -34,6 +34,14 @@ pub struct Recipient {
     pub seen_at: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub read_at: String,
+    /// Ours: when its runtime was told, and by which channel.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub announced_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub announced_via: Option<crate::delivery::Channel>,
+    /// Ours: stored → announced → read, from the times above.
+    #[serde(default)]
+    pub state: crate::delivery::DeliveryState,
     /// An agent on a paired peer (`prefix:name`) whose daemon has not yet
     /// pulled the message: it waits in our queue for that peer.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

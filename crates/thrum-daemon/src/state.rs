@@ -24,6 +24,8 @@ pub struct DaemonState {
     pub writer: Writer,
     pub feed: EventFeed,
     pub subscriptions: Subscriptions,
+    /// Armed idle wakers (`message.announce` with a wait).
+    pub waiters: crate::rpc::delivery::Waiters,
     /// New messages prepared once for all push tasks.
     pub prepared: crate::notify::PreparedCache,
     /// Paired daemons (`.thrum/var/peers.json`).
@@ -83,6 +85,7 @@ impl DaemonState {
             writer,
             feed,
             subscriptions,
+            waiters: Default::default(),
             prepared: Default::default(),
             peers,
             pairing: Default::default(),

@@ -94,8 +94,12 @@ impl Daemon {
         let session = self.session.clone();
         let params = message::WaitParams {
             caller_agent_id: Some(self.agent_id.to_string()),
-            after: Some(thrum_core::time::now_rfc3339()),
+            // Any mail not read and not yet announced to this agent, not
+            // only what comes after the call (which would miss a message
+            // that arrived just before it).
+            after: None,
             timeout_ms: timeout.as_millis() as u64,
+            channel: Some(thrum_core::delivery::Channel::Mcp),
             ..Default::default()
         };
         tokio::task::spawn_blocking(move || {

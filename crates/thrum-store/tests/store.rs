@@ -593,8 +593,8 @@ fn a_queued_message_is_pending_until_the_peer_holds_it() {
     };
     assert!(pending(&store));
 
-    // Back to schema 3: the columns and indexes of 4 and 5 are gone, the
-    // rows stay.
+    // Back to schema 3: the columns and indexes of 4, 5 and 6 are gone,
+    // the rows stay.
     store
         .db()
         .execute_batch(
@@ -602,6 +602,7 @@ fn a_queued_message_is_pending_until_the_peer_holds_it() {
              DROP INDEX message_deliveries_inbox; DROP INDEX message_mentions_inbox;
              DROP INDEX message_group_refs_inbox; DROP INDEX message_group_scopes_inbox;
              DROP INDEX messages_broadcast_inbox; DROP INDEX messages_deleted;
+             ALTER TABLE message_deliveries DROP COLUMN announced_at; ALTER TABLE message_deliveries DROP COLUMN announced_via;
              ALTER TABLE message_deliveries DROP COLUMN created_at; ALTER TABLE message_deliveries DROP COLUMN author;
              ALTER TABLE message_refs DROP COLUMN created_at; ALTER TABLE message_refs DROP COLUMN author;
              ALTER TABLE message_scopes DROP COLUMN created_at; ALTER TABLE message_scopes DROP COLUMN author;

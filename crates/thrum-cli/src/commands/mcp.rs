@@ -56,6 +56,8 @@ pub struct SetupArgs {
 pub enum SetupCmd {
     /// Write (merge) a runtime's MCP configuration so it starts `thrum mcp serve`.
     Mcp(SetupMcpArgs),
+    /// Install (merge) a runtime's hooks so new mail reaches its model; --remove takes them out.
+    Hooks(super::hook::SetupHooksArgs),
     /// Print, or with --apply add, a short thrum block in ./CLAUDE.md.
     #[command(name = "claude-md")]
     ClaudeMd(super::agent_docs::AgentDocArgs),
@@ -92,6 +94,11 @@ pub fn setup(ctx: &mut Ctx, a: SetupMcpArgs) -> Result<u8> {
 
 /// Prints what `apply` did (shared with `init --runtime`).
 pub fn report(ctx: &mut Ctx, o: &mcp_config::Outcome) -> Result<()> {
+    report_as(ctx, "MCP server", o)
+}
+
+/// Prints what a configuration write did; `what` names what was written.
+pub fn report_as(ctx: &mut Ctx, what: &str, o: &mcp_config::Outcome) -> Result<()> {
     if ctx.out.json {
         ctx.out.json(o);
         return Ok(());
@@ -101,9 +108,9 @@ pub fn report(ctx: &mut Ctx, o: &mcp_config::Outcome) -> Result<()> {
             ctx.out.line(format!("# {} (dry run: not written)", o.path));
             ctx.out.line(o.content.trim_end());
         }
-        "unchanged" => ctx.out.ok(format!("MCP server for {} already configured in {}", o.runtime, o.path)),
+        "unchanged" => ctx.out.ok(format!("{what} for {} already configured in {}", o.runtime, o.path)),
         action => {
-            ctx.out.ok(format!("MCP server for {} {action} in {}", o.runtime, o.path));
+            ctx.out.ok(format!("{what} for {} {action} in {}", o.runtime, o.path));
             if let Some(b) = &o.backup {
                 ctx.out.line(format!("  previous version kept in {b}"));
             }

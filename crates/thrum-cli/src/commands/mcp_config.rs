@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, anyhow, bail};
 use serde_json::{Value, json};
 
+pub use crate::commands::config_file::Outcome;
 pub use crate::runtimes::McpConfig as Target;
+
+use crate::commands::config_file;
 
 /// The MCP config file of a runtime, from the registry (`None`: it has no
 /// MCP config, or no such runtime).
@@ -30,35 +33,14 @@ pub fn entry(agent: Option<&str>) -> Value {
 /// `existing` (a JSON config, or None for a new file) with our entry set
 /// under `mcpServers.thrum`; everything else is kept as it was.
 pub fn merge_json(existing: Option<&str>, entry: &Value, path: &Path) -> Result<String> {
-    let mut root: Value = match existing.map(str::trim).filter(|s| !s.is_empty()) {
-        None => json!({}),
-        Some(text) => serde_json::from_str(text).map_err(|e| {
-            anyhow!(
-                "{} is not valid JSON ({e}); fix it or move it away, then rerun — nothing was changed",
-                path.display()
-            )
-        })?,
-    };
-    let Some(obj) = root.as_object_mut() else {
-        bail!("{} holds a JSON {}, not an object; nothing was changed", path.display(), kind(&root));
-    };
+    let mut root = config_file::parse_object(existing, path)?;
+    let obj = root.as_object_mut().ok_or_else(|| anyhow!("{} is not a JSON object", path.display()))?;
     let servers = obj.entry("mcpServers").or_insert_with(|| json!({}));
     let Some(servers) = servers.as_object_mut() else {
         bail!("{}: \"mcpServers\" is not an object; nothing was changed", path.display());
     };
     servers.insert("thrum".into(), entry.clone());
     Ok(format!("{}\n", serde_json::to_string_pretty(&root)?))
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Array(_) => "array",
-        Value::String(_) => "string",
-        Value::Number(_) => "number",
-        Value::Bool(_) => "boolean",
-        Value::Null => "null",
-        Value::Object(_) => "object",
-    }
 }
 
 /// The TOML block for Codex.
@@ -86,19 +68,6 @@ pub fn merge_codex(existing: Option<&str>, entry: &Value) -> Option<String> {
     Some(out)
 }
 
-/// What `apply` did.
-#[derive(Debug, serde::Serialize)]
-pub struct Outcome {
-    pub runtime: String,
-    pub path: String,
-    /// created, updated, unchanged or printed.
-    pub action: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub backup: Option<String>,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub content: String,
-}
-
 /// Writes (or, with `dry_run`, shows) the configuration for `runtime`.
 /// Project files go under `root`; Codex's under `home`.
 pub fn apply(runtime: &str, agent: Option<&str>, root: &Path, home: &Path, dry_run: bool) -> Result<Outcome> {
@@ -110,48 +79,12 @@ pub fn apply(runtime: &str, agent: Option<&str>, root: &Path, home: &Path, dry_r
         Target::Json(rel) => root.join(rel),
         Target::CodexToml => home.join(".codex/config.toml"),
     };
-    let existing = match std::fs::read_to_string(&path) {
-        Ok(s) => Some(s),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
-        Err(err) => bail!("cannot read {}: {err}", path.display()),
-    };
+    let existing = config_file::read(&path)?;
     let new = match t {
         Target::Json(_) => Some(merge_json(existing.as_deref(), &e, &path)?),
         Target::CodexToml => merge_codex(existing.as_deref(), &e),
     };
-    let shown = path.display().to_string();
-    let Some(new) = new.filter(|n| existing.as_deref() != Some(n.as_str())) else {
-        return Ok(Outcome {
-            runtime: runtime.into(),
-            path: shown,
-            action: "unchanged",
-            backup: None,
-            content: String::new(),
-        });
-    };
-    if dry_run {
-        return Ok(Outcome { runtime: runtime.into(), path: shown, action: "printed", backup: None, content: new });
-    }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|err| anyhow!("cannot create {}: {err}", dir.display()))?;
-    }
-    let backup = match &existing {
-        Some(old) => {
-            let b = PathBuf::from(format!("{}.bak", path.display()));
-            thrum_core::fs::write_file(&b, old.as_bytes()).map_err(|err| anyhow!("cannot write the backup {err}"))?;
-            Some(b.display().to_string())
-        }
-        None => None,
-    };
-    // Never seen half-written.
-    thrum_core::fs::write_file(&path, new.as_bytes()).map_err(|err| anyhow!("cannot write {err}"))?;
-    Ok(Outcome {
-        runtime: runtime.into(),
-        path: shown,
-        action: if existing.is_some() { "updated" } else { "created" },
-        backup,
-        content: String::new(),
-    })
+    config_file::write(runtime, &path, existing, new, dry_run)
 }
 
 #[cfg(test)]

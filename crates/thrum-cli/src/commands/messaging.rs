@@ -128,7 +128,8 @@ pub struct WaitArgs {
     /// Only messages mentioning this role.
     #[arg(long)]
     pub mention: Option<String>,
-    /// -30s: include messages sent up to 30s ago; +60s: only from 60s on.
+    /// -30s: only messages sent up to 30s ago or later; +60s: only from
+    /// 60s on. Without it, any message not yet read or announced to you.
     #[arg(long, allow_hyphen_values = true)]
     pub after: Option<String>,
 }
@@ -469,8 +470,11 @@ pub fn wait(ctx: &mut Ctx, a: WaitArgs) -> Result<u8> {
     let timeout = thrum_core::time::parse_duration(&a.timeout)
         .ok_or_else(|| anyhow!("invalid timeout {:?}: use a duration such as 30s, 5m or 1h", a.timeout))?;
     let now = chrono::Utc::now();
+    // Without --after: any message not read and not yet announced to
+    // this agent, however old (a lookback window would miss mail that
+    // came just before the wait, or wake for mail already read).
     let after = match a.after.as_deref() {
-        None | Some("") => now - chrono::Duration::seconds(1),
+        None | Some("") => None,
         Some(s) => {
             let (sign, rest) = match s.strip_prefix('-') {
                 Some(r) => (-1, r),
@@ -479,7 +483,7 @@ pub fn wait(ctx: &mut Ctx, a: WaitArgs) -> Result<u8> {
             let d = thrum_core::time::parse_duration(rest)
                 .ok_or_else(|| anyhow!("invalid --after duration {s:?} (examples: -30s, -5m, +60s)"))?;
             let d = chrono::Duration::from_std(d).map_err(|e| anyhow!("--after: {e}"))?;
-            if sign < 0 { now - d } else { now + d }
+            Some(if sign < 0 { now - d } else { now + d })
         }
     };
     let scope = match &a.scope {
@@ -488,16 +492,20 @@ pub fn wait(ctx: &mut Ctx, a: WaitArgs) -> Result<u8> {
     };
     let me = ctx.me().context("failed to resolve agent identity")?;
     if out.verbose {
-        out.note(format!("Listening for messages after {}", thrum_core::time::format_ts(after)));
+        match after {
+            Some(t) => out.note(format!("Listening for messages after {}", thrum_core::time::format_ts(t))),
+            None => out.note("Listening for messages not yet read or announced"),
+        }
     }
     let client = ctx.client()?;
     client.set_timeout(timeout + Duration::from_secs(10))?;
     let p = mm::WaitParams {
         caller_agent_id: Some(me.name),
-        after: Some(thrum_core::time::format_ts(after)),
+        after: after.map(thrum_core::time::format_ts),
         timeout_ms: timeout.as_millis() as u64,
         scope,
         mention_role: a.mention.map(|m| m.trim_start_matches('@').to_string()),
+        channel: None,
     };
     // On this connection, with its long timeout, and never repeated: a
     // retry would wait the whole timeout again.

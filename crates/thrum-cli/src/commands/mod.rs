@@ -3,9 +3,11 @@
 pub mod agent;
 pub mod agent_docs;
 pub mod config;
+pub mod config_file;
 pub mod context;
 pub mod daemon;
 pub mod group;
+pub mod hook;
 pub mod init;
 pub mod mcp;
 pub mod mcp_config;
@@ -31,6 +33,7 @@ pub fn run(ctx: &mut Ctx, cmd: Command) -> Result<u8> {
         Command::Init(a) => init::run(ctx, a),
         Command::Setup(a) => match a.cmd {
             Some(mcp::SetupCmd::Mcp(m)) => mcp::setup(ctx, m),
+            Some(mcp::SetupCmd::Hooks(h)) => hook::setup(ctx, h),
             Some(mcp::SetupCmd::ClaudeMd(d)) => agent_docs::run(ctx, "CLAUDE.md", d),
             Some(mcp::SetupCmd::AgentsMd(d)) => agent_docs::run(ctx, "AGENTS.md", d),
             Some(mcp::SetupCmd::GeminiMd(d)) => agent_docs::run(ctx, "GEMINI.md", d),
@@ -43,6 +46,7 @@ pub fn run(ctx: &mut Ctx, cmd: Command) -> Result<u8> {
         Command::Inbox(a) => messaging::inbox(ctx, a),
         Command::Sent(a) => messaging::sent(ctx, a),
         Command::Wait(a) => messaging::wait(ctx, a),
+        Command::Hook(a) => hook::run(ctx, a),
         Command::Message(c) => message::run(ctx, c),
         Command::Purge(a) => message::purge(ctx, a),
         Command::Agent(c) => agent::run(ctx, c),

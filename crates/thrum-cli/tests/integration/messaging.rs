@@ -217,9 +217,19 @@ fn wait_returns_quickly_on_arrival_and_times_out_with_exit_1() {
     // Messages to others do not wake carol.
     let out = env.run_as(Some("carol"), &["wait", "--timeout", "200ms", "--after", "-1m"]);
     assert_eq!(out.status.code(), Some(1));
-    // --after -1m sees the recent message to bob.
+    // The wait that woke for it announced it: a second wait does not wake
+    // for the same message again (no phantom wake), even looking back.
     let out = env.run_as(Some("bob"), &["wait", "--timeout", "200ms", "--after", "-1m"]);
+    assert_eq!(out.status.code(), Some(1), "woke twice for one message");
+    // Mail that came before the wait, never announced, wakes it at once.
+    env.ok(Some("alice"), &["send", "while you were away", "--to", "@bob"]);
+    let out = env.run_as(Some("bob"), &["wait", "--timeout", "5s"]);
     assert_eq!(out.status.code(), Some(0));
+    // Mail already read does not.
+    env.ok(Some("alice"), &["send", "read at once", "--to", "@bob"]);
+    env.ok(Some("bob"), &["inbox"]);
+    let out = env.run_as(Some("bob"), &["wait", "--timeout", "300ms"]);
+    assert_eq!(out.status.code(), Some(1), "woke for mail already read");
     // Errors exit 2.
     let out = env.run_as(Some("bob"), &["wait", "--timeout", "soon"]);
     assert_eq!(out.status.code(), Some(2));

@@ -54,6 +54,10 @@ pub struct Recipient {
     pub delivered_at: String,
     pub seen_at: Option<String>,
     pub read_at: Option<String>,
+    pub announced_at: Option<String>,
+    pub announced_via: Option<String>,
+    /// stored, announced or read.
+    pub state: String,
     pub peer_pending: Option<bool>,
 }
 

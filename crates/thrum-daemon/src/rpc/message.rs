@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
+use thrum_core::delivery::Channel;
 use thrum_core::event::{
     AgentMessagesDeleted, MessageBody, MessageCreate, MessageDelete, MessageEdit, MessageReceipt, PurgeExecuted,
 };
@@ -335,7 +336,7 @@ pub async fn get(state: &State, _: &Caller, p: GetParams) -> HResult<GetResult> 
 }
 
 /// Turns `message.list` params into a query, resolving "the caller".
-fn list_query(state: &State, caller: &Caller, p: &ListParams) -> HResult<ListQuery> {
+pub(super) fn list_query(state: &State, caller: &Caller, p: &ListParams) -> HResult<ListQuery> {
     let sort_by_updated = match p.sort_by.as_deref() {
         None | Some("") | Some("created_at") => false,
         Some("updated_at") => true,
@@ -389,6 +390,7 @@ fn list_query(state: &State, caller: &Caller, p: &ListParams) -> HResult<ListQue
         for_agent_role,
         mention_role,
         unread_for,
+        unannounced: false,
         exclude_author: if p.exclude_self { me.clone() } else { None },
         reader: me.or_else(|| p.for_agent.clone()),
         created_after,
@@ -613,11 +615,15 @@ pub(super) async fn delete_by_scope(state: &State, _: &Caller, p: DeleteByScopeP
         .await
 }
 
-/// Blocks until a message addressed to the caller arrives after `after`,
-/// or the timeout passes. Subscribes to the commit feed *before* looking
-/// at what is stored, so a message committed in between is never missed.
+/// Blocks until a message addressed to the caller arrives after `after`
+/// that it has not read and that no channel has announced, or the timeout
+/// passes; the message returned is then announced through the wait's
+/// channel, so the next wait does not wake for it again. Subscribes to the
+/// commit feed *before* looking at what is stored, so a message committed
+/// in between is never missed.
 pub async fn wait(state: &State, caller: &Caller, p: WaitParams) -> HResult<WaitResult> {
     let me = caller.resolve(p.caller_agent_id.as_deref())?;
+    let channel = p.channel.unwrap_or(Channel::Wait);
     let timeout = std::time::Duration::from_millis(p.timeout_ms.clamp(0, 3_600_000));
     let deadline = tokio::time::Instant::now() + timeout;
     let mut feed = state.feed.subscribe();
@@ -626,7 +632,7 @@ pub async fn wait(state: &State, caller: &Caller, p: WaitParams) -> HResult<Wait
         caller_agent_id: Some(me.clone()),
         for_agent: Some(me.clone()),
         exclude_self: true,
-        unread: false,
+        unread: true,
         scope: p.scope.clone(),
         mention_role: p.mention_role.clone().map(|m| m.trim_start_matches('@').to_string()),
         created_after: p.after.clone(),
@@ -635,12 +641,17 @@ pub async fn wait(state: &State, caller: &Caller, p: WaitParams) -> HResult<Wait
         ..Default::default()
     };
     let mut q = list_query(state, caller, &list)?;
+    q.unannounced = true;
     q.no_counts = true;
-    q.scan_recent = true;
+    q.scan_recent = p.after.is_some();
     loop {
         let found = state.read(|r| Ok(query::list_messages(r, &q)?))?;
         if let Some(m) = found.messages.into_iter().next() {
-            return Ok(WaitResult { status: "received".into(), message: Some(m) });
+            // Another channel may have claimed it meanwhile: look again.
+            if super::delivery::claim_one(state, &me, &m.message_id, channel).await? {
+                return Ok(WaitResult { status: "received".into(), message: Some(m) });
+            }
+            continue;
         }
         // Sleep until something is committed that could match.
         loop {

@@ -8,6 +8,7 @@
 //! the catalogue hold the same methods.
 
 mod agent;
+pub mod delivery;
 mod group;
 mod message;
 mod session;
@@ -95,6 +96,7 @@ router! {
         mm::DeleteByAgent => message::delete_by_agent,
         mm::DeleteByScope => message::delete_by_scope,
         mm::Wait => message::wait,
+        mm::Announce => delivery::announce,
         mm::Purge => message::purge,
 
         gm::Create => group::create,

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thrum_core::Scope;
+use thrum_core::delivery::Channel;
 use thrum_core::views::{Audience, MessageDetail, MessageSummary, Recipient};
 
 use super::methods;
@@ -32,8 +33,20 @@ methods! {
     /// Deletes every message in a scope: daemon housekeeping (a group
     /// deleted with its messages), not callable from outside.
     DeleteByScope = "message.deleteByScope", DeleteByScopeParams => DeleteCountResult, internal;
-    /// Ours: blocks until a message addressed to the caller arrives.
+    /// Ours: blocks until a message addressed to the caller arrives that
+    /// it has not read and no channel has told it about; marks that one
+    /// announced (via `channel`, `wait` by default).
     Wait = "message.wait", WaitParams => WaitResult, anonymous, idempotent;
+    /// Ours: tells the caller's runtime about its mail, once. Claims the
+    /// caller's unread messages that no channel has announced yet (never
+    /// its own), marks them announced via `channel` and returns them,
+    /// oldest first: what one call returns, no call returns again. With
+    /// `wait_ms` it claims nothing: it blocks until there is such mail and
+    /// answers `pending` (an idle waker, which then claims with an
+    /// immediate call); a newer waiter of the same agent and `session_id`,
+    /// or a call with `stand_down`, sends it home. Not repeated on a lost
+    /// answer: a second claim would find nothing.
+    Announce = "message.announce", AnnounceParams => AnnounceResult, socket_only;
     /// Ours: `thrum purge`.
     Purge = "message.purge", PurgeParams => PurgeResult;
 }
@@ -275,6 +288,63 @@ pub struct WaitParams {
     pub scope: Option<Scope>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mention_role: Option<String>,
+    /// Which channel the returned message is announced through (`wait`
+    /// when absent; the MCP server says `mcp`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<Channel>,
+}
+
+/// Ours: `message.announce`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AnnounceParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_agent_id: Option<String>,
+    /// What tells the runtime (recorded with the announcement).
+    pub channel: Channel,
+    /// The runtime's session (Claude Code's `session_id`): a waiter
+    /// replaces an earlier one of the same agent and session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// Block up to this long for mail; 0 answers at once.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub wait_ms: u64,
+    /// The session is busy (its user submitted a prompt): its waiter goes
+    /// home, and turn-boundary hooks announce until it is idle again.
+    #[serde(default, skip_serializing_if = "crate::methods::is_false")]
+    pub stand_down: bool,
+    /// Most messages claimed at once (default 20, at most 100); the rest
+    /// stay for the next call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// How a `message.announce` ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnnounceStatus {
+    /// `messages` were claimed for the caller.
+    Announced,
+    /// A waiter saw mail to announce: claim it with an immediate call.
+    Pending,
+    /// Nothing to announce (an immediate call).
+    Nothing,
+    /// A waiter's time ran out.
+    Timeout,
+    /// A newer waiter of the same agent and session took over.
+    Superseded,
+    /// The session became busy (`stand_down`).
+    StoodDown,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AnnounceResult {
+    pub status: AnnounceStatus,
+    #[serde(default)]
+    pub messages: Vec<MessageSummary>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -177,6 +177,25 @@ pub fn apply_decoded(
                 super::feed::receipt(conn, head, &r, &author)?;
             }
         }
+        Payload::MessageAnnounced(a) => {
+            // Like a receipt: the delivery row carries the state, and is
+            // made when the message reached the agent another way (a
+            // mention, a group, everyone). The first announcement stands.
+            let message: Option<(String, String)> = conn
+                .prepare_cached("SELECT created_at, agent_id FROM messages WHERE message_id = ?1")?
+                .query_row([&a.message_id], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()?;
+            if let Some((created_at, author)) = message {
+                conn.prepare_cached(
+                    "INSERT INTO message_deliveries (message_id, recipient_agent_id, delivered_at, announced_at, announced_via, created_at, author)
+                     VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (message_id, recipient_agent_id) DO UPDATE SET
+                       announced_via = CASE WHEN announced_at = '' THEN excluded.announced_via ELSE announced_via END,
+                       announced_at = CASE WHEN announced_at = '' THEN excluded.announced_at ELSE announced_at END",
+                )?
+                .execute(params![a.message_id, a.agent_id, ts, a.channel, created_at, author])?;
+            }
+        }
         Payload::AgentRegister(a) => {
             conn.prepare_cached(
                 "INSERT INTO agents (agent_id, kind, role, module, display, hostname, worktree, agent_pid, registered_at, last_seen_at, origin_daemon)

@@ -218,6 +218,17 @@ const MIGRATIONS: &[&str] = &[
     DROP INDEX messages_author;
     CREATE INDEX messages_author ON messages(agent_id, created_at, message_id, deleted);
     "#,
+    // 6: when each recipient's runtime was told about a message, and by
+    // which channel (`message.announced`, ours). The inbox index covers it,
+    // so "unread and not yet announced" is answered from the index alone.
+    r#"
+    ALTER TABLE message_deliveries ADD COLUMN announced_at TEXT NOT NULL DEFAULT '';
+    ALTER TABLE message_deliveries ADD COLUMN announced_via TEXT NOT NULL DEFAULT '';
+    DROP INDEX message_deliveries_inbox;
+    CREATE INDEX message_deliveries_inbox
+      ON message_deliveries(recipient_agent_id, created_at, message_id, author, read_at, announced_at)
+      WHERE recipient_agent_id != author;
+    "#,
 ];
 
 /// Brings the database schema up to date.

@@ -168,9 +168,10 @@ fn plan(conn: &Connection, q: &ListQuery, page: i64, page_size: i64) -> Result<O
     let mut set = ranges.join(" UNION ");
     if q.unread_for.is_some() {
         // What the agent read has a delivery row saying so.
+        let done = if q.unannounced { "(read_at != '' OR announced_at != '')" } else { "read_at != ''" };
         set.push_str(&format!(
             " EXCEPT SELECT created_at, message_id FROM message_deliveries
-              WHERE recipient_agent_id = {me_arg} AND recipient_agent_id != author AND read_at != ''"
+              WHERE recipient_agent_id = {me_arg} AND recipient_agent_id != author AND {done}"
         ));
         if own {
             set.push_str(&format!(" EXCEPT {own_range}"));

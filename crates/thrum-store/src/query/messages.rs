@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use thrum_core::Scope;
+use thrum_core::delivery::DeliveryState;
 use thrum_core::event::MessageBody;
 use thrum_core::views::{Audience, Author, MessageDetail, MessageMetadata, MessageSummary, Recipient};
 
@@ -50,15 +51,21 @@ pub fn audiences(scopes: &[Scope], refs: &[Scope], broadcast: bool) -> Vec<Audie
 /// Delivery rows of a message, author excluded.
 pub fn recipients(conn: &Connection, message_id: &str, author: &str) -> Result<Vec<Recipient>> {
     let mut st = conn.prepare_cached(
-        "SELECT recipient_agent_id, delivered_at, seen_at, read_at FROM message_deliveries
+        "SELECT recipient_agent_id, delivered_at, seen_at, read_at, announced_at, announced_via FROM message_deliveries
          WHERE message_id = ?1 AND recipient_agent_id != ?2 ORDER BY recipient_agent_id",
     )?;
     let rows = st.query_map([message_id, author], |r| {
+        let (seen_at, read_at, announced_at): (String, String, String) = (r.get(2)?, r.get(3)?, r.get(4)?);
+        let via: String = r.get(5)?;
         Ok(Recipient {
             agent_id: r.get(0)?,
             delivered_at: r.get(1)?,
-            seen_at: r.get(2)?,
-            read_at: r.get(3)?,
+            state: DeliveryState::from_times(&announced_at, &seen_at, &read_at),
+            // A channel a later version named is shown as no channel.
+            announced_via: serde_json::from_value(serde_json::Value::String(via)).ok(),
+            seen_at,
+            read_at,
+            announced_at,
             ..Default::default()
         })
     })?;
@@ -179,6 +186,8 @@ pub struct ListQuery {
     pub mention_role: Option<String>,
     /// Only messages this agent has not read.
     pub unread_for: Option<String>,
+    /// With `unread_for`: only those no channel has announced to it yet.
+    pub unannounced: bool,
     /// Drop messages authored by this agent.
     pub exclude_author: Option<String>,
     /// Whose read state `is_read` and the unread count report.
@@ -359,8 +368,9 @@ pub(crate) fn finish(
     if let Some(u) = &q.unread_for {
         args.push(SqlValue::Text(u.clone()));
         w.push(format!(
-            "NOT EXISTS (SELECT 1 FROM message_deliveries d WHERE d.message_id = m.message_id AND d.recipient_agent_id = ?{} AND d.read_at != '')",
-            args.len()
+            "NOT EXISTS (SELECT 1 FROM message_deliveries d WHERE d.message_id = m.message_id AND d.recipient_agent_id = ?{} AND {})",
+            args.len(),
+            if q.unannounced { "(d.read_at != '' OR d.announced_at != '')" } else { "d.read_at != ''" }
         ));
     }
     if w.is_empty() { "1".into() } else { w.join(" AND ") }
@@ -547,6 +557,16 @@ pub fn has_read(conn: &Connection, message_id: &str, agent: &str) -> Result<bool
     Ok(conn
         .prepare_cached(
             "SELECT 1 FROM message_deliveries WHERE message_id = ?1 AND recipient_agent_id = ?2 AND read_at != ''",
+        )?
+        .exists([message_id, agent])?)
+}
+
+/// Whether `agent` has read `message_id`, or a channel has announced it.
+pub fn announced_or_read(conn: &Connection, message_id: &str, agent: &str) -> Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT 1 FROM message_deliveries WHERE message_id = ?1 AND recipient_agent_id = ?2
+               AND (read_at != '' OR announced_at != '')",
         )?
         .exists([message_id, agent])?)
 }

@@ -1,0 +1,340 @@
+//! Claude Code's hooks (`.claude/settings.json`, see `thrum setup hooks`).
+//!
+//! - `session-start`: the `thrum prime` briefing, and any unannounced mail,
+//!   as `additionalContext` (under Claude Code's 10,000-character cap).
+//! - `user-prompt-submit`, `post-tool-use`: context only when there is
+//!   unannounced mail. A prompt also sends the session's idle waker home:
+//!   while a turn runs, these hooks announce.
+//! - `stop`: blocks the stop with the notice as its reason, only for
+//!   unannounced mail and never when `stop_hook_active` (no loops).
+//! - `pre-compact`: records the session and its transcript, so what comes
+//!   after compaction (the `session-start` briefing, a restart) finds them.
+//! - `wait`: the idle waker, a background Stop hook (`asyncRewake`). It
+//!   blocks on the daemon's push; when mail arrives it claims it, writes
+//!   the notice to stderr and exits 2, which starts a new turn with it.
+//!   It exits 0 on its timeout, when the daemon is gone, when a newer
+//!   waiter of the same session replaces it, or when Claude Code is gone.
+
+use std::io::Write as _;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use serde::Deserialize;
+use serde_json::json;
+use thrum_core::delivery::{self, Channel};
+use thrum_proto::methods::message::{self as mm, AnnounceParams, AnnounceStatus};
+
+use super::{Here, HookArgs, claim, log, read_stdin, start_dir};
+use crate::context::Ctx;
+
+/// Claude Code's cap on hook context; we stay under it with room to spare.
+const MAX_CONTEXT: usize = 9_500;
+/// The idle waker's default lifetime (its hook `timeout` is 24h).
+const WAIT_DEFAULT: Duration = Duration::from_secs(23 * 3600);
+/// One waiting call; between calls the waker checks that Claude Code is
+/// still there.
+const WAIT_CHUNK: Duration = Duration::from_secs(60);
+/// How long the waker lets a burst of mail settle before it claims it,
+/// so two messages sent together wake the session once.
+const BURST_SETTLE: Duration = Duration::from_millis(150);
+/// How long the waker looks for a daemon that went away (a restart takes
+/// well under a second) before it gives up.
+const RECONNECT_GRACE: Duration = Duration::from_secs(10);
+
+/// The hook events, by the names `thrum hook claude EVENT` takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    SessionStart,
+    UserPromptSubmit,
+    PostToolUse,
+    Stop,
+    PreCompact,
+    Wait,
+}
+
+impl Event {
+    pub const ALL: [Event; 6] =
+        [Event::SessionStart, Event::UserPromptSubmit, Event::PostToolUse, Event::Stop, Event::PreCompact, Event::Wait];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Event::SessionStart => "session-start",
+            Event::UserPromptSubmit => "user-prompt-submit",
+            Event::PostToolUse => "post-tool-use",
+            Event::Stop => "stop",
+            Event::PreCompact => "pre-compact",
+            Event::Wait => "wait",
+        }
+    }
+
+    /// Claude Code's name for the event the hook is installed under.
+    pub fn claude_event(self) -> &'static str {
+        match self {
+            Event::SessionStart => "SessionStart",
+            Event::UserPromptSubmit => "UserPromptSubmit",
+            Event::PostToolUse => "PostToolUse",
+            Event::Stop | Event::Wait => "Stop",
+            Event::PreCompact => "PreCompact",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Event> {
+        Event::ALL.into_iter().find(|e| e.name() == s)
+    }
+}
+
+/// The fields of Claude Code's hook input that we read (it sends more).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Input {
+    session_id: String,
+    cwd: String,
+    transcript_path: String,
+    stop_hook_active: bool,
+    /// SessionStart: startup, resume, clear or compact.
+    source: String,
+    /// PreCompact: manual or auto.
+    trigger: String,
+}
+
+pub fn run(ctx: &mut Ctx, a: &HookArgs) -> Result<u8> {
+    let Some(event) = Event::parse(&a.event) else {
+        let names: Vec<&str> = Event::ALL.iter().map(|e| e.name()).collect();
+        return Err(crate::user_err!("unknown claude hook event {:?}: use one of {}", a.event, names.join(", ")));
+    };
+    let timeout = match a.timeout.as_deref() {
+        None => WAIT_DEFAULT,
+        Some(t) => thrum_core::time::parse_duration(t)
+            .ok_or_else(|| crate::user_err!("invalid --timeout {t:?}: use a duration such as 30s, 5m or 1h"))?,
+    };
+    let raw = read_stdin();
+    let input: Input = if raw.trim().is_empty() {
+        Input::default()
+    } else {
+        match serde_json::from_str(&raw) {
+            Ok(i) => i,
+            Err(e) => {
+                let layout = start_dir("").and_then(|d| thrum_core::Layout::discover(&d).ok());
+                log(layout.as_ref(), "claude", event.name(), &format!("unreadable hook input ({e}); ignored"));
+                return Ok(0);
+            }
+        }
+    };
+    let here = match Here::find(ctx, start_dir(&input.cwd)) {
+        Ok(h) => h,
+        Err(why) => {
+            // The briefing says how to register; the other hooks stay quiet.
+            if event == Event::SessionStart && !why.starts_with("no thrum repository") {
+                return session_start(ctx, None, &input);
+            }
+            let layout = start_dir(&input.cwd).and_then(|d| thrum_core::Layout::discover(&d).ok());
+            log(layout.as_ref(), "claude", event.name(), &why);
+            return Ok(0);
+        }
+    };
+    here.mark_ran("claude", event.name());
+    let outcome = match event {
+        Event::SessionStart => {
+            record_session(&here, &input, "session-start");
+            session_start(ctx, Some(&here), &input)
+        }
+        Event::UserPromptSubmit => turn(ctx, &here, &input, event, true),
+        Event::PostToolUse => turn(ctx, &here, &input, event, false),
+        Event::Stop => stop(ctx, &here, &input),
+        Event::PreCompact => {
+            record_session(&here, &input, &format!("pre-compact ({})", input.trigger));
+            Ok(0)
+        }
+        Event::Wait => wait(&here, &input, timeout),
+    };
+    // Never break the session: a failure is logged, and the runtime sees
+    // a hook that had nothing to say.
+    outcome.or_else(|e| {
+        log(Some(&here.layout), "claude", event.name(), &format!("{e:#}"));
+        Ok(0)
+    })
+}
+
+/// `additionalContext` for `event`, as Claude Code reads it.
+fn context_json(event: Event, text: &str) -> String {
+    json!({ "hookSpecificOutput": { "hookEventName": event.claude_event(), "additionalContext": cap(text) } })
+        .to_string()
+}
+
+/// `text` cut under [`MAX_CONTEXT`] characters, saying so.
+fn cap(text: &str) -> String {
+    if text.chars().count() <= MAX_CONTEXT {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(MAX_CONTEXT - 80).collect();
+    format!("{cut}\n[thrum] (cut to fit the hook's limit: run `thrum prime` for the rest)")
+}
+
+fn session_start(ctx: &mut Ctx, here: Option<&Here>, input: &Input) -> Result<u8> {
+    // The briefing as `thrum prime` prints it (this starts the daemon when
+    // it is not running: a session start is not a hot path).
+    let (res, mut text) = crate::output::capture(|| super::super::prime::run(ctx));
+    if let Err(e) = res {
+        text = format!("thrum: the briefing failed: {e:#}\n");
+    }
+    if let Some(here) = here {
+        let claimed = ctx.call::<mm::Announce>(&AnnounceParams {
+            caller_agent_id: Some(here.agent.clone()),
+            channel: Channel::Hook,
+            session_id: Some(input.session_id.clone()).filter(|s| !s.is_empty()),
+            wait_ms: 0,
+            stand_down: true,
+            limit: None,
+        });
+        match claimed {
+            Ok(r) if !r.messages.is_empty() => {
+                text.push('\n');
+                text.push_str(&delivery::notice(&here.agent, &r.messages));
+            }
+            Ok(_) => {}
+            Err(e) => log(Some(&here.layout), "claude", "session-start", &format!("{e:#}")),
+        }
+    }
+    let body = format!("[thrum] Session briefing ({}):\n{}", source_word(&input.source), text.trim_end());
+    ctx.out.line(context_json(Event::SessionStart, &body));
+    Ok(0)
+}
+
+fn source_word(source: &str) -> &str {
+    if source.is_empty() { "startup" } else { source }
+}
+
+/// `user-prompt-submit` and `post-tool-use`: context only for new mail.
+fn turn(ctx: &mut Ctx, here: &Here, input: &Input, event: Event, stand_down: bool) -> Result<u8> {
+    let Some(mut client) = here.connect_if_running() else { return Ok(0) };
+    let messages = claim(&mut client, &here.agent, Channel::Hook, Some(&input.session_id), stand_down)?;
+    if !messages.is_empty() {
+        ctx.out.line(context_json(event, &delivery::notice(&here.agent, &messages)));
+    }
+    Ok(0)
+}
+
+fn stop(ctx: &mut Ctx, here: &Here, input: &Input) -> Result<u8> {
+    // Claude Code is already continuing because of a stop hook: never
+    // block twice in a row.
+    if input.stop_hook_active {
+        return Ok(0);
+    }
+    let Some(mut client) = here.connect_if_running() else { return Ok(0) };
+    let messages = claim(&mut client, &here.agent, Channel::Hook, Some(&input.session_id), false)?;
+    if !messages.is_empty() {
+        let reason = delivery::notice(&here.agent, &messages);
+        ctx.out.line(json!({ "decision": "block", "reason": reason }).to_string());
+    }
+    Ok(0)
+}
+
+/// The idle waker. Exit 2 with the notice on stderr wakes the session.
+fn wait(here: &Here, input: &Input, timeout: Duration) -> Result<u8> {
+    let parent = std::os::unix::process::parent_id();
+    let runtime_gone = || std::os::unix::process::parent_id() != parent;
+    let deadline = Instant::now() + timeout;
+    let session = Some(input.session_id.clone()).filter(|s| !s.is_empty());
+    let mut client = None;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || runtime_gone() {
+            return Ok(0);
+        }
+        let c = match client.as_mut() {
+            Some(c) => c,
+            None => match reconnect(here) {
+                Some(c) => client.insert(c),
+                None => return Ok(0),
+            },
+        };
+        let chunk = left.min(WAIT_CHUNK);
+        c.set_timeout(chunk + Duration::from_secs(10))?;
+        let waited = c.call::<mm::Announce>(&AnnounceParams {
+            caller_agent_id: Some(here.agent.clone()),
+            channel: Channel::Waiter,
+            session_id: session.clone(),
+            wait_ms: chunk.as_millis() as u64,
+            stand_down: false,
+            limit: None,
+        });
+        match waited.map(|r| r.status) {
+            Ok(AnnounceStatus::Pending) => {
+                std::thread::sleep(BURST_SETTLE);
+                if runtime_gone() {
+                    return Ok(0);
+                }
+                let messages = claim(c, &here.agent, Channel::Waiter, None, false)?;
+                if messages.is_empty() {
+                    continue; // another channel told it first
+                }
+                let mut err = std::io::stderr().lock();
+                let _ = err.write_all(delivery::notice(&here.agent, &messages).as_bytes());
+                let _ = err.write_all(b"\n");
+                return Ok(2);
+            }
+            Ok(AnnounceStatus::Superseded | AnnounceStatus::StoodDown) => return Ok(0),
+            Ok(AnnounceStatus::Timeout | AnnounceStatus::Announced | AnnounceStatus::Nothing) => {}
+            // The daemon restarted or went away: look for it again.
+            Err(_) => client = None,
+        }
+    }
+}
+
+/// A connection to the daemon, waiting out a restart.
+fn reconnect(here: &Here) -> Option<thrum_client::Client> {
+    let until = Instant::now() + RECONNECT_GRACE;
+    loop {
+        if let Some(c) = here.connect_if_running() {
+            return Some(c);
+        }
+        if Instant::now() >= until {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Remembers the agent's runtime session and transcript (`var/runtime-
+/// sessions/AGENT.json`), for what follows a compaction or a restart.
+fn record_session(here: &Here, input: &Input, why: &str) {
+    if input.session_id.is_empty() {
+        return;
+    }
+    let dir = here.layout.var_dir().join("runtime-sessions");
+    let record = json!({
+        "runtime": "claude",
+        "agent": here.agent,
+        "session_id": input.session_id,
+        "transcript_path": input.transcript_path,
+        "cwd": input.cwd,
+        "event": why,
+        "at": thrum_core::time::now_rfc3339(),
+    });
+    let _ = std::fs::create_dir_all(&dir);
+    let path = dir.join(format!("{}.json", thrum_core::event::file_safe(&here.agent)));
+    let _ = thrum_core::fs::write_file(&path, format!("{record:#}\n").as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_round_trip_and_map_to_claude_names() {
+        for e in Event::ALL {
+            assert_eq!(Event::parse(e.name()), Some(e));
+        }
+        assert_eq!(Event::Wait.claude_event(), "Stop");
+        assert_eq!(Event::parse("Stop"), None);
+    }
+
+    #[test]
+    fn context_is_capped_under_the_runtime_limit() {
+        let long = "x".repeat(20_000);
+        let v: serde_json::Value = serde_json::from_str(&context_json(Event::SessionStart, &long)).unwrap_or_default();
+        let ctx = v["hookSpecificOutput"]["additionalContext"].as_str().unwrap_or_default();
+        assert!(ctx.chars().count() <= 10_000 && ctx.ends_with("for the rest)"), "{}", ctx.len());
+        assert_eq!(v["hookSpecificOutput"]["hookEventName"], "SessionStart");
+    }
+}

@@ -1,0 +1,183 @@
+//! `thrum hook RUNTIME EVENT`: what a coding agent's runtime runs at its
+//! turn boundaries, so mail reaches the model without the agent polling.
+//!
+//! The runtime hands the hook a JSON object on stdin and reads its stdout,
+//! stderr and exit code in a shape of its own; one module per runtime knows
+//! that shape (`claude`). What they share is here: reading stdin, finding
+//! the agent, asking the daemon to claim unannounced mail
+//! (`message.announce`), and the rule that a hook never hurts the session:
+//! on a hot path it costs one query when there is nothing to say and prints
+//! nothing; when the daemon is down, the identity unclear or the input odd,
+//! it exits 0 silently and leaves a line in the daemon log.
+
+use std::io::{IsTerminal as _, Read as _};
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use clap::Args;
+use thrum_client::Client;
+use thrum_core::Layout;
+use thrum_core::delivery::Channel;
+use thrum_core::views::MessageSummary;
+use thrum_proto::methods::message::{self as mm, AnnounceParams, AnnounceResult};
+
+use crate::context::Ctx;
+
+pub mod claude;
+pub mod install;
+
+#[derive(Debug, Args)]
+pub struct HookArgs {
+    /// The runtime whose hook this is (claude).
+    pub runtime: String,
+    /// The event (claude: session-start, user-prompt-submit, post-tool-use,
+    /// stop, pre-compact, wait).
+    pub event: String,
+    /// For `wait`: how long the idle waker waits before it exits 0
+    /// (default 23h; Claude Code's own timeout for it is 24h).
+    #[arg(long)]
+    pub timeout: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SetupHooksArgs {
+    /// claude (.claude/settings.json).
+    #[arg(long, default_value = crate::runtimes::DEFAULT)]
+    pub runtime: String,
+    /// Claude Code: write the personal .claude/settings.local.json instead
+    /// of the project's .claude/settings.json.
+    #[arg(long)]
+    pub local: bool,
+    /// Take thrum's hooks out again (everything else stays).
+    #[arg(long)]
+    pub remove: bool,
+    /// Print the resulting file instead of writing it.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `thrum setup hooks`.
+pub fn setup(ctx: &mut Ctx, a: SetupHooksArgs) -> Result<u8> {
+    let root = ctx.layout()?.worktree_root.clone();
+    let rt = crate::runtimes::get(&a.runtime).ok_or_else(|| anyhow::anyhow!(crate::runtimes::unknown(&a.runtime)))?;
+    let outcome = match rt.name {
+        "claude" => install::apply_claude(&root, a.local, a.remove, a.dry_run)?,
+        other => {
+            return Err(crate::user_err!(
+                "thrum setup hooks does not know {other}'s hooks yet; runtimes with hooks: claude"
+            ));
+        }
+    };
+    let what = if a.remove { "thrum hooks removed" } else { "hooks" };
+    super::mcp::report_as(ctx, what, &outcome)?;
+    Ok(0)
+}
+
+/// The largest hook input read; anything longer is cut (a runtime's
+/// payload is a few KiB; a transcript is passed by path, not inline).
+const MAX_INPUT: u64 = 1 << 20;
+
+pub fn run(ctx: &mut Ctx, a: HookArgs) -> Result<u8> {
+    let rt = crate::runtimes::get(&a.runtime).ok_or_else(|| anyhow::anyhow!(crate::runtimes::unknown(&a.runtime)))?;
+    match rt.name {
+        "claude" => claude::run(ctx, &a),
+        other => {
+            Err(crate::user_err!("thrum hook has no hooks for runtime {other:?} yet; runtimes with hooks: claude"))
+        }
+    }
+}
+
+/// The hook's stdin as text: empty when it is a terminal (someone trying
+/// the command by hand) or unreadable.
+pub(crate) fn read_stdin() -> String {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return String::new();
+    }
+    let mut s = String::new();
+    let _ = stdin.lock().take(MAX_INPUT).read_to_string(&mut s);
+    s
+}
+
+/// Where a hook runs: the runtime's `cwd` when it names a folder, else
+/// ours.
+pub(crate) fn start_dir(cwd: &str) -> Option<PathBuf> {
+    let p = Path::new(cwd);
+    if !cwd.is_empty() && p.is_dir() { Some(p.to_path_buf()) } else { std::env::current_dir().ok() }
+}
+
+/// What a hook knows about where it runs, once it found thrum.
+pub(crate) struct Here {
+    pub layout: Layout,
+    pub agent: String,
+}
+
+impl Here {
+    /// The repository and agent of `dir`, or why not (for the log).
+    pub fn find(ctx: &mut Ctx, dir: Option<PathBuf>) -> std::result::Result<Here, String> {
+        let dir = dir.ok_or("no working directory")?;
+        let layout = Layout::discover(&dir).map_err(|e| format!("no thrum repository at {}: {e}", dir.display()))?;
+        let agent = crate::identity::resolve(&layout, None)
+            .map_err(|e| format!("no identity: {}", e.to_string().lines().next().unwrap_or_default()))?
+            .name;
+        // Later calls (prime) use this repository too.
+        ctx.set_layout(layout.clone());
+        Ok(Here { layout, agent })
+    }
+
+    /// A connection, only if the daemon is already running: a hook on the
+    /// hot path never starts one.
+    pub fn connect_if_running(&self) -> Option<Client> {
+        thrum_client::pidfile::running_pid(&self.layout.lock_file(), &self.layout.pid_file())?;
+        Client::connect(&self.layout.socket()).ok()
+    }
+
+    /// Records that `runtime`'s `event` hook ran (its file's time is when),
+    /// for `thrum doctor`'s "installed but never fires".
+    pub fn mark_ran(&self, runtime: &str, event: &str) {
+        mark_ran(&self.layout, runtime, event);
+    }
+}
+
+/// The folder of hook run markers.
+pub(crate) fn runs_dir(layout: &Layout) -> PathBuf {
+    layout.var_dir().join("hook-runs")
+}
+
+fn mark_ran(layout: &Layout, runtime: &str, event: &str) {
+    let dir = runs_dir(layout);
+    let _ = std::fs::create_dir_all(&dir);
+    let _ = std::fs::write(dir.join(format!("{runtime}.{event}")), thrum_core::time::now_rfc3339());
+}
+
+/// A line in the daemon log (appended in one write), for what a hook
+/// chose not to bother the session with. Best effort: a hook never fails
+/// for its log.
+pub(crate) fn log(layout: Option<&Layout>, runtime: &str, event: &str, what: &str) {
+    use std::io::Write as _;
+    let Some(layout) = layout else { return };
+    let line =
+        format!("{} WARN thrum hook {runtime} {event}: {}\n", thrum_core::time::now_rfc3339(), what.replace('\n', " "));
+    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(layout.log_file()) {
+        let _ = f.write_all(line.as_bytes());
+    }
+}
+
+/// Claims `agent`'s unannounced mail now (empty when there is none).
+pub(crate) fn claim(
+    client: &mut Client,
+    agent: &str,
+    channel: Channel,
+    session: Option<&str>,
+    stand_down: bool,
+) -> Result<Vec<MessageSummary>> {
+    let r: AnnounceResult = client.call::<mm::Announce>(&AnnounceParams {
+        caller_agent_id: Some(agent.to_string()),
+        channel,
+        session_id: session.filter(|s| !s.is_empty()).map(str::to_string),
+        wait_ms: 0,
+        stand_down,
+        limit: None,
+    })?;
+    Ok(r.messages)
+}
