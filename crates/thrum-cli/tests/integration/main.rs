@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod browser;
+mod claude;
 mod coordination;
 mod daemon;
 mod errors;
