@@ -41,7 +41,7 @@ fn read_json(path: &Path) -> Option<Value> {
 }
 
 /// Polls `done` every 20 ms until it holds or `timeout` passes; whether it held.
-fn poll(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
+pub(crate) fn poll(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
     let end = Instant::now() + timeout;
     loop {
         if done() {

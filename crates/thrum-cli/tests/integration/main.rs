@@ -5,6 +5,7 @@
 
 mod browser;
 mod claude;
+mod claude_delivery;
 mod coordination;
 mod daemon;
 mod errors;
