@@ -32,11 +32,22 @@ pub struct Runtime {
     /// Where `thrum setup mcp --runtime NAME` configures its MCP client
     /// (`None`: it cannot).
     pub mcp: Option<McpConfig>,
+    /// Which hook dialect `thrum hook NAME EVENT` and `thrum setup hooks`
+    /// speak for it (`None`: it has no hooks thrum can use).
+    pub hooks: Option<Hooks>,
     /// Names its processes go by (`/proc/PID/comm`), to find the agent's
     /// PID among our ancestors.
     pub processes: &'static [&'static str],
     /// Other names accepted for it on the command line.
     pub aliases: &'static [&'static str],
+}
+
+/// The hook systems thrum speaks: each has its own input, output and
+/// configuration file (`commands/hook/<dialect>.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hooks {
+    /// `.claude/settings.json` `hooks`; `asyncRewake` wakes an idle session.
+    Claude,
 }
 
 /// Where a runtime reads its project MCP servers, and in what shape.
@@ -58,6 +69,7 @@ pub const REGISTRY: &[Runtime] = &[
         instructions: "CLAUDE.md",
         skill: Some(".claude/skills/thrum/SKILL.md"),
         mcp: Some(McpConfig::Json(".mcp.json")),
+        hooks: Some(Hooks::Claude),
         processes: &["claude"],
         aliases: &["claude-code"],
     },
@@ -70,6 +82,7 @@ pub const REGISTRY: &[Runtime] = &[
         instructions: "AGENTS.md",
         skill: None,
         mcp: Some(McpConfig::CodexToml),
+        hooks: None,
         processes: &["codex"],
         aliases: &[],
     },
@@ -82,6 +95,7 @@ pub const REGISTRY: &[Runtime] = &[
         instructions: ".cursor/rules/thrum.mdc",
         skill: None,
         mcp: Some(McpConfig::Json(".cursor/mcp.json")),
+        hooks: None,
         processes: &["cursor", "cursor-agent"],
         aliases: &[],
     },
@@ -94,6 +108,7 @@ pub const REGISTRY: &[Runtime] = &[
         instructions: "GEMINI.md",
         skill: None,
         mcp: Some(McpConfig::Json(".gemini/settings.json")),
+        hooks: None,
         processes: &["gemini"],
         aliases: &[],
     },
@@ -106,6 +121,7 @@ pub const REGISTRY: &[Runtime] = &[
         instructions: "AGENTS.md",
         skill: None,
         mcp: None,
+        hooks: None,
         processes: &["opencode"],
         aliases: &[],
     },
@@ -118,6 +134,7 @@ pub const REGISTRY: &[Runtime] = &[
         instructions: "AGENTS.md",
         skill: None,
         mcp: None,
+        hooks: None,
         processes: &["auggie"],
         aliases: &[],
     },
@@ -130,6 +147,7 @@ pub const REGISTRY: &[Runtime] = &[
         instructions: "AGENTS.md",
         skill: None,
         mcp: None,
+        hooks: None,
         processes: &["amp"],
         aliases: &[],
     },
@@ -142,6 +160,7 @@ pub const REGISTRY: &[Runtime] = &[
         instructions: ".kiro/steering/thrum.md",
         skill: None,
         mcp: None,
+        hooks: None,
         processes: &["kiro-cli"],
         aliases: &[],
     },
@@ -154,6 +173,7 @@ pub const REGISTRY: &[Runtime] = &[
         instructions: "AGENTS.md",
         skill: None,
         mcp: None,
+        hooks: None,
         processes: &[],
         aliases: &[],
     },
@@ -171,6 +191,12 @@ pub fn get(name: &str) -> Option<&'static Runtime> {
 /// and error texts.
 pub fn with_mcp() -> String {
     REGISTRY.iter().filter(|r| r.mcp.is_some()).map(|r| r.name).collect::<Vec<_>>().join(", ")
+}
+
+/// The runtimes `thrum hook` and `thrum setup hooks` serve, for help and
+/// error texts.
+pub fn with_hooks() -> String {
+    REGISTRY.iter().filter(|r| r.hooks.is_some()).map(|r| r.name).collect::<Vec<_>>().join(", ")
 }
 
 /// Whether a process name is one of a runtime's.

@@ -22,6 +22,7 @@ use thrum_core::views::MessageSummary;
 use thrum_proto::methods::message::{self as mm, AnnounceParams, AnnounceResult};
 
 use crate::context::Ctx;
+use crate::runtimes::Hooks;
 
 pub mod claude;
 pub mod install;
@@ -59,14 +60,8 @@ pub struct SetupHooksArgs {
 /// `thrum setup hooks`.
 pub fn setup(ctx: &mut Ctx, a: SetupHooksArgs) -> Result<u8> {
     let root = ctx.layout()?.worktree_root.clone();
-    let rt = crate::runtimes::get(&a.runtime).ok_or_else(|| anyhow::anyhow!(crate::runtimes::unknown(&a.runtime)))?;
-    let outcome = match rt.name {
-        "claude" => install::apply_claude(&root, a.local, a.remove, a.dry_run)?,
-        other => {
-            return Err(crate::user_err!(
-                "thrum setup hooks does not know {other}'s hooks yet; runtimes with hooks: claude"
-            ));
-        }
+    let outcome = match dialect(&a.runtime)? {
+        Hooks::Claude => install::apply_claude(&root, a.local, a.remove, a.dry_run)?,
     };
     let what = if a.remove { "thrum hooks removed" } else { "hooks" };
     super::mcp::report_as(ctx, what, &outcome)?;
@@ -78,13 +73,21 @@ pub fn setup(ctx: &mut Ctx, a: SetupHooksArgs) -> Result<u8> {
 const MAX_INPUT: u64 = 1 << 20;
 
 pub fn run(ctx: &mut Ctx, a: HookArgs) -> Result<u8> {
-    let rt = crate::runtimes::get(&a.runtime).ok_or_else(|| anyhow::anyhow!(crate::runtimes::unknown(&a.runtime)))?;
-    match rt.name {
-        "claude" => claude::run(ctx, &a),
-        other => {
-            Err(crate::user_err!("thrum hook has no hooks for runtime {other:?} yet; runtimes with hooks: claude"))
-        }
+    match dialect(&a.runtime)? {
+        Hooks::Claude => claude::run(ctx, &a),
     }
+}
+
+/// The hook dialect of the runtime called `name`, or a one-line error.
+fn dialect(name: &str) -> Result<Hooks> {
+    let rt = crate::runtimes::get(name).ok_or_else(|| anyhow::anyhow!(crate::runtimes::unknown(name)))?;
+    rt.hooks.ok_or_else(|| {
+        crate::user_err!(
+            "{} has no hooks thrum can use; runtimes with hooks: {}",
+            rt.label,
+            crate::runtimes::with_hooks()
+        )
+    })
 }
 
 /// The hook's stdin as text: empty when it is a terminal (someone trying
