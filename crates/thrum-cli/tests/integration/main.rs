@@ -10,6 +10,7 @@ mod coordination;
 mod daemon;
 mod errors;
 mod frontends;
+mod hooks_claude;
 mod identity;
 mod init;
 mod json_shapes;

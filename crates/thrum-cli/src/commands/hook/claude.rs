@@ -235,7 +235,10 @@ fn wait(here: &Here, input: &Input, timeout: Duration) -> Result<u8> {
     let runtime_gone = || std::os::unix::process::parent_id() != parent;
     let deadline = Instant::now() + timeout;
     let session = Some(input.session_id.clone()).filter(|s| !s.is_empty());
-    let mut client = None;
+    // No daemon to begin with: nothing to wait for. One that goes away
+    // later is waited for a moment (a restart).
+    let Some(first) = here.connect_if_running() else { return Ok(0) };
+    let mut client = Some(first);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() || runtime_gone() {

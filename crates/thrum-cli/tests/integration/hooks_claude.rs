@@ -1,0 +1,177 @@
+//! `thrum hook claude EVENT` as Claude Code calls it, from recorded input:
+//! what it prints, its exit code, and that it never hurts the session
+//! (nothing to say, the daemon down, odd input), plus `setup hooks`.
+
+use std::io::Write as _;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::{Value, json};
+use thrum_testkit::TestEnv;
+
+use crate::env_with;
+
+/// Runs `thrum hook claude EVENT` as `agent` with `stdin`.
+fn hook(env: &TestEnv, agent: &str, event: &str, stdin: &str) -> Output {
+    let mut c: Command = env.thrum(&["hook", "claude", event]);
+    c.env("THRUM_NAME", agent).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Claude Code's hook input for `event` in the test repository.
+fn input(env: &TestEnv, event: &str, extra: Value) -> String {
+    let mut v = json!({
+        "session_id": "9f3c2a10-1b2c-4d5e-8f90-a1b2c3d4e5f6",
+        "transcript_path": env.home().join(".claude/projects/x/9f3c.jsonl"),
+        "cwd": env.repo(),
+        "hook_event_name": event,
+    });
+    v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    v.to_string()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn turn_hooks_speak_only_for_new_mail_and_only_once() {
+    let env = env_with(&[("alice", "implementer", "auth"), ("bob", "reviewer", "auth")]);
+    let post = input(&env, "PostToolUse", json!({"tool_name": "Bash", "tool_input": {"command": "ls"}}));
+    let quiet = hook(&env, "alice", "post-tool-use", &post);
+    assert_eq!((quiet.status.code(), stdout(&quiet).as_str()), (Some(0), ""), "nothing to say, nothing printed");
+
+    env.ok(Some("bob"), &["send", "the schema is ready", "--to", "@alice"]);
+    let told = hook(&env, "alice", "post-tool-use", &post);
+    assert_eq!(told.status.code(), Some(0));
+    let v: Value = serde_json::from_str(&stdout(&told)).unwrap();
+    assert_eq!(v["hookSpecificOutput"]["hookEventName"], "PostToolUse");
+    let text = v["hookSpecificOutput"]["additionalContext"].as_str().unwrap();
+    assert!(text.starts_with("[thrum] 1 new message for @alice from @bob (1)"), "{text}");
+    assert!(text.contains("the schema is ready") && text.contains("thrum inbox --unread"), "{text}");
+    // Announced once, whatever asks next.
+    assert_eq!(stdout(&hook(&env, "alice", "post-tool-use", &post)), "");
+    let prompt = input(&env, "UserPromptSubmit", json!({"prompt": "go on"}));
+    assert_eq!(stdout(&hook(&env, "alice", "user-prompt-submit", &prompt)), "");
+    // bob's own message is never announced to bob.
+    assert_eq!(stdout(&hook(&env, "bob", "post-tool-use", &post)), "");
+
+    // A prompt announces with its own event name.
+    env.ok(Some("bob"), &["send", "one more thing", "--to", "@alice"]);
+    let v: Value = serde_json::from_str(&stdout(&hook(&env, "alice", "user-prompt-submit", &prompt))).unwrap();
+    assert_eq!(v["hookSpecificOutput"]["hookEventName"], "UserPromptSubmit");
+
+    // Stop blocks for new mail, once, and never when already continuing.
+    env.ok(Some("bob"), &["send", "before you stop", "--to", "@alice"]);
+    let active = input(&env, "Stop", json!({"stop_hook_active": true, "last_assistant_message": "Done."}));
+    assert_eq!(stdout(&hook(&env, "alice", "stop", &active)), "", "a stop hook never blocks twice in a row");
+    let stop = input(&env, "Stop", json!({"stop_hook_active": false, "last_assistant_message": "Done."}));
+    let v: Value = serde_json::from_str(&stdout(&hook(&env, "alice", "stop", &stop))).unwrap();
+    assert_eq!(v["decision"], "block");
+    assert!(v["reason"].as_str().unwrap().contains("before you stop"), "{v}");
+    assert_eq!(stdout(&hook(&env, "alice", "stop", &stop)), "", "the same mail never blocks a stop twice");
+
+    // The sender sees how it went.
+    let sent: Value = env.json(Some("bob"), &["sent"]);
+    let states: Vec<&str> =
+        sent["messages"].as_array().unwrap().iter().map(|m| m["recipients"][0]["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["announced", "announced", "announced"]);
+}
+
+#[test]
+fn a_hook_never_hurts_the_session() {
+    let env = env_with(&[("alice", "implementer", "auth"), ("bob", "reviewer", "auth")]);
+    env.ok(Some("bob"), &["send", "hello", "--to", "@alice"]);
+    // Odd input: exit 0, nothing printed, a line in the daemon log.
+    for odd in ["{not json", "[1, 2]", "\"a string\""] {
+        let o = hook(&env, "alice", "post-tool-use", odd);
+        assert_eq!((o.status.code(), stdout(&o).as_str(), o.stderr.is_empty()), (Some(0), "", true), "{odd}");
+    }
+    let log = std::fs::read_to_string(env.thrum_dir().join("var/daemon.log")).unwrap();
+    assert!(log.contains("thrum hook claude post-tool-use: unreadable hook input"), "{log}");
+    // An unknown agent: exit 0, nothing printed.
+    let post = input(&env, "PostToolUse", json!({}));
+    let o = hook(&env, "nobody", "post-tool-use", &post);
+    assert_eq!((o.status.code(), stdout(&o).as_str()), (Some(0), ""));
+
+    // The daemon down: per-tool hooks exit 0 at once and do not start it.
+    env.ok(None, &["daemon", "stop"]);
+    for event in ["post-tool-use", "user-prompt-submit", "stop", "wait"] {
+        let o = hook(&env, "alice", event, &post);
+        assert_eq!((o.status.code(), stdout(&o).as_str()), (Some(0), ""), "{event}");
+        assert!(env.daemon_pid().is_none(), "{event} started the daemon");
+    }
+    // Session start may start it, and briefs the agent with the mail.
+    let o = hook(&env, "alice", "session-start", &input(&env, "SessionStart", json!({"source": "startup"})));
+    assert_eq!(o.status.code(), Some(0));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let ctx = v["hookSpecificOutput"]["additionalContext"].as_str().unwrap();
+    assert!(ctx.starts_with("[thrum] Session briefing (startup)") && ctx.contains("hello"), "{ctx}");
+    assert!(ctx.chars().count() <= 10_000);
+    assert!(env.daemon_pid().is_some());
+    // Its transcript is remembered for what comes after compaction.
+    let o = hook(&env, "alice", "pre-compact", &input(&env, "PreCompact", json!({"trigger": "auto"})));
+    assert_eq!((o.status.code(), stdout(&o).as_str()), (Some(0), ""));
+    let rec: Value = serde_json::from_str(
+        &std::fs::read_to_string(env.thrum_dir().join("var/runtime-sessions/alice.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(rec["event"], "pre-compact (auto)");
+    assert!(rec["transcript_path"].as_str().unwrap().ends_with("9f3c.jsonl"));
+    // A mistyped event is the installer's error, reported (not exit 2).
+    let o = hook(&env, "alice", "post-tool", &post);
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown claude hook event"));
+}
+
+#[test]
+fn setup_hooks_merges_claude_settings_and_removes_only_its_own() {
+    let env = env_with(&[("alice", "implementer", "auth")]);
+    let settings = env.repo().join(".claude/settings.json");
+    std::fs::create_dir_all(settings.parent().unwrap()).unwrap();
+    let mine =
+        json!({"model": "opus", "hooks": {"Stop": [{"hooks": [{"type": "command", "command": "notify-send done"}]}]}});
+    std::fs::write(&settings, mine.to_string()).unwrap();
+
+    env.ok(None, &["setup", "hooks", "--runtime", "claude"]);
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&settings).unwrap()).unwrap();
+    assert_eq!(v["model"], "opus");
+    let commands: Vec<String> = v["hooks"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|l| l.as_array().unwrap().iter().flat_map(|g| g["hooks"].as_array().unwrap().iter()))
+        .map(|h| h["command"].as_str().unwrap().to_string())
+        .collect();
+    assert!(commands.contains(&"notify-send done".to_string()));
+    for e in ["session-start", "user-prompt-submit", "post-tool-use", "stop", "pre-compact", "wait"] {
+        let ours: Vec<&String> = commands.iter().filter(|c| c.ends_with(&format!(" hook claude {e}"))).collect();
+        assert_eq!(ours.len(), 1, "{e}: {commands:?}");
+        // It points at a thrum binary that exists.
+        let bin = ours[0].split_whitespace().next().unwrap();
+        assert!(bin == "thrum" || std::path::Path::new(bin).is_file(), "{bin}");
+    }
+    assert_eq!(std::fs::read_to_string(settings.with_extension("json.bak")).unwrap(), mine.to_string());
+
+    // A second run changes nothing.
+    let before = std::fs::read_to_string(&settings).unwrap();
+    let again: Value = env.json(None, &["setup", "hooks", "--runtime", "claude"]);
+    assert_eq!(again["action"], "unchanged");
+    assert_eq!(std::fs::read_to_string(&settings).unwrap(), before);
+
+    // --remove leaves the user's settings as they were.
+    env.ok(None, &["setup", "hooks", "--runtime", "claude", "--remove"]);
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&settings).unwrap()).unwrap();
+    assert_eq!(v, mine);
+
+    // A file that is not JSON is refused untouched.
+    std::fs::write(&settings, "{ broken").unwrap();
+    let (code, err) = env.fail(None, &["setup", "hooks", "--runtime", "claude"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("not valid JSON") && err.contains("nothing was changed"), "{err}");
+    assert_eq!(std::fs::read_to_string(&settings).unwrap(), "{ broken");
+    // Runtimes without hooks say which have them.
+    let (_, err) = env.fail(None, &["setup", "hooks", "--runtime", "amp"]);
+    assert!(err.contains("runtimes with hooks: claude"), "{err}");
+}
