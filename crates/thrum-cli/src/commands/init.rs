@@ -105,6 +105,18 @@ pub fn run(ctx: &mut Ctx, a: InitArgs) -> Result<u8> {
         step(&mut rep, a.dry_run, "created", ".thrum/redirect", have != want, || {
             thrum_core::fs::write_file(&thrum.join("redirect"), want.as_bytes()).map_err(Into::into)
         })?;
+        // The worktree gets the hooks its main worktree has (or those of
+        // --runtime): an agent started here is reached like one there.
+        let mut dialects = crate::commands::hook::installed(&main_root);
+        if let Some(d) = a.runtime.as_deref().and_then(crate::runtimes::get).and_then(|r| r.hooks)
+            && !dialects.contains(&d)
+        {
+            dialects.push(d);
+        }
+        for d in dialects {
+            let o = crate::commands::hook::install(d, &root, false, false, a.dry_run)?;
+            note_outcome(&mut rep, "hooks", &o);
+        }
         return finish(ctx, rep, true);
     }
 
@@ -159,14 +171,24 @@ pub fn run(ctx: &mut Ctx, a: InitArgs) -> Result<u8> {
     if let Some(rt) = a.runtime.as_deref().filter(|r| crate::commands::mcp_config::target(r).is_some()) {
         let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
         let o = crate::commands::mcp_config::apply(rt, None, &root, &home, a.dry_run)?;
-        let what = format!("MCP server config for {rt}: {}", o.path);
-        match o.action {
-            "created" | "printed" => rep.created.push(what),
-            "updated" => rep.updated.push(what),
-            _ => rep.unchanged.push(what),
-        }
+        note_outcome(&mut rep, "MCP server config", &o);
+    }
+    // And its hooks, so new mail reaches the agent's model.
+    if let Some(d) = a.runtime.as_deref().and_then(crate::runtimes::get).and_then(|r| r.hooks) {
+        let o = crate::commands::hook::install(d, &root, false, false, a.dry_run)?;
+        note_outcome(&mut rep, "hooks", &o);
     }
     finish(ctx, rep, false)
+}
+
+/// Puts a configuration write in the report.
+fn note_outcome(rep: &mut Report, what: &str, o: &crate::commands::config_file::Outcome) {
+    let what = format!("{what} for {}: {}", o.runtime, o.path);
+    match o.action {
+        "created" | "printed" => rep.created.push(what),
+        "updated" => rep.updated.push(what),
+        _ => rep.unchanged.push(what),
+    }
 }
 
 /// The main worktree's root, from the common git dir (`…/.git`).

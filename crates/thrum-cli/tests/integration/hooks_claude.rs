@@ -175,3 +175,27 @@ fn setup_hooks_merges_claude_settings_and_removes_only_its_own() {
     let (_, err) = env.fail(None, &["setup", "hooks", "--runtime", "amp"]);
     assert!(err.contains("runtimes with hooks: claude"), "{err}");
 }
+
+#[test]
+fn init_with_a_runtime_installs_its_hooks_and_new_worktrees_get_them() {
+    let env = thrum_testkit::TestEnv::new(crate::BIN);
+    let repo = env.repo();
+    env.ok(None, &["init", "--runtime", "claude"]);
+    assert!(repo.join(".mcp.json").is_file(), "the MCP config comes with it");
+    let settings = |root: &std::path::Path| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(root.join(".claude/settings.json")).unwrap()).unwrap()
+    };
+    let stop = settings(&repo)["hooks"]["Stop"].to_string();
+    assert!(stop.contains("hook claude stop") && stop.contains("hook claude wait"), "{stop}");
+    // A second init changes nothing.
+    let before = std::fs::read_to_string(repo.join(".claude/settings.json")).unwrap();
+    env.ok(None, &["init", "--runtime", "claude"]);
+    assert_eq!(std::fs::read_to_string(repo.join(".claude/settings.json")).unwrap(), before);
+
+    // A linked worktree set up with `thrum setup` (settings.json is not
+    // committed here, so only thrum can have put it there).
+    let wt = env.dir.path().join("wt-feature");
+    thrum_testkit::git(&env, &repo, &["worktree", "add", "-q", wt.to_str().unwrap(), "-b", "feature"]);
+    env.ok_in(&wt, None, &["setup"]);
+    assert!(settings(&wt)["hooks"]["SessionStart"].to_string().contains("hook claude session-start"));
+}

@@ -114,6 +114,29 @@ fn strip(hooks: &mut Map<String, Value>, runtime: &str, path: &Path) -> Result<(
     Ok(())
 }
 
+/// Whether thrum's Claude Code hooks are in either settings file at `root`.
+pub fn claude_installed(root: &Path) -> bool {
+    [false, true].into_iter().any(|local| {
+        let text = std::fs::read_to_string(claude_settings(root, local)).unwrap_or_default();
+        serde_json::from_str::<Value>(&text).is_ok_and(|v| !claude_commands(&v).is_empty())
+    })
+}
+
+/// thrum's hook commands in Claude Code settings, as (event, command).
+pub fn claude_commands(settings: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (event, groups) in settings.get("hooks").and_then(Value::as_object).into_iter().flatten() {
+        for g in groups.as_array().into_iter().flatten() {
+            for h in g.get("hooks").and_then(Value::as_array).into_iter().flatten() {
+                if let Some(c) = h.get("command").and_then(Value::as_str).filter(|c| is_ours(c, "claude")) {
+                    out.push((event.clone(), c.to_string()));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Installs (or with `remove`, uninstalls) Claude Code's hooks in the
 /// project at `root`.
 pub fn apply_claude(root: &Path, local: bool, remove: bool, dry_run: bool) -> Result<Outcome> {

@@ -21,6 +21,7 @@ use thrum_core::delivery::Channel;
 use thrum_core::views::MessageSummary;
 use thrum_proto::methods::message::{self as mm, AnnounceParams, AnnounceResult};
 
+use super::config_file;
 use crate::context::Ctx;
 use crate::runtimes::Hooks;
 
@@ -60,9 +61,7 @@ pub struct SetupHooksArgs {
 /// `thrum setup hooks`.
 pub fn setup(ctx: &mut Ctx, a: SetupHooksArgs) -> Result<u8> {
     let root = ctx.layout()?.worktree_root.clone();
-    let outcome = match dialect(&a.runtime)? {
-        Hooks::Claude => install::apply_claude(&root, a.local, a.remove, a.dry_run)?,
-    };
+    let outcome = install(dialect(&a.runtime)?, &root, a.local, a.remove, a.dry_run)?;
     let what = if a.remove { "thrum hooks removed" } else { "hooks" };
     super::mcp::report_as(ctx, what, &outcome)?;
     Ok(0)
@@ -76,6 +75,25 @@ pub fn run(ctx: &mut Ctx, a: HookArgs) -> Result<u8> {
     match dialect(&a.runtime)? {
         Hooks::Claude => claude::run(ctx, &a),
     }
+}
+
+/// Installs (or with `remove`, uninstalls) a dialect's hooks for the
+/// worktree at `root` (`local`: the personal settings file, where the
+/// runtime has one).
+pub fn install(d: Hooks, root: &Path, local: bool, remove: bool, dry_run: bool) -> Result<config_file::Outcome> {
+    match d {
+        Hooks::Claude => install::apply_claude(root, local, remove, dry_run),
+    }
+}
+
+/// The dialects whose thrum hooks are installed in the worktree at `root`
+/// (a new worktree gets the same).
+pub fn installed(root: &Path) -> Vec<Hooks> {
+    let mut found = Vec::new();
+    if install::claude_installed(root) {
+        found.push(Hooks::Claude);
+    }
+    found
 }
 
 /// The hook dialect of the runtime called `name`, or a one-line error.
