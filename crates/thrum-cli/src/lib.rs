@@ -79,6 +79,8 @@ pub enum Command {
     /// Run by a coding agent's runtime at its turn boundaries: puts new
     /// mail in front of the model (see `thrum setup hooks`).
     Hook(commands::hook::HookArgs),
+    /// Check that mail reaches the agents here: daemon, identity, and each runtime's MCP config and hooks (exit 1 on a failure).
+    Doctor,
     /// Get, edit, delete or mark messages read.
     #[command(subcommand)]
     Message(commands::message::MessageCmd),

@@ -6,6 +6,7 @@ pub mod config;
 pub mod config_file;
 pub mod context;
 pub mod daemon;
+pub mod doctor;
 pub mod group;
 pub mod hook;
 pub mod init;
@@ -47,6 +48,7 @@ pub fn run(ctx: &mut Ctx, cmd: Command) -> Result<u8> {
         Command::Sent(a) => messaging::sent(ctx, a),
         Command::Wait(a) => messaging::wait(ctx, a),
         Command::Hook(a) => hook::run(ctx, a),
+        Command::Doctor => doctor::run(ctx),
         Command::Message(c) => message::run(ctx, c),
         Command::Purge(a) => message::purge(ctx, a),
         Command::Agent(c) => agent::run(ctx, c),

@@ -199,3 +199,82 @@ fn init_with_a_runtime_installs_its_hooks_and_new_worktrees_get_them() {
     env.ok_in(&wt, None, &["setup"]);
     assert!(settings(&wt)["hooks"]["SessionStart"].to_string().contains("hook claude session-start"));
 }
+
+#[derive(Debug, serde::Deserialize)]
+struct Doctor {
+    ok: bool,
+    checks: Vec<DoctorCheck>,
+    runtimes: Vec<DoctorRuntime>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct DoctorCheck {
+    check: String,
+    runtime: Option<String>,
+    status: String,
+    detail: String,
+    fix: Option<String>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct DoctorRuntime {
+    name: String,
+    hook_runs: Option<Vec<DoctorRun>>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct DoctorRun {
+    event: String,
+    last_run: Option<String>,
+}
+
+impl Doctor {
+    fn get(&self, check: &str) -> &DoctorCheck {
+        self.checks.iter().find(|c| c.check == check).unwrap_or_else(|| panic!("no {check} check: {self:?}"))
+    }
+}
+
+fn doctor(env: &TestEnv) -> (i32, Doctor) {
+    let out = env.thrum(&["doctor", "--json"]).env("THRUM_NAME", "alice").output().unwrap();
+    (out.status.code().unwrap(), crate::wire::decode("doctor", &String::from_utf8_lossy(&out.stdout)))
+}
+
+#[test]
+fn doctor_names_each_problem_with_its_fix() {
+    let env = env_with(&[("alice", "implementer", "auth")]);
+    std::fs::create_dir_all(env.repo().join(".claude")).unwrap();
+    let (code, d) = doctor(&env);
+    assert_eq!((code, d.ok), (0, true), "{d:?}");
+    assert_eq!(d.get("daemon").status, "ok");
+    assert_eq!(d.get("identity").status, "ok");
+    let hooks = d.get("hooks");
+    assert_eq!((hooks.runtime.as_deref(), hooks.status.as_str()), (Some("claude"), "warn"));
+    assert_eq!(hooks.fix.as_deref(), Some("thrum setup hooks --runtime claude"));
+    assert_eq!(d.get("mcp").fix.as_deref(), Some("thrum setup mcp --runtime claude"));
+
+    // Installed, never fired: said so; once a hook runs, its time shows.
+    env.ok(None, &["setup", "hooks", "--runtime", "claude"]);
+    let (_, d) = doctor(&env);
+    assert_eq!(d.get("hooks").status, "ok", "{d:?}");
+    assert_eq!(d.get("hook-runs").status, "warn");
+    hook(&env, "alice", "post-tool-use", &input(&env, "PostToolUse", json!({})));
+    let (_, d) = doctor(&env);
+    assert!(d.checks.iter().all(|c| c.check != "hook-runs"), "{d:?}");
+    let runs = d.runtimes.iter().find(|r| r.name == "claude").unwrap().hook_runs.as_ref().unwrap();
+    let ran: Vec<&str> = runs.iter().filter(|r| r.last_run.is_some()).map(|r| r.event.as_str()).collect();
+    assert_eq!(ran, ["post-tool-use"]);
+
+    // A hook that runs a thrum that is gone, and a stopped daemon: failures.
+    let settings = env.repo().join(".claude/settings.json");
+    let text = std::fs::read_to_string(&settings).unwrap();
+    let first = text.split("\"command\": \"").nth(1).unwrap().split(" hook claude").next().unwrap().to_string();
+    std::fs::write(&settings, text.replace(&first, "/gone/bin/thrum")).unwrap();
+    env.ok(None, &["daemon", "stop"]);
+    let (code, d) = doctor(&env);
+    assert_eq!((code, d.ok), (1, false));
+    let hooks = d.get("hooks");
+    assert!(hooks.status == "fail" && hooks.detail.contains("/gone/bin/thrum"), "{hooks:?}");
+    assert_eq!(hooks.fix.as_deref(), Some("thrum setup hooks --runtime claude"));
+    assert_eq!((d.get("daemon").status.as_str(), d.get("daemon").fix.as_deref()), ("fail", Some("thrum daemon start")));
+    assert!(env.daemon_pid().is_none(), "doctor started the daemon");
+}

@@ -114,14 +114,6 @@ fn strip(hooks: &mut Map<String, Value>, runtime: &str, path: &Path) -> Result<(
     Ok(())
 }
 
-/// Whether thrum's Claude Code hooks are in either settings file at `root`.
-pub fn claude_installed(root: &Path) -> bool {
-    [false, true].into_iter().any(|local| {
-        let text = std::fs::read_to_string(claude_settings(root, local)).unwrap_or_default();
-        serde_json::from_str::<Value>(&text).is_ok_and(|v| !claude_commands(&v).is_empty())
-    })
-}
-
 /// thrum's hook commands in Claude Code settings, as (event, command).
 pub fn claude_commands(settings: &Value) -> Vec<(String, String)> {
     let mut out = Vec::new();

@@ -86,14 +86,37 @@ pub fn install(d: Hooks, root: &Path, local: bool, remove: bool, dry_run: bool) 
     }
 }
 
+/// Where a dialect's thrum hooks are installed at `root`, and which.
+pub struct HookStatus {
+    pub file: PathBuf,
+    /// (the runtime's event, the command), thrum's entries only.
+    pub commands: Vec<(String, String)>,
+    /// The events `thrum hook` serves for it (run markers are by these).
+    pub events: Vec<&'static str>,
+}
+
+/// thrum's hooks of dialect `d` at `root`, or `None` when none are there.
+pub fn status(d: Hooks, root: &Path) -> Option<HookStatus> {
+    match d {
+        Hooks::Claude => [false, true].into_iter().find_map(|local| {
+            let file = install::claude_settings(root, local);
+            let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).ok()?).ok()?;
+            let commands = install::claude_commands(&v);
+            let events = claude::Event::ALL.iter().map(|e| e.name()).collect();
+            (!commands.is_empty()).then_some(HookStatus { file, commands, events })
+        }),
+    }
+}
+
+/// When `runtime`'s `event` hook last ran here (RFC 3339), if ever.
+pub fn last_run(layout: &Layout, runtime: &str, event: &str) -> Option<String> {
+    std::fs::read_to_string(runs_dir(layout).join(format!("{runtime}.{event}"))).ok().map(|s| s.trim().to_string())
+}
+
 /// The dialects whose thrum hooks are installed in the worktree at `root`
 /// (a new worktree gets the same).
 pub fn installed(root: &Path) -> Vec<Hooks> {
-    let mut found = Vec::new();
-    if install::claude_installed(root) {
-        found.push(Hooks::Claude);
-    }
-    found
+    crate::runtimes::REGISTRY.iter().filter_map(|r| r.hooks).filter(|d| status(*d, root).is_some()).collect()
 }
 
 /// The hook dialect of the runtime called `name`, or a one-line error.
