@@ -278,3 +278,29 @@ fn doctor_names_each_problem_with_its_fix() {
     assert_eq!((d.get("daemon").status.as_str(), d.get("daemon").fix.as_deref()), ("fail", Some("thrum daemon start")));
     assert!(env.daemon_pid().is_none(), "doctor started the daemon");
 }
+
+/// The Claude Code plugin and marketplace shipped in the repository, as
+/// the real `claude plugin validate` (2.1.328) reads them.
+#[test]
+fn the_claude_code_plugin_and_marketplace_validate() {
+    let home = tempfile::tempdir().unwrap();
+    let validate = |path: &std::path::Path| {
+        let out = Command::new(crate::claude::claude_bin())
+            .args(["plugin", "validate"])
+            .arg(path)
+            .env("HOME", home.path())
+            .env("DISABLE_AUTOUPDATER", "1")
+            .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success() && text.contains("Validation passed"), "{}: {text}", path.display());
+        text
+    };
+    let plugin = validate(&crate::workspace().join("plugins/claude/thrum"));
+    for e in ["session-start", "user-prompt-submit", "post-tool-use", "stop", "pre-compact", "wait"] {
+        assert!(plugin.contains(&format!("command \"thrum hook claude {e}\"")), "{e} missing: {plugin}");
+    }
+    validate(&crate::workspace());
+}
