@@ -96,6 +96,17 @@ try {
   await page.locator("#view-subtitle", { hasText: "1 member · @alice" }).waitFor();
   await page.screenshot({ path: `${shots}/group.png` });
   check((await ask("GROUP_SENT hello team, ping")) === "GROUP_OK", "alice got the group message");
+  // Its thread shows where each recipient is: alice has read it.
+  step("delivery state");
+  const own = page.locator("#content article", { hasText: "hello team, ping" }).first();
+  await own.focus();
+  await page.keyboard.press("Enter");
+  const delivery = page.locator("#panel:not([hidden]) .delivery");
+  await delivery.waitFor({ timeout: 5000 });
+  await delivery.locator("li.delivery-read", { hasText: "alice" }).waitFor({ timeout: 5000 });
+  check((await delivery.innerText()).includes("read"), "the delivery section says alice read it");
+  await page.screenshot({ path: `${shots}/delivery.png` });
+  await page.keyboard.press("Escape");
 
   // 5. Inbox, agents, who-has, settings, search.
   step("views");

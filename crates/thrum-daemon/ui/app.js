@@ -626,7 +626,35 @@ async function loadThread() {
     }
   }
   body.replaceChildren(...msgs.map((m) => messageNode(m, 0, { inThread: true })));
+  // Your own message: where each recipient is (stored → announced → read).
+  if (t.root.agent_id === state.me) {
+    try {
+      const r = await rpc.call("message.get", { message_id: t.root.message_id });
+      if (state.thread === t) body.prepend(deliveryNode(r.message.recipients || []));
+    } catch (e) {
+      // The thread stands without it.
+    }
+  }
   body.scrollTop = body.scrollHeight;
+}
+
+/** Each recipient's delivery state and when it changed. */
+function deliveryNode(recipients) {
+  const when = (iso) => (iso ? ` ${fmtTime(iso)}` : "");
+  const line = (r) => {
+    let text;
+    if (r.peer_pending) text = "pending via peer";
+    else if (r.state === "read") text = `read${when(r.read_at)}`;
+    else if (r.state === "announced") text = r.announced_via ? `told via ${r.announced_via}${when(r.announced_at)}` : `seen${when(r.seen_at)}`;
+    else text = `stored${when(r.delivered_at)}`;
+    return h("li", { class: `delivery-${r.peer_pending ? "pending" : r.state || "stored"}` }, h("span", { class: "author" }, displayName(r.agent_id)), " — ", text);
+  };
+  return h(
+    "section",
+    { class: "delivery", "aria-label": "Delivery" },
+    h("h3", {}, "Delivery"),
+    recipients.length ? h("ul", {}, ...recipients.map(line)) : h("p", { class: "to" }, "No recipients yet."),
+  );
 }
 
 function closeThread() {
