@@ -3,7 +3,7 @@
 
 Builds the release binary, makes a throw-away repository with 50 agents and
 10,000 messages, then reports medians for `thrum send`, `thrum inbox --json`
-(page of 100), daemon start-to-ready with 10k messages, start after deleting
+(page of 100), `thrum hook claude post-tool-use` with nothing to say, daemon start-to-ready with 10k messages, start after deleting
 the SQLite projection (full rebuild), and the daemon's idle RSS.
 
 Usage: python3 bench/cli.py [--runs N] [--messages N] [--agents N] [--bin PATH]
@@ -23,11 +23,11 @@ import time
 from common import ROOT, Rpc, run
 
 
-def timed(args, cwd, env, runs):
+def timed(args, cwd, env, runs, stdin=None):
     times = []
     for _ in range(runs):
         t = time.perf_counter()
-        r = subprocess.run(args, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        r = subprocess.run(args, cwd=cwd, env=env, input=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         times.append((time.perf_counter() - t) * 1000)
         if r.returncode != 0:
             sys.exit(f"{' '.join(args)} failed: {r.stderr.decode()}")
@@ -115,6 +115,12 @@ def main():
         med_prime, _ = timed([thrum, "prime", "--json"], repo, inbox_env, a.runs)
         med_true, _ = timed(["/bin/true"], repo, env, a.runs)
         med_version, _ = timed([thrum, "version"], repo, env, a.runs)
+        # Claude Code's PostToolUse hook with nothing to say (agent_3 has
+        # no unannounced mail after the first call): the per-tool cost.
+        hook_in = json.dumps({"session_id": "bench", "cwd": repo, "hook_event_name": "PostToolUse",
+                              "tool_name": "Bash", "tool_input": {"command": "ls"}}).encode()
+        timed([thrum, "hook", "claude", "post-tool-use"], repo, inbox_env, 3, hook_in)
+        med_hook, _ = timed([thrum, "hook", "claude", "post-tool-use"], repo, inbox_env, a.runs, hook_in)
         time.sleep(1.0)
         rss = rss_kib(pid)
         rss_anon, rss_file = rss_kib(pid, "RssAnon"), rss_kib(pid, "RssFile")
@@ -141,6 +147,7 @@ def main():
         print(f"baseline: thrum version (no daemon, no repo):     median {med_version:6.2f} ms")
         print(f"thrum send (whole process, warm daemon):          median {med_send:6.2f} ms  (target <= 3 ms)")
         print(f"thrum inbox --json, page of 100 over {a.messages}:   median {med_inbox:6.2f} ms  (target <= 3 ms)")
+        print(f"thrum hook claude post-tool-use, nothing to say:  median {med_hook:6.2f} ms  (target <= 5 ms)")
         print(f"thrum whoami --json:                              median {med_whoami:6.2f} ms")
         print(f"thrum prime --json (50 agents, 10k messages):     median {med_prime:6.2f} ms (target <= 20 ms)")
         print(f"daemon idle RSS after the runs:                   {rss / 1024:6.1f} MiB (target <= 20 MiB; "
