@@ -255,6 +255,25 @@ fn messages_replies_and_receipts_cross_the_link() {
     let thanks = unread(&b, "bob").into_iter().find(|m| m.body.content == "thanks").unwrap();
     assert_eq!(thanks.thread_id, reply.thread_id);
 
+    // bob's runtime is told about "thanks" (a hook; he read the first
+    // message when he replied to it): alice sees that he was, and how.
+    let hook = b
+        .thrum(&["hook", "claude", "post-tool-use"])
+        .env("THRUM_NAME", "bob")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&hook.stdout).contains("thanks"), "{hook:?}");
+    wait_for("the announcement to reach alice", || {
+        let s: Page = a.json_as(Some("alice"), &["sent"]);
+        s.messages.iter().any(|m| {
+            m.message_id == thanks.message_id
+                && m.recipients
+                    .as_ref()
+                    .is_some_and(|r| r[0].state == "announced" && r[0].announced_via.as_deref() == Some("hook"))
+        })
+    });
+
     // bob reads the first message: alice sees the receipt.
     b.ok(Some("bob"), &["message", "read", &id]);
     wait_for("the read receipt", || {

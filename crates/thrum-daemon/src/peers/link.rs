@@ -416,7 +416,7 @@ fn may_feed(ev: &Event) -> bool {
             .get("recipients")
             .and_then(Value::as_array)
             .is_some_and(|r| r.iter().filter_map(Value::as_str).any(|a| feed::proxy_prefix(a).is_some())),
-        "message.receipt" => true,
+        "message.receipt" | thrum_core::event::MESSAGE_ANNOUNCED => true,
         _ => false,
     }
 }

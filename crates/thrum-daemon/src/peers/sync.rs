@@ -151,7 +151,8 @@ pub fn translate(raw: Value, theirs: &str, ours: &str) -> Option<Event> {
                 .unwrap_or_default();
             o.insert("scopes".into(), Value::Array(scopes));
         }
-        "message.receipt" => {
+        // A receipt or announcement by the peer's agent of our agent's message.
+        "message.receipt" | thrum_core::event::MESSAGE_ANNOUNCED => {
             let reader = o.get("agent_id").and_then(Value::as_str)?.to_string();
             if thrum_core::AgentName::parse(&reader).is_err() {
                 return None;

@@ -194,6 +194,7 @@ pub fn apply_decoded(
                        announced_at = CASE WHEN announced_at = '' THEN excluded.announced_at ELSE announced_at END",
                 )?
                 .execute(params![a.message_id, a.agent_id, ts, a.channel, created_at, author])?;
+                super::feed::announced(conn, head, &a, &author)?;
             }
         }
         Payload::AgentRegister(a) => {

@@ -2,15 +2,15 @@
 //!
 //! A recipient written `prefix:name` is agent `name` on the peer we call
 //! `prefix`. A message to such a recipient, and a local agent's read
-//! receipt of a message such an agent wrote, are queued here for that
-//! prefix. The feed is part of the projection, so a rebuild from the log
+//! receipt or announcement (`message.announced`) of a message such an agent
+//! wrote, are queued here for that prefix. The feed is part of the projection, so a rebuild from the log
 //! queues the same events again (under a new epoch, see schema 3), and a
 //! message is queued in the very transaction that stores it: it cannot be
 //! stored and not queued.
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Map, Value};
-use thrum_core::event::{Head, MessageCreate, MessageReceipt};
+use thrum_core::event::{Head, MessageAnnounced, MessageCreate, MessageReceipt};
 
 use crate::error::Result;
 
@@ -50,6 +50,19 @@ pub fn receipt(conn: &Connection, head: &Head<'_>, r: &MessageReceipt, author: &
     }
     if let Some(prefix) = proxy_prefix(author) {
         let body = envelope(head, serde_json::to_value(r).unwrap_or_default());
+        push(conn, prefix, &head.event_id, "", &body)?;
+    }
+    Ok(())
+}
+
+/// Queues a local agent's announcement of a message a peer's agent wrote,
+/// so its author there sees that our agent was told.
+pub fn announced(conn: &Connection, head: &Head<'_>, a: &MessageAnnounced, author: &str) -> Result<()> {
+    if proxy_prefix(&a.agent_id).is_some() {
+        return Ok(());
+    }
+    if let Some(prefix) = proxy_prefix(author) {
+        let body = envelope(head, serde_json::to_value(a).unwrap_or_default());
         push(conn, prefix, &head.event_id, "", &body)?;
     }
     Ok(())
