@@ -127,34 +127,42 @@ pub async fn announce(state: &State, caller: &Caller, p: AnnounceParams) -> HRes
         if !state.read(|r| Ok(query::list_messages(r, &q)?))?.messages.is_empty() {
             return Ok(AnnounceResult { status: AnnounceStatus::Pending, messages: Vec::new() });
         }
-        loop {
-            let sent_home = async {
-                match ticket.as_mut() {
-                    Some(t) => (&mut t.sent_home).await.unwrap_or(AnnounceStatus::Superseded),
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                _ = tokio::time::sleep_until(deadline) => {
-                    return Ok(AnnounceResult { status: AnnounceStatus::Timeout, messages: Vec::new() });
-                }
-                status = sent_home => {
-                    return Ok(AnnounceResult { status, messages: Vec::new() });
-                }
-                _ = shutdown.changed() => {
-                    return Err(server("daemon restarted while waiting: call again"));
-                }
-                got = feed.recv() => match got {
-                    Ok(events) => {
-                        if events.iter().any(|e| e.kind() == "message.create") {
-                            break;
-                        }
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => {
-                        return Err(server("daemon restarted while waiting: call again"));
-                    }
-                }
+        let sent_home = async {
+            match ticket.as_mut() {
+                Some(t) => (&mut t.sent_home).await.unwrap_or(AnnounceStatus::Superseded),
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => {
+                return Ok(AnnounceResult { status: AnnounceStatus::Timeout, messages: Vec::new() });
+            }
+            status = sent_home => {
+                return Ok(AnnounceResult { status, messages: Vec::new() });
+            }
+            woke = next_message(&mut feed, &mut shutdown) => woke?,
+        }
+    }
+}
+
+/// Returns once a message may have been stored since the last look (a
+/// `message.create` was committed, or the feed lagged and we cannot tell);
+/// an error when the daemon is going down, so a waiter is told to call
+/// again instead of hanging. Callers subscribe before they look, so
+/// nothing committed in between is missed.
+pub(super) async fn next_message(
+    feed: &mut tokio::sync::broadcast::Receiver<std::sync::Arc<[Event]>>,
+    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+) -> HResult<()> {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return Err(server("daemon restarted while waiting: call again")),
+            got = feed.recv() => match got {
+                Ok(events) if events.iter().any(|e| e.kind() == "message.create") => return Ok(()),
+                Ok(_) => {}
+                Err(RecvError::Lagged(_)) => return Ok(()),
+                Err(RecvError::Closed) => return Err(server("daemon restarted while waiting: call again")),
             }
         }
     }

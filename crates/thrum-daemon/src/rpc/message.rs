@@ -654,27 +654,11 @@ pub async fn wait(state: &State, caller: &Caller, p: WaitParams) -> HResult<Wait
             continue;
         }
         // Sleep until something is committed that could match.
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep_until(deadline) => {
-                    return Ok(WaitResult { status: "timeout".into(), message: None });
-                }
-                _ = shutdown.changed() => {
-                    return Err(server("daemon restarted while waiting: call again"));
-                }
-                got = feed.recv() => match got {
-                    Ok(events) => {
-                        if events.iter().any(|e| e.kind() == "message.create") {
-                            break;
-                        }
-                    }
-                    // Missed some: look at the store again.
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => {
-                        return Err(server("daemon restarted while waiting: call again"));
-                    }
-                }
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => {
+                return Ok(WaitResult { status: "timeout".into(), message: None });
             }
+            woke = super::delivery::next_message(&mut feed, &mut shutdown) => woke?,
         }
     }
 }

@@ -160,11 +160,7 @@ pub fn apply_decoded(
         Payload::MessageReceipt(r) => {
             // The message's time and author go on the delivery row too (the
             // inbox reads them from there, see schema 5).
-            let message: Option<(String, String)> = conn
-                .prepare_cached("SELECT created_at, agent_id FROM messages WHERE message_id = ?1")?
-                .query_row([&r.message_id], |row| Ok((row.get(0)?, row.get(1)?)))
-                .optional()?;
-            if let Some((created_at, author)) = message {
+            if let Some((created_at, author)) = time_and_author(conn, &r.message_id)? {
                 let read = if r.receipt_type == "read" { ts } else { "" };
                 conn.prepare_cached(
                     "INSERT INTO message_deliveries (message_id, recipient_agent_id, delivered_at, seen_at, read_at, created_at, author)
@@ -181,11 +177,7 @@ pub fn apply_decoded(
             // Like a receipt: the delivery row carries the state, and is
             // made when the message reached the agent another way (a
             // mention, a group, everyone). The first announcement stands.
-            let message: Option<(String, String)> = conn
-                .prepare_cached("SELECT created_at, agent_id FROM messages WHERE message_id = ?1")?
-                .query_row([&a.message_id], |row| Ok((row.get(0)?, row.get(1)?)))
-                .optional()?;
-            if let Some((created_at, author)) = message {
+            if let Some((created_at, author)) = time_and_author(conn, &a.message_id)? {
                 conn.prepare_cached(
                     "INSERT INTO message_deliveries (message_id, recipient_agent_id, delivered_at, announced_at, announced_via, created_at, author)
                      VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6)
@@ -441,4 +433,13 @@ pub fn purge_before(conn: &Connection, cutoff: &str) -> Result<()> {
         [cutoff],
     )?;
     Ok(())
+}
+
+/// A stored message's time and author (what its delivery rows carry, see
+/// schema 5), or `None` when it is not here (yet).
+fn time_and_author(conn: &Connection, message_id: &str) -> Result<Option<(String, String)>> {
+    Ok(conn
+        .prepare_cached("SELECT created_at, agent_id FROM messages WHERE message_id = ?1")?
+        .query_row([message_id], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?)
 }

@@ -45,25 +45,29 @@ pub fn message(conn: &Connection, head: &Head<'_>, m: &MessageCreate) -> Result<
 /// Queues a local agent's receipt of a message a peer's agent wrote
 /// (`author` wrote the message).
 pub fn receipt(conn: &Connection, head: &Head<'_>, r: &MessageReceipt, author: &str) -> Result<()> {
-    if proxy_prefix(&r.agent_id).is_some() {
-        return Ok(());
-    }
-    if let Some(prefix) = proxy_prefix(author) {
-        let body = envelope(head, serde_json::to_value(r).unwrap_or_default());
-        push(conn, prefix, &head.event_id, "", &body)?;
-    }
-    Ok(())
+    to_author(conn, head, &r.agent_id, author, || serde_json::to_value(r).unwrap_or_default())
 }
 
 /// Queues a local agent's announcement of a message a peer's agent wrote,
 /// so its author there sees that our agent was told.
 pub fn announced(conn: &Connection, head: &Head<'_>, a: &MessageAnnounced, author: &str) -> Result<()> {
-    if proxy_prefix(&a.agent_id).is_some() {
+    to_author(conn, head, &a.agent_id, author, || serde_json::to_value(a).unwrap_or_default())
+}
+
+/// Queues what local agent `agent` did with a message (`payload`) for the
+/// peer its `author` lives on, if any.
+fn to_author(
+    conn: &Connection,
+    head: &Head<'_>,
+    agent: &str,
+    author: &str,
+    payload: impl FnOnce() -> Value,
+) -> Result<()> {
+    if proxy_prefix(agent).is_some() {
         return Ok(());
     }
     if let Some(prefix) = proxy_prefix(author) {
-        let body = envelope(head, serde_json::to_value(a).unwrap_or_default());
-        push(conn, prefix, &head.event_id, "", &body)?;
+        push(conn, prefix, &head.event_id, "", &envelope(head, payload()))?;
     }
     Ok(())
 }
