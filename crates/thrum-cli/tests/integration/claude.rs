@@ -236,6 +236,26 @@ impl ClaudeSession {
         path_prefix: Option<&Path>,
         env: &[(&str, &str)],
     ) -> ClaudeSession {
+        // Once, under heavy load (a full test run next to other builds),
+        // Claude Code drew its banner and never its input box within 60 s;
+        // a fresh start then worked. Retried once, and said so.
+        match Self::start_once(home, project, path_prefix, env) {
+            Ok(s) => s,
+            Err(screen) => {
+                eprintln!("Claude Code did not show its prompt within 45 s; starting it again. Its screen:\n{screen}");
+                Self::start_once(home, project, path_prefix, env).unwrap_or_else(|screen| {
+                    panic!("Claude Code did not show its prompt within 45 s, twice:\n{screen}")
+                })
+            }
+        }
+    }
+
+    fn start_once(
+        home: &Path,
+        project: &Path,
+        path_prefix: Option<&Path>,
+        env: &[(&str, &str)],
+    ) -> Result<ClaudeSession, String> {
         require("tmux", "apt-get install -y tmux");
         let bin = claude_bin();
         let standin = Standin::start();
@@ -294,9 +314,12 @@ impl ClaudeSession {
 
         // Ready: the input box's prompt is drawn (before that, keys could be
         // lost; a dialog would show instead of it) and nothing runs.
-        let ready = poll(Duration::from_secs(60), || session.capture().contains('❯') && session.is_idle());
-        assert!(ready, "Claude Code did not show its prompt within 60 s:\n{}", session.capture());
-        session
+        let ready = poll(Duration::from_secs(45), || session.capture().contains('❯') && session.is_idle());
+        if !ready {
+            // Dropping the session kills it and its stand-in.
+            return Err(session.capture());
+        }
+        Ok(session)
     }
 
     /// Whether no turn is running. Claude Code titles its terminal
