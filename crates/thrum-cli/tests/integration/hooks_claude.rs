@@ -72,11 +72,25 @@ fn turn_hooks_speak_only_for_new_mail_and_only_once() {
     assert!(v["reason"].as_str().unwrap().contains("before you stop"), "{v}");
     assert_eq!(stdout(&hook(&env, "alice", "stop", &stop)), "", "the same mail never blocks a stop twice");
 
+    // Whatever the channel: what `thrum wait` woke for, no hook repeats.
+    env.ok(Some("bob"), &["send", "seen by a wait", "--to", "@alice"]);
+    let woke = env.run_as(Some("alice"), &["wait", "--timeout", "5s"]);
+    assert_eq!(woke.status.code(), Some(0));
+    assert_eq!(stdout(&hook(&env, "alice", "post-tool-use", &post)), "", "announced twice: wait, then a hook");
+    assert_eq!(stdout(&hook(&env, "alice", "stop", &stop)), "");
+
     // The sender sees how it went.
     let sent: Value = env.json(Some("bob"), &["sent"]);
     let states: Vec<&str> =
         sent["messages"].as_array().unwrap().iter().map(|m| m["recipients"][0]["state"].as_str().unwrap()).collect();
-    assert_eq!(states, ["announced", "announced", "announced"]);
+    assert_eq!(states, ["announced", "announced", "announced", "announced"]);
+    let via: Vec<&str> = sent["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["recipients"][0]["announced_via"].as_str().unwrap())
+        .collect();
+    assert_eq!(via, ["wait", "hook", "hook", "hook"], "newest first");
 }
 
 #[test]
