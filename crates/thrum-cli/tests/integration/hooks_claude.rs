@@ -318,3 +318,29 @@ fn the_claude_code_plugin_and_marketplace_validate() {
     }
     validate(&crate::workspace());
 }
+
+/// Announcements are events in the log: a restart or a rebuild of the
+/// projection keeps them, so nothing is announced twice (no storm after a
+/// restart), and mail never announced still is, once.
+#[test]
+fn announcements_survive_a_restart_and_a_rebuild() {
+    let env = env_with(&[("alice", "implementer", "auth"), ("bob", "reviewer", "auth")]);
+    let post = input(&env, "PostToolUse", json!({}));
+    env.ok(Some("bob"), &["send", "told before the rebuild", "--to", "@alice"]);
+    assert!(stdout(&hook(&env, "alice", "post-tool-use", &post)).contains("told before the rebuild"));
+    env.ok(Some("bob"), &["send", "not told yet", "--to", "@alice"]);
+
+    env.ok(None, &["daemon", "stop"]);
+    for f in ["messages.db", "messages.db-wal", "messages.db-shm"] {
+        let _ = std::fs::remove_file(env.thrum_dir().join("var").join(f));
+    }
+    env.ok(None, &["daemon", "start"]);
+    let after = stdout(&hook(&env, "alice", "post-tool-use", &post));
+    assert!(after.contains("not told yet") && !after.contains("told before"), "{after}");
+    assert_eq!(stdout(&hook(&env, "alice", "post-tool-use", &post)), "");
+    let sent: Value = env.json(Some("bob"), &["sent"]);
+    for m in sent["messages"].as_array().unwrap() {
+        assert_eq!(m["recipients"][0]["state"], "announced", "{m}");
+        assert_eq!(m["recipients"][0]["announced_via"], "hook", "{m}");
+    }
+}
