@@ -11,6 +11,7 @@ mod daemon;
 mod errors;
 mod frontends;
 mod hooks_claude;
+mod hooks_other;
 mod identity;
 mod init;
 mod json_shapes;
