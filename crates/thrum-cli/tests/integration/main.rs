@@ -6,6 +6,7 @@
 mod browser;
 mod claude;
 mod claude_delivery;
+mod codex;
 mod coordination;
 mod daemon;
 mod errors;
