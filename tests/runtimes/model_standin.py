@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""A scripted stand-in for the Anthropic Messages API and the OpenAI
-Responses API, on loopback.
+"""A scripted stand-in for the Anthropic Messages API, the OpenAI Responses
+API and the Gemini API, on loopback.
 
 Agent runtimes are pointed at it (Claude Code with ANTHROPIC_BASE_URL, Codex
-with a `[model_providers.*]` base_url) so the integration tests can drive the
-real CLI without a network or an account, and then read exactly what the
-runtime sent to "the model".
+with a `[model_providers.*]` base_url, Gemini CLI with GOOGLE_GEMINI_BASE_URL)
+so the integration tests can drive the real CLI without a network or an
+account, and then read exactly what the runtime sent to "the model".
 
 Usage: model_standin.py PORT_FILE LOG_FILE [REPLY_TEXT]
 
@@ -30,6 +30,13 @@ Usage: model_standin.py PORT_FILE LOG_FILE [REPLY_TEXT]
   SLOW_MARKER ("[standin:slow]") is answered SLOW_SECONDS (2 s) late, each
   time: a window in which a test can act between two of the runtime's steps
   (the request is logged before the wait).
+- POST /v1beta/models/MODEL:streamGenerateContent (Gemini CLI; SSE) and
+  :generateContent (JSON) answer one candidate with REPLY_TEXT, the same
+  markers scripting the turn (the tool call is `list_directory` of ".").
+  A request asking for JSON (`responseMimeType: application/json`, Gemini
+  CLI's routing classifier) gets an object with every required property of
+  its `responseJsonSchema` set to a placeholder of its type.
+  :countTokens answers a small count.
 - Everything else gets a quick, well-formed answer (count_tokens, models,
   404 JSON) so the runtime never waits on us.
 
@@ -210,6 +217,46 @@ def responses_sse(body, usage_in):
     return "".join("event: %s\ndata: %s\n\n" % (name, json.dumps(data)) for name, data in events)
 
 
+def gemini_user_texts(body):
+    """The text of every user turn of a Gemini request."""
+    return [
+        json.dumps(c)
+        for c in (body or {}).get("contents") or []
+        if isinstance(c, dict) and c.get("role") == "user"
+    ]
+
+
+def gemini_wants_tool(body):
+    contents = [c for c in (body or {}).get("contents") or [] if isinstance(c, dict)]
+    asked = any(TOOL_MARKER in t for t in gemini_user_texts(body))
+    answered = any("functionResponse" in p for c in contents for p in c.get("parts") or [] if isinstance(p, dict))
+    return asked and not answered
+
+
+def placeholder(schema):
+    """A value of the JSON schema's type, with every required property."""
+    kind = str((schema or {}).get("type", "object")).lower()
+    if kind == "object":
+        props = schema.get("properties") or {}
+        return {k: placeholder(props.get(k) or {}) for k in schema.get("required") or props.keys()}
+    return {"string": "standin", "integer": 1, "number": 1, "boolean": False, "array": []}.get(kind)
+
+
+def gemini_answer(body):
+    config = (body or {}).get("generationConfig") or {}
+    if config.get("responseMimeType") == "application/json":
+        part = {"text": json.dumps(placeholder(config.get("responseJsonSchema") or config.get("responseSchema") or {}))}
+    elif gemini_wants_tool(body):
+        part = {"functionCall": {"name": "list_directory", "args": {"dir_path": "."}}}
+    else:
+        part = {"text": REPLY}
+    return {
+        "candidates": [{"content": {"role": "model", "parts": [part]}, "finishReason": "STOP", "index": 0}],
+        "usageMetadata": {"promptTokenCount": approx_tokens(body), "candidatesTokenCount": 1, "totalTokenCount": approx_tokens(body) + 1},
+        "modelVersion": "gemini-standin",
+    }
+
+
 class Handler(BaseHTTPRequestHandler):
     # HTTP/1.1 keeps the runtime's connections alive; every answer below
     # carries a Content-Length, which 1.1 needs.
@@ -260,6 +307,20 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(200, responses_sse(body, usage_in), "text/event-stream")
             else:
                 self._send(200, response_obj(body, usage_in, "completed", [reply_item()[2]]))
+        elif self.command == "POST" and path.startswith("/v1beta/models/") and ":" in path:
+            action = path.rsplit(":", 1)[1]
+            json_mode = ((body or {}).get("generationConfig") or {}).get("responseMimeType") == "application/json"
+            slow = any(SLOW_MARKER in t for t in gemini_user_texts(body))
+            if action in ("streamGenerateContent", "generateContent") and slow and not json_mode:
+                time.sleep(SLOW_SECONDS)
+            if action == "streamGenerateContent":
+                self._send(200, "data: %s\r\n\r\n" % json.dumps(gemini_answer(body)), "text/event-stream")
+            elif action == "generateContent":
+                self._send(200, gemini_answer(body))
+            elif action == "countTokens":
+                self._send(200, {"totalTokens": approx_tokens(body)})
+            else:
+                self._not_found()
         elif self.command == "POST" and path == "/v1/messages/count_tokens":
             self._send(200, {"input_tokens": approx_tokens(body)})
         elif self.command in ("GET", "HEAD") and path == "/v1/models":

@@ -11,6 +11,7 @@ mod coordination;
 mod daemon;
 mod errors;
 mod frontends;
+mod gemini;
 mod hooks_claude;
 mod hooks_other;
 mod identity;

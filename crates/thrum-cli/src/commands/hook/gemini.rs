@@ -2,10 +2,12 @@
 //! setup hooks`).
 //!
 //! Shapes from Gemini CLI's hooks reference (`docs/hooks/reference.md`) and
-//! the 0.61.0 release's own code (`hookEventHandler`, `client`):
+//! the 0.61.0 release's own code (`hookEventHandler`, `client`), and
+//! observed with 0.61.0 driven for real (`tests/runtimes/gemini`):
 //! - `session-start` (`SessionStart`): the `thrum prime` briefing and any
-//!   unannounced mail as `hookSpecificOutput.additionalContext` (the first
-//!   turn of an interactive session; prepended to the prompt otherwise);
+//!   unannounced mail as `hookSpecificOutput.additionalContext` (Gemini CLI
+//!   wraps hook context in `<hook_context>`: a user turn of its own when
+//!   headless);
 //! - `before-agent` (`BeforeAgent`, a prompt was submitted) and
 //!   `after-tool` (`AfterTool`, every tool): the same, only for
 //!   unannounced mail (appended to the prompt, or to the tool's result);
