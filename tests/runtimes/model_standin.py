@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""A scripted stand-in for the Anthropic Messages API, on loopback.
+"""A scripted stand-in for the Anthropic Messages API, the OpenAI Responses
+API and the Gemini API, on loopback.
 
-Agent runtimes (Claude Code) are pointed at it with ANTHROPIC_BASE_URL so the
-integration tests can drive the real CLI without a network or an account, and
-then read exactly what the runtime sent to "the model".
+Agent runtimes are pointed at it (Claude Code with ANTHROPIC_BASE_URL, Codex
+with a `[model_providers.*]` base_url, Gemini CLI with GOOGLE_GEMINI_BASE_URL)
+so the integration tests can drive the real CLI without a network or an
+account, and then read exactly what the runtime sent to "the model".
 
 Usage: model_standin.py PORT_FILE LOG_FILE [REPLY_TEXT]
 
@@ -16,8 +18,27 @@ Usage: model_standin.py PORT_FILE LOG_FILE [REPLY_TEXT]
 - POST /v1/messages (with or without ?beta=true) answers one finished turn
   whose only content is REPLY_TEXT (default "Done."): the standard SSE
   sequence when the request says "stream": true, the equivalent JSON
-  otherwise. Everything else gets a quick, well-formed answer (count_tokens,
-  models, 404 JSON) so the runtime never waits on us.
+  otherwise.
+- POST /v1/responses (Codex, `wire_api = "responses"`) answers one finished
+  turn the same way, as the Responses SSE sequence (response.created … a
+  message output item with REPLY_TEXT … response.completed with usage), or the
+  equivalent JSON when the request does not ask to stream. A turn whose
+  latest user message contains TOOL_MARKER ("[standin:tool]")
+  is answered instead with one `exec_command` call running `true`; the
+  request that carries its output gets REPLY_TEXT (so a runtime's after-tool
+  hooks run for real). A conversation any of whose user messages contains
+  SLOW_MARKER ("[standin:slow]") is answered SLOW_SECONDS (2 s) late, each
+  time: a window in which a test can act between two of the runtime's steps
+  (the request is logged before the wait).
+- POST /v1beta/models/MODEL:streamGenerateContent (Gemini CLI; SSE) and
+  :generateContent (JSON) answer one candidate with REPLY_TEXT, the same
+  markers scripting the turn (the tool call is `list_directory` of ".").
+  A request asking for JSON (`responseMimeType: application/json`, Gemini
+  CLI's routing classifier) gets an object with every required property of
+  its `responseJsonSchema` set to a placeholder of its type.
+  :countTokens answers a small count.
+- Everything else gets a quick, well-formed answer (count_tokens, models,
+  404 JSON) so the runtime never waits on us.
 
 Python 3 standard library only.
 """
@@ -96,6 +117,146 @@ def sse(body, usage_in):
     return "".join("event: %s\ndata: %s\n\n" % (name, json.dumps(data)) for name, data in events)
 
 
+def response_obj(body, usage_in, status, output):
+    return {
+        "id": next_id().replace("msg_", "resp_"),
+        "object": "response",
+        "created_at": int(time.time()),
+        "status": status,
+        "model": (body or {}).get("model") or MODEL_FALLBACK,
+        "output": output,
+        "usage": {
+            "input_tokens": usage_in,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens": max(1, len(REPLY) // 4),
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": usage_in + max(1, len(REPLY) // 4),
+        },
+    }
+
+
+def reply_item():
+    part = {"type": "output_text", "text": REPLY, "annotations": []}
+    item_id = next_id().replace("msg_", "item_")
+    return item_id, part, {"id": item_id, "type": "message", "role": "assistant", "status": "completed", "content": [part]}
+
+
+TOOL_MARKER = "[standin:tool]"
+SLOW_MARKER = "[standin:slow]"
+SLOW_SECONDS = 2.0
+
+
+def wants_slow(body):
+    items = [i for i in (body or {}).get("input") or [] if isinstance(i, dict)]
+    return any(i.get("role") == "user" and SLOW_MARKER in json.dumps(i) for i in items)
+
+
+def wants_tool(body):
+    """Whether the turn's latest user message asks for a tool call that has
+    not run yet (no tool output follows it; a runtime may add its own
+    messages, such as hook context, after the user's)."""
+    items = [i for i in (body or {}).get("input") or [] if isinstance(i, dict)]
+    users = [n for n, i in enumerate(items) if i.get("type") == "message" and i.get("role") == "user"]
+    if not users or TOOL_MARKER not in json.dumps(items[users[-1]]):
+        return False
+    return not any(i.get("type") == "function_call_output" for i in items[users[-1] :])
+
+
+def tool_call_item():
+    call_id = next_id().replace("msg_", "call_")
+    return {
+        "id": call_id.replace("call_", "fc_"),
+        "type": "function_call",
+        "status": "completed",
+        "call_id": call_id,
+        "name": "exec_command",
+        "arguments": json.dumps({"cmd": "true"}),
+    }
+
+
+def responses_sse(body, usage_in):
+    if wants_tool(body):
+        item = tool_call_item()
+        events = [
+            ("response.created", {"type": "response.created", "response": response_obj(body, usage_in, "in_progress", [])}),
+            (
+                "response.output_item.added",
+                {"type": "response.output_item.added", "output_index": 0, "item": dict(item, status="in_progress", arguments="")},
+            ),
+            (
+                "response.function_call_arguments.done",
+                {"type": "response.function_call_arguments.done", "item_id": item["id"], "output_index": 0, "arguments": item["arguments"]},
+            ),
+            ("response.output_item.done", {"type": "response.output_item.done", "output_index": 0, "item": item}),
+            ("response.completed", {"type": "response.completed", "response": response_obj(body, usage_in, "completed", [item])}),
+        ]
+        return "".join("event: %s\ndata: %s\n\n" % (name, json.dumps(data)) for name, data in events)
+    item_id, part, item = reply_item()
+    created = response_obj(body, usage_in, "in_progress", [])
+    events = [
+        ("response.created", {"type": "response.created", "response": created}),
+        (
+            "response.output_item.added",
+            {"type": "response.output_item.added", "output_index": 0, "item": dict(item, status="in_progress", content=[])},
+        ),
+        (
+            "response.content_part.added",
+            {"type": "response.content_part.added", "item_id": item_id, "output_index": 0, "content_index": 0, "part": dict(part, text="")},
+        ),
+        (
+            "response.output_text.delta",
+            {"type": "response.output_text.delta", "item_id": item_id, "output_index": 0, "content_index": 0, "delta": REPLY},
+        ),
+        (
+            "response.output_text.done",
+            {"type": "response.output_text.done", "item_id": item_id, "output_index": 0, "content_index": 0, "text": REPLY},
+        ),
+        ("response.output_item.done", {"type": "response.output_item.done", "output_index": 0, "item": item}),
+        ("response.completed", {"type": "response.completed", "response": response_obj(body, usage_in, "completed", [item])}),
+    ]
+    return "".join("event: %s\ndata: %s\n\n" % (name, json.dumps(data)) for name, data in events)
+
+
+def gemini_user_texts(body):
+    """The text of every user turn of a Gemini request."""
+    return [
+        json.dumps(c)
+        for c in (body or {}).get("contents") or []
+        if isinstance(c, dict) and c.get("role") == "user"
+    ]
+
+
+def gemini_wants_tool(body):
+    contents = [c for c in (body or {}).get("contents") or [] if isinstance(c, dict)]
+    asked = any(TOOL_MARKER in t for t in gemini_user_texts(body))
+    answered = any("functionResponse" in p for c in contents for p in c.get("parts") or [] if isinstance(p, dict))
+    return asked and not answered
+
+
+def placeholder(schema):
+    """A value of the JSON schema's type, with every required property."""
+    kind = str((schema or {}).get("type", "object")).lower()
+    if kind == "object":
+        props = schema.get("properties") or {}
+        return {k: placeholder(props.get(k) or {}) for k in schema.get("required") or props.keys()}
+    return {"string": "standin", "integer": 1, "number": 1, "boolean": False, "array": []}.get(kind)
+
+
+def gemini_answer(body):
+    config = (body or {}).get("generationConfig") or {}
+    if config.get("responseMimeType") == "application/json":
+        part = {"text": json.dumps(placeholder(config.get("responseJsonSchema") or config.get("responseSchema") or {}))}
+    elif gemini_wants_tool(body):
+        part = {"functionCall": {"name": "list_directory", "args": {"dir_path": "."}}}
+    else:
+        part = {"text": REPLY}
+    return {
+        "candidates": [{"content": {"role": "model", "parts": [part]}, "finishReason": "STOP", "index": 0}],
+        "usageMetadata": {"promptTokenCount": approx_tokens(body), "candidatesTokenCount": 1, "totalTokenCount": approx_tokens(body) + 1},
+        "modelVersion": "gemini-standin",
+    }
+
+
 class Handler(BaseHTTPRequestHandler):
     # HTTP/1.1 keeps the runtime's connections alive; every answer below
     # carries a Content-Length, which 1.1 needs.
@@ -138,6 +299,28 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(200, sse(body, usage_in), "text/event-stream")
             else:
                 self._send(200, message(body, usage_in))
+        elif self.command == "POST" and path == "/v1/responses":
+            usage_in = approx_tokens(body)
+            if wants_slow(body):
+                time.sleep(SLOW_SECONDS)
+            if isinstance(body, dict) and body.get("stream"):
+                self._send(200, responses_sse(body, usage_in), "text/event-stream")
+            else:
+                self._send(200, response_obj(body, usage_in, "completed", [reply_item()[2]]))
+        elif self.command == "POST" and path.startswith("/v1beta/models/") and ":" in path:
+            action = path.rsplit(":", 1)[1]
+            json_mode = ((body or {}).get("generationConfig") or {}).get("responseMimeType") == "application/json"
+            slow = any(SLOW_MARKER in t for t in gemini_user_texts(body))
+            if action in ("streamGenerateContent", "generateContent") and slow and not json_mode:
+                time.sleep(SLOW_SECONDS)
+            if action == "streamGenerateContent":
+                self._send(200, "data: %s\r\n\r\n" % json.dumps(gemini_answer(body)), "text/event-stream")
+            elif action == "generateContent":
+                self._send(200, gemini_answer(body))
+            elif action == "countTokens":
+                self._send(200, {"totalTokens": approx_tokens(body)})
+            else:
+                self._not_found()
         elif self.command == "POST" and path == "/v1/messages/count_tokens":
             self._send(200, {"input_tokens": approx_tokens(body)})
         elif self.command in ("GET", "HEAD") and path == "/v1/models":

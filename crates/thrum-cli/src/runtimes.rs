@@ -48,6 +48,13 @@ pub struct Runtime {
 pub enum Hooks {
     /// `.claude/settings.json` `hooks`; `asyncRewake` wakes an idle session.
     Claude,
+    /// `.codex/hooks.json` (Claude Code's format); Codex runs a hook only
+    /// once the user has trusted it.
+    Codex,
+    /// `.gemini/settings.json` `hooks` (timeouts in milliseconds).
+    Gemini,
+    /// `.cursor/hooks.json`, `"version": 1`, flat entries.
+    Cursor,
 }
 
 /// Where a runtime reads its project MCP servers, and in what shape.
@@ -82,7 +89,7 @@ pub const REGISTRY: &[Runtime] = &[
         instructions: "AGENTS.md",
         skill: None,
         mcp: Some(McpConfig::CodexToml),
-        hooks: None,
+        hooks: Some(Hooks::Codex),
         processes: &["codex"],
         aliases: &[],
     },
@@ -95,7 +102,7 @@ pub const REGISTRY: &[Runtime] = &[
         instructions: ".cursor/rules/thrum.mdc",
         skill: None,
         mcp: Some(McpConfig::Json(".cursor/mcp.json")),
-        hooks: None,
+        hooks: Some(Hooks::Cursor),
         processes: &["cursor", "cursor-agent"],
         aliases: &[],
     },
@@ -108,7 +115,7 @@ pub const REGISTRY: &[Runtime] = &[
         instructions: "GEMINI.md",
         skill: None,
         mcp: Some(McpConfig::Json(".gemini/settings.json")),
-        hooks: None,
+        hooks: Some(Hooks::Gemini),
         processes: &["gemini"],
         aliases: &[],
     },

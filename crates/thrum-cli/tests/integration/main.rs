@@ -6,11 +6,14 @@
 mod browser;
 mod claude;
 mod claude_delivery;
+mod codex;
 mod coordination;
 mod daemon;
 mod errors;
 mod frontends;
+mod gemini;
 mod hooks_claude;
+mod hooks_other;
 mod identity;
 mod init;
 mod json_shapes;

@@ -24,11 +24,9 @@ use serde_json::json;
 use thrum_core::delivery::{self, Channel};
 use thrum_proto::methods::message::{self as mm, AnnounceParams, AnnounceStatus};
 
-use super::{Here, HookArgs, claim, log, read_stdin, start_dir};
+use super::{Here, HookArgs, briefing, claim, read_input, run_hook, start_dir, turn_notice};
 use crate::context::Ctx;
 
-/// Claude Code's cap on hook context; we stay under it with room to spare.
-const MAX_CONTEXT: usize = 9_500;
 /// The idle waker's default lifetime (its hook `timeout` is 24h).
 const WAIT_DEFAULT: Duration = Duration::from_secs(23 * 3600);
 /// One waiting call; between calls the waker checks that Claude Code is
@@ -107,109 +105,44 @@ pub fn run(ctx: &mut Ctx, a: &HookArgs) -> Result<u8> {
         Some(t) => thrum_core::time::parse_duration(t)
             .ok_or_else(|| crate::user_err!("invalid --timeout {t:?}: use a duration such as 30s, 5m or 1h"))?,
     };
-    let raw = read_stdin();
-    let input: Input = if raw.trim().is_empty() {
-        Input::default()
-    } else {
-        match serde_json::from_str(&raw) {
-            Ok(i) => i,
-            Err(e) => {
-                let layout = start_dir("").and_then(|d| thrum_core::Layout::discover(&d).ok());
-                log(layout.as_ref(), "claude", event.name(), &format!("unreadable hook input ({e}); ignored"));
-                return Ok(0);
+    let Some(input) = read_input::<Input>("claude", event.name()) else { return Ok(0) };
+    let briefs = event == Event::SessionStart;
+    run_hook(ctx, "claude", event.name(), start_dir(&input.cwd), briefs, |ctx, here| {
+        // Only a session start runs without an agent (its briefing says how
+        // to register).
+        let Some(here) = here else { return session_start(ctx, None, &input) };
+        match event {
+            Event::SessionStart => {
+                record_session(here, &input, "session-start");
+                session_start(ctx, Some(here), &input)
             }
-        }
-    };
-    let here = match Here::find(ctx, start_dir(&input.cwd)) {
-        Ok(h) => h,
-        Err(why) => {
-            // The briefing says how to register; the other hooks stay quiet.
-            if event == Event::SessionStart && !why.starts_with("no thrum repository") {
-                return session_start(ctx, None, &input);
+            Event::UserPromptSubmit => turn(ctx, here, &input, event, true),
+            Event::PostToolUse => turn(ctx, here, &input, event, false),
+            Event::Stop => stop(ctx, here, &input),
+            Event::PreCompact => {
+                record_session(here, &input, &format!("pre-compact ({})", input.trigger));
+                Ok(0)
             }
-            let layout = start_dir(&input.cwd).and_then(|d| thrum_core::Layout::discover(&d).ok());
-            log(layout.as_ref(), "claude", event.name(), &why);
-            return Ok(0);
+            Event::Wait => wait(here, &input, timeout),
         }
-    };
-    here.mark_ran("claude", event.name());
-    let outcome = match event {
-        Event::SessionStart => {
-            record_session(&here, &input, "session-start");
-            session_start(ctx, Some(&here), &input)
-        }
-        Event::UserPromptSubmit => turn(ctx, &here, &input, event, true),
-        Event::PostToolUse => turn(ctx, &here, &input, event, false),
-        Event::Stop => stop(ctx, &here, &input),
-        Event::PreCompact => {
-            record_session(&here, &input, &format!("pre-compact ({})", input.trigger));
-            Ok(0)
-        }
-        Event::Wait => wait(&here, &input, timeout),
-    };
-    // Never break the session: a failure is logged, and the runtime sees
-    // a hook that had nothing to say.
-    outcome.or_else(|e| {
-        log(Some(&here.layout), "claude", event.name(), &format!("{e:#}"));
-        Ok(0)
     })
 }
 
 /// `additionalContext` for `event`, as Claude Code reads it.
 fn context_json(event: Event, text: &str) -> String {
-    json!({ "hookSpecificOutput": { "hookEventName": event.claude_event(), "additionalContext": cap(text) } })
-        .to_string()
-}
-
-/// `text` cut under [`MAX_CONTEXT`] characters, saying so.
-fn cap(text: &str) -> String {
-    if text.chars().count() <= MAX_CONTEXT {
-        return text.to_string();
-    }
-    let cut: String = text.chars().take(MAX_CONTEXT - 80).collect();
-    format!("{cut}\n[thrum] (cut to fit the hook's limit: run `thrum prime` for the rest)")
+    super::context_json(event.claude_event(), text)
 }
 
 fn session_start(ctx: &mut Ctx, here: Option<&Here>, input: &Input) -> Result<u8> {
-    // The briefing as `thrum prime` prints it (this starts the daemon when
-    // it is not running: a session start is not a hot path).
-    let (res, mut text) = crate::output::capture(|| super::super::prime::run(ctx));
-    if let Err(e) = res {
-        text = format!("thrum: the briefing failed: {e:#}\n");
-    }
-    if let Some(here) = here {
-        let claimed = ctx.call::<mm::Announce>(&AnnounceParams {
-            caller_agent_id: Some(here.agent.clone()),
-            channel: Channel::Hook,
-            session_id: Some(input.session_id.clone()).filter(|s| !s.is_empty()),
-            wait_ms: 0,
-            stand_down: true,
-            limit: None,
-        });
-        match claimed {
-            Ok(r) if !r.messages.is_empty() => {
-                text.push('\n');
-                text.push_str(&delivery::notice(&here.agent, &r.messages));
-            }
-            Ok(_) => {}
-            Err(e) => log(Some(&here.layout), "claude", "session-start", &format!("{e:#}")),
-        }
-    }
-    let body = format!("[thrum] Session briefing ({}):\n{}", source_word(&input.source), text.trim_end());
+    let body = briefing(ctx, here, "claude", &input.session_id, &input.source);
     ctx.out.line(context_json(Event::SessionStart, &body));
     Ok(0)
 }
 
-fn source_word(source: &str) -> &str {
-    if source.is_empty() { "startup" } else { source }
-}
-
 /// `user-prompt-submit` and `post-tool-use`: context only for new mail.
 fn turn(ctx: &mut Ctx, here: &Here, input: &Input, event: Event, stand_down: bool) -> Result<u8> {
-    let Some(mut client) = here.connect_if_running() else { return Ok(0) };
-    let messages = claim(&mut client, &here.agent, Channel::Hook, Some(&input.session_id), stand_down)?;
-    if !messages.is_empty() {
-        ctx.out.line(context_json(event, &delivery::notice(&here.agent, &messages)));
+    if let Some(notice) = turn_notice(here, &input.session_id, stand_down)? {
+        ctx.out.line(context_json(event, &notice));
     }
     Ok(0)
 }
@@ -220,10 +153,7 @@ fn stop(ctx: &mut Ctx, here: &Here, input: &Input) -> Result<u8> {
     if input.stop_hook_active {
         return Ok(0);
     }
-    let Some(mut client) = here.connect_if_running() else { return Ok(0) };
-    let messages = claim(&mut client, &here.agent, Channel::Hook, Some(&input.session_id), false)?;
-    if !messages.is_empty() {
-        let reason = delivery::notice(&here.agent, &messages);
+    if let Some(reason) = turn_notice(here, &input.session_id, false)? {
         ctx.out.line(json!({ "decision": "block", "reason": reason }).to_string());
     }
     Ok(0)

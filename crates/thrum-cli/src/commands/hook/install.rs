@@ -4,6 +4,12 @@
 //! second run changes nothing, a file that is not valid JSON refused
 //! untouched. thrum's entries are the hook commands that run `thrum hook
 //! NAME …`; `--remove` takes exactly those out again.
+//!
+//! Two shapes of `hooks` object are merged here: the nested one of Claude
+//! Code, Codex and Gemini CLI (event → [{matcher?, hooks: [{type, command,
+//! …}]}], [`merge_nested`]) and Cursor's flat one (event → [{command, …}],
+//! [`merge_flat`]). Each runtime's module says which entries are its own
+//! and where its file lives; Claude Code's are here.
 
 use std::path::{Path, PathBuf};
 
@@ -76,13 +82,28 @@ pub fn is_ours(command: &str, runtime: &str) -> bool {
 /// `existing` Claude Code settings with thrum's hooks replaced by `ours`
 /// (or only removed, when `ours` is empty).
 pub fn merge_claude(existing: Option<&str>, ours: &[(&'static str, Value)], path: &Path) -> Result<String> {
+    merge_nested(existing, ours, path, "claude", &[])
+}
+
+/// `existing` settings whose `hooks` object is nested (event → groups →
+/// hooks), with `runtime`'s thrum hooks replaced by `ours` (or only
+/// removed, when `ours` is empty). `settings_keys` are keys of `hooks`
+/// that are settings, not events (Gemini CLI's `enabled`, `disabled`,
+/// `notifications`): left as they are.
+pub fn merge_nested(
+    existing: Option<&str>,
+    ours: &[(&'static str, Value)],
+    path: &Path,
+    runtime: &str,
+    settings_keys: &[&str],
+) -> Result<String> {
     let mut root = config_file::parse_object(existing, path)?;
     let obj = root.as_object_mut().ok_or_else(|| anyhow!("{} is not a JSON object", path.display()))?;
     let hooks = obj.entry("hooks").or_insert_with(|| json!({}));
     let Some(hooks) = hooks.as_object_mut() else {
         bail!("{}: \"hooks\" is not an object; nothing was changed", path.display());
     };
-    strip(hooks, "claude", path)?;
+    strip(hooks, runtime, path, settings_keys)?;
     for (event, group) in ours {
         let list = hooks.entry(*event).or_insert_with(|| json!([]));
         let Some(list) = list.as_array_mut() else {
@@ -96,31 +117,99 @@ pub fn merge_claude(existing: Option<&str>, ours: &[(&'static str, Value)], path
     Ok(format!("{}\n", serde_json::to_string_pretty(&root)?))
 }
 
-/// Removes every hook of ours from Claude Code's `hooks` object, and the
+/// Removes every hook of ours from a nested `hooks` object, and the
 /// groups and events that leaves empty.
-fn strip(hooks: &mut Map<String, Value>, runtime: &str, path: &Path) -> Result<()> {
-    for (event, list) in hooks.iter_mut() {
+fn strip(hooks: &mut Map<String, Value>, runtime: &str, path: &Path, settings_keys: &[&str]) -> Result<()> {
+    let mut emptied = Vec::new();
+    for (event, list) in hooks.iter_mut().filter(|(k, _)| !settings_keys.contains(&k.as_str())) {
         let Some(groups) = list.as_array_mut() else {
             bail!("{}: \"hooks.{event}\" is not a list; nothing was changed", path.display());
         };
+        let before = groups.len();
         for g in groups.iter_mut() {
             if let Some(inner) = g.get_mut("hooks").and_then(Value::as_array_mut) {
                 inner.retain(|h| !h.get("command").and_then(Value::as_str).is_some_and(|c| is_ours(c, runtime)));
             }
         }
         groups.retain(|g| g.get("hooks").and_then(Value::as_array).is_none_or(|h| !h.is_empty()));
+        if groups.is_empty() && before > 0 {
+            emptied.push(event.clone());
+        }
     }
-    hooks.retain(|_, list| list.as_array().is_none_or(|l| !l.is_empty()));
+    for event in emptied {
+        hooks.remove(&event);
+    }
     Ok(())
 }
 
-/// thrum's hook commands in Claude Code settings, as (event, command).
+/// `existing` settings whose `hooks` object is flat (event → [{command,
+/// …}], Cursor's), with `runtime`'s thrum entries replaced by `ours` (or
+/// only removed, when `ours` is empty). `top` are top-level keys the file
+/// must have (Cursor's `"version": 1`), set only where missing.
+pub fn merge_flat(
+    existing: Option<&str>,
+    ours: &[(&'static str, Value)],
+    path: &Path,
+    runtime: &str,
+    top: &[(&str, Value)],
+) -> Result<String> {
+    let mut root = config_file::parse_object(existing, path)?;
+    let obj = root.as_object_mut().ok_or_else(|| anyhow!("{} is not a JSON object", path.display()))?;
+    let hooks = obj.entry("hooks").or_insert_with(|| json!({}));
+    let Some(hooks) = hooks.as_object_mut() else {
+        bail!("{}: \"hooks\" is not an object; nothing was changed", path.display());
+    };
+    let mut emptied = Vec::new();
+    for (event, list) in hooks.iter_mut() {
+        let Some(entries) = list.as_array_mut() else {
+            bail!("{}: \"hooks.{event}\" is not a list; nothing was changed", path.display());
+        };
+        let before = entries.len();
+        entries.retain(|h| !h.get("command").and_then(Value::as_str).is_some_and(|c| is_ours(c, runtime)));
+        if entries.is_empty() && before > 0 {
+            emptied.push(event.clone());
+        }
+    }
+    for event in emptied {
+        hooks.remove(&event);
+    }
+    for (event, entry) in ours {
+        let list = hooks.entry(*event).or_insert_with(|| json!([]));
+        if let Some(list) = list.as_array_mut() {
+            list.push(entry.clone());
+        }
+    }
+    if hooks.is_empty() {
+        obj.remove("hooks");
+    }
+    // Kept on removal: the runtime may refuse a file without them.
+    if !ours.is_empty() {
+        for (k, v) in top {
+            obj.entry(*k).or_insert_with(|| v.clone());
+        }
+    }
+    Ok(format!("{}\n", serde_json::to_string_pretty(&root)?))
+}
+
+/// thrum's hook commands for Claude Code in its settings, as (event,
+/// command).
 pub fn claude_commands(settings: &Value) -> Vec<(String, String)> {
+    commands(settings, "claude")
+}
+
+/// thrum's hook commands for `runtime` in a settings or hooks file,
+/// nested or flat, as (the runtime's event, command).
+pub fn commands(settings: &Value, runtime: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    for (event, groups) in settings.get("hooks").and_then(Value::as_object).into_iter().flatten() {
-        for g in groups.as_array().into_iter().flatten() {
-            for h in g.get("hooks").and_then(Value::as_array).into_iter().flatten() {
-                if let Some(c) = h.get("command").and_then(Value::as_str).filter(|c| is_ours(c, "claude")) {
+    for (event, entries) in settings.get("hooks").and_then(Value::as_object).into_iter().flatten() {
+        for e in entries.as_array().into_iter().flatten() {
+            let inner = e.get("hooks").and_then(Value::as_array);
+            let hooks: Vec<&Value> = match inner {
+                Some(list) => list.iter().collect(),
+                None => vec![e],
+            };
+            for h in hooks {
+                if let Some(c) = h.get("command").and_then(Value::as_str).filter(|c| is_ours(c, runtime)) {
                     out.push((event.clone(), c.to_string()));
                 }
             }

@@ -3,21 +3,26 @@
 //!
 //! The runtime hands the hook a JSON object on stdin and reads its stdout,
 //! stderr and exit code in a shape of its own; one module per runtime knows
-//! that shape (`claude`). What they share is here: reading stdin, finding
-//! the agent, asking the daemon to claim unannounced mail
-//! (`message.announce`), and the rule that a hook never hurts the session:
-//! on a hot path it costs one query when there is nothing to say and prints
-//! nothing; when the daemon is down, the identity unclear or the input odd,
-//! it exits 0 silently and leaves a line in the daemon log.
+//! that shape (`claude`, `codex`, `gemini`, `cursor`). What they share is
+//! here: reading stdin ([`read_input`]), finding the agent and never failing
+//! the session ([`run_hook`]), the session briefing ([`briefing`]), asking
+//! the daemon to claim unannounced mail (`message.announce`, [`turn_notice`])
+//! and the context cap ([`cap`]). The rule they all keep: a hook never hurts
+//! the session. On a hot path it costs one query when there is nothing to
+//! say and prints nothing; when the daemon is down, the identity unclear or
+//! the input odd, it exits 0 silently and leaves a line in the daemon log.
 
 use std::io::{IsTerminal as _, Read as _};
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::Args;
+use serde::Deserialize as _;
+use serde::de::DeserializeOwned;
+use serde_json::json;
 use thrum_client::Client;
 use thrum_core::Layout;
-use thrum_core::delivery::Channel;
+use thrum_core::delivery::{self, Channel};
 use thrum_core::views::MessageSummary;
 use thrum_proto::methods::message::{self as mm, AnnounceParams, AnnounceResult};
 
@@ -26,14 +31,19 @@ use crate::context::Ctx;
 use crate::runtimes::Hooks;
 
 pub mod claude;
+pub mod codex;
+pub mod cursor;
+pub mod gemini;
 pub mod install;
 
 #[derive(Debug, Args)]
 pub struct HookArgs {
-    /// The runtime whose hook this is (claude).
+    /// The runtime whose hook this is (claude, codex, gemini, cursor).
     pub runtime: String,
     /// The event (claude: session-start, user-prompt-submit, post-tool-use,
-    /// stop, pre-compact, wait).
+    /// stop, pre-compact, wait; codex: session-start, user-prompt-submit,
+    /// post-tool-use, stop; gemini: session-start, before-agent, after-tool,
+    /// after-agent; cursor: session-start, post-tool-use, stop).
     pub event: String,
     /// For `wait`: how long the idle waker waits before it exits 0
     /// (default 23h; Claude Code's own timeout for it is 24h).
@@ -43,7 +53,8 @@ pub struct HookArgs {
 
 #[derive(Debug, Args)]
 pub struct SetupHooksArgs {
-    /// claude (.claude/settings.json).
+    /// claude (.claude/settings.json), codex (.codex/hooks.json), gemini
+    /// (.gemini/settings.json) or cursor (.cursor/hooks.json).
     #[arg(long, default_value = crate::runtimes::DEFAULT)]
     pub runtime: String,
     /// Claude Code: write the personal .claude/settings.local.json instead
@@ -61,9 +72,24 @@ pub struct SetupHooksArgs {
 /// `thrum setup hooks`.
 pub fn setup(ctx: &mut Ctx, a: SetupHooksArgs) -> Result<u8> {
     let root = ctx.layout()?.worktree_root.clone();
-    let outcome = install(dialect(&a.runtime)?, &root, a.local, a.remove, a.dry_run)?;
+    let d = dialect(&a.runtime)?;
+    let outcome = install(d, &root, a.local, a.remove, a.dry_run)?;
     let what = if a.remove { "thrum hooks removed" } else { "hooks" };
-    super::mcp::report_as(ctx, what, &outcome)?;
+    // Codex runs no hook it has not been told to trust, and thrum cannot
+    // trust them for it: say so, and how.
+    let trust = (d == Hooks::Codex && !a.remove && outcome.action != "printed").then(|| codex::trust_note(&root));
+    match trust {
+        Some(note) if ctx.out.json => {
+            let mut v = serde_json::to_value(&outcome)?;
+            v["trust"] = json!(note);
+            ctx.out.json(&v);
+        }
+        Some(note) => {
+            super::mcp::report_as(ctx, what, &outcome)?;
+            ctx.out.line(format!("  {}", note.replace('\n', "\n  ")));
+        }
+        None => super::mcp::report_as(ctx, what, &outcome)?,
+    }
     Ok(0)
 }
 
@@ -74,6 +100,9 @@ const MAX_INPUT: u64 = 1 << 20;
 pub fn run(ctx: &mut Ctx, a: HookArgs) -> Result<u8> {
     match dialect(&a.runtime)? {
         Hooks::Claude => claude::run(ctx, &a),
+        Hooks::Codex => codex::run(ctx, &a),
+        Hooks::Gemini => gemini::run(ctx, &a),
+        Hooks::Cursor => cursor::run(ctx, &a),
     }
 }
 
@@ -83,6 +112,9 @@ pub fn run(ctx: &mut Ctx, a: HookArgs) -> Result<u8> {
 pub fn install(d: Hooks, root: &Path, local: bool, remove: bool, dry_run: bool) -> Result<config_file::Outcome> {
     match d {
         Hooks::Claude => install::apply_claude(root, local, remove, dry_run),
+        Hooks::Codex => codex::install(root, remove, dry_run),
+        Hooks::Gemini => gemini::install(root, remove, dry_run),
+        Hooks::Cursor => cursor::install(root, remove, dry_run),
     }
 }
 
@@ -105,7 +137,19 @@ pub fn status(d: Hooks, root: &Path) -> Option<HookStatus> {
             let events = claude::Event::ALL.iter().map(|e| e.name()).collect();
             (!commands.is_empty()).then_some(HookStatus { file, commands, events })
         }),
+        Hooks::Codex => file_status(codex::hooks_file(root), "codex", codex::Event::ALL.iter().map(|e| e.name())),
+        Hooks::Gemini => {
+            file_status(gemini::settings_file(root), "gemini", gemini::Event::ALL.iter().map(|e| e.name()))
+        }
+        Hooks::Cursor => file_status(cursor::hooks_file(root), "cursor", cursor::Event::ALL.iter().map(|e| e.name())),
     }
+}
+
+/// thrum's hooks of `runtime` in the JSON file at `file`, if any.
+fn file_status(file: PathBuf, runtime: &str, events: impl Iterator<Item = &'static str>) -> Option<HookStatus> {
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).ok()?).ok()?;
+    let commands = install::commands(&v, runtime);
+    (!commands.is_empty()).then(|| HookStatus { file, commands, events: events.collect() })
 }
 
 /// When `runtime`'s `event` hook last ran here (RFC 3339), if ever.
@@ -224,4 +268,130 @@ pub(crate) fn claim(
         limit: None,
     })?;
     Ok(r.messages)
+}
+
+/// The largest context a hook hands its runtime, in characters. Claude
+/// Code cuts hook context at 10,000 characters and Cursor drops a longer
+/// one whole; we stay under both with room to spare.
+pub(crate) const MAX_CONTEXT: usize = 9_500;
+
+/// `text` cut under [`MAX_CONTEXT`] characters, saying so.
+pub(crate) fn cap(text: &str) -> String {
+    if text.chars().count() <= MAX_CONTEXT {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(MAX_CONTEXT - 80).collect();
+    format!("{cut}\n[thrum] (cut to fit the hook's limit: run `thrum prime` for the rest)")
+}
+
+/// `{"hookSpecificOutput": {"hookEventName", "additionalContext"}}`: how
+/// Claude Code, Codex and Gemini CLI take context from a hook, `text`
+/// capped.
+pub(crate) fn context_json(event_name: &str, text: &str) -> String {
+    json!({ "hookSpecificOutput": { "hookEventName": event_name, "additionalContext": cap(text) } }).to_string()
+}
+
+/// The hook's stdin as `I` (an empty stdin gives `I::default()`), or
+/// `None` after a line in the daemon log when it is not the JSON object
+/// the runtime should have sent.
+pub(crate) fn read_input<I: DeserializeOwned + Default>(runtime: &str, event: &str) -> Option<I> {
+    let raw = read_stdin();
+    if raw.trim().is_empty() {
+        return Some(I::default());
+    }
+    match serde_json::from_str(&raw) {
+        Ok(i) => Some(i),
+        Err(e) => {
+            let layout = start_dir("").and_then(|d| Layout::discover(&d).ok());
+            log(layout.as_ref(), runtime, event, &format!("unreadable hook input ({e}); ignored"));
+            None
+        }
+    }
+}
+
+/// Runs one hook call in `dir` (where the runtime says it runs): finds the
+/// agent, records the run, and hands `handler` the agent, or `None` when
+/// the repository is there but the agent is not and the call `briefs` (a
+/// session start, whose briefing says how to register). Whatever goes
+/// wrong is a line in the daemon log and an exit 0 with nothing printed:
+/// the runtime sees a hook with nothing to say.
+pub(crate) fn run_hook(
+    ctx: &mut Ctx,
+    runtime: &str,
+    event: &str,
+    dir: Option<PathBuf>,
+    briefs: bool,
+    handler: impl FnOnce(&mut Ctx, Option<&Here>) -> Result<u8>,
+) -> Result<u8> {
+    let here = match Here::find(ctx, dir.clone()) {
+        Ok(h) => h,
+        Err(why) => {
+            if briefs && !why.starts_with("no thrum repository") {
+                let layout = dir.as_deref().and_then(|d| Layout::discover(d).ok());
+                return handler(ctx, None).or_else(|e| {
+                    log(layout.as_ref(), runtime, event, &format!("{e:#}"));
+                    Ok(0)
+                });
+            }
+            let layout = dir.as_deref().and_then(|d| Layout::discover(d).ok());
+            log(layout.as_ref(), runtime, event, &why);
+            return Ok(0);
+        }
+    };
+    here.mark_ran(runtime, event);
+    handler(ctx, Some(&here)).or_else(|e| {
+        log(Some(&here.layout), runtime, event, &format!("{e:#}"));
+        Ok(0)
+    })
+}
+
+/// The session briefing: `thrum prime`'s text (this starts the daemon when
+/// it is not running: a session start is not a hot path), then the notice
+/// of any unannounced mail, claimed now; capped. `source` says why the
+/// session started (startup, resume, clear, compact).
+pub(crate) fn briefing(ctx: &mut Ctx, here: Option<&Here>, runtime: &str, session: &str, source: &str) -> String {
+    let (res, mut text) = crate::output::capture(|| super::prime::run(ctx));
+    if let Err(e) = res {
+        text = format!("thrum: the briefing failed: {e:#}\n");
+    }
+    if let Some(here) = here {
+        let claimed = ctx.call::<mm::Announce>(&AnnounceParams {
+            caller_agent_id: Some(here.agent.clone()),
+            channel: Channel::Hook,
+            session_id: Some(session.to_string()).filter(|s| !s.is_empty()),
+            wait_ms: 0,
+            stand_down: true,
+            limit: None,
+        });
+        match claimed {
+            Ok(r) if !r.messages.is_empty() => {
+                text.push('\n');
+                text.push_str(&delivery::notice(&here.agent, &r.messages));
+            }
+            Ok(_) => {}
+            Err(e) => log(Some(&here.layout), runtime, "session-start", &format!("{e:#}")),
+        }
+    }
+    let source = if source.is_empty() { "startup" } else { source };
+    cap(&format!("[thrum] Session briefing ({source}):\n{}", text.trim_end()))
+}
+
+/// At a turn boundary: the notice of the agent's unannounced mail,
+/// claimed now, or `None` when there is none or no daemon runs (a hook on
+/// the hot path never starts one). `stand_down`: the session just became
+/// busy (a prompt), so its idle waker goes home.
+pub(crate) fn turn_notice(here: &Here, session: &str, stand_down: bool) -> Result<Option<String>> {
+    let Some(mut client) = here.connect_if_running() else { return Ok(None) };
+    let messages = claim(&mut client, &here.agent, Channel::Hook, Some(session), stand_down)?;
+    Ok((!messages.is_empty()).then(|| cap(&delivery::notice(&here.agent, &messages))))
+}
+
+/// A hook input field that may come as `null` (Codex's and Cursor's
+/// `transcript_path`, a missing `cwd`): read as its default.
+pub(crate) fn lenient<'de, D, T>(d: D) -> std::result::Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
