@@ -27,7 +27,7 @@ pub enum Status {
 
 #[derive(Debug, Serialize)]
 pub struct Check {
-    /// daemon, identity, mcp, hooks, hook-runs.
+    /// daemon, identity, mcp, hooks, hooks-trust (Codex), hook-runs.
     pub check: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub runtime: Option<&'static str>,
@@ -105,6 +105,9 @@ pub fn run(ctx: &mut Ctx) -> Result<u8> {
                 ),
                 Some(st) => {
                     checks.push(hook_binaries(rt, st, &fix));
+                    if d == runtimes::Hooks::Codex {
+                        checks.extend(codex_trust(rt, &root));
+                    }
                     for event in hook::status(d, &root).map(|s| s.events).unwrap_or_default() {
                         hook_runs.push(HookRun { event, last_run: hook::last_run(&layout, rt.name, event) });
                     }
@@ -198,6 +201,48 @@ fn mcp(rt: &Runtime, m: McpConfig, root: &Path, home: Option<&Path>) -> Check {
     } else {
         check("mcp", Some(rt.name), Status::Warn, format!("{shown} has no thrum server")).fix(fix)
     }
+}
+
+/// Codex skips hooks it has not been told to trust, silently: whether it
+/// trusts the project (else it does not read `.codex/hooks.json`) and each
+/// of thrum's hooks.
+fn codex_trust(rt: &Runtime, root: &Path) -> Option<Check> {
+    let t = hook::codex::trust(root, &hook::codex::codex_home()?)?;
+    let fix = format!("start codex in {}, trust the folder, then type /hooks and trust thrum's hooks", root.display());
+    if !t.project_trusted {
+        return Some(
+            check(
+                "hooks-trust",
+                Some(rt.name),
+                Status::Fail,
+                "Codex does not trust this project, so it does not read .codex/hooks.json".into(),
+            )
+            .fix(fix),
+        );
+    }
+    let pending = t.pending();
+    if pending.is_empty() {
+        return Some(check(
+            "hooks-trust",
+            Some(rt.name),
+            Status::Ok,
+            format!("Codex trusts thrum's {} hooks", t.hooks.len()),
+        ));
+    }
+    let events: Vec<&str> = pending.iter().map(|h| h.event.as_str()).collect();
+    Some(
+        check(
+            "hooks-trust",
+            Some(rt.name),
+            Status::Fail,
+            format!(
+                "{} of thrum's hooks are not trusted yet, so Codex skips them: {}",
+                pending.len(),
+                dedup(&events).join(", ")
+            ),
+        )
+        .fix(fix),
+    )
 }
 
 /// Whether every thrum hook command runs a thrum binary that exists.

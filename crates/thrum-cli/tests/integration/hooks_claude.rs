@@ -344,3 +344,53 @@ fn announcements_survive_a_restart_and_a_rebuild() {
         assert_eq!(m["recipients"][0]["announced_via"], "hook", "{m}");
     }
 }
+
+/// Codex runs no hook it has not been told to trust: doctor says which,
+/// and how to trust them.
+#[test]
+fn doctor_says_when_codex_has_not_trusted_the_hooks() {
+    let env = env_with(&[("alice", "implementer", "auth")]);
+    env.ok(None, &["setup", "hooks", "--runtime", "codex"]);
+    let trust = |d: &Doctor| {
+        let c = d.checks.iter().find(|c| c.check == "hooks-trust").unwrap_or_else(|| panic!("{d:?}"));
+        (c.status.clone(), c.detail.clone(), c.fix.clone().unwrap_or_default())
+    };
+    let (code, d) = doctor(&env);
+    let (status, detail, fix) = trust(&d);
+    assert_eq!((code, status.as_str()), (1, "fail"), "{d:?}");
+    assert!(detail.contains("does not trust this project") && fix.contains("/hooks"), "{detail} / {fix}");
+    // The project trusted, the hooks not yet.
+    let root = env.repo().canonicalize().unwrap();
+    std::fs::create_dir_all(env.home().join(".codex")).unwrap();
+    std::fs::write(
+        env.home().join(".codex/config.toml"),
+        format!("[projects.\"{}\"]\ntrust_level = \"trusted\"\n", root.display()),
+    )
+    .unwrap();
+    let (_, d) = doctor(&env);
+    let (status, detail, _) = trust(&d);
+    assert_eq!(status, "fail");
+    assert!(detail.contains("not trusted yet") && detail.contains("Stop"), "{detail}");
+}
+
+/// Cursor runs the hooks in .claude/settings.json too: there thrum's
+/// Claude hooks step aside (Cursor's own announce), and the idle waker
+/// never holds up its stop.
+#[test]
+fn claude_hooks_step_aside_inside_cursor() {
+    let env = env_with(&[("alice", "implementer", "auth"), ("bob", "reviewer", "auth")]);
+    env.ok(Some("bob"), &["send", "for cursor's own hooks", "--to", "@alice"]);
+    let post = input(&env, "PostToolUse", json!({}));
+    for event in ["post-tool-use", "stop", "wait"] {
+        let started = std::time::Instant::now();
+        let mut c: Command = env.thrum(&["hook", "claude", event]);
+        c.env("THRUM_NAME", "alice").env("CURSOR_TRACE_ID", "t-1").stdin(Stdio::piped()).stdout(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        child.stdin.take().unwrap().write_all(post.as_bytes()).unwrap();
+        let o = child.wait_with_output().unwrap();
+        assert_eq!((o.status.code(), stdout(&o).as_str()), (Some(0), ""), "{event}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "{event} held up the stop");
+    }
+    // Outside Cursor the mail is still there to announce.
+    assert!(stdout(&hook(&env, "alice", "post-tool-use", &post)).contains("for cursor's own hooks"));
+}

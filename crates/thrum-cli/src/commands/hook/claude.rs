@@ -24,7 +24,7 @@ use serde_json::json;
 use thrum_core::delivery::{self, Channel};
 use thrum_proto::methods::message::{self as mm, AnnounceParams, AnnounceStatus};
 
-use super::{Here, HookArgs, briefing, claim, read_input, run_hook, start_dir, turn_notice};
+use super::{Here, HookArgs, briefing, claim, log, read_input, run_hook, start_dir, turn_notice};
 use crate::context::Ctx;
 
 /// The idle waker's default lifetime (its hook `timeout` is 24h).
@@ -105,7 +105,21 @@ pub fn run(ctx: &mut Ctx, a: &HookArgs) -> Result<u8> {
         Some(t) => thrum_core::time::parse_duration(t)
             .ok_or_else(|| crate::user_err!("invalid --timeout {t:?}: use a duration such as 30s, 5m or 1h"))?,
     };
+    // Hook output is for the runtime: no "started daemon" notice or hints.
+    ctx.out.quiet = true;
     let Some(input) = read_input::<Input>("claude", event.name()) else { return Ok(0) };
+    // Cursor also runs the hooks in .claude/settings.json; there its own
+    // hooks announce, and this idle waker (a 24h Stop hook without
+    // `asyncRewake` support) would hold up its stop.
+    if let Some(other) = inside_another_runtime(&input.cwd) {
+        log(
+            start_dir(&input.cwd).and_then(|d| thrum_core::Layout::discover(&d).ok()).as_ref(),
+            "claude",
+            event.name(),
+            &format!("running inside {other}, which has hooks of its own; nothing done"),
+        );
+        return Ok(0);
+    }
     let briefs = event == Event::SessionStart;
     run_hook(ctx, "claude", event.name(), start_dir(&input.cwd), briefs, |ctx, here| {
         // Only a session start runs without an agent (its briefing says how
@@ -126,6 +140,14 @@ pub fn run(ctx: &mut Ctx, a: &HookArgs) -> Result<u8> {
             Event::Wait => wait(here, &input, timeout),
         }
     })
+}
+
+/// The runtime we run inside, by its environment, when it is not Claude
+/// Code and has a hook dialect of its own.
+fn inside_another_runtime(cwd: &str) -> Option<&'static str> {
+    let dir = start_dir(cwd)?;
+    let rt = crate::runtimes::Probe::here(&dir).current()?;
+    (rt.hooks.is_some() && rt.hooks != Some(crate::runtimes::Hooks::Claude)).then_some(rt.label)
 }
 
 /// `additionalContext` for `event`, as Claude Code reads it.
