@@ -48,6 +48,9 @@ pub struct Runtime {
 pub enum Hooks {
     /// `.claude/settings.json` `hooks`; `asyncRewake` wakes an idle session.
     Claude,
+    /// A plugin in `.opencode/plugins/`; on `session.idle` it prompts the
+    /// session through OpenCode's SDK.
+    OpenCode,
 }
 
 /// Where a runtime reads its project MCP servers, and in what shape.
@@ -121,7 +124,7 @@ pub const REGISTRY: &[Runtime] = &[
         instructions: "AGENTS.md",
         skill: None,
         mcp: None,
-        hooks: None,
+        hooks: Some(Hooks::OpenCode),
         processes: &["opencode"],
         aliases: &[],
     },
