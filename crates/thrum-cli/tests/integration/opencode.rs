@@ -11,8 +11,10 @@
 //! Proved here: the plugin loads and mail waiting at the first prompt goes
 //! with it; an idle session is woken by `thrum send` with the notice as the
 //! next request's prompt; the agent's own message and mail already read
-//! never wake it; mail that arrives while a tool runs reaches the model in
-//! the tool's output; and a message is announced once.
+//! never wake it; a daemon restart loses no wake; mail that arrives while a
+//! tool runs, or while a permission prompt is open (nothing is prompted
+//! then), reaches the model in the tool's output; and a message is
+//! announced once.
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
@@ -145,7 +147,8 @@ impl OpenCodeSession {
                 "options": { "baseURL": format!("{}/v1", standin.base_url()), "apiKey": "standin" },
                 "models": { "standin-model": model },
             }},
-            "permission": { "bash": "allow", "edit": "allow" },
+            // One command asks first, so a test can hold a permission prompt open.
+            "permission": { "bash": { "*": "allow", "echo ask-first*": "ask" }, "edit": "allow" },
         });
         std::fs::write(&config, serde_json::to_vec_pretty(&settings).unwrap()).unwrap();
         let project = project.canonicalize().unwrap();
@@ -350,21 +353,46 @@ fn the_opencode_plugin_announces_mail_at_turn_boundaries_and_wakes_an_idle_sessi
     send(&env, "alice", "a note from alice to everyone", "@everyone");
     assert_eq!(settled(&session, Duration::from_millis(1500)), 2, "the agent's own message woke it");
 
-    // 4. Mail that arrives while a tool runs reaches the model in the tool's
+    // 4. The daemon restarts while the waker waits: the next message still wakes it.
+    env.ok(None, &["daemon", "stop"]);
+    let after_restart = send(&env, "bob", "sent after a daemon restart", "@alice");
+    assert!(standin.wait_for_main_requests(3, Duration::from_secs(15)), "the restart lost the wake");
+    let (_, woken) = last_message(&standin.main_requests()[2]);
+    assert!(woken.contains(&after_restart), "{woken}");
+    assert!(session.wait_idle(Duration::from_secs(30)), "the woken turn did not end");
+
+    // 5. Mail that arrives while a tool runs reaches the model in the tool's
     // output (the scripted model runs the command; bob sends from it). No
     // `@` is typed: in the TUI it opens a menu of agents.
     session
         .send_prompt("standin-run: THRUM_NAME=bob thrum send 'sent while a tool ran' --to \"$(printf '\\100')alice\"");
-    assert!(standin.wait_for_main_requests(4, Duration::from_secs(30)), "no tool turn:\n{}", session.capture());
-    let (role, result) = last_message(&standin.main_requests()[3]);
+    assert!(standin.wait_for_main_requests(5, Duration::from_secs(30)), "no tool turn:\n{}", session.capture());
+    let (role, result) = last_message(&standin.main_requests()[4]);
     assert_eq!(role, "tool", "{result}");
     assert!(result.contains("sent while a tool ran") && result.contains("[thrum] 1 new message"), "{result}");
     assert!(session.wait_idle(Duration::from_secs(30)), "the tool turn did not end");
-    assert_eq!(settled(&session, Duration::from_millis(1500)), 4, "mail announced in a tool's output woke it again");
+    assert_eq!(settled(&session, Duration::from_millis(1500)), 5, "mail announced in a tool's output woke it again");
+
+    // 6. While a permission prompt is open nothing is prompted; once it is
+    // answered, the mail that came meanwhile reaches the model with the tool.
+    session.send_prompt("standin-run: echo ask-first");
+    let asked = poll(Duration::from_secs(30), || {
+        http_get(session.port, "/permission").is_some_and(|b| b.contains("ask-first"))
+    });
+    assert!(asked, "no permission prompt:\n{}", session.capture());
+    let during = send(&env, "bob", "sent while a permission prompt was open", "@alice");
+    assert_eq!(settled(&session, Duration::from_millis(1500)), 6, "something was prompted over the permission prompt");
+    session.tmux(&["send-keys", "-t", WINDOW, "Enter"]); // "Allow once", the default
+    assert!(standin.wait_for_main_requests(7, Duration::from_secs(30)), "the tool did not run:\n{}", session.capture());
+    let (role, result) = last_message(&standin.main_requests()[6]);
+    assert_eq!(role, "tool", "{result}");
+    assert!(result.contains("ask-first") && result.contains(&during), "{result}");
+    assert!(session.wait_idle(Duration::from_secs(30)), "the permission turn did not end");
+    assert_eq!(settled(&session, Duration::from_millis(1500)), 7, "the mail was announced twice");
 
     // Every announcement once: each message id first appears in one request.
     let requests = standin.main_requests();
-    for (i, id) in [(1, &id)] {
+    for (i, id) in [(1, &id), (2, &after_restart), (6, &during)] {
         let before = request_text(&requests[i - 1]);
         assert!(!before.contains(id.as_str()), "{id} was announced before request {i}");
     }
