@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """A scripted stand-in for the Anthropic Messages API, the OpenAI Responses
-API and the Gemini API, on loopback.
+API, OpenAI's Chat Completions API and the Gemini API, on loopback.
 
 Agent runtimes are pointed at it (Claude Code with ANTHROPIC_BASE_URL, Codex
-with a `[model_providers.*]` base_url, Gemini CLI with GOOGLE_GEMINI_BASE_URL)
-so the integration tests can drive the real CLI without a network or an
-account, and then read exactly what the runtime sent to "the model".
+with a `[model_providers.*]` base_url, Gemini CLI with GOOGLE_GEMINI_BASE_URL,
+OpenCode with an OpenAI-compatible provider's baseURL) so the integration
+tests can drive the real CLI without a network or an account, and then read
+exactly what the runtime sent to "the model".
 
 Usage: model_standin.py PORT_FILE LOG_FILE [REPLY_TEXT]
 
@@ -37,6 +38,12 @@ Usage: model_standin.py PORT_FILE LOG_FILE [REPLY_TEXT]
   CLI's routing classifier) gets an object with every required property of
   its `responseJsonSchema` set to a placeholder of its type.
   :countTokens answers a small count.
+- POST /v1/chat/completions answers the same way in OpenAI's shape
+  (chat.completion.chunk SSE ending in `data: [DONE]`, with a usage chunk,
+  when "stream" is true). One scripted action: when the last message is the
+  user's and a line of it holds `standin-run: COMMAND`, the answer is a call
+  of the `bash` tool with that command (finish_reason "tool_calls"); the
+  turn then ends with REPLY_TEXT once the tool result comes back.
 - Everything else gets a quick, well-formed answer (count_tokens, models,
   404 JSON) so the runtime never waits on us.
 
@@ -257,6 +264,68 @@ def gemini_answer(body):
     }
 
 
+def text_of(content):
+    """The text of an OpenAI message's content (a string or parts)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return ""
+
+
+def scripted_command(body):
+    """The command of a `standin-run: COMMAND` line in the last message, when
+    that message is the user's."""
+    messages = (body or {}).get("messages") or []
+    if not messages or messages[-1].get("role") != "user":
+        return None
+    for line in text_of(messages[-1].get("content")).splitlines():
+        if "standin-run:" in line:
+            return line.split("standin-run:", 1)[1].strip()
+    return None
+
+
+def chat_completion(body, usage_in):
+    """One OpenAI chat completion: REPLY, or the scripted tool call."""
+    model = (body or {}).get("model") or MODEL_FALLBACK
+    command = scripted_command(body)
+    if command is not None:
+        call = {
+            "id": "call_" + next_id(),
+            "type": "function",
+            "function": {"name": "bash", "arguments": json.dumps({"command": command, "description": "Run a scripted command"})},
+        }
+        message, finish = {"role": "assistant", "content": None, "tool_calls": [call]}, "tool_calls"
+    else:
+        message, finish = {"role": "assistant", "content": REPLY}, "stop"
+    usage = {"prompt_tokens": usage_in, "completion_tokens": max(1, len(REPLY) // 4), "total_tokens": usage_in + 1}
+    return {
+        "id": "chatcmpl-" + next_id(),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+        "usage": usage,
+    }
+
+
+def chat_sse(body, usage_in):
+    full = chat_completion(body, usage_in)
+    choice = full["choices"][0]
+    base = {"id": full["id"], "object": "chat.completion.chunk", "created": full["created"], "model": full["model"]}
+    delta = {"role": "assistant"}
+    if choice["message"].get("tool_calls"):
+        delta["tool_calls"] = [dict(c, index=i) for i, c in enumerate(choice["message"]["tool_calls"])]
+    else:
+        delta["content"] = choice["message"]["content"]
+    chunks = [
+        dict(base, choices=[{"index": 0, "delta": delta, "finish_reason": None}]),
+        dict(base, choices=[{"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}]),
+        dict(base, choices=[], usage=full["usage"]),
+    ]
+    return "".join("data: %s\n\n" % json.dumps(c) for c in chunks) + "data: [DONE]\n\n"
+
+
 class Handler(BaseHTTPRequestHandler):
     # HTTP/1.1 keeps the runtime's connections alive; every answer below
     # carries a Content-Length, which 1.1 needs.
@@ -321,6 +390,12 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(200, {"totalTokens": approx_tokens(body)})
             else:
                 self._not_found()
+        elif self.command == "POST" and path == "/v1/chat/completions":
+            usage_in = approx_tokens(body)
+            if isinstance(body, dict) and body.get("stream"):
+                self._send(200, chat_sse(body, usage_in), "text/event-stream")
+            else:
+                self._send(200, chat_completion(body, usage_in))
         elif self.command == "POST" and path == "/v1/messages/count_tokens":
             self._send(200, {"input_tokens": approx_tokens(body)})
         elif self.command in ("GET", "HEAD") and path == "/v1/models":

@@ -55,6 +55,9 @@ pub enum Hooks {
     Gemini,
     /// `.cursor/hooks.json`, `"version": 1`, flat entries.
     Cursor,
+    /// A plugin in `.opencode/plugins/`; on `session.idle` it prompts the
+    /// session through OpenCode's SDK.
+    OpenCode,
 }
 
 /// Where a runtime reads its project MCP servers, and in what shape.
@@ -128,7 +131,7 @@ pub const REGISTRY: &[Runtime] = &[
         instructions: "AGENTS.md",
         skill: None,
         mcp: None,
-        hooks: None,
+        hooks: Some(Hooks::OpenCode),
         processes: &["opencode"],
         aliases: &[],
     },

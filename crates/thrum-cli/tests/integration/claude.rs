@@ -30,13 +30,13 @@ use serde_json::{Value, json};
 
 use crate::workspace;
 
-fn require(tool: &str, fix: &str) {
+pub(crate) fn require(tool: &str, fix: &str) {
     let found =
         Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().is_ok_and(|o| o.status.success());
     assert!(found, "{tool} is not installed: {fix} (or run `bash .ci/run`, which installs it)");
 }
 
-fn read_json(path: &Path) -> Option<Value> {
+pub(crate) fn read_json(path: &Path) -> Option<Value> {
     serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
 }
 
@@ -105,7 +105,7 @@ pub(crate) fn claude_bin() -> PathBuf {
 /// port the kernel picked, logging to a file in its own temp dir. Killed on
 /// drop.
 pub(crate) struct Standin {
-    child: Child,
+    pub(crate) child: Child,
     port: u16,
     log: PathBuf,
     _dir: tempfile::TempDir,
@@ -380,42 +380,48 @@ impl ClaudeSession {
 
 impl Drop for ClaudeSession {
     fn drop(&mut self) {
-        use rustix::process::{Pid, Signal, kill_process};
-        let signal = |pid: u32, sig| {
-            let _ = kill_process(Pid::from_raw(pid as i32).unwrap(), sig);
-        };
-        // Freeze the tree first (a stopped process cannot start another
-        // hook), until no new process appears; then kill all of it. Hooks
-        // would outlive a plain kill-server: they are orphaned, not killed.
-        let mut frozen: Vec<u32> = Vec::new();
-        // No pid when start failed early: then never walk the tree, as the
-        // "descendants" of 0 are every process on the machine.
-        let server = self.server_pid;
-        while server != 0 && frozen.len() < 1000 {
-            let new: Vec<u32> =
-                descendants(server).into_iter().filter(|p| *p != server && !frozen.contains(p)).collect();
-            if new.is_empty() {
-                break;
-            }
-            new.iter().for_each(|&p| signal(p, Signal::STOP));
-            frozen.extend(new);
-        }
-        frozen.iter().for_each(|&p| signal(p, Signal::KILL));
-        let stopped = Command::new("tmux").args(["-L", &self.socket, "kill-server"]).output();
-        if server != 0 {
-            if !stopped.is_ok_and(|o| o.status.success()) {
-                signal(server, Signal::KILL);
-            }
-            frozen.push(server);
-        }
-        poll(Duration::from_secs(5), || frozen.iter().all(|&p| !alive(p)));
-        let _ = std::fs::remove_file(&self.socket_path);
+        kill_tmux_tree(&self.socket, &self.socket_path, self.server_pid);
         // The stand-in goes when the `standin` field drops, right after this.
     }
 }
 
+/// Kills a private tmux server (`tmux -L socket`, whose server process is
+/// `server`) and every process it started. The tree is frozen first (a
+/// stopped process cannot start another hook), until no new process
+/// appears; then all of it is killed. Hooks would outlive a plain
+/// kill-server: they are orphaned, not killed.
+pub(crate) fn kill_tmux_tree(socket: &str, socket_path: &Path, server: u32) {
+    use rustix::process::{Pid, Signal, kill_process};
+    let signal = |pid: u32, sig| {
+        let _ = kill_process(Pid::from_raw(pid as i32).unwrap(), sig);
+    };
+    let mut frozen: Vec<u32> = Vec::new();
+    // No pid when start failed early: then never walk the tree, as the
+    // "descendants" of 0 are every process on the machine.
+    while server != 0 && frozen.len() < 1000 {
+        let new: Vec<u32> = descendants(server).into_iter().filter(|p| *p != server && !frozen.contains(p)).collect();
+        if new.is_empty() {
+            break;
+        }
+        new.iter().for_each(|&p| signal(p, Signal::STOP));
+        frozen.extend(new);
+    }
+    frozen.iter().for_each(|&p| signal(p, Signal::KILL));
+    let stopped = Command::new("tmux").args(["-L", socket, "kill-server"]).output();
+    if server != 0 {
+        if !stopped.is_ok_and(|o| o.status.success()) {
+            signal(server, Signal::KILL);
+        }
+        frozen.push(server);
+    }
+    poll(Duration::from_secs(5), || frozen.iter().all(|&p| !alive(p)));
+    if !socket_path.as_os_str().is_empty() {
+        let _ = std::fs::remove_file(socket_path);
+    }
+}
+
 /// `pid` and all its descendants, from /proc.
-fn descendants(pid: u32) -> Vec<u32> {
+pub(crate) fn descendants(pid: u32) -> Vec<u32> {
     assert_ne!(pid, 0, "every process descends from 0");
     let mut parents: Vec<(u32, u32)> = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
@@ -439,7 +445,7 @@ fn descendants(pid: u32) -> Vec<u32> {
 
 /// Whether `pid` runs. A zombie counts as gone: its parent may be an init
 /// that never reaps (as in some containers).
-fn alive(pid: u32) -> bool {
+pub(crate) fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .is_ok_and(|s| s[s.rfind(')').map_or(0, |i| i + 1)..].split_whitespace().next() != Some("Z"))
 }

@@ -20,6 +20,7 @@ mod json_shapes;
 mod legacy;
 mod mcp;
 mod messaging;
+mod opencode;
 mod peers;
 mod robustness;
 mod rpc;

@@ -16,28 +16,18 @@
 //!   waiter of the same session replaces it, or when Claude Code is gone.
 
 use std::io::Write as _;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Result;
 use serde::Deserialize;
 use serde_json::json;
 use thrum_core::delivery::{self, Channel};
-use thrum_proto::methods::message::{self as mm, AnnounceParams, AnnounceStatus};
 
-use super::{Here, HookArgs, briefing, claim, log, read_input, run_hook, start_dir, turn_notice};
+use super::{Here, HookArgs, Waiter, briefing, claim, log, read_input, run_hook, start_dir, turn_notice, wait_timeout};
 use crate::context::Ctx;
 
 /// The idle waker's default lifetime (its hook `timeout` is 24h).
 const WAIT_DEFAULT: Duration = Duration::from_secs(23 * 3600);
-/// One waiting call; between calls the waker checks that Claude Code is
-/// still there.
-const WAIT_CHUNK: Duration = Duration::from_secs(60);
-/// How long the waker lets a burst of mail settle before it claims it,
-/// so two messages sent together wake the session once.
-const BURST_SETTLE: Duration = Duration::from_millis(150);
-/// How long the waker looks for a daemon that went away (a restart takes
-/// well under a second) before it gives up.
-const RECONNECT_GRACE: Duration = Duration::from_secs(10);
 
 /// The hook events, by the names `thrum hook claude EVENT` takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,11 +90,7 @@ pub fn run(ctx: &mut Ctx, a: &HookArgs) -> Result<u8> {
         let names: Vec<&str> = Event::ALL.iter().map(|e| e.name()).collect();
         return Err(crate::user_err!("unknown claude hook event {:?}: use one of {}", a.event, names.join(", ")));
     };
-    let timeout = match a.timeout.as_deref() {
-        None => WAIT_DEFAULT,
-        Some(t) => thrum_core::time::parse_duration(t)
-            .ok_or_else(|| crate::user_err!("invalid --timeout {t:?}: use a duration such as 30s, 5m or 1h"))?,
-    };
+    let timeout = wait_timeout(a, WAIT_DEFAULT)?;
     // Hook output is for the runtime: no "started daemon" notice or hints.
     ctx.out.quiet = true;
     let Some(input) = read_input::<Input>("claude", event.name()) else { return Ok(0) };
@@ -183,71 +169,18 @@ fn stop(ctx: &mut Ctx, here: &Here, input: &Input) -> Result<u8> {
 
 /// The idle waker. Exit 2 with the notice on stderr wakes the session.
 fn wait(here: &Here, input: &Input, timeout: Duration) -> Result<u8> {
-    let parent = std::os::unix::process::parent_id();
-    let runtime_gone = || std::os::unix::process::parent_id() != parent;
-    let deadline = Instant::now() + timeout;
-    let session = Some(input.session_id.clone()).filter(|s| !s.is_empty());
-    // No daemon to begin with: nothing to wait for. One that goes away
-    // later is waited for a moment (a restart).
-    let Some(first) = here.connect_if_running() else { return Ok(0) };
-    let mut client = Some(first);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() || runtime_gone() {
-            return Ok(0);
+    let Some(mut waiter) = Waiter::start(here, &input.session_id, timeout) else { return Ok(0) };
+    while let Some(c) = waiter.pending()? {
+        let messages = claim(c, &here.agent, Channel::Waiter, None, false)?;
+        if messages.is_empty() {
+            continue; // another channel told it first
         }
-        let c = match client.as_mut() {
-            Some(c) => c,
-            None => match reconnect(here) {
-                Some(c) => client.insert(c),
-                None => return Ok(0),
-            },
-        };
-        let chunk = left.min(WAIT_CHUNK);
-        c.set_timeout(chunk + Duration::from_secs(10))?;
-        let waited = c.call::<mm::Announce>(&AnnounceParams {
-            caller_agent_id: Some(here.agent.clone()),
-            channel: Channel::Waiter,
-            session_id: session.clone(),
-            wait_ms: chunk.as_millis() as u64,
-            stand_down: false,
-            limit: None,
-        });
-        match waited.map(|r| r.status) {
-            Ok(AnnounceStatus::Pending) => {
-                std::thread::sleep(BURST_SETTLE);
-                if runtime_gone() {
-                    return Ok(0);
-                }
-                let messages = claim(c, &here.agent, Channel::Waiter, None, false)?;
-                if messages.is_empty() {
-                    continue; // another channel told it first
-                }
-                let mut err = std::io::stderr().lock();
-                let _ = err.write_all(delivery::notice(&here.agent, &messages).as_bytes());
-                let _ = err.write_all(b"\n");
-                return Ok(2);
-            }
-            Ok(AnnounceStatus::Superseded | AnnounceStatus::StoodDown) => return Ok(0),
-            Ok(AnnounceStatus::Timeout | AnnounceStatus::Announced | AnnounceStatus::Nothing) => {}
-            // The daemon restarted or went away: look for it again.
-            Err(_) => client = None,
-        }
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(delivery::notice(&here.agent, &messages).as_bytes());
+        let _ = err.write_all(b"\n");
+        return Ok(2);
     }
-}
-
-/// A connection to the daemon, waiting out a restart.
-fn reconnect(here: &Here) -> Option<thrum_client::Client> {
-    let until = Instant::now() + RECONNECT_GRACE;
-    loop {
-        if let Some(c) = here.connect_if_running() {
-            return Some(c);
-        }
-        if Instant::now() >= until {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    Ok(0)
 }
 
 /// Remembers the agent's runtime session and transcript (`var/runtime-

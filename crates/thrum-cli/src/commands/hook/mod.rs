@@ -3,10 +3,11 @@
 //!
 //! The runtime hands the hook a JSON object on stdin and reads its stdout,
 //! stderr and exit code in a shape of its own; one module per runtime knows
-//! that shape (`claude`, `codex`, `gemini`, `cursor`). What they share is
-//! here: reading stdin ([`read_input`]), finding the agent and never failing
-//! the session ([`run_hook`]), the session briefing ([`briefing`]), asking
-//! the daemon to claim unannounced mail (`message.announce`, [`turn_notice`])
+//! that shape (`claude`, `codex`, `gemini`, `cursor`, `opencode`). What
+//! they share is here: reading stdin ([`read_input`]), finding the agent and
+//! never failing the session ([`run_hook`]), the session briefing
+//! ([`briefing`]), asking the daemon to claim unannounced mail
+//! (`message.announce`, [`turn_notice`]), the idle waker's wait ([`Waiter`])
 //! and the context cap ([`cap`]). The rule they all keep: a hook never hurts
 //! the session. On a hot path it costs one query when there is nothing to
 //! say and prints nothing; when the daemon is down, the identity unclear or
@@ -14,6 +15,7 @@
 
 use std::io::{IsTerminal as _, Read as _};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use clap::Args;
@@ -24,7 +26,7 @@ use thrum_client::Client;
 use thrum_core::Layout;
 use thrum_core::delivery::{self, Channel};
 use thrum_core::views::MessageSummary;
-use thrum_proto::methods::message::{self as mm, AnnounceParams, AnnounceResult};
+use thrum_proto::methods::message::{self as mm, AnnounceParams, AnnounceResult, AnnounceStatus};
 
 use super::config_file;
 use crate::context::Ctx;
@@ -35,15 +37,17 @@ pub mod codex;
 pub mod cursor;
 pub mod gemini;
 pub mod install;
+pub mod opencode;
 
 #[derive(Debug, Args)]
 pub struct HookArgs {
-    /// The runtime whose hook this is (claude, codex, gemini, cursor).
+    /// The runtime whose hook this is (claude, codex, gemini, cursor, opencode).
     pub runtime: String,
     /// The event (claude: session-start, user-prompt-submit, post-tool-use,
     /// stop, pre-compact, wait; codex: session-start, user-prompt-submit,
     /// post-tool-use, stop; gemini: session-start, before-agent, after-tool,
-    /// after-agent; cursor: session-start, post-tool-use, stop).
+    /// after-agent; cursor: session-start, post-tool-use, stop; opencode:
+    /// chat-message, tool-after, idle, wait).
     pub event: String,
     /// For `wait`: how long the idle waker waits before it exits 0
     /// (default 23h; Claude Code's own timeout for it is 24h).
@@ -54,7 +58,8 @@ pub struct HookArgs {
 #[derive(Debug, Args)]
 pub struct SetupHooksArgs {
     /// claude (.claude/settings.json), codex (.codex/hooks.json), gemini
-    /// (.gemini/settings.json) or cursor (.cursor/hooks.json).
+    /// (.gemini/settings.json), cursor (.cursor/hooks.json) or opencode
+    /// (.opencode/plugins/thrum.ts).
     #[arg(long, default_value = crate::runtimes::DEFAULT)]
     pub runtime: String,
     /// Claude Code: write the personal .claude/settings.local.json instead
@@ -103,6 +108,7 @@ pub fn run(ctx: &mut Ctx, a: HookArgs) -> Result<u8> {
         Hooks::Codex => codex::run(ctx, &a),
         Hooks::Gemini => gemini::run(ctx, &a),
         Hooks::Cursor => cursor::run(ctx, &a),
+        Hooks::OpenCode => opencode::run(ctx, &a),
     }
 }
 
@@ -115,6 +121,7 @@ pub fn install(d: Hooks, root: &Path, local: bool, remove: bool, dry_run: bool) 
         Hooks::Codex => codex::install(root, remove, dry_run),
         Hooks::Gemini => gemini::install(root, remove, dry_run),
         Hooks::Cursor => cursor::install(root, remove, dry_run),
+        Hooks::OpenCode => opencode::apply(root, local, remove, dry_run),
     }
 }
 
@@ -142,6 +149,7 @@ pub fn status(d: Hooks, root: &Path) -> Option<HookStatus> {
             file_status(gemini::settings_file(root), "gemini", gemini::Event::ALL.iter().map(|e| e.name()))
         }
         Hooks::Cursor => file_status(cursor::hooks_file(root), "cursor", cursor::Event::ALL.iter().map(|e| e.name())),
+        Hooks::OpenCode => opencode::status(root),
     }
 }
 
@@ -394,4 +402,111 @@ where
     T: serde::Deserialize<'de> + Default,
 {
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// One waiting call; between calls the waker checks that its runtime is
+/// still there.
+const WAIT_CHUNK: Duration = Duration::from_secs(60);
+/// How long the waker lets a burst of mail settle before it reports it,
+/// so two messages sent together wake the session once.
+const BURST_SETTLE: Duration = Duration::from_millis(150);
+/// How long the waker looks for a daemon that went away (a restart takes
+/// well under a second) before it gives up.
+const RECONNECT_GRACE: Duration = Duration::from_secs(10);
+
+/// An idle waker's wait on the daemon's push (`message.announce` with
+/// `wait_ms`, which claims nothing). It ends when the deadline passes,
+/// when the runtime that started it is gone (we were re-parented), when a
+/// newer waiter of the same session replaces it or the session turns busy,
+/// or when the daemon is gone for longer than a restart takes.
+pub(crate) struct Waiter<'a> {
+    here: &'a Here,
+    session: Option<String>,
+    deadline: Instant,
+    parent: u32,
+    client: Option<Client>,
+}
+
+impl<'a> Waiter<'a> {
+    /// A waiter for `session`, or `None` when no daemon runs (nothing to
+    /// wait for; one that goes away later is waited for a moment).
+    pub fn start(here: &'a Here, session: &str, timeout: Duration) -> Option<Waiter<'a>> {
+        let client = here.connect_if_running()?;
+        Some(Waiter {
+            here,
+            session: Some(session.to_string()).filter(|s| !s.is_empty()),
+            deadline: Instant::now() + timeout,
+            parent: std::os::unix::process::parent_id(),
+            client: Some(client),
+        })
+    }
+
+    fn runtime_gone(&self) -> bool {
+        std::os::unix::process::parent_id() != self.parent
+    }
+
+    /// Blocks until unannounced mail is pending, then returns a connection
+    /// to claim it with (after letting a burst settle); `None` when the
+    /// wait is over.
+    pub fn pending(&mut self) -> Result<Option<&mut Client>> {
+        loop {
+            let left = self.deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || self.runtime_gone() {
+                return Ok(None);
+            }
+            if self.client.is_none() {
+                match reconnect(self.here) {
+                    Some(c) => self.client = Some(c),
+                    None => return Ok(None),
+                }
+            }
+            let Some(c) = self.client.as_mut() else { return Ok(None) };
+            let chunk = left.min(WAIT_CHUNK);
+            c.set_timeout(chunk + Duration::from_secs(10))?;
+            let waited = c.call::<mm::Announce>(&AnnounceParams {
+                caller_agent_id: Some(self.here.agent.clone()),
+                channel: Channel::Waiter,
+                session_id: self.session.clone(),
+                wait_ms: chunk.as_millis() as u64,
+                stand_down: false,
+                limit: None,
+            });
+            match waited.map(|r| r.status) {
+                Ok(AnnounceStatus::Pending) => {
+                    std::thread::sleep(BURST_SETTLE);
+                    if self.runtime_gone() {
+                        return Ok(None);
+                    }
+                    return Ok(self.client.as_mut());
+                }
+                Ok(AnnounceStatus::Superseded | AnnounceStatus::StoodDown) => return Ok(None),
+                Ok(AnnounceStatus::Timeout | AnnounceStatus::Announced | AnnounceStatus::Nothing) => {}
+                // The daemon restarted or went away: look for it again.
+                Err(_) => self.client = None,
+            }
+        }
+    }
+}
+
+/// A connection to the daemon, waiting out a restart.
+fn reconnect(here: &Here) -> Option<Client> {
+    let until = Instant::now() + RECONNECT_GRACE;
+    loop {
+        if let Some(c) = here.connect_if_running() {
+            return Some(c);
+        }
+        if Instant::now() >= until {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `--timeout` as a duration (`default` without one), or a usage error.
+pub(crate) fn wait_timeout(a: &HookArgs, default: Duration) -> Result<Duration> {
+    match a.timeout.as_deref() {
+        None => Ok(default),
+        Some(t) => thrum_core::time::parse_duration(t)
+            .ok_or_else(|| crate::user_err!("invalid --timeout {t:?}: use a duration such as 30s, 5m or 1h")),
+    }
 }
