@@ -27,10 +27,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Here, HookArgs, briefing, context_json, read_input, run_hook, start_dir, turn_notice};
+use super::{HookArgs, Turn};
 use crate::commands::config_file::{self, Outcome};
 use crate::context::Ctx;
 
@@ -70,61 +69,18 @@ impl Event {
     }
 }
 
-/// The fields of Codex's hook input that we read (it sends more: `turn_id`,
-/// `model`, `permission_mode`, the tool's input and response, …).
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct Input {
-    #[serde(deserialize_with = "super::lenient")]
-    session_id: String,
-    #[serde(deserialize_with = "super::lenient")]
-    cwd: String,
-    #[serde(deserialize_with = "super::lenient")]
-    stop_hook_active: bool,
-    /// SessionStart: startup, resume, …
-    #[serde(deserialize_with = "super::lenient")]
-    source: String,
-}
-
 pub fn run(ctx: &mut Ctx, a: &HookArgs) -> Result<u8> {
     let Some(event) = Event::parse(&a.event) else {
         let names: Vec<&str> = Event::ALL.iter().map(|e| e.name()).collect();
         return Err(crate::user_err!("unknown codex hook event {:?}: use one of {}", a.event, names.join(", ")));
     };
-    let Some(input) = read_input::<Input>("codex", event.name()) else { return Ok(0) };
-    // Nothing on stderr: a hook's stdout is its whole answer (and Gemini
-    // CLI reads stderr as one when stdout is empty); no daemon-start notice,
-    // no hints.
-    ctx.out.quiet = true;
-    let briefs = event == Event::SessionStart;
-    run_hook(ctx, "codex", event.name(), start_dir(&input.cwd), briefs, |ctx, here| match (event, here) {
-        (Event::SessionStart, here) => {
-            let body = briefing(ctx, here, "codex", &input.session_id, &input.source);
-            ctx.out.line(context_json(event.codex_event(), &body));
-            Ok(0)
-        }
-        (_, None) => Ok(0),
-        (Event::UserPromptSubmit | Event::PostToolUse, Some(here)) => {
-            let stand_down = event == Event::UserPromptSubmit;
-            if let Some(notice) = turn_notice(here, &input.session_id, stand_down)? {
-                ctx.out.line(context_json(event.codex_event(), &notice));
-            }
-            Ok(0)
-        }
-        (Event::Stop, Some(here)) => stop(ctx, here, &input),
-    })
-}
-
-fn stop(ctx: &mut Ctx, here: &Here, input: &Input) -> Result<u8> {
-    // Codex is already continuing because of a stop hook: never block
-    // twice in a row.
-    if input.stop_hook_active {
-        return Ok(0);
-    }
-    if let Some(reason) = turn_notice(here, &input.session_id, false)? {
-        ctx.out.line(json!({ "decision": "block", "reason": reason }).to_string());
-    }
-    Ok(0)
+    let turn = match event {
+        Event::SessionStart => Turn::Start,
+        Event::UserPromptSubmit => Turn::Prompt,
+        Event::PostToolUse => Turn::Tool,
+        Event::Stop => Turn::Stop("block"),
+    };
+    super::run_turn(ctx, "codex", event.name(), event.codex_event(), turn)
 }
 
 /// Codex's hooks file for the project at `root`.

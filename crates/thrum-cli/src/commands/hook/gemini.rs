@@ -25,10 +25,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Here, HookArgs, briefing, context_json, read_input, run_hook, start_dir, turn_notice};
+use super::{HookArgs, Turn};
 use crate::commands::config_file::{self, Outcome};
 use crate::context::Ctx;
 
@@ -72,62 +71,18 @@ impl Event {
     }
 }
 
-/// The fields of Gemini CLI's hook input that we read (it sends more:
-/// `transcript_path`, `timestamp`, the prompt, the tool's input and
-/// response, …).
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct Input {
-    #[serde(deserialize_with = "super::lenient")]
-    session_id: String,
-    #[serde(deserialize_with = "super::lenient")]
-    cwd: String,
-    #[serde(deserialize_with = "super::lenient")]
-    stop_hook_active: bool,
-    /// SessionStart: startup, resume or clear.
-    #[serde(deserialize_with = "super::lenient")]
-    source: String,
-}
-
 pub fn run(ctx: &mut Ctx, a: &HookArgs) -> Result<u8> {
     let Some(event) = Event::parse(&a.event) else {
         let names: Vec<&str> = Event::ALL.iter().map(|e| e.name()).collect();
         return Err(crate::user_err!("unknown gemini hook event {:?}: use one of {}", a.event, names.join(", ")));
     };
-    let Some(input) = read_input::<Input>("gemini", event.name()) else { return Ok(0) };
-    // Nothing on stderr: a hook's stdout is its whole answer (and Gemini
-    // CLI reads stderr as one when stdout is empty); no daemon-start notice,
-    // no hints.
-    ctx.out.quiet = true;
-    let briefs = event == Event::SessionStart;
-    run_hook(ctx, "gemini", event.name(), start_dir(&input.cwd), briefs, |ctx, here| match (event, here) {
-        (Event::SessionStart, here) => {
-            let body = briefing(ctx, here, "gemini", &input.session_id, &input.source);
-            ctx.out.line(context_json(event.gemini_event(), &body));
-            Ok(0)
-        }
-        (_, None) => Ok(0),
-        (Event::BeforeAgent | Event::AfterTool, Some(here)) => {
-            let stand_down = event == Event::BeforeAgent;
-            if let Some(notice) = turn_notice(here, &input.session_id, stand_down)? {
-                ctx.out.line(context_json(event.gemini_event(), &notice));
-            }
-            Ok(0)
-        }
-        (Event::AfterAgent, Some(here)) => after_agent(ctx, here, &input),
-    })
-}
-
-fn after_agent(ctx: &mut Ctx, here: &Here, input: &Input) -> Result<u8> {
-    // This answer is already the retry a hook asked for: never ask twice
-    // in a row.
-    if input.stop_hook_active {
-        return Ok(0);
-    }
-    if let Some(reason) = turn_notice(here, &input.session_id, false)? {
-        ctx.out.line(json!({ "decision": "deny", "reason": reason }).to_string());
-    }
-    Ok(0)
+    let turn = match event {
+        Event::SessionStart => Turn::Start,
+        Event::BeforeAgent => Turn::Prompt,
+        Event::AfterTool => Turn::Tool,
+        Event::AfterAgent => Turn::Stop("deny"),
+    };
+    super::run_turn(ctx, "gemini", event.name(), event.gemini_event(), turn)
 }
 
 /// Gemini CLI's project settings at `root` (shared with its MCP servers).

@@ -510,3 +510,68 @@ pub(crate) fn wait_timeout(a: &HookArgs, default: Duration) -> Result<Duration> 
             .ok_or_else(|| crate::user_err!("invalid --timeout {t:?}: use a duration such as 30s, 5m or 1h")),
     }
 }
+
+/// What an event is for, in the runtimes whose hooks take Claude Code's
+/// shapes (`hookSpecificOutput.additionalContext` for context, a
+/// `decision` with a `reason` to keep the agent going): Codex and Gemini
+/// CLI. Each names its events its own way; this is the part they share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Turn {
+    /// The briefing, and any waiting mail.
+    Start,
+    /// A prompt was submitted: new mail, and the session's waker goes home.
+    Prompt,
+    /// After a tool: new mail.
+    Tool,
+    /// The agent would stop: new mail keeps it going once, with
+    /// `{"decision": <word>, "reason": notice}`; never twice in a row.
+    Stop(&'static str),
+}
+
+/// The fields those runtimes' hook input has that we read (they send more).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct TurnInput {
+    #[serde(deserialize_with = "lenient")]
+    session_id: String,
+    #[serde(deserialize_with = "lenient")]
+    cwd: String,
+    #[serde(deserialize_with = "lenient")]
+    stop_hook_active: bool,
+    /// SessionStart: startup, resume, clear…
+    #[serde(deserialize_with = "lenient")]
+    source: String,
+}
+
+/// Runs `thrum hook RUNTIME EVENT` for such a runtime: `event` is our name
+/// for it, `runtime_event` the runtime's (its `hookEventName`).
+pub(crate) fn run_turn(ctx: &mut Ctx, runtime: &str, event: &str, runtime_event: &str, turn: Turn) -> Result<u8> {
+    let Some(input) = read_input::<TurnInput>(runtime, event) else { return Ok(0) };
+    // Nothing on stderr: a hook's stdout is its whole answer (and Gemini
+    // CLI reads stderr as one when stdout is empty); no daemon-start notice,
+    // no hints.
+    ctx.out.quiet = true;
+    let briefs = turn == Turn::Start;
+    run_hook(ctx, runtime, event, start_dir(&input.cwd), briefs, |ctx, here| match (turn, here) {
+        (Turn::Start, here) => {
+            let body = briefing(ctx, here, runtime, &input.session_id, &input.source);
+            ctx.out.line(context_json(runtime_event, &body));
+            Ok(0)
+        }
+        (_, None) => Ok(0),
+        (Turn::Prompt | Turn::Tool, Some(here)) => {
+            if let Some(notice) = turn_notice(here, &input.session_id, turn == Turn::Prompt)? {
+                ctx.out.line(context_json(runtime_event, &notice));
+            }
+            Ok(0)
+        }
+        // Already continuing because of a stop hook: never again in a row.
+        (Turn::Stop(_), Some(_)) if input.stop_hook_active => Ok(0),
+        (Turn::Stop(decision), Some(here)) => {
+            if let Some(reason) = turn_notice(here, &input.session_id, false)? {
+                ctx.out.line(json!({ "decision": decision, "reason": reason }).to_string());
+            }
+            Ok(0)
+        }
+    })
+}
