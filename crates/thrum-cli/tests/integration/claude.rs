@@ -54,23 +54,38 @@ pub(crate) fn poll(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
     }
 }
 
-/// The native `claude` binary of the pinned release, running `npm ci` in
-/// `tests/runtimes` first when it is missing or another version.
-///
-/// We run the platform package's binary directly: npm skips the wrapper
-/// package's postinstall here (it would only link `bin/claude.exe` to it).
-/// npm writes `node_modules/.package-lock.json` last, so it is the marker of a
-/// finished install (an interrupted one is redone); the platform package's
-/// version must equal the pin, so a stale `node_modules` is redone too. Once
-/// per test process: concurrent tests must not run npm over each other.
+/// A runtime's binary from its pinned npm package in `tests/runtimes/FOLDER`
+/// ("" for `tests/runtimes` itself), running `npm ci` there first when it is
+/// missing or another version. `dep` is the pinned dependency, `pkg` the
+/// installed package whose version must equal the pin (a platform package
+/// may be run directly: npm skips wrapper packages' postinstall here), and
+/// `bin` the binary's path under `node_modules`. npm writes
+/// `node_modules/.package-lock.json` last, so it marks a finished install
+/// (an interrupted one is redone). Callers keep the answer in a `OnceLock`:
+/// concurrent tests must not run npm over each other.
+pub(crate) fn npm_pinned(folder: &str, dep: &str, pkg: &str, bin: &str) -> PathBuf {
+    let dir = workspace().join("tests/runtimes").join(folder);
+    let pin = read_json(&dir.join("package.json")).unwrap()["dependencies"][dep].as_str().unwrap().to_owned();
+    let modules = dir.join("node_modules");
+    let bin = modules.join(bin);
+    let installed = || {
+        modules.join(".package-lock.json").exists()
+            && bin.exists()
+            && read_json(&modules.join(pkg).join("package.json")).is_some_and(|p| p["version"] == pin.as_str())
+    };
+    if !installed() {
+        require("npm", "install Node.js and npm");
+        let out = Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir).output().unwrap();
+        assert!(out.status.success(), "npm ci in {} failed: {}", dir.display(), String::from_utf8_lossy(&out.stderr));
+        assert!(installed(), "npm ci did not install {dep} {pin} at {}", bin.display());
+    }
+    bin
+}
+
+/// The native `claude` binary of the pinned release (its platform package).
 pub(crate) fn claude_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        let dir = workspace().join("tests/runtimes");
-        let pin = read_json(&dir.join("package.json")).unwrap()["dependencies"]["@anthropic-ai/claude-code"]
-            .as_str()
-            .unwrap()
-            .to_owned();
         let platform = match (std::env::consts::OS, std::env::consts::ARCH) {
             ("linux", "x86_64") => "linux-x64",
             ("linux", "aarch64") => "linux-arm64",
@@ -78,25 +93,8 @@ pub(crate) fn claude_bin() -> PathBuf {
             ("macos", "aarch64") => "darwin-arm64",
             (os, arch) => panic!("no Claude Code package for {os}/{arch}"),
         };
-        let pkg = dir.join(format!("node_modules/@anthropic-ai/claude-code-{platform}"));
-        let bin = pkg.join("claude");
-        let installed = || {
-            dir.join("node_modules/.package-lock.json").exists()
-                && bin.exists()
-                && read_json(&pkg.join("package.json")).is_some_and(|p| p["version"] == pin.as_str())
-        };
-        if !installed() {
-            require("npm", "install Node.js and npm");
-            let out = Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir).output().unwrap();
-            assert!(
-                out.status.success(),
-                "npm ci in {} failed: {}",
-                dir.display(),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            assert!(installed(), "npm ci did not install Claude Code {pin} at {}", bin.display());
-        }
-        bin
+        let pkg = format!("@anthropic-ai/claude-code-{platform}");
+        npm_pinned("", "@anthropic-ai/claude-code", &pkg, &format!("{pkg}/claude"))
     })
     .clone()
 }

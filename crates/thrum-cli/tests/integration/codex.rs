@@ -21,11 +21,7 @@ use serde_json::{Value, json};
 use thrum_testkit::TestEnv;
 
 use crate::claude::{Standin, poll};
-use crate::{env_with, workspace};
-
-fn read_json(path: &Path) -> Option<Value> {
-    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
-}
+use crate::env_with;
 
 /// The `codex` launcher of the pinned release (it runs the platform
 /// package's native binary), running `npm ci` in `tests/runtimes/codex`
@@ -34,31 +30,7 @@ fn read_json(path: &Path) -> Option<Value> {
 /// Once per test process.
 fn codex_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let dir = workspace().join("tests/runtimes/codex");
-        let pin =
-            read_json(&dir.join("package.json")).unwrap()["dependencies"]["@openai/codex"].as_str().unwrap().to_owned();
-        let bin = dir.join("node_modules/.bin/codex");
-        let installed = || {
-            dir.join("node_modules/.package-lock.json").exists()
-                && bin.exists()
-                && read_json(&dir.join("node_modules/@openai/codex/package.json"))
-                    .is_some_and(|p| p["version"] == pin.as_str())
-        };
-        if !installed() {
-            let out = Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir).output();
-            let out = out.unwrap_or_else(|e| panic!("npm: {e} (install Node.js and npm, or run `bash .ci/run`)"));
-            assert!(
-                out.status.success(),
-                "npm ci in {} failed: {}",
-                dir.display(),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            assert!(installed(), "npm ci did not install Codex {pin} at {}", bin.display());
-        }
-        bin
-    })
-    .clone()
+    BIN.get_or_init(|| crate::claude::npm_pinned("codex", "@openai/codex", "@openai/codex", ".bin/codex")).clone()
 }
 
 /// A private Codex home whose model is the stand-in and which trusts the

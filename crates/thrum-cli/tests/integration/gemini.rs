@@ -11,7 +11,7 @@
 //!
 //! Needs `node`/`npm` and `python3` (`.ci/run` installs them).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -19,11 +19,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::claude::{Standin, poll};
-use crate::{env_with, workspace};
-
-fn read_json(path: &Path) -> Option<Value> {
-    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
-}
+use crate::env_with;
 
 /// The `gemini` launcher of the pinned release, running `npm ci` in
 /// `tests/runtimes/gemini` first when it is missing or another version
@@ -31,33 +27,8 @@ fn read_json(path: &Path) -> Option<Value> {
 /// install). Once per test process.
 fn gemini_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let dir = workspace().join("tests/runtimes/gemini");
-        let pin = read_json(&dir.join("package.json")).unwrap()["dependencies"]["@google/gemini-cli"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let bin = dir.join("node_modules/.bin/gemini");
-        let installed = || {
-            dir.join("node_modules/.package-lock.json").exists()
-                && bin.exists()
-                && read_json(&dir.join("node_modules/@google/gemini-cli/package.json"))
-                    .is_some_and(|p| p["version"] == pin.as_str())
-        };
-        if !installed() {
-            let out = Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir).output();
-            let out = out.unwrap_or_else(|e| panic!("npm: {e} (install Node.js and npm, or run `bash .ci/run`)"));
-            assert!(
-                out.status.success(),
-                "npm ci in {} failed: {}",
-                dir.display(),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            assert!(installed(), "npm ci did not install Gemini CLI {pin} at {}", bin.display());
-        }
-        bin
-    })
-    .clone()
+    BIN.get_or_init(|| crate::claude::npm_pinned("gemini", "@google/gemini-cli", "@google/gemini-cli", ".bin/gemini"))
+        .clone()
 }
 
 /// Everything a Gemini request says to the model, one entry per part

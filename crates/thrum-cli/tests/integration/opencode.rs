@@ -27,9 +27,9 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::claude::{Standin, kill_tmux_tree, poll, read_json, request_text, require};
+use crate::claude::{Standin, kill_tmux_tree, poll, request_text, require};
 use crate::wire::JsonAs;
-use crate::{BIN, env_with, workspace};
+use crate::{BIN, env_with};
 
 /// The pinned OpenCode's native binary, running `npm ci` in
 /// `tests/runtimes/opencode` first when it is missing or another version
@@ -39,7 +39,6 @@ use crate::{BIN, env_with, workspace};
 fn opencode_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        let dir = workspace().join("tests/runtimes/opencode");
         // The platform package is pinned itself (see its package.json):
         // this registry serves only the linux-x64 build.
         assert!(
@@ -48,27 +47,12 @@ fn opencode_bin() -> PathBuf {
             std::env::consts::OS,
             std::env::consts::ARCH
         );
-        let name = "opencode-linux-x64";
-        let pin = read_json(&dir.join("package.json")).unwrap()["dependencies"][name].as_str().unwrap().to_owned();
-        let pkg = dir.join(format!("node_modules/{name}"));
-        let bin = pkg.join("bin/opencode");
-        let installed = || {
-            dir.join("node_modules/.package-lock.json").exists()
-                && bin.exists()
-                && read_json(&pkg.join("package.json")).is_some_and(|p| p["version"] == pin.as_str())
-        };
-        if !installed() {
-            require("npm", "install Node.js and npm");
-            let out = Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir).output().unwrap();
-            assert!(
-                out.status.success(),
-                "npm ci in {} failed: {}",
-                dir.display(),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            assert!(installed(), "npm ci did not install OpenCode {pin} at {}", bin.display());
-        }
-        bin
+        crate::claude::npm_pinned(
+            "opencode",
+            "opencode-linux-x64",
+            "opencode-linux-x64",
+            "opencode-linux-x64/bin/opencode",
+        )
     })
     .clone()
 }
