@@ -135,6 +135,9 @@ pub enum Command {
     /// The background daemon.
     #[command(subcommand)]
     Daemon(commands::daemon::DaemonCmd),
+    /// Agents in thrum-managed tmux sessions: create, launch, status, restart, queue…
+    #[command(subcommand)]
+    Tmux(commands::tmux::TmuxCmd),
     /// Move data from the old in-repo layout to the a-sync branch.
     Migrate,
     /// Show version information.

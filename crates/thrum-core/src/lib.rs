@@ -18,6 +18,7 @@ pub mod layout;
 pub mod name;
 pub mod process;
 pub mod rules;
+pub mod runtimes;
 pub mod scope;
 pub mod settings;
 pub mod time;

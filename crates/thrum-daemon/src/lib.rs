@@ -24,6 +24,7 @@ pub mod server;
 pub mod state;
 pub mod subscriptions;
 pub mod sync;
+pub mod tmux;
 mod ui;
 pub mod writer;
 pub mod ws;

@@ -28,6 +28,8 @@ pub struct DaemonState {
     pub waiters: crate::rpc::delivery::Waiters,
     /// New messages prepared once for all push tasks.
     pub prepared: crate::notify::PreparedCache,
+    /// The thrum-managed tmux sessions.
+    pub tmux: crate::tmux::Manager,
     /// Paired daemons (`.thrum/var/peers.json`).
     pub peers: crate::peers::Registry,
     /// The pairing `peer add` is waiting on.
@@ -73,6 +75,7 @@ impl DaemonState {
         let subscriptions = Subscriptions::load(layout.var_dir().join("subscriptions.json"));
         let mut warnings = warnings;
         let peers = load_peers(&layout, &mut warnings);
+        let tmux = crate::tmux::Manager::new(thrum_tmux::Tmux::from_env(), &layout.thrum_dir, &layout.var_dir());
         let pairing_code_length =
             crate::settings(&crate::load_config(&layout).unwrap_or_default(), None).pairing_code_length;
         DaemonState {
@@ -87,6 +90,7 @@ impl DaemonState {
             subscriptions,
             waiters: Default::default(),
             prepared: Default::default(),
+            tmux,
             peers,
             pairing: Default::default(),
             links: Default::default(),

@@ -21,6 +21,7 @@ pub mod roles;
 pub mod runtime;
 pub mod session;
 pub mod sync;
+pub mod tmux;
 pub mod views;
 
 use anyhow::Result;
@@ -77,6 +78,7 @@ pub fn run(ctx: &mut Ctx, cmd: Command) -> Result<u8> {
         Command::Rpc(a) => misc::rpc(ctx, a),
         Command::Mcp(c) => mcp::run(ctx, c),
         Command::Peer(c) => peer::run(ctx, c),
+        Command::Tmux(c) => tmux::run(ctx, c),
     }
 }
 

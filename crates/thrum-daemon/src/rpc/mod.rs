@@ -18,7 +18,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use thrum_proto::methods::{self, Method, Served, agent as am, group as gm, message as mm, peer as pm};
-use thrum_proto::methods::{session as sm, system as ym};
+use thrum_proto::methods::{session as sm, system as ym, tmux as tm};
+
+use crate::tmux as tmx;
 use thrum_proto::{ErrorCode, RpcError};
 
 use crate::caller::{Caller, anonymous_refused};
@@ -114,6 +116,18 @@ router! {
         pm::Remove => peers::remove,
         pm::Repair => peers::repair,
         pm::Configure => peers::configure,
+
+        tm::Create => tmx::sessions::create,
+        tm::Launch => tmx::sessions::launch,
+        tm::Status => tmx::sessions::status,
+        tm::Kill => tmx::sessions::kill,
+        tm::Send => tmx::sessions::send,
+        tm::Capture => tmx::sessions::capture,
+        tm::Restart => tmx::restart::restart,
+        tm::Queue => tmx::queue::queue,
+        tm::QueueWait => tmx::queue::wait,
+        tm::QueueStatus => tmx::queue::status,
+        tm::Cancel => tmx::queue::cancel,
     }
 }
 

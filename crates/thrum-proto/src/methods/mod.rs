@@ -20,6 +20,7 @@ pub mod peer;
 pub mod peer_link;
 pub mod session;
 pub mod system;
+pub mod tmux;
 
 /// A request/response method.
 pub trait Method {
@@ -173,6 +174,7 @@ pub const FAMILIES: &[(&str, &[MethodInfo])] = &[
     ("group", group::METHODS),
     ("peer", peer::METHODS),
     ("peer link", peer_link::METHODS),
+    ("tmux", tmux::METHODS),
 ];
 
 /// Every push notification.

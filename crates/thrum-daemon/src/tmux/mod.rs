@@ -1,0 +1,160 @@
+//! Agents in thrum-managed tmux sessions.
+//!
+//! - [`sessions`]: the `tmux.*` lifecycle methods (create, launch, status,
+//!   kill, send, capture).
+//! - [`restart`]: restart with a context snapshot.
+//! - [`queue`]: the per-session command queue.
+//!
+//! A managed session is a tmux session tagged with this daemon's `.thrum`
+//! directory (`@thrum-dir`), so several repositories' daemons can share one
+//! tmux server and each sees only its own. The tag and the other
+//! `@thrum-…` options live in tmux itself; `var/tmux-sessions.json` keeps
+//! what must outlive the session (its working directory, agent and
+//! runtime), so `status` can report a session that died and `restart` can
+//! recreate it.
+
+pub mod queue;
+pub mod restart;
+pub mod sessions;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+use thrum_core::identity::IdentityFile;
+use thrum_tmux::{Tmux, TmuxError};
+
+use crate::error::{Fail, HResult, server};
+
+/// tmux user options thrum keeps on a managed session.
+pub const OPT_DIR: &str = "@thrum-dir";
+pub const OPT_AGENT: &str = "@thrum-agent";
+pub const OPT_CWD: &str = "@thrum-cwd";
+pub const OPT_RUNTIME: &str = "@thrum-runtime";
+
+/// What the daemon remembers of a session it created.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub cwd: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub agent: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub runtime: String,
+    pub created_at: String,
+}
+
+/// The daemon's view of its tmux sessions.
+pub struct Manager {
+    pub tmux: Tmux,
+    /// This daemon's `.thrum` directory: the `@thrum-dir` tag.
+    pub tag: String,
+    records_path: PathBuf,
+    records: Mutex<BTreeMap<String, Record>>,
+}
+
+impl Manager {
+    pub fn new(tmux: Tmux, thrum_dir: &Path, var_dir: &Path) -> Manager {
+        let tag = thrum_dir.canonicalize().unwrap_or_else(|_| thrum_dir.to_path_buf()).to_string_lossy().into_owned();
+        let records_path = var_dir.join("tmux-sessions.json");
+        let records =
+            std::fs::read_to_string(&records_path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+        Manager { tmux, tag, records_path, records: Mutex::new(records) }
+    }
+
+    /// The record of session `name`.
+    pub fn record(&self, name: &str) -> Option<Record> {
+        self.lock().get(name).cloned()
+    }
+
+    pub fn records(&self) -> BTreeMap<String, Record> {
+        self.lock().clone()
+    }
+
+    /// Changes (or with `None`, drops) a record and writes the file.
+    pub fn set_record(&self, name: &str, record: Option<Record>) -> HResult<()> {
+        let mut all = self.lock();
+        match record {
+            Some(r) => all.insert(name.to_string(), r),
+            None => all.remove(name),
+        };
+        let text = serde_json::to_vec_pretty(&*all).map_err(|e| server(e.to_string()))?;
+        crate::lifecycle::write_private(&self.records_path, &text).map_err(|e| server(e.to_string()))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Record>> {
+        self.records.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The live sessions tagged as ours: (name, agent, runtime, cwd).
+    pub fn live(&self) -> Result<Vec<Live>, TmuxError> {
+        let rows = self.tmux.sessions(&[
+            "#{session_name}",
+            "#{@thrum-dir}",
+            "#{@thrum-agent}",
+            "#{@thrum-runtime}",
+            "#{@thrum-cwd}",
+        ])?;
+        Ok(rows
+            .into_iter()
+            .filter(|r| r.len() == 5 && r[1] == self.tag)
+            .map(|r| Live { name: r[0].clone(), agent: r[2].clone(), runtime: r[3].clone(), cwd: r[4].clone() })
+            .collect())
+    }
+
+    /// Session `name`, if it is alive and ours; else the error that says
+    /// so (a session of another repository is not ours to touch).
+    pub fn ours(&self, name: &str) -> HResult<Live> {
+        let live = self.live().map_err(tmux_fail)?;
+        if let Some(s) = live.into_iter().find(|s| s.name == name) {
+            return Ok(s);
+        }
+        if self.tmux.has_session(name) {
+            return Err(server(format!(
+                "tmux session {name:?} is not managed by this repository's thrum: see `thrum tmux status`"
+            )));
+        }
+        Err(tmux_fail(TmuxError::NoSession(name.to_string())))
+    }
+}
+
+/// A live managed session.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Live {
+    pub name: String,
+    pub agent: String,
+    pub runtime: String,
+    pub cwd: String,
+}
+
+pub fn tmux_fail(e: TmuxError) -> Fail {
+    server(e.to_string())
+}
+
+/// Runs blocking tmux work off the async threads.
+pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> HResult<T> + Send + 'static) -> HResult<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| server(format!("tmux task failed: {e}")))?
+}
+
+/// The identity file of `agent` in the worktree at `cwd`.
+pub fn identity_path(cwd: &Path, agent: &str) -> Option<PathBuf> {
+    let layout = thrum_core::Layout::discover(cwd).ok()?;
+    Some(layout.identities_dir().join(format!("{agent}.json")))
+}
+
+/// Reads the identity file of `agent` at `cwd`.
+pub fn read_identity(cwd: &Path, agent: &str) -> Option<(PathBuf, IdentityFile)> {
+    let path = identity_path(cwd, agent)?;
+    let f = IdentityFile::parse(&std::fs::read_to_string(&path).ok()?).ok()?;
+    Some((path, f))
+}
+
+/// Changes an agent's identity file in place (a missing file is left
+/// alone).
+pub fn update_identity(cwd: &Path, agent: &str, change: impl FnOnce(&mut IdentityFile)) -> HResult<()> {
+    let Some((path, mut f)) = read_identity(cwd, agent) else {
+        return Ok(());
+    };
+    change(&mut f);
+    crate::lifecycle::write_private(&path, f.to_pretty().as_bytes()).map_err(|e| server(e.to_string()))
+}

@@ -1,0 +1,15 @@
+//! tmux for thrum-managed agent sessions.
+//!
+//! - [`driver`]: the tmux commands thrum runs (create, kill, look at and
+//!   type into a session), on the default server or a named one
+//!   (`THRUM_TMUX_SOCKET`, tmux's `-L`), so tests and users can keep thrum's
+//!   sessions apart from their own.
+//! - [`env`]: the environment a new pane must not inherit.
+//!
+//! Every call is a short synchronous `tmux` process; the daemon runs them
+//! off its async threads.
+
+pub mod driver;
+pub mod env;
+
+pub use driver::{NewSession, Pane, Tmux, TmuxError};
