@@ -109,11 +109,25 @@ impl TestEnv {
             }
         }
         cmd.env("HOME", self.home())
+            .env("THRUM_TMUX_SOCKET", self.tmux_socket())
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_CONFIG_GLOBAL", self.home().join(".gitconfig"))
             .env("THRUM_NO_HINTS", "1")
             .env("COLUMNS", "80");
         cmd
+    }
+
+    /// The private tmux server (`tmux -L NAME`) of this environment's
+    /// managed sessions, so tests never touch the developer's own tmux
+    /// and never see each other's sessions; killed on drop.
+    pub fn tmux_socket(&self) -> String {
+        let base = self.dir.path().file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        format!("thrum-{base}")
+    }
+
+    /// `tmux -L` on this environment's private server.
+    pub fn tmux(&self, args: &[&str]) -> Output {
+        Command::new("tmux").args(["-L", &self.tmux_socket()]).args(args).env_remove("TMUX").output().unwrap()
     }
 
     /// A `thrum` command run in the repository.
@@ -212,6 +226,8 @@ impl TestEnv {
 
 impl Drop for TestEnv {
     fn drop(&mut self) {
+        // The sessions a test created (nothing happens when it made none).
+        let _ = Command::new("tmux").args(["-L", &self.tmux_socket(), "kill-server"]).stderr(Stdio::null()).output();
         for root in self.clones.borrow().iter() {
             if let Some(pid) = daemon_pid_in(root)
                 && let Some(p) = rustix::process::Pid::from_raw(pid)

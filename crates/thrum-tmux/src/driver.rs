@@ -175,9 +175,9 @@ impl Tmux {
     }
 
     pub fn set_option(&self, session: &str, key: &str, value: &str) -> Result<(), TmuxError> {
-        self.run(&["set-option", "-t", &format!("={session}"), key, value])
-            .map(drop)
-            .map_err(|e| self.no_session(session, e))
+        // `=NAME:` (session and its current window): set-option does not
+        // take a bare `=NAME`.
+        self.run(&["set-option", "-t", &target(session), key, value]).map(drop).map_err(|e| self.no_session(session, e))
     }
 
     /// Every session with the values of `fields` (tmux formats such as

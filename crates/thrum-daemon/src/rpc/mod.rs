@@ -188,6 +188,30 @@ pub(crate) fn ok<T: Serialize>(v: &T) -> HResult<Value> {
     serde_json::to_value(v).map_err(|e| Fail(RpcError::internal(format!("encode result: {e}"))))
 }
 
+/// Sends a message the daemon writes itself (queue results, restart
+/// requests, permission prompts) from `author` (`system`, or a
+/// pseudo-agent such as a supervisor) to `to` (an agent, `@role` or group
+/// name), optionally as a reply in a thread. It goes through
+/// `message.send` like any message, so it is stored, synced and announced
+/// the same way.
+#[allow(dead_code)] // the queue, restart and permission prompts call it (landing next)
+pub(crate) async fn send_from_daemon(
+    state: &State,
+    author: &str,
+    to: &str,
+    content: String,
+    reply_to: Option<&str>,
+) -> HResult<mm::SendResult> {
+    let p = mm::SendParams {
+        content,
+        to: Some(format!("@{}", to.trim_start_matches('@'))),
+        reply_to: reply_to.unwrap_or_default().to_string(),
+        caller_agent_id: Some(author.to_string()),
+        ..Default::default()
+    };
+    message::send(state, &Caller::Unknown, p).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,28 +271,4 @@ mod tests {
         assert!(allow(&find("user.register"), &socket).is_err());
         assert!(allow(&find("user.register"), &browser).is_ok());
     }
-}
-
-/// Sends a message the daemon writes itself (queue results, restart
-/// requests, permission prompts) from `author` (`system`, or a
-/// pseudo-agent such as a supervisor) to `to` (an agent, `@role` or group
-/// name), optionally as a reply in a thread. It goes through
-/// `message.send` like any message, so it is stored, synced and announced
-/// the same way.
-#[allow(dead_code)] // the queue, restart and permission prompts call it (landing next)
-pub(crate) async fn send_from_daemon(
-    state: &State,
-    author: &str,
-    to: &str,
-    content: String,
-    reply_to: Option<&str>,
-) -> HResult<mm::SendResult> {
-    let p = mm::SendParams {
-        content,
-        to: Some(format!("@{}", to.trim_start_matches('@'))),
-        reply_to: reply_to.unwrap_or_default().to_string(),
-        caller_agent_id: Some(author.to_string()),
-        ..Default::default()
-    };
-    message::send(state, &Caller::Unknown, p).await
 }

@@ -118,9 +118,7 @@ pub async fn create(state: &State, _: &Caller, p: CreateParams) -> HResult<Creat
     let path = super::identity_path(&cwd, &agent)
         .ok_or_else(|| server(format!("{} is not in a repository set up for thrum: run `thrum setup` there", p.cwd)))?;
     loop {
-        if let Some((_, f)) = super::read_identity(&cwd, &agent)
-            && !f.repo_id.is_empty()
-        {
+        if super::read_identity(&cwd, &agent).is_some() {
             break;
         }
         if tokio::time::Instant::now() >= deadline {

@@ -65,7 +65,7 @@ pub fn run(ctx: &mut Ctx, cmd: TmuxCmd) -> Result<u8> {
         TmuxCmd::Send(a) => sessions::send(ctx, a),
         TmuxCmd::Capture(a) => sessions::capture(ctx, a),
         TmuxCmd::Connect(a) => sessions::connect(ctx, a),
-        TmuxCmd::Shell(a) => sessions::shell(a),
+        TmuxCmd::Shell(a) => sessions::shell(ctx, a),
         TmuxCmd::Restart(a) => restart::run(ctx, a),
         TmuxCmd::Snapshot(c) => snapshot::run(ctx, c),
         TmuxCmd::Queue(a) => queue::queue(ctx, a),

@@ -245,7 +245,8 @@ pub fn connect(ctx: &mut Ctx, a: ConnectArgs) -> Result<u8> {
 /// (`THRUM_NAME`…) or a runtime's markers (`CLAUDECODE`…): they are dropped
 /// here, then the agent is registered (quickstart, so its identity is
 /// bound to this pane) and the user's shell takes over.
-pub fn shell(a: ShellArgs) -> Result<u8> {
+pub fn shell(ctx: &mut Ctx, a: ShellArgs) -> Result<u8> {
+    let out = ctx.out;
     let markers = crate::runtimes::env_markers();
     let env =
         thrum_tmux::env::clean(std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v))), &markers);
@@ -265,8 +266,10 @@ pub fn shell(a: ShellArgs) -> Result<u8> {
         }
         match q.status() {
             Ok(s) if s.success() => {}
-            Ok(_) => eprintln!("thrum: registering @{name} failed (above); fix it and run `thrum quickstart` here"),
-            Err(e) => eprintln!("thrum: could not run quickstart: {e}"),
+            Ok(_) => {
+                out.note(format!("thrum: registering @{name} failed (above); fix it and run `thrum quickstart` here"))
+            }
+            Err(e) => out.note(format!("thrum: could not run quickstart: {e}")),
         }
     }
     let shell = std::env::var("SHELL").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "/bin/sh".into());
@@ -275,7 +278,7 @@ pub fn shell(a: ShellArgs) -> Result<u8> {
     let e = sh.exec();
     // The shell could not start: fall back to /bin/sh rather than leave a
     // dead pane.
-    eprintln!("thrum: could not start {shell}: {e}; starting /bin/sh");
+    out.note(format!("thrum: could not start {shell}: {e}; starting /bin/sh"));
     let e = std::process::Command::new("/bin/sh").env_clear().envs(env).exec();
     bail!("could not start /bin/sh: {e}")
 }
