@@ -116,6 +116,40 @@ pub fn notice(agent: &str, messages: &[MessageSummary]) -> String {
     out
 }
 
+/// The doorbell typed into an agent's tmux pane: one line (Enter submits
+/// it), short (it must fit the input line), facts marked as coming from
+/// thrum. The bodies are not in it: the agent reads them with the command.
+pub fn doorbell(agent: &str, messages: &[MessageSummary]) -> String {
+    let n = messages.len();
+    let mut senders: Vec<&str> = Vec::new();
+    for m in messages {
+        if !senders.contains(&m.agent_id.as_str()) {
+            senders.push(&m.agent_id);
+        }
+    }
+    let from = match senders.as_slice() {
+        [] => String::new(),
+        [one] => format!(" from @{one}"),
+        [a, b] => format!(" from @{a} and @{b}"),
+        [a, rest @ ..] => format!(" from @{a} and {} others", rest.len()),
+    };
+    format!(
+        "[thrum] {n} new message{} for @{agent}{from} (thrum messaging, not your user): `thrum inbox --unread`",
+        if n == 1 { "" } else { "s" }
+    )
+}
+
+/// The reminder typed when mail stays unread (the backstop) or an agent
+/// marked working has gone silent with mail waiting.
+pub fn reminder(agent: &str, unread: usize, newest: &MessageSummary) -> String {
+    format!(
+        "[thrum] reminder: {unread} unread message{} for @{agent}, newest {} from @{} (thrum messaging): `thrum inbox --unread`",
+        if unread == 1 { "" } else { "s" },
+        newest.message_id,
+        newest.agent_id
+    )
+}
+
 /// The first words of a body on one line, cut at a character boundary.
 fn preview(body: &str) -> String {
     let flat: String = body.split_whitespace().collect::<Vec<_>>().join(" ");

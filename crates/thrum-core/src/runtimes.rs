@@ -38,7 +38,60 @@ pub struct Runtime {
     pub processes: &'static [&'static str],
     /// Other names accepted for it on the command line.
     pub aliases: &'static [&'static str],
+    /// How its terminal screen reads (for the tmux doorbell and the
+    /// permission-prompt watcher).
+    pub screen: Screen,
 }
+
+/// How a runtime draws its terminal: where the input line is, what a
+/// dialog or a running turn looks like. Read by `thrum_tmux::screen`;
+/// facts from recorded screens (`tests/screens/<runtime>/`).
+#[derive(Debug, Clone, Copy)]
+pub struct Screen {
+    pub prompt: Prompt,
+    /// Text (in the bottom lines) of a dialog or question a key would
+    /// answer. Numbered menus (`1. Yes` / `2. No`) and `(y/n)` are
+    /// recognised for every runtime.
+    pub dialogs: &'static [&'static str],
+    /// Text (in the bottom lines) shown while a turn runs.
+    pub busy: &'static [&'static str],
+    /// Pane-title prefixes shown while a turn runs.
+    pub busy_titles: &'static [&'static str],
+    /// Lines that change while nothing happens (ignored when telling
+    /// whether the pane is quiet).
+    pub volatile: &'static [&'static str],
+    /// Enter runs the input line as a shell command: the doorbell is
+    /// typed as a comment.
+    pub shell: bool,
+}
+
+/// Where the input line is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prompt {
+    /// The last line (of the bottom ones) starting with this marker; the
+    /// input is what follows it, down to the box's rule.
+    Marker(&'static str),
+    /// The cursor's line, after a shell-style prompt (`$ `, `# `, `% `,
+    /// `> `, `❯ `), with nothing after the cursor.
+    Shell,
+}
+
+/// Any runtime we have no recorded screens for: the cursor's line.
+pub const GENERIC_SCREEN: Screen =
+    Screen { prompt: Prompt::Shell, dialogs: &[], busy: &[], busy_titles: &[], volatile: &[], shell: false };
+
+/// Claude Code 2.1 (tests/screens/claude): the input line starts with `❯`
+/// and a no-break space (the conversation's earlier prompts use a plain
+/// space); the title spins while a turn runs (it may hold terminal-query
+/// noise at start-up, so it is never read as idle).
+pub const CLAUDE_SCREEN: Screen = Screen {
+    prompt: Prompt::Marker("❯\u{a0}"),
+    dialogs: &["Do you want to", "Esc to cancel"],
+    busy: &["esc to interrupt"],
+    busy_titles: &["◐", "◓", "◑", "◒"],
+    volatile: &[],
+    shell: false,
+};
 
 /// The hook systems thrum speaks: each has its own input, output and
 /// configuration file (`commands/hook/<dialect>.rs`).
@@ -80,6 +133,7 @@ pub const REGISTRY: &[Runtime] = &[
         hooks: Some(Hooks::Claude),
         processes: &["claude"],
         aliases: &["claude-code"],
+        screen: CLAUDE_SCREEN,
     },
     Runtime {
         name: "codex",
@@ -93,6 +147,7 @@ pub const REGISTRY: &[Runtime] = &[
         hooks: Some(Hooks::Codex),
         processes: &["codex"],
         aliases: &[],
+        screen: GENERIC_SCREEN,
     },
     Runtime {
         name: "cursor",
@@ -106,6 +161,7 @@ pub const REGISTRY: &[Runtime] = &[
         hooks: Some(Hooks::Cursor),
         processes: &["cursor", "cursor-agent"],
         aliases: &[],
+        screen: GENERIC_SCREEN,
     },
     Runtime {
         name: "gemini",
@@ -119,6 +175,7 @@ pub const REGISTRY: &[Runtime] = &[
         hooks: Some(Hooks::Gemini),
         processes: &["gemini"],
         aliases: &[],
+        screen: GENERIC_SCREEN,
     },
     Runtime {
         name: "opencode",
@@ -132,6 +189,7 @@ pub const REGISTRY: &[Runtime] = &[
         hooks: Some(Hooks::OpenCode),
         processes: &["opencode"],
         aliases: &[],
+        screen: GENERIC_SCREEN,
     },
     Runtime {
         name: "auggie",
@@ -145,6 +203,7 @@ pub const REGISTRY: &[Runtime] = &[
         hooks: None,
         processes: &["auggie"],
         aliases: &[],
+        screen: GENERIC_SCREEN,
     },
     Runtime {
         name: "amp",
@@ -158,6 +217,7 @@ pub const REGISTRY: &[Runtime] = &[
         hooks: None,
         processes: &["amp"],
         aliases: &[],
+        screen: GENERIC_SCREEN,
     },
     Runtime {
         name: "kiro-cli",
@@ -171,6 +231,7 @@ pub const REGISTRY: &[Runtime] = &[
         hooks: None,
         processes: &["kiro-cli"],
         aliases: &[],
+        screen: GENERIC_SCREEN,
     },
     Runtime {
         name: "cli-only",
@@ -184,6 +245,7 @@ pub const REGISTRY: &[Runtime] = &[
         hooks: None,
         processes: &[],
         aliases: &["shell"],
+        screen: Screen { shell: true, ..GENERIC_SCREEN },
     },
 ];
 

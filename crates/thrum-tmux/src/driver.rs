@@ -228,19 +228,19 @@ impl Tmux {
     }
 
     /// What the pane shows: the visible screen, plus `history` lines of
-    /// scrollback above it; with `escapes`, colours and attributes as
-    /// escape sequences (to tell a dim placeholder from typed text).
-    /// Wrapped lines are joined.
+    /// scrollback above it. With `escapes` (for reading the screen), one
+    /// line per screen row with colours and attributes as escape sequences
+    /// (to tell a faint placeholder from typed text; rows match the
+    /// cursor's); without, plain text with wrapped lines joined (for
+    /// people).
     pub fn capture(&self, session: &str, history: u32, escapes: bool) -> Result<String, TmuxError> {
         let start = format!("-{history}");
         let t = target(session);
-        let mut args = vec!["capture-pane", "-p", "-J", "-t", &t];
+        let mut args = vec!["capture-pane", "-p", "-t", &t];
         if history > 0 {
             args.extend(["-S", &start]);
         }
-        if escapes {
-            args.push("-e");
-        }
+        args.push(if escapes { "-e" } else { "-J" });
         self.run(&args).map_err(|e| self.no_session(session, e))
     }
 

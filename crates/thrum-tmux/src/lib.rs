@@ -5,11 +5,14 @@
 //!   (`THRUM_TMUX_SOCKET`, tmux's `-L`), so tests and users can keep thrum's
 //!   sessions apart from their own.
 //! - [`env`]: the environment a new pane must not inherit.
+//! - [`screen`]: reading a pane: a dialog, a running turn, someone's
+//!   draft, or an empty input line that is safe to type into.
 //!
 //! Every call is a short synchronous `tmux` process; the daemon runs them
 //! off its async threads.
 
 pub mod driver;
 pub mod env;
+pub mod screen;
 
 pub use driver::{NewSession, Pane, Tmux, TmuxError};

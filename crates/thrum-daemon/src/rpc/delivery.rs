@@ -80,6 +80,12 @@ impl Waiters {
         self.lock().len()
     }
 
+    /// Whether a waiter of `agent` is armed (it will wake its runtime, so
+    /// the tmux doorbell stays quiet).
+    pub fn armed_for(&self, agent: &str) -> bool {
+        self.lock().keys().any(|(a, _)| a == agent)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Armed>> {
         // A panic while holding this lock leaves the map consistent.
         self.armed.lock().unwrap_or_else(|p| p.into_inner())
@@ -169,26 +175,32 @@ pub(super) async fn next_message(
 }
 
 /// The query for `agent`'s unread, unannounced mail, oldest first.
-fn pending_query(state: &State, caller: &Caller, agent: &str, limit: u32) -> HResult<ListQuery> {
-    let list = ListParams {
-        caller_agent_id: Some(agent.to_string()),
-        for_agent: Some(agent.to_string()),
-        exclude_self: true,
-        unread: true,
-        sort_order: Some("asc".into()),
-        page_size: Some(i64::from(limit)),
-        ..Default::default()
-    };
-    let mut q = super::message::list_query(state, caller, &list)?;
+pub(crate) fn pending_query(state: &State, caller: &Caller, agent: &str, limit: u32) -> HResult<ListQuery> {
+    let mut q = unread_query(state, caller, agent, limit, "asc")?;
     q.unannounced = true;
     q.no_counts = true;
     Ok(q)
 }
 
+/// The query for `agent`'s unread mail from others (`order`: "asc" or
+/// "desc" by time), with its total count.
+pub(crate) fn unread_query(state: &State, caller: &Caller, agent: &str, limit: u32, order: &str) -> HResult<ListQuery> {
+    let list = ListParams {
+        caller_agent_id: Some(agent.to_string()),
+        for_agent: Some(agent.to_string()),
+        exclude_self: true,
+        unread: true,
+        sort_order: Some(order.into()),
+        page_size: Some(i64::from(limit)),
+        ..Default::default()
+    };
+    super::message::list_query(state, caller, &list)
+}
+
 /// Claims what `q` finds for `agent` through `channel`: marks it announced
 /// and returns it. Looks on a reader first, so the common case (nothing
 /// new) costs the writer nothing.
-pub(super) async fn claim(state: &State, agent: &str, q: &ListQuery, channel: Channel) -> HResult<Vec<MessageSummary>> {
+pub(crate) async fn claim(state: &State, agent: &str, q: &ListQuery, channel: Channel) -> HResult<Vec<MessageSummary>> {
     let found = state.read(|r| Ok(query::list_messages(r, q)?))?;
     if found.messages.is_empty() {
         return Ok(Vec::new());

@@ -2,6 +2,8 @@
 //!
 //! - [`sessions`]: the `tmux.*` lifecycle methods (create, launch, status,
 //!   kill, send, capture).
+//! - [`doorbell`]: the line typed into a pane when mail waits, only when
+//!   the pane is safe; the backstop and working-but-silent reminders.
 //! - [`restart`]: restart with a context snapshot.
 //! - [`queue`]: the per-session command queue.
 //!
@@ -13,6 +15,7 @@
 //! runtime), so `status` can report a session that died and `restart` can
 //! recreate it.
 
+pub mod doorbell;
 pub mod queue;
 pub mod restart;
 pub mod sessions;
@@ -51,6 +54,9 @@ pub struct Manager {
     pub tag: String,
     records_path: PathBuf,
     records: Mutex<BTreeMap<String, Record>>,
+    /// Bumped whenever a session is created, launched or killed, so the
+    /// watchers know to look again.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl Manager {
@@ -59,7 +65,7 @@ impl Manager {
         let records_path = var_dir.join("tmux-sessions.json");
         let records =
             std::fs::read_to_string(&records_path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
-        Manager { tmux, tag, records_path, records: Mutex::new(records) }
+        Manager { tmux, tag, records_path, records: Mutex::new(records), generation: Default::default() }
     }
 
     /// The record of session `name`.
@@ -71,8 +77,14 @@ impl Manager {
         self.lock().clone()
     }
 
+    /// How many times sessions changed (see the field).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Changes (or with `None`, drops) a record and writes the file.
     pub fn set_record(&self, name: &str, record: Option<Record>) -> HResult<()> {
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut all = self.lock();
         match record {
             Some(r) => all.insert(name.to_string(), r),

@@ -21,6 +21,11 @@ const REGISTER_TIMEOUT: Duration = Duration::from_secs(20);
 /// Shells: a pane whose foreground process is one of these runs no runtime.
 const SHELLS: &[&str] = &["bash", "zsh", "sh", "dash", "fish", "ksh", "tcsh", "csh", "mksh", "thrum"];
 
+/// Whether a pane's foreground process is a shell (no runtime runs).
+pub(crate) fn is_shell_process(command: &str) -> bool {
+    SHELLS.contains(&command)
+}
+
 fn check_name(name: &str) -> HResult<()> {
     let ok =
         !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');

@@ -562,6 +562,15 @@ pub fn has_read(conn: &Connection, message_id: &str, agent: &str) -> Result<bool
 }
 
 /// Whether `agent` has read `message_id`, or a channel has announced it.
+/// Whether `agent` has read `message_id`.
+pub fn is_read(conn: &Connection, message_id: &str, agent: &str) -> Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT 1 FROM message_deliveries WHERE message_id = ?1 AND recipient_agent_id = ?2 AND read_at != ''",
+        )?
+        .exists([message_id, agent])?)
+}
+
 pub fn announced_or_read(conn: &Connection, message_id: &str, agent: &str) -> Result<bool> {
     Ok(conn
         .prepare_cached(
