@@ -284,6 +284,7 @@ fn run_inner(layout: &Layout, local: Option<bool>, mut ready: Option<ReadyFn>) -
         let syncer = tokio::spawn(sync::run(state.clone(), sync_rx, timing));
         let watcher = tokio::spawn(gitwatch::run(state.clone(), git_requests, merge_target));
         let links = tokio::spawn(peers::link::run(state.clone()));
+        let queue = tokio::spawn(tmux::queue::dispatch::run(state.clone()));
         tokio::select! {
             _ = wait_for_signal() => {}
             _ = state.stop.notified() => {}
@@ -294,6 +295,7 @@ fn run_inner(layout: &Layout, local: Option<bool>, mut ready: Option<ReadyFn>) -
         let _ = syncer.await;
         let _ = watcher.await;
         let _ = links.await;
+        let _ = queue.await;
         let _ = web.await;
         let _ = std::fs::remove_file(&port_file);
         // In-flight requests finish (their writes included) before exit.

@@ -51,6 +51,8 @@ pub struct Manager {
     pub tag: String,
     records_path: PathBuf,
     records: Mutex<BTreeMap<String, Record>>,
+    /// The command queue of every session.
+    pub queue: queue::Queue,
 }
 
 impl Manager {
@@ -59,7 +61,7 @@ impl Manager {
         let records_path = var_dir.join("tmux-sessions.json");
         let records =
             std::fs::read_to_string(&records_path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
-        Manager { tmux, tag, records_path, records: Mutex::new(records) }
+        Manager { tmux, tag, records_path, records: Mutex::new(records), queue: queue::Queue::load(var_dir) }
     }
 
     /// The record of session `name`.
