@@ -73,11 +73,15 @@ pub fn queue(ctx: &mut Ctx, a: QueueArgs) -> Result<u8> {
     let client = ctx.client()?;
     client.set_timeout(WAIT_CHUNK + Duration::from_secs(10))?;
     let done = loop {
-        let p = tm::QueueWaitParams { command_id: r.command_id.clone(), timeout_ms: Some(WAIT_CHUNK.as_millis() as u64) };
+        let p =
+            tm::QueueWaitParams { command_id: r.command_id.clone(), timeout_ms: Some(WAIT_CHUNK.as_millis() as u64) };
         // On this connection, with its long timeout; a call that ends
         // with the command still pending is simply made again.
         let w = client.call::<tm::QueueWait>(&p).with_context(|| {
-            format!("lost the daemon while waiting for {}: it will be reported as interrupted in your inbox", r.command_id)
+            format!(
+                "lost the daemon while waiting for {}: it will be reported as interrupted in your inbox",
+                r.command_id
+            )
         })?;
         if !matches!(w.state.as_str(), "queued" | "sent") {
             break w;

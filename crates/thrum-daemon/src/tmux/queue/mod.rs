@@ -183,9 +183,7 @@ pub async fn cancel(state: &State, _: &Caller, p: CancelParams) -> HResult<Queue
 
 /// Milliseconds since an RFC 3339 time (0 if there is none).
 fn elapsed_since(ts: &str) -> i64 {
-    thrum_core::time::parse_ts(ts)
-        .map(|t| (chrono::Utc::now() - t).num_milliseconds().max(0))
-        .unwrap_or(0)
+    thrum_core::time::parse_ts(ts).map(|t| (chrono::Utc::now() - t).num_milliseconds().max(0)).unwrap_or(0)
 }
 
 /// Interrupts a session's commands (killed, or found gone) and tells
