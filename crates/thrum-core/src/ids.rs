@@ -15,6 +15,8 @@ pub enum IdKind {
     Subscription,
     Daemon,
     Token,
+    /// A command in a tmux session's queue.
+    Command,
 }
 
 impl IdKind {
@@ -29,6 +31,7 @@ impl IdKind {
             IdKind::Subscription => "sub",
             IdKind::Daemon => "d",
             IdKind::Token => "tok",
+            IdKind::Command => "cmd",
         }
     }
 }

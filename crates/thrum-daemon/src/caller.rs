@@ -31,6 +31,9 @@ pub enum Caller {
     /// A WebSocket client (a browser or a tool on this machine): no kernel
     /// identity, so writes must name their agent; may register a user.
     Browser,
+    /// The daemon itself, writing as a pseudo-agent (`system`): never a
+    /// peer on a socket, so no request can claim it.
+    Daemon,
 }
 
 impl Caller {
@@ -97,7 +100,7 @@ impl Caller {
         match self {
             Caller::Anonymous => true,
             Caller::Worktree { .. } => self.agents().is_empty(),
-            Caller::Unknown | Caller::Browser => false,
+            Caller::Unknown | Caller::Browser | Caller::Daemon => false,
         }
     }
 
@@ -106,7 +109,7 @@ impl Caller {
     pub fn resolve(&self, claimed: Option<&str>) -> HResult<String> {
         let claimed = claimed.map(|c| c.trim_start_matches('@')).filter(|c| !c.is_empty());
         match self {
-            Caller::Unknown => claimed
+            Caller::Unknown | Caller::Daemon => claimed
                 .map(str::to_string)
                 .ok_or_else(|| identity_err("caller_agent_id is required: set THRUM_NAME or pass --name")),
             Caller::Browser => claimed.map(str::to_string).ok_or_else(|| {

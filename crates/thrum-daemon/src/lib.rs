@@ -285,6 +285,7 @@ fn run_inner(layout: &Layout, local: Option<bool>, mut ready: Option<ReadyFn>) -
         let watcher = tokio::spawn(gitwatch::run(state.clone(), git_requests, merge_target));
         let links = tokio::spawn(peers::link::run(state.clone()));
         let doorbell = tokio::spawn(tmux::doorbell::run(state.clone()));
+        let queue = tokio::spawn(tmux::queue::dispatch::run(state.clone()));
         tokio::select! {
             _ = wait_for_signal() => {}
             _ = state.stop.notified() => {}
@@ -296,6 +297,7 @@ fn run_inner(layout: &Layout, local: Option<bool>, mut ready: Option<ReadyFn>) -
         let _ = watcher.await;
         let _ = links.await;
         let _ = doorbell.await;
+        let _ = queue.await;
         let _ = web.await;
         let _ = std::fs::remove_file(&port_file);
         // In-flight requests finish (their writes included) before exit.

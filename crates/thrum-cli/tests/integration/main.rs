@@ -26,6 +26,7 @@ mod robustness;
 mod rpc;
 mod sync;
 mod tmux_doorbell;
+mod tmux_queue;
 mod tmux_sessions;
 mod websocket;
 mod wire;

@@ -176,6 +176,8 @@ fn resolve_audience(
 
 pub async fn send(state: &State, caller: &Caller, p: SendParams) -> HResult<SendResult> {
     let author = caller.resolve(p.caller_agent_id.as_deref())?;
+    // The daemon's own pseudo-agents (`system`) have no session.
+    let sessionless = matches!(caller, Caller::Daemon);
     if p.content.is_empty() {
         return Err(server("content is required"));
     }
@@ -244,7 +246,7 @@ pub async fn send(state: &State, caller: &Caller, p: SendParams) -> HResult<Send
                 };
                 return Ok((Vec::new(), r));
             }
-            let session_id = active_session_id(c, &author)?;
+            let session_id = if sessionless { String::new() } else { active_session_id(c, &author)? };
             let Resolved { scopes, mut refs, audiences, recipients, warnings, resolved } = audience;
             let push_unique = |v: &mut Vec<Scope>, s: Scope| {
                 if !v.contains(&s) {

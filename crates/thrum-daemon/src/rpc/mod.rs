@@ -194,7 +194,6 @@ pub(crate) fn ok<T: Serialize>(v: &T) -> HResult<Value> {
 /// name), optionally as a reply in a thread. It goes through
 /// `message.send` like any message, so it is stored, synced and announced
 /// the same way.
-#[allow(dead_code)] // the queue, restart and permission prompts call it (landing next)
 pub(crate) async fn send_from_daemon(
     state: &State,
     author: &str,
@@ -209,7 +208,7 @@ pub(crate) async fn send_from_daemon(
         caller_agent_id: Some(author.to_string()),
         ..Default::default()
     };
-    message::send(state, &Caller::Unknown, p).await
+    message::send(state, &Caller::Daemon, p).await
 }
 
 #[cfg(test)]

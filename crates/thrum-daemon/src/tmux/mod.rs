@@ -57,6 +57,8 @@ pub struct Manager {
     /// Bumped whenever a session is created, launched or killed, so the
     /// watchers know to look again.
     generation: std::sync::atomic::AtomicU64,
+    /// The command queue of every session.
+    pub queue: queue::Queue,
 }
 
 impl Manager {
@@ -65,7 +67,14 @@ impl Manager {
         let records_path = var_dir.join("tmux-sessions.json");
         let records =
             std::fs::read_to_string(&records_path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
-        Manager { tmux, tag, records_path, records: Mutex::new(records), generation: Default::default() }
+        Manager {
+            tmux,
+            tag,
+            records_path,
+            records: Mutex::new(records),
+            generation: Default::default(),
+            queue: queue::Queue::load(var_dir),
+        }
     }
 
     /// The record of session `name`.

@@ -282,6 +282,7 @@ pub async fn kill(state: &State, _: &Caller, p: NameParams) -> HResult<Option<Em
         Ok(live)
     })
     .await?;
+    super::queue::interrupt_session(state, &p.name, "its tmux session was killed").await;
     if !live.agent.is_empty() {
         super::update_identity(Path::new(&live.cwd), &live.agent, |f| {
             f.other.remove("tmux_session");
