@@ -19,7 +19,17 @@ Usage: model_standin.py PORT_FILE LOG_FILE [REPLY_TEXT]
 - POST /v1/messages (with or without ?beta=true) answers one finished turn
   whose only content is REPLY_TEXT (default "Done."): the standard SSE
   sequence when the request says "stream": true, the equivalent JSON
-  otherwise.
+  otherwise. Scripted actions, for requests that offer tools (Claude Code's
+  main loop), when the last message (`system`-role ones aside) is the
+  user's, in its text after any tool result it holds:
+  a line `standin-run: COMMAND` in it is answered with a `tool_use` of the
+  `Bash` tool running COMMAND, and a line `standin-write: PATH` with a
+  `tool_use` of the `Write` tool writing "standin\n" to PATH (absolute);
+  stop_reason "tool_use". The request carrying the tool's result gets
+  REPLY_TEXT. So Claude Code, in its default permission mode, shows its
+  permission prompt for a command (or a file write) it has not been allowed.
+  SLOW_MARKER (below) in any user message delays the answer SLOW_SECONDS
+  here too.
 - POST /v1/responses (Codex, `wire_api = "responses"`) answers one finished
   turn the same way, as the Responses SSE sequence (response.created … a
   message output item with REPLY_TEXT … response.completed with usage), or the
@@ -44,6 +54,7 @@ Usage: model_standin.py PORT_FILE LOG_FILE [REPLY_TEXT]
   user's and a line of it holds `standin-run: COMMAND`, the answer is a call
   of the `bash` tool with that command (finish_reason "tool_calls"); the
   turn then ends with REPLY_TEXT once the tool result comes back.
+  SLOW_MARKER in any user message delays the answer SLOW_SECONDS here too.
 - Everything else gets a quick, well-formed answer (count_tokens, models,
   404 JSON) so the runtime never waits on us.
 
@@ -84,14 +95,55 @@ def approx_tokens(body):
     return max(1, len(json.dumps(body)) // 4) if body is not None else 1
 
 
+def anthropic_tool_use(body):
+    """The scripted tool call for a Messages request, as (tool name, input),
+    or None: only when the request offers tools and its last message is the
+    user's, holding a `standin-run:` or `standin-write:` line after its last
+    tool result (if any)."""
+    body = body or {}
+    if not body.get("tools"):
+        return None
+    # Claude Code may send `system`-role messages after the user's (mode
+    # changes, reminders): the turn's last message is the last other one.
+    messages = [m for m in body.get("messages") or [] if isinstance(m, dict) and m.get("role") != "system"]
+    if not messages or messages[-1].get("role") != "user":
+        return None
+    content = messages[-1].get("content")
+    blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content or []
+    blocks = [b for b in blocks if isinstance(b, dict)]
+    # A message may carry an interrupted call's result and then the next
+    # prompt: only what follows the last tool result is new.
+    results = [n for n, b in enumerate(blocks) if b.get("type") == "tool_result"]
+    for b in blocks[results[-1] + 1 :] if results else blocks:
+        for line in str(b.get("text") or "").splitlines():
+            if "standin-run:" in line:
+                command = line.split("standin-run:", 1)[1].strip()
+                return "Bash", {"command": command, "description": "Run a scripted command"}
+            if "standin-write:" in line:
+                path = line.split("standin-write:", 1)[1].strip()
+                return "Write", {"file_path": path, "content": "standin\n"}
+    return None
+
+
+def anthropic_slow(body):
+    messages = (body or {}).get("messages") or []
+    return any(isinstance(m, dict) and m.get("role") == "user" and SLOW_MARKER in json.dumps(m) for m in messages)
+
+
 def message(body, usage_in):
+    tool = anthropic_tool_use(body)
+    if tool is not None:
+        block = {"type": "tool_use", "id": next_id().replace("msg_", "toolu_"), "name": tool[0], "input": tool[1]}
+        content, stop = [block], "tool_use"
+    else:
+        content, stop = [{"type": "text", "text": REPLY}], "end_turn"
     return {
         "id": next_id(),
         "type": "message",
         "role": "assistant",
         "model": (body or {}).get("model") or MODEL_FALLBACK,
-        "content": [{"type": "text", "text": REPLY}],
-        "stop_reason": "end_turn",
+        "content": content,
+        "stop_reason": stop,
         "stop_sequence": None,
         "usage": {"input_tokens": usage_in, "output_tokens": max(1, len(REPLY) // 4)},
     }
@@ -100,22 +152,23 @@ def message(body, usage_in):
 def sse(body, usage_in):
     full = message(body, usage_in)
     start = dict(full, content=[], stop_reason=None, usage={"input_tokens": usage_in, "output_tokens": 1})
+    block = full["content"][0]
+    if block["type"] == "tool_use":
+        opening = dict(block, input={})
+        delta = {"type": "input_json_delta", "partial_json": json.dumps(block["input"])}
+    else:
+        opening = {"type": "text", "text": ""}
+        delta = {"type": "text_delta", "text": REPLY}
     events = [
         ("message_start", {"type": "message_start", "message": start}),
-        (
-            "content_block_start",
-            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-        ),
-        (
-            "content_block_delta",
-            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": REPLY}},
-        ),
+        ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": opening}),
+        ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}),
         ("content_block_stop", {"type": "content_block_stop", "index": 0}),
         (
             "message_delta",
             {
                 "type": "message_delta",
-                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "delta": {"stop_reason": full["stop_reason"], "stop_sequence": None},
                 "usage": full["usage"],
             },
         ),
@@ -364,6 +417,8 @@ class Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path.rstrip("/")
         if self.command == "POST" and path == "/v1/messages":
             usage_in = approx_tokens(body)
+            if anthropic_slow(body):
+                time.sleep(SLOW_SECONDS)
             if isinstance(body, dict) and body.get("stream"):
                 self._send(200, sse(body, usage_in), "text/event-stream")
             else:
@@ -392,6 +447,8 @@ class Handler(BaseHTTPRequestHandler):
                 self._not_found()
         elif self.command == "POST" and path == "/v1/chat/completions":
             usage_in = approx_tokens(body)
+            if any(isinstance(m, dict) and m.get("role") == "user" and SLOW_MARKER in text_of(m.get("content")) for m in (body or {}).get("messages") or []):
+                time.sleep(SLOW_SECONDS)
             if isinstance(body, dict) and body.get("stream"):
                 self._send(200, chat_sse(body, usage_in), "text/event-stream")
             else:
