@@ -34,10 +34,12 @@ Usage: model_standin.py PORT_FILE LOG_FILE [REPLY_TEXT]
   turn the same way, as the Responses SSE sequence (response.created … a
   message output item with REPLY_TEXT … response.completed with usage), or the
   equivalent JSON when the request does not ask to stream. A turn whose
-  latest user message contains TOOL_MARKER ("[standin:tool]")
-  is answered instead with one `exec_command` call running `true`; the
-  request that carries its output gets REPLY_TEXT (so a runtime's after-tool
-  hooks run for real). A conversation any of whose user messages contains
+  latest user message contains TOOL_MARKER ("[standin:tool]") or a line
+  `standin-run: COMMAND` is answered instead with one `exec_command` call
+  running `true` (or COMMAND, with `sandbox_permissions:
+  "require_escalated"`, so Codex under approval_policy "on-request" asks
+  the user before running it); the request that carries its output gets REPLY_TEXT (so a runtime's
+  after-tool hooks run for real). A conversation any of whose user messages contains
   SLOW_MARKER ("[standin:slow]") is answered SLOW_SECONDS (2 s) late, each
   time: a window in which a test can act between two of the runtime's steps
   (the request is logged before the wait).
@@ -217,26 +219,46 @@ def wants_tool(body):
     messages, such as hook context, after the user's)."""
     items = [i for i in (body or {}).get("input") or [] if isinstance(i, dict)]
     users = [n for n, i in enumerate(items) if i.get("type") == "message" and i.get("role") == "user"]
-    if not users or TOOL_MARKER not in json.dumps(items[users[-1]]):
+    if not users:
+        return False
+    said = json.dumps(items[users[-1]])
+    if TOOL_MARKER not in said and "standin-run:" not in said:
         return False
     return not any(i.get("type") == "function_call_output" for i in items[users[-1] :])
 
 
-def tool_call_item():
+def responses_command(body):
+    """The command of a `standin-run: COMMAND` line in the latest user
+    message of a Responses request, else "true"."""
+    items = [i for i in (body or {}).get("input") or [] if isinstance(i, dict)]
+    users = [i for i in items if i.get("type") == "message" and i.get("role") == "user"]
+    content = users[-1].get("content") if users else None
+    for line in text_of(content).splitlines():
+        if "standin-run:" in line:
+            return line.split("standin-run:", 1)[1].strip()
+    return "true"
+
+
+def tool_call_item(command="true"):
     call_id = next_id().replace("msg_", "call_")
+    args = {"cmd": command}
+    if command != "true":
+        # A scripted command asks to run outside the sandbox, so Codex
+        # (approval_policy "on-request") asks the user first.
+        args.update(sandbox_permissions="require_escalated", justification="Run a scripted command?")
     return {
         "id": call_id.replace("call_", "fc_"),
         "type": "function_call",
         "status": "completed",
         "call_id": call_id,
         "name": "exec_command",
-        "arguments": json.dumps({"cmd": "true"}),
+        "arguments": json.dumps(args),
     }
 
 
 def responses_sse(body, usage_in):
     if wants_tool(body):
-        item = tool_call_item()
+        item = tool_call_item(responses_command(body))
         events = [
             ("response.created", {"type": "response.created", "response": response_obj(body, usage_in, "in_progress", [])}),
             (
