@@ -45,7 +45,10 @@ Usage: model_standin.py PORT_FILE LOG_FILE [REPLY_TEXT]
   (the request is logged before the wait).
 - POST /v1beta/models/MODEL:streamGenerateContent (Gemini CLI; SSE) and
   :generateContent (JSON) answer one candidate with REPLY_TEXT, the same
-  markers scripting the turn (the tool call is `list_directory` of ".").
+  markers scripting the turn (the tool call is `list_directory` of "."),
+  and a line `standin-run: COMMAND` in the latest user prompt answered with
+  a `run_shell_command` call of COMMAND (Gemini CLI asks before running it,
+  unless in --yolo), then REPLY_TEXT once its result comes back.
   A request asking for JSON (`responseMimeType: application/json`, Gemini
   CLI's routing classifier) gets an object with every required property of
   its `responseJsonSchema` set to a placeholder of its type.
@@ -315,6 +318,23 @@ def gemini_wants_tool(body):
     return asked and not answered
 
 
+def gemini_command(body):
+    """The command of a `standin-run: COMMAND` line in the latest user
+    prompt of a Gemini request, when no tool result came after it."""
+    contents = [c for c in (body or {}).get("contents") or [] if isinstance(c, dict)]
+    for c in reversed(contents):
+        parts = [p for p in c.get("parts") or [] if isinstance(p, dict)]
+        if any("functionResponse" in p for p in parts):
+            return None
+        if c.get("role") != "user":
+            continue
+        for p in parts:
+            for line in str(p.get("text") or "").splitlines():
+                if "standin-run:" in line:
+                    return line.split("standin-run:", 1)[1].strip()
+    return None
+
+
 def placeholder(schema):
     """A value of the JSON schema's type, with every required property."""
     kind = str((schema or {}).get("type", "object")).lower()
@@ -328,6 +348,9 @@ def gemini_answer(body):
     config = (body or {}).get("generationConfig") or {}
     if config.get("responseMimeType") == "application/json":
         part = {"text": json.dumps(placeholder(config.get("responseJsonSchema") or config.get("responseSchema") or {}))}
+    elif gemini_command(body) is not None:
+        command = gemini_command(body)
+        part = {"functionCall": {"name": "run_shell_command", "args": {"command": command, "description": "Run a scripted command"}}}
     elif gemini_wants_tool(body):
         part = {"functionCall": {"name": "list_directory", "args": {"dir_path": "."}}}
     else:
