@@ -19,21 +19,36 @@ Usage: model_standin.py PORT_FILE LOG_FILE [REPLY_TEXT]
 - POST /v1/messages (with or without ?beta=true) answers one finished turn
   whose only content is REPLY_TEXT (default "Done."): the standard SSE
   sequence when the request says "stream": true, the equivalent JSON
-  otherwise.
+  otherwise. Scripted actions, for requests that offer tools (Claude Code's
+  main loop), when the last message (`system`-role ones aside) is the
+  user's, in its text after any tool result it holds:
+  a line `standin-run: COMMAND` in it is answered with a `tool_use` of the
+  `Bash` tool running COMMAND, and a line `standin-write: PATH` with a
+  `tool_use` of the `Write` tool writing "standin\n" to PATH (absolute);
+  stop_reason "tool_use". The request carrying the tool's result gets
+  REPLY_TEXT. So Claude Code, in its default permission mode, shows its
+  permission prompt for a command (or a file write) it has not been allowed.
+  SLOW_MARKER (below) in any user message delays the answer SLOW_SECONDS
+  here too.
 - POST /v1/responses (Codex, `wire_api = "responses"`) answers one finished
   turn the same way, as the Responses SSE sequence (response.created … a
   message output item with REPLY_TEXT … response.completed with usage), or the
   equivalent JSON when the request does not ask to stream. A turn whose
-  latest user message contains TOOL_MARKER ("[standin:tool]")
-  is answered instead with one `exec_command` call running `true`; the
-  request that carries its output gets REPLY_TEXT (so a runtime's after-tool
-  hooks run for real). A conversation any of whose user messages contains
+  latest user message contains TOOL_MARKER ("[standin:tool]") or a line
+  `standin-run: COMMAND` is answered instead with one `exec_command` call
+  running `true` (or COMMAND, with `sandbox_permissions:
+  "require_escalated"`, so Codex under approval_policy "on-request" asks
+  the user before running it); the request that carries its output gets REPLY_TEXT (so a runtime's
+  after-tool hooks run for real). A conversation any of whose user messages contains
   SLOW_MARKER ("[standin:slow]") is answered SLOW_SECONDS (2 s) late, each
   time: a window in which a test can act between two of the runtime's steps
   (the request is logged before the wait).
 - POST /v1beta/models/MODEL:streamGenerateContent (Gemini CLI; SSE) and
   :generateContent (JSON) answer one candidate with REPLY_TEXT, the same
-  markers scripting the turn (the tool call is `list_directory` of ".").
+  markers scripting the turn (the tool call is `list_directory` of "."),
+  and a line `standin-run: COMMAND` in the latest user prompt answered with
+  a `run_shell_command` call of COMMAND (Gemini CLI asks before running it,
+  unless in --yolo), then REPLY_TEXT once its result comes back.
   A request asking for JSON (`responseMimeType: application/json`, Gemini
   CLI's routing classifier) gets an object with every required property of
   its `responseJsonSchema` set to a placeholder of its type.
@@ -44,6 +59,7 @@ Usage: model_standin.py PORT_FILE LOG_FILE [REPLY_TEXT]
   user's and a line of it holds `standin-run: COMMAND`, the answer is a call
   of the `bash` tool with that command (finish_reason "tool_calls"); the
   turn then ends with REPLY_TEXT once the tool result comes back.
+  SLOW_MARKER in any user message delays the answer SLOW_SECONDS here too.
 - Everything else gets a quick, well-formed answer (count_tokens, models,
   404 JSON) so the runtime never waits on us.
 
@@ -84,14 +100,55 @@ def approx_tokens(body):
     return max(1, len(json.dumps(body)) // 4) if body is not None else 1
 
 
+def anthropic_tool_use(body):
+    """The scripted tool call for a Messages request, as (tool name, input),
+    or None: only when the request offers tools and its last message is the
+    user's, holding a `standin-run:` or `standin-write:` line after its last
+    tool result (if any)."""
+    body = body or {}
+    if not body.get("tools"):
+        return None
+    # Claude Code may send `system`-role messages after the user's (mode
+    # changes, reminders): the turn's last message is the last other one.
+    messages = [m for m in body.get("messages") or [] if isinstance(m, dict) and m.get("role") != "system"]
+    if not messages or messages[-1].get("role") != "user":
+        return None
+    content = messages[-1].get("content")
+    blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content or []
+    blocks = [b for b in blocks if isinstance(b, dict)]
+    # A message may carry an interrupted call's result and then the next
+    # prompt: only what follows the last tool result is new.
+    results = [n for n, b in enumerate(blocks) if b.get("type") == "tool_result"]
+    for b in blocks[results[-1] + 1 :] if results else blocks:
+        for line in str(b.get("text") or "").splitlines():
+            if "standin-run:" in line:
+                command = line.split("standin-run:", 1)[1].strip()
+                return "Bash", {"command": command, "description": "Run a scripted command"}
+            if "standin-write:" in line:
+                path = line.split("standin-write:", 1)[1].strip()
+                return "Write", {"file_path": path, "content": "standin\n"}
+    return None
+
+
+def anthropic_slow(body):
+    messages = (body or {}).get("messages") or []
+    return any(isinstance(m, dict) and m.get("role") == "user" and SLOW_MARKER in json.dumps(m) for m in messages)
+
+
 def message(body, usage_in):
+    tool = anthropic_tool_use(body)
+    if tool is not None:
+        block = {"type": "tool_use", "id": next_id().replace("msg_", "toolu_"), "name": tool[0], "input": tool[1]}
+        content, stop = [block], "tool_use"
+    else:
+        content, stop = [{"type": "text", "text": REPLY}], "end_turn"
     return {
         "id": next_id(),
         "type": "message",
         "role": "assistant",
         "model": (body or {}).get("model") or MODEL_FALLBACK,
-        "content": [{"type": "text", "text": REPLY}],
-        "stop_reason": "end_turn",
+        "content": content,
+        "stop_reason": stop,
         "stop_sequence": None,
         "usage": {"input_tokens": usage_in, "output_tokens": max(1, len(REPLY) // 4)},
     }
@@ -100,22 +157,23 @@ def message(body, usage_in):
 def sse(body, usage_in):
     full = message(body, usage_in)
     start = dict(full, content=[], stop_reason=None, usage={"input_tokens": usage_in, "output_tokens": 1})
+    block = full["content"][0]
+    if block["type"] == "tool_use":
+        opening = dict(block, input={})
+        delta = {"type": "input_json_delta", "partial_json": json.dumps(block["input"])}
+    else:
+        opening = {"type": "text", "text": ""}
+        delta = {"type": "text_delta", "text": REPLY}
     events = [
         ("message_start", {"type": "message_start", "message": start}),
-        (
-            "content_block_start",
-            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-        ),
-        (
-            "content_block_delta",
-            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": REPLY}},
-        ),
+        ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": opening}),
+        ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}),
         ("content_block_stop", {"type": "content_block_stop", "index": 0}),
         (
             "message_delta",
             {
                 "type": "message_delta",
-                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "delta": {"stop_reason": full["stop_reason"], "stop_sequence": None},
                 "usage": full["usage"],
             },
         ),
@@ -164,26 +222,46 @@ def wants_tool(body):
     messages, such as hook context, after the user's)."""
     items = [i for i in (body or {}).get("input") or [] if isinstance(i, dict)]
     users = [n for n, i in enumerate(items) if i.get("type") == "message" and i.get("role") == "user"]
-    if not users or TOOL_MARKER not in json.dumps(items[users[-1]]):
+    if not users:
+        return False
+    said = json.dumps(items[users[-1]])
+    if TOOL_MARKER not in said and "standin-run:" not in said:
         return False
     return not any(i.get("type") == "function_call_output" for i in items[users[-1] :])
 
 
-def tool_call_item():
+def responses_command(body):
+    """The command of a `standin-run: COMMAND` line in the latest user
+    message of a Responses request, else "true"."""
+    items = [i for i in (body or {}).get("input") or [] if isinstance(i, dict)]
+    users = [i for i in items if i.get("type") == "message" and i.get("role") == "user"]
+    content = users[-1].get("content") if users else None
+    for line in text_of(content).splitlines():
+        if "standin-run:" in line:
+            return line.split("standin-run:", 1)[1].strip()
+    return "true"
+
+
+def tool_call_item(command="true"):
     call_id = next_id().replace("msg_", "call_")
+    args = {"cmd": command}
+    if command != "true":
+        # A scripted command asks to run outside the sandbox, so Codex
+        # (approval_policy "on-request") asks the user first.
+        args.update(sandbox_permissions="require_escalated", justification="Run a scripted command?")
     return {
         "id": call_id.replace("call_", "fc_"),
         "type": "function_call",
         "status": "completed",
         "call_id": call_id,
         "name": "exec_command",
-        "arguments": json.dumps({"cmd": "true"}),
+        "arguments": json.dumps(args),
     }
 
 
 def responses_sse(body, usage_in):
     if wants_tool(body):
-        item = tool_call_item()
+        item = tool_call_item(responses_command(body))
         events = [
             ("response.created", {"type": "response.created", "response": response_obj(body, usage_in, "in_progress", [])}),
             (
@@ -240,6 +318,23 @@ def gemini_wants_tool(body):
     return asked and not answered
 
 
+def gemini_command(body):
+    """The command of a `standin-run: COMMAND` line in the latest user
+    prompt of a Gemini request, when no tool result came after it."""
+    contents = [c for c in (body or {}).get("contents") or [] if isinstance(c, dict)]
+    for c in reversed(contents):
+        parts = [p for p in c.get("parts") or [] if isinstance(p, dict)]
+        if any("functionResponse" in p for p in parts):
+            return None
+        if c.get("role") != "user":
+            continue
+        for p in parts:
+            for line in str(p.get("text") or "").splitlines():
+                if "standin-run:" in line:
+                    return line.split("standin-run:", 1)[1].strip()
+    return None
+
+
 def placeholder(schema):
     """A value of the JSON schema's type, with every required property."""
     kind = str((schema or {}).get("type", "object")).lower()
@@ -253,6 +348,9 @@ def gemini_answer(body):
     config = (body or {}).get("generationConfig") or {}
     if config.get("responseMimeType") == "application/json":
         part = {"text": json.dumps(placeholder(config.get("responseJsonSchema") or config.get("responseSchema") or {}))}
+    elif gemini_command(body) is not None:
+        command = gemini_command(body)
+        part = {"functionCall": {"name": "run_shell_command", "args": {"command": command, "description": "Run a scripted command"}}}
     elif gemini_wants_tool(body):
         part = {"functionCall": {"name": "list_directory", "args": {"dir_path": "."}}}
     else:
@@ -364,6 +462,8 @@ class Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path.rstrip("/")
         if self.command == "POST" and path == "/v1/messages":
             usage_in = approx_tokens(body)
+            if anthropic_slow(body):
+                time.sleep(SLOW_SECONDS)
             if isinstance(body, dict) and body.get("stream"):
                 self._send(200, sse(body, usage_in), "text/event-stream")
             else:
@@ -392,6 +492,8 @@ class Handler(BaseHTTPRequestHandler):
                 self._not_found()
         elif self.command == "POST" and path == "/v1/chat/completions":
             usage_in = approx_tokens(body)
+            if any(isinstance(m, dict) and m.get("role") == "user" and SLOW_MARKER in text_of(m.get("content")) for m in (body or {}).get("messages") or []):
+                time.sleep(SLOW_SECONDS)
             if isinstance(body, dict) and body.get("stream"):
                 self._send(200, chat_sse(body, usage_in), "text/event-stream")
             else:
