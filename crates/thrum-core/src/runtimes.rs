@@ -60,6 +60,9 @@ pub struct Screen {
     /// Lines that change while nothing happens (ignored when telling
     /// whether the pane is quiet).
     pub volatile: &'static [&'static str],
+    /// Foreground colours (256-colour indexes) of its placeholder text,
+    /// when it is drawn in a colour rather than faint.
+    pub placeholder_fg: &'static [u8],
     /// Enter runs the input line as a shell command: the doorbell is
     /// typed as a comment.
     pub shell: bool,
@@ -74,11 +77,23 @@ pub enum Prompt {
     /// The cursor's line, after a shell-style prompt (`$ `, `# `, `% `,
     /// `> `, `❯ `), with nothing after the cursor.
     Shell,
+    /// A box of rows starting with `border` over a row starting with
+    /// `bottom`; its last row is a status row, the others are input.
+    Boxed { border: &'static str, bottom: &'static str },
+    /// Not to be typed into (no input line we can locate reliably).
+    Unreadable,
 }
 
 /// Any runtime we have no recorded screens for: the cursor's line.
-pub const GENERIC_SCREEN: Screen =
-    Screen { prompt: Prompt::Shell, dialogs: &[], busy: &[], busy_titles: &[], volatile: &[], shell: false };
+pub const GENERIC_SCREEN: Screen = Screen {
+    prompt: Prompt::Shell,
+    dialogs: &[],
+    busy: &[],
+    busy_titles: &[],
+    volatile: &[],
+    placeholder_fg: &[],
+    shell: false,
+};
 
 /// Claude Code 2.1 (tests/screens/claude): the input line starts with `❯`
 /// and a no-break space (the conversation's earlier prompts use a plain
@@ -90,6 +105,44 @@ pub const CLAUDE_SCREEN: Screen = Screen {
     busy: &["esc to interrupt"],
     busy_titles: &["◐", "◓", "◑", "◒"],
     volatile: &[],
+    placeholder_fg: &[],
+    shell: false,
+};
+
+/// Codex 0.169 (tests/screens/codex): the input line starts with `›`; a
+/// braille spinner leads the title while a turn runs.
+pub const CODEX_SCREEN: Screen = Screen {
+    prompt: Prompt::Marker("› "),
+    dialogs: &["Would you like to", "Action Required"],
+    busy: &["esc to interrupt"],
+    busy_titles: &["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"],
+    volatile: &[],
+    placeholder_fg: &[],
+    shell: false,
+};
+
+/// Gemini CLI 0.61 (tests/screens/gemini): the input line starts with `>`
+/// and its placeholder is grey (colour 248), not faint.
+pub const GEMINI_SCREEN: Screen = Screen {
+    prompt: Prompt::Marker("> "),
+    dialogs: &["Allow execution", "Action Required"],
+    busy: &["esc to cancel"],
+    busy_titles: &["✦", "✋"],
+    volatile: &[],
+    placeholder_fg: &[248],
+    shell: false,
+};
+
+/// OpenCode 1.18 (tests/screens/opencode): the input is a box of `┃` rows
+/// over a `╹▀▀▀` edge; its placeholder is grey (colour 8). Its plugin wakes
+/// it when idle, so the doorbell is rarely needed here.
+pub const OPENCODE_SCREEN: Screen = Screen {
+    prompt: Prompt::Boxed { border: "┃", bottom: "╹▀" },
+    dialogs: &["Permission required"],
+    busy: &["esc interrupt"],
+    busy_titles: &[],
+    volatile: &[],
+    placeholder_fg: &[8],
     shell: false,
 };
 
@@ -147,7 +200,7 @@ pub const REGISTRY: &[Runtime] = &[
         hooks: Some(Hooks::Codex),
         processes: &["codex"],
         aliases: &[],
-        screen: GENERIC_SCREEN,
+        screen: CODEX_SCREEN,
     },
     Runtime {
         name: "cursor",
@@ -175,7 +228,7 @@ pub const REGISTRY: &[Runtime] = &[
         hooks: Some(Hooks::Gemini),
         processes: &["gemini"],
         aliases: &[],
-        screen: GENERIC_SCREEN,
+        screen: GEMINI_SCREEN,
     },
     Runtime {
         name: "opencode",
@@ -189,7 +242,7 @@ pub const REGISTRY: &[Runtime] = &[
         hooks: Some(Hooks::OpenCode),
         processes: &["opencode"],
         aliases: &[],
-        screen: GENERIC_SCREEN,
+        screen: OPENCODE_SCREEN,
     },
     Runtime {
         name: "auggie",

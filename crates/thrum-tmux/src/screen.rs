@@ -18,6 +18,9 @@ pub struct Cell {
     pub ch: char,
     pub faint: bool,
     pub inverse: bool,
+    /// The foreground colour (256-colour index), if set: some runtimes
+    /// draw their placeholder grey instead of faint.
+    pub fg: Option<u8>,
 }
 
 /// A captured pane: its lines of cells, and each line as captured (with
@@ -34,7 +37,7 @@ impl Capture {
     pub fn parse(ansi: &str) -> Capture {
         let mut lines = Vec::new();
         let mut raws = Vec::new();
-        let (mut faint, mut inverse) = (false, false);
+        let mut attrs = Attrs::default();
         for raw in ansi.split('\n') {
             raws.push(raw.to_string());
             let mut line = Vec::new();
@@ -42,7 +45,7 @@ impl Capture {
             while let Some(c) = chars.next() {
                 if c != '\x1b' {
                     if c != '\r' {
-                        line.push(Cell { ch: c, faint, inverse });
+                        line.push(Cell { ch: c, faint: attrs.faint, inverse: attrs.inverse, fg: attrs.fg });
                     }
                     continue;
                 }
@@ -59,7 +62,7 @@ impl Capture {
                             params.push(c);
                         }
                         if end == 'm' {
-                            sgr(&params, &mut faint, &mut inverse);
+                            attrs.apply(&params);
                         }
                     }
                     Some(']') => {
@@ -94,33 +97,52 @@ impl Capture {
     }
 }
 
-/// Applies one SGR parameter list to the two attributes we track.
-fn sgr(params: &str, faint: &mut bool, inverse: &mut bool) {
-    if params.is_empty() {
-        (*faint, *inverse) = (false, false);
-        return;
-    }
-    let mut it = params.split([';', ':']).map(|p| p.parse::<u32>().unwrap_or(0));
-    while let Some(p) = it.next() {
-        match p {
-            0 => (*faint, *inverse) = (false, false),
-            2 => *faint = true,
-            1 | 22 => *faint = false,
-            7 => *inverse = true,
-            27 => *inverse = false,
-            // Extended colours carry their own arguments: skip them.
-            38 | 48 | 58 => match it.next() {
-                Some(5) => {
-                    it.next();
-                }
-                Some(2) => {
-                    it.next();
-                    it.next();
-                    it.next();
-                }
+/// The attributes we track, as SGR sequences set them.
+#[derive(Debug, Clone, Copy, Default)]
+struct Attrs {
+    faint: bool,
+    inverse: bool,
+    fg: Option<u8>,
+}
+
+impl Attrs {
+    /// Applies one SGR parameter list.
+    fn apply(&mut self, params: &str) {
+        if params.is_empty() {
+            *self = Attrs::default();
+            return;
+        }
+        let mut it = params.split([';', ':']).map(|p| p.parse::<u32>().unwrap_or(0));
+        while let Some(p) = it.next() {
+            match p {
+                0 => *self = Attrs::default(),
+                2 => self.faint = true,
+                1 | 22 => self.faint = false,
+                7 => self.inverse = true,
+                27 => self.inverse = false,
+                30..=37 => self.fg = Some((p - 30) as u8),
+                90..=97 => self.fg = Some((p - 90 + 8) as u8),
+                39 => self.fg = None,
+                // Extended colours carry their own arguments.
+                38 => match it.next() {
+                    Some(5) => self.fg = it.next().map(|n| n.min(255) as u8),
+                    Some(2) => {
+                        it.nth(2);
+                        self.fg = None;
+                    }
+                    _ => {}
+                },
+                48 | 58 => match it.next() {
+                    Some(5) => {
+                        it.next();
+                    }
+                    Some(2) => {
+                        it.nth(2);
+                    }
+                    _ => {}
+                },
                 _ => {}
-            },
-            _ => {}
+            }
         }
     }
 }
@@ -130,10 +152,15 @@ pub fn text(line: &[Cell]) -> String {
     line.iter().map(|c| c.ch).collect()
 }
 
-/// What the user typed on a line from `from`: what is neither faint (a
-/// placeholder) nor the runtime's drawn cursor, trimmed.
-fn typed(line: &[Cell]) -> String {
-    let s: String = line.iter().filter(|c| !c.faint && !c.inverse).map(|c| c.ch).collect();
+/// What the user typed on a line: what is neither a placeholder (faint,
+/// or in one of the runtime's placeholder colours) nor the runtime's drawn
+/// cursor, trimmed.
+fn typed(line: &[Cell], placeholder_fg: &[u8]) -> String {
+    let s: String = line
+        .iter()
+        .filter(|c| !c.faint && !c.inverse && !c.fg.is_some_and(|f| placeholder_fg.contains(&f)))
+        .map(|c| c.ch)
+        .collect();
     s.trim_matches(|c: char| c.is_whitespace() || BOX.contains(&c)).to_string()
 }
 
@@ -185,11 +212,13 @@ impl Look {
 pub const BOTTOM: usize = 15;
 
 /// The numbered options of a menu (`❯ 1. Yes`, `2. No`…): two or more
-/// lines in a row that start with `N.` or `N)` (after a selector).
-fn numbered_menu(lines: &[Vec<Cell>]) -> Option<String> {
+/// lines in a row that start with `N.` or `N)` (after a selector); its
+/// first line and the row after its last.
+fn numbered_menu(lines: &[Vec<Cell>]) -> Option<(String, usize)> {
     let mut run = 0;
     let mut first = String::new();
-    for l in lines {
+    let mut found = None;
+    for (i, l) in lines.iter().enumerate() {
         let t = text(l);
         let t = t.trim_start().trim_start_matches(['❯', '>', '›', '▶', '●', '○', '◯', '◉', '*']).trim_start();
         let mut cs = t.chars();
@@ -200,13 +229,18 @@ fn numbered_menu(lines: &[Vec<Cell>]) -> Option<String> {
             }
             run += 1;
             if run >= 2 {
-                return Some(first);
+                found = Some((first.clone(), i + 1));
             }
         } else if !t.trim().is_empty() {
             run = 0;
         }
     }
-    None
+    found
+}
+
+/// The row (of `lines`) of the last line starting with `marker`.
+fn marker_row(lines: &[Vec<Cell>], marker: &str) -> Option<usize> {
+    lines.iter().rposition(|l| text(l).trim_start_matches(|c: char| c == ' ' || BOX.contains(&c)).starts_with(marker))
 }
 
 /// What the pane shows. `title` is the pane title (some runtimes spin it
@@ -227,8 +261,16 @@ pub fn look(capture: &Capture, profile: &Profile, title: &str, cursor: (u16, u16
             return Look::Dialog(t.trim().to_string());
         }
     }
-    if let Some(menu) = numbered_menu(bottom) {
-        return Look::Dialog(menu);
+    if let Some((menu, after)) = numbered_menu(bottom) {
+        // A numbered list above the input line is text (tips, a plan), not
+        // a menu waiting for a key.
+        let input_below = match profile.prompt {
+            Prompt::Marker(m) => marker_row(bottom, m).is_some_and(|row| row >= after),
+            _ => false,
+        };
+        if !input_below {
+            return Look::Dialog(menu);
+        }
     }
     if let Some(b) = profile.busy_titles.iter().find(|b| title.starts_with(*b)) {
         return Look::Busy(format!("title {b}"));
@@ -239,7 +281,7 @@ pub fn look(capture: &Capture, profile: &Profile, title: &str, cursor: (u16, u16
             return Look::Busy((*b).to_string());
         }
     }
-    match input(capture, profile.prompt, cursor) {
+    match input(capture, profile, cursor) {
         None => Look::NoInput,
         Some(t) if t.is_empty() => Look::Safe,
         Some(t) => Look::Typed(t),
@@ -247,21 +289,41 @@ pub fn look(capture: &Capture, profile: &Profile, title: &str, cursor: (u16, u16
 }
 
 /// The text in the input line: `None` when there is no input line.
-pub fn input(capture: &Capture, prompt: Prompt, cursor: (u16, u16)) -> Option<String> {
-    match prompt {
+pub fn input(capture: &Capture, profile: &Profile, cursor: (u16, u16)) -> Option<String> {
+    let ph = profile.placeholder_fg;
+    match profile.prompt {
+        Prompt::Unreadable => None,
+        Prompt::Boxed { border, bottom } => {
+            // The box's last rows (over its bottom edge); the last of
+            // them is the box's status row, not input.
+            let end = capture.lines.iter().rposition(|l| text(l).trim_start().starts_with(bottom))?;
+            let mut rows: Vec<&Vec<Cell>> =
+                capture.lines[..end].iter().rev().take_while(|l| text(l).trim_start().starts_with(border)).collect();
+            rows.reverse();
+            rows.pop()?;
+            let lines: Vec<String> = rows
+                .iter()
+                .map(|l| {
+                    let t = text(l);
+                    let skip = t.find(border).map(|i| t[..i + border.len()].chars().count()).unwrap_or(0);
+                    typed(&l[skip..], ph)
+                })
+                .filter(|t| !t.is_empty())
+                .collect();
+            Some(lines.join("\n"))
+        }
         Prompt::Marker(marker) => {
             let bottom = capture.bottom(BOTTOM);
-            let (at, line) = bottom.iter().enumerate().rev().find(|(_, l)| {
-                let t = text(l);
-                t.trim_start_matches(|c: char| c == ' ' || BOX.contains(&c)).starts_with(marker)
-            })?;
+            let at = marker_row(bottom, marker)?;
+            let line = &bottom[at];
             let t = text(line);
             let start = t.find(marker)? + marker.len();
             let skip = t[..start].chars().count();
-            let mut typed_text = typed(&line[skip..]);
-            // A multi-line draft continues below, up to the box's rule.
-            for more in bottom[at + 1..].iter().take_while(|l| !is_rule(l)) {
-                let t = typed(more);
+            let mut typed_text = typed(&line[skip..], ph);
+            // A multi-line draft continues below, up to the box's rule or
+            // a blank row.
+            for more in bottom[at + 1..].iter().take_while(|l| !is_rule(l) && !text(l).trim().is_empty()) {
+                let t = typed(more, ph);
                 if !t.is_empty() {
                     typed_text.push('\n');
                     typed_text.push_str(&t);
@@ -295,7 +357,8 @@ pub fn shows_typed(capture: &Capture, profile: &Profile, cursor: (u16, u16), lin
     let squash = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
     let want = squash(line);
     match profile.prompt {
-        Prompt::Marker(_) => input(capture, profile.prompt, cursor).is_some_and(|t| squash(&t) == want),
+        Prompt::Marker(_) | Prompt::Boxed { .. } => input(capture, profile, cursor).is_some_and(|t| squash(&t) == want),
+        Prompt::Unreadable => false,
         Prompt::Shell => {
             // The cursor sits after the typed line now: find it on the
             // cursor's row (and the rows it wrapped over), after a prompt.
@@ -369,6 +432,49 @@ mod tests {
         let (c, m) = screen(runtime, state);
         let profile = &runtimes::get(runtime).unwrap_or_else(|| panic!("{runtime}")).screen;
         look(&c, profile, &m.title, m.cursor, false)
+    }
+
+    /// Every recorded screen reads as its name says (the names follow
+    /// tests/screens/README.md).
+    #[test]
+    fn every_recorded_screen_reads_as_named() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/screens");
+        let mut checked = 0;
+        for dir in std::fs::read_dir(&root).unwrap_or_else(|e| panic!("{e}")) {
+            let dir = dir.unwrap_or_else(|e| panic!("{e}")).path();
+            if !dir.is_dir() {
+                continue;
+            }
+            let runtime = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+            // The fake agent is drawn like Claude Code.
+            let profile_of = if runtime == "fake" { "claude" } else { runtime.as_str() };
+            for f in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{e}")) {
+                let f = f.unwrap_or_else(|e| panic!("{e}")).path();
+                if f.extension().and_then(|e| e.to_str()) != Some("ansi") {
+                    continue;
+                }
+                let state = f.file_stem().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+                let (c, m) = screen(&runtime, &state);
+                let profile = &runtimes::get(profile_of).unwrap_or_else(|| panic!("{runtime}")).screen;
+                let got = look(&c, profile, &m.title, m.cursor, false);
+                let ok = if state.starts_with("permission") || state.starts_with("dialog") {
+                    matches!(got, Look::Dialog(_))
+                } else if state.starts_with("busy") {
+                    matches!(got, Look::Busy(_))
+                } else if state.starts_with("typed-multiline") {
+                    got == Look::Typed("first line\nhello wor".into())
+                } else if state.starts_with("typed") {
+                    got == Look::Typed("hello wor".into())
+                } else if state.starts_with("idle") {
+                    got == Look::Safe
+                } else {
+                    continue;
+                };
+                assert!(ok, "{runtime}/{state}: read as {got:?}");
+                checked += 1;
+            }
+        }
+        assert!(checked >= 40, "only {checked} screens checked");
     }
 
     #[test]
