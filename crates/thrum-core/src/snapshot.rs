@@ -159,6 +159,87 @@ pub fn shorten(text: &str, max: usize) -> String {
     format!("{head}\n[… {} characters left out …]\n{tail}", n - max * 2 / 3 - max / 4)
 }
 
+/// Why no snapshot could be extracted.
+#[derive(Debug, thiserror::Error)]
+pub enum ExtractError {
+    #[error(
+        "no transcript of @{agent}'s conversation found (looked for {recorded}, then Claude Code's {claude} and Codex's sessions under {codex}): run this in the agent's Claude Code or Codex session, with thrum's hooks installed (`thrum setup hooks`)"
+    )]
+    NotFound { agent: String, recorded: String, claude: String, codex: String },
+    #[error("cannot read the transcript {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Where to look and what to write in the header.
+#[derive(Debug, Clone)]
+pub struct Source<'a> {
+    /// The shared `.thrum/var` (hooks record transcripts there).
+    pub var_dir: &'a Path,
+    pub agent: &'a str,
+    /// Where the runtime runs (its project folder).
+    pub cwd: &'a Path,
+    /// The runtime the agent runs, when known (`claude`, `codex`).
+    pub runtime: &'a str,
+    pub homes: &'a transcript::Homes,
+}
+
+/// Extracts `agent`'s snapshot from its runtime's transcript: the
+/// snapshot and the transcript it came from.
+pub fn extract(src: &Source, reason: Reason, max_lines: usize) -> Result<(Snapshot, transcript::Found), ExtractError> {
+    let found = transcript::locate(src.var_dir, src.agent, src.cwd, src.runtime, src.homes).ok_or_else(|| {
+        ExtractError::NotFound {
+            agent: src.agent.to_string(),
+            recorded: src.var_dir.join("runtime-sessions").join(format!("{}.json", src.agent)).display().to_string(),
+            claude: transcript::claude_project_dir(&src.homes.claude, src.cwd).display().to_string(),
+            codex: src.homes.codex.join("sessions").display().to_string(),
+        }
+    })?;
+    let text = transcript::read_tail(&found.path, transcript::TAIL_BYTES)
+        .map_err(|source| ExtractError::Read { path: found.path.clone(), source })?;
+    let saved = crate::time::now_rfc3339();
+    let header = Header { agent: src.agent, session: &found.session, saved: &saved, reason };
+    Ok((render(&header, &transcript::parse(&text), max_lines), found))
+}
+
+/// `text` (a snapshot) within `budget` characters: its header, then as
+/// much of the end of the conversation as fits, from a user marker when
+/// one fits. Whether anything was cut.
+pub fn fit(text: &str, budget: usize) -> (String, bool) {
+    if text.chars().count() <= budget {
+        return (text.to_string(), false);
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    let head_end = lines.iter().position(|l| l.starts_with("**Session:**")).map_or(0, |i| i + 1);
+    let head: Vec<&str> = lines[..head_end].to_vec();
+    let mut used: usize = head.iter().map(|l| l.chars().count() + 1).sum::<usize>() + 2;
+    let mut from = lines.len();
+    while from > head_end {
+        let n = lines[from - 1].chars().count() + 1;
+        if used + n > budget {
+            break;
+        }
+        used += n;
+        from -= 1;
+    }
+    let tail = &lines[from..];
+    let start = tail
+        .iter()
+        .position(|l| *l == USER_MARKER)
+        .or_else(|| tail.iter().position(|l| *l == ASSISTANT_MARKER))
+        .unwrap_or(0);
+    let mut out = head.join("\n");
+    out.push_str("\n\n");
+    for l in &tail[start..] {
+        out.push_str(l);
+        out.push('\n');
+    }
+    (out, true)
+}
+
 /// The conversation lines of a snapshot file (an agent may have written
 /// or extended it): the non-blank lines after its header.
 pub fn count_lines(text: &str) -> usize {
@@ -232,6 +313,36 @@ mod tests {
         let s = render(&header(), &[t(Role::User, &huge)], 200);
         assert!(s.text.len() < MAX_TURN_CHARS + 500, "{}", s.text.len());
         assert!(s.text.contains("characters left out"));
+    }
+
+    #[test]
+    fn a_long_snapshot_fits_a_budget_from_a_user_marker() {
+        let turns: Vec<Turn> = (0..40)
+            .flat_map(|i| [t(Role::User, &format!("question {i}")), t(Role::Assistant, &"word ".repeat(30))])
+            .collect();
+        let s = render(&header(), &turns, 1000);
+        assert_eq!(fit(&s.text, 100_000), (s.text.clone(), false));
+        let (short, cut) = fit(&s.text, 1_000);
+        assert!(cut && short.chars().count() <= 1_000, "{}", short.len());
+        assert!(short.starts_with("# Restart Snapshot — impl_api\n\n**Session:** ses_1"), "{short}");
+        let body: Vec<&str> = short.lines().skip(4).collect();
+        assert_eq!(body[0], USER_MARKER, "{short}");
+        assert!(short.contains("question 39") && !short.contains("question 30"));
+    }
+
+    #[test]
+    fn extraction_says_where_it_looked_and_how_to_fix_it() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let homes = transcript::Homes { claude: dir.path().join("c"), codex: dir.path().join("x") };
+        let src = Source { var_dir: dir.path(), agent: "alice", cwd: Path::new("/w"), runtime: "", homes: &homes };
+        let e = extract(&src, Reason::External, 200).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("runtime-sessions/alice.json") && e.contains("thrum setup hooks"), "{e}");
+        let t = dir.path().join("c/projects/-w/s1.jsonl");
+        std::fs::create_dir_all(t.parent().unwrap_or(dir.path())).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&t, r#"{"type":"user","message":{"content":"hi"}}"#).unwrap_or_else(|e| panic!("{e}"));
+        let (s, found) = extract(&src, Reason::External, 200).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((found.session.as_str(), s.lines), ("s1", 2));
+        assert!(s.text.contains("**Session:** s1 ") && s.text.contains("=== USER ===\nhi\n"), "{}", s.text);
     }
 
     #[test]
