@@ -51,7 +51,12 @@ pub const SETTINGS: &[Setting] = &[
     s("daemon.log_level", None, "\"info\"", "debug, info, warn or error"),
     s("daemon.single_agent_mode", None, "false", "one agent here: messaging instructions are left out"),
     s("runtime.primary", None, "null", "default runtime preset"),
-    s("restart.max_lines", None, "200", "conversation lines a restart snapshot keeps (thrum tmux restart, snapshot save)"),
+    s(
+        "restart.max_lines",
+        None,
+        "200",
+        "conversation lines a restart snapshot keeps (thrum tmux restart, snapshot save)",
+    ),
     s(
         "restart.graceful_timeout",
         None,

@@ -314,7 +314,8 @@ fn snapshot_section(ctx: &mut Ctx, r: &Restored, budget: Option<usize>) {
     out.line("  2. Carry on with the work it describes, from where it stopped.");
     out.line("  3. Only then turn to new messages and other work.");
     if cut {
-        let whole = r.kept_at.as_ref().map(|p| format!(": the whole snapshot is in {}", p.display())).unwrap_or_default();
+        let whole =
+            r.kept_at.as_ref().map(|p| format!(": the whole snapshot is in {}", p.display())).unwrap_or_default();
         out.line(format!("(The start of the snapshot was cut to fit this briefing{whole}.)"));
     }
     out.line("");

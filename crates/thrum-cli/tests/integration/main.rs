@@ -25,6 +25,7 @@ mod peers;
 mod robustness;
 mod rpc;
 mod sync;
+mod tmux_restart;
 mod tmux_sessions;
 mod websocket;
 mod wire;

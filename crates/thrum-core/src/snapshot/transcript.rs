@@ -230,8 +230,7 @@ fn recorded(var_dir: &Path, agent: &str) -> Option<Found> {
 /// Claude Code's folder for a project at `cwd`: every character but ASCII
 /// letters and digits becomes `-` (as in Claude Code 2.1).
 pub fn claude_project_dir(claude_home: &Path, cwd: &Path) -> PathBuf {
-    let name: String =
-        cwd.to_string_lossy().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+    let name: String = cwd.to_string_lossy().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
     claude_home.join("projects").join(name)
 }
 

@@ -176,6 +176,16 @@ fn resolve_audience(
 
 pub async fn send(state: &State, caller: &Caller, p: SendParams) -> HResult<SendResult> {
     let author = caller.resolve(p.caller_agent_id.as_deref())?;
+    send_as(state, author, p, false).await
+}
+
+/// A message the daemon writes itself (`super::send_from_daemon`): its
+/// author, `system` or a pseudo-agent, has no session to record.
+pub(crate) async fn send_as_daemon(state: &State, author: &str, p: SendParams) -> HResult<SendResult> {
+    send_as(state, author.to_string(), p, true).await
+}
+
+async fn send_as(state: &State, author: String, p: SendParams, daemon: bool) -> HResult<SendResult> {
     if p.content.is_empty() {
         return Err(server("content is required"));
     }
@@ -244,7 +254,7 @@ pub async fn send(state: &State, caller: &Caller, p: SendParams) -> HResult<Send
                 };
                 return Ok((Vec::new(), r));
             }
-            let session_id = active_session_id(c, &author)?;
+            let session_id = if daemon { String::new() } else { active_session_id(c, &author)? };
             let Resolved { scopes, mut refs, audiences, recipients, warnings, resolved } = audience;
             let push_unique = |v: &mut Vec<Scope>, s: Scope| {
                 if !v.contains(&s) {

@@ -209,7 +209,7 @@ pub(crate) async fn send_from_daemon(
         caller_agent_id: Some(author.to_string()),
         ..Default::default()
     };
-    message::send(state, &Caller::Unknown, p).await
+    message::send_as_daemon(state, author, p).await
 }
 
 #[cfg(test)]

@@ -53,8 +53,7 @@ pub async fn restart(state: &State, caller: &Caller, p: RestartParams) -> HResul
             t.agent
         )));
     }
-    let layout = thrum_core::Layout::discover(&t.cwd)
-        .map_err(|e| server(format!("{}: {e}", t.cwd.display())))?;
+    let layout = thrum_core::Layout::discover(&t.cwd).map_err(|e| server(format!("{}: {e}", t.cwd.display())))?;
     let file = snapshot::path(&layout.restart_dir(), &t.agent);
     let settings = RestartSettings::resolve(
         &crate::load_config(&state.layout).ok().and_then(|c| serde_json::to_value(c).ok()).unwrap_or_default(),
@@ -94,10 +93,11 @@ async fn target(state: &State, name: &str) -> HResult<Target> {
 
 /// Asks the agent to save its snapshot, then waits for the file.
 async fn ask_and_wait(state: &State, session: &str, agent: &str, file: &Path, timeout_s: u64) -> bool {
+    // The command comes first: mail notices show only the start of a message.
     let text = format!(
-        "Your tmux session {session} is about to be restarted with a fresh context. Save what you need to carry over now: \
-         run `thrum tmux snapshot save --reason external` (you may append a `## Resume Plan` to the file it writes), then stop. \
-         In {timeout_s} s the snapshot is taken from your transcript instead."
+        "Run `thrum tmux snapshot save --reason external` now: your tmux session {session} is about to be restarted with a fresh context, \
+         and the snapshot carries your conversation into it (you may append a `## Resume Plan` to the file it writes). \
+         Then stop. In {timeout_s} s the snapshot is taken from your transcript instead."
     );
     if let Err(e) = crate::rpc::send_from_daemon(state, "system", agent, text, None).await {
         tracing::warn!(session, agent, error = %e.0.message, "could not ask the agent to save a snapshot");
