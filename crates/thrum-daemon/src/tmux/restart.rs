@@ -59,13 +59,12 @@ pub async fn restart(state: &State, caller: &Caller, p: RestartParams) -> HResul
         &crate::load_config(&state.layout).ok().and_then(|c| serde_json::to_value(c).ok()).unwrap_or_default(),
     );
 
-    let (lines, source) = if file.is_file() {
-        (count(&file), "agent")
-    } else if !p.force && t.alive && ask_and_wait(state, &p.name, &t.agent, &file, settings.graceful_timeout_s).await {
-        (count(&file), "agent")
-    } else {
-        extract(state, &t, &file, settings.max_lines).await
-    };
+    // A snapshot already waiting was saved by the agent (self-initiated,
+    // before asking for this restart): it is used as it is.
+    let saved = file.is_file()
+        || (!p.force && t.alive && ask_and_wait(state, &p.name, &t.agent, &file, settings.graceful_timeout_s).await);
+    let (lines, source) =
+        if saved { (count(&file), "agent") } else { extract(state, &t, &file, settings.max_lines).await };
 
     reopen(state, &p.name, &t).await?;
     let runtime = if p.runtime.is_empty() { t.runtime.clone() } else { p.runtime.clone() };
