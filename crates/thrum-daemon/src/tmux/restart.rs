@@ -4,8 +4,9 @@
 //!    worktree): one already waiting is used as it is (the agent saved
 //!    it). Otherwise, unless `force`, the agent is asked by an @system
 //!    message to save one, and the file is awaited for
-//!    `restart.graceful_timeout` seconds; failing that, it is extracted
-//!    from the runtime's transcript (`thrum_core::snapshot`).
+//!    `restart.graceful_timeout` seconds; failing that, the session is
+//!    killed and, once the transcript is still, the snapshot is extracted
+//!    from it (`thrum_core::snapshot`).
 //! 2. The session is killed and opened again the way `tmux.create` opens
 //!    it, without registering the agent (its identity exists), and the
 //!    runtime is launched as `tmux.launch` does. A dead session is
@@ -16,7 +17,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use thrum_core::settings::RestartSettings;
-use thrum_core::snapshot::{self, Reason, transcript::Homes};
+use thrum_core::snapshot::transcript::{self, Homes};
+use thrum_core::snapshot::{self, Reason};
 use thrum_proto::methods::tmux::{LaunchParams, RestartParams, RestartResult};
 
 use super::{blocking, tmux_fail};
@@ -63,6 +65,12 @@ pub async fn restart(state: &State, caller: &Caller, p: RestartParams) -> HResul
     // before asking for this restart): it is used as it is.
     let saved = file.is_file()
         || (!p.force && t.alive && ask_and_wait(state, &p.name, &t.agent, &file, settings.graceful_timeout_s).await);
+    if !saved && t.alive {
+        // Stopped first, so the runtime finishes writing its transcript
+        // and adds nothing while it is read.
+        let (st, name) = (state.clone(), p.name.clone());
+        blocking(move || st.tmux.tmux.kill_session(&name).map_err(tmux_fail)).await?;
+    }
     let (lines, source) =
         if saved { (count(&file), "agent") } else { extract(state, &t, &file, settings.max_lines).await };
 
@@ -123,6 +131,9 @@ async fn extract(state: &State, t: &Target, file: &Path, max_lines: usize) -> (u
     let done = tokio::task::spawn_blocking(move || {
         let homes = Homes::from_env();
         let src = snapshot::Source { var_dir: &var_dir, agent: &agent, cwd: &cwd, runtime: &runtime, homes: &homes };
+        if let Some(found) = transcript::locate(&var_dir, &agent, &cwd, &runtime, &homes) {
+            settle(&found.path);
+        }
         let (snap, _) = snapshot::extract(&src, Reason::External, max_lines).map_err(|e| e.to_string())?;
         if let Some(dir) = file.parent() {
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -144,6 +155,23 @@ async fn extract(state: &State, t: &Target, file: &Path, max_lines: usize) -> (u
     }
 }
 
+/// A runtime writes its transcript a moment after the screen shows a
+/// turn (Claude Code: ~0.2 s): the file is read once it has been still
+/// for [`QUIET`], or after [`SETTLE_MAX`] if it never is.
+const QUIET: Duration = Duration::from_millis(1000);
+const SETTLE_MAX: Duration = Duration::from_secs(5);
+
+fn settle(path: &Path) {
+    let start = std::time::Instant::now();
+    while start.elapsed() < SETTLE_MAX {
+        let age = path.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
+        if age.is_none_or(|a| a >= QUIET) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn count(file: &Path) -> usize {
     std::fs::read_to_string(file).map(|t| snapshot::count_lines(&t)).unwrap_or(0)
 }
@@ -155,7 +183,7 @@ async fn reopen(state: &State, name: &str, t: &Target) -> HResult<()> {
     let (st, name2, cwd, agent, alive) = (state.clone(), name.to_string(), t.cwd.clone(), t.agent.clone(), t.alive);
     let pane = blocking(move || {
         let m = &st.tmux;
-        if alive {
+        if alive && m.tmux.has_session(&name2) {
             m.tmux.kill_session(&name2).map_err(tmux_fail)?;
         }
         super::sessions::open_session(m, &name2, &cwd, &agent, command)?;
