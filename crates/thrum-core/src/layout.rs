@@ -88,6 +88,10 @@ impl Layout {
     pub fn context_dir(&self) -> PathBuf {
         self.local_thrum_dir.join("context")
     }
+    /// Restart snapshots (`<agent>.md`), beside the identities they belong to.
+    pub fn restart_dir(&self) -> PathBuf {
+        self.local_thrum_dir.join("restart")
+    }
 }
 
 /// Follows `.thrum/redirect` one hop. The target must be an absolute path

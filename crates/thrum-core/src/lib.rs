@@ -21,6 +21,7 @@ pub mod rules;
 pub mod runtimes;
 pub mod scope;
 pub mod settings;
+pub mod snapshot;
 pub mod time;
 pub mod views;
 

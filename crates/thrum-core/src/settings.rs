@@ -60,6 +60,18 @@ pub const SETTINGS: &[Setting] = &[
         "120",
         "seconds a pane of an agent marked working may stay silent with unread mail before a doorbell",
     ),
+    s(
+        "restart.max_lines",
+        None,
+        "200",
+        "conversation lines a restart snapshot keeps (thrum tmux restart, snapshot save)",
+    ),
+    s(
+        "restart.graceful_timeout",
+        None,
+        "30",
+        "seconds `thrum tmux restart` waits for the agent's own snapshot before extracting one",
+    ),
     s("peers.pairing_code_length", None, "16", "digits in a pairing code"),
     s("orchestration.merge_target", None, "\"(remote default branch, else main)\"", "branch work is compared with"),
     s("identity.name", Some("THRUM_NAME"), "\"(resolved from .thrum/identities)\"", "which identity file to use"),
@@ -210,6 +222,27 @@ impl DaemonSettings {
     }
 }
 
+/// The restart snapshot's settings (`thrum tmux restart`, `snapshot save`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestartSettings {
+    pub max_lines: usize,
+    pub graceful_timeout_s: u64,
+}
+
+impl RestartSettings {
+    /// From `file` (config.json, parsed); a value of the wrong type, or a
+    /// zero line count, falls back to the default.
+    pub fn resolve(file: &Value) -> RestartSettings {
+        use crate::snapshot::{DEFAULT_GRACEFUL_TIMEOUT, DEFAULT_MAX_LINES};
+        RestartSettings {
+            max_lines: count(&get("restart.max_lines", file).value)
+                .filter(|n| *n > 0)
+                .map_or(DEFAULT_MAX_LINES, |n| n as usize),
+            graceful_timeout_s: count(&get("restart.graceful_timeout", file).value).unwrap_or(DEFAULT_GRACEFUL_TIMEOUT),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -251,6 +284,9 @@ mod tests {
         assert_eq!(d.merge_target.as_deref(), Some("develop"));
         assert!(!DaemonSettings::resolve(&file, Some(false)).local_only, "the flag wins");
         let r = find("daemon.ws_port").map(|s| s.resolve(&file));
+        assert_eq!(RestartSettings::resolve(&json!({})), RestartSettings { max_lines: 200, graceful_timeout_s: 30 });
+        let restart = json!({ "restart": { "max_lines": "50", "graceful_timeout": 2 } });
+        assert_eq!(RestartSettings::resolve(&restart), RestartSettings { max_lines: 50, graceful_timeout_s: 2 });
         assert_eq!(r.map(|r| r.source), Some(Source::File));
     }
 }

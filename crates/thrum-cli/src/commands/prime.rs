@@ -1,7 +1,9 @@
 //! `thrum prime [--json]`: everything a fresh session (or one that just
 //! lost its context to compaction) needs, in one briefing: who you are,
 //! your session and git state, the team, unread messages, the daemon and
-//! sync, your saved notes, and what to run next.
+//! sync, your saved notes, and what to run next. A restart snapshot
+//! waiting for you (`thrum tmux restart`, `snapshot save`) comes first, as
+//! a directive, and is consumed.
 
 use anyhow::Result;
 use serde_json::{Value, json};
@@ -20,6 +22,12 @@ use crate::output::{self, truncate};
 const SHOWN_UNREAD: i64 = 5;
 
 pub fn run(ctx: &mut Ctx) -> Result<u8> {
+    run_with(ctx, None)
+}
+
+/// The briefing, with a waiting restart snapshot cut to
+/// `snapshot_budget` characters (a hook's context has a size cap).
+pub fn run_with(ctx: &mut Ctx, snapshot_budget: Option<usize>) -> Result<u8> {
     let out = ctx.out;
     let health = ctx.call::<ym::Health>(&Empty {})?;
     // Rendered as null in --json when the daemon cannot say.
@@ -79,6 +87,7 @@ pub fn run(ctx: &mut Ctx) -> Result<u8> {
         })
         .collect();
     let Saved { context, preamble, updated } = saved_context(ctx, &name);
+    let restart = take_snapshot(ctx, &name);
     let mut next = Vec::new();
     if who.session_id.is_empty() {
         next.push("thrum session start".to_string());
@@ -120,6 +129,7 @@ pub fn run(ctx: &mut Ctx) -> Result<u8> {
             },
             "daemon": daemon_json(&health),
             "sync": sync,
+            "restart_snapshot": restart.as_ref().map(|r| json!({ "content": r.text, "kept_at": r.kept_at })),
             "context": { "has_context": !context.is_empty(), "size": context.len(), "updated_at": updated,
                          "content": context, "preamble": preamble },
             "next": next,
@@ -128,6 +138,9 @@ pub fn run(ctx: &mut Ctx) -> Result<u8> {
     }
     out.line(format!("# Thrum briefing for @{name} ({}, module {})", who.role, who.module));
     out.line("");
+    if let Some(r) = &restart {
+        snapshot_section(ctx, r, snapshot_budget);
+    }
     if who.session_id.is_empty() {
         out.line("Session: none");
     } else {
@@ -256,4 +269,58 @@ fn suggest_agent_block() {
             &[("claude", "thrum setup claude-md --apply".into()), ("others", "thrum setup agents-md --apply".into())],
         );
     }
+}
+
+/// A restart snapshot taken for this briefing.
+struct Restored {
+    text: String,
+    /// Where the consumed snapshot is kept until the next one.
+    kept_at: Option<std::path::PathBuf>,
+}
+
+/// Takes the agent's waiting restart snapshot: read, then moved to
+/// `.thrum/restart/consumed/` (so `snapshot check` sees none, yet a
+/// briefing cut by a hook's cap loses nothing: the whole text stays there
+/// until the next restart).
+fn take_snapshot(ctx: &mut Ctx, name: &str) -> Option<Restored> {
+    let dir = ctx.layout().ok()?.restart_dir();
+    let path = thrum_core::snapshot::path(&dir, name);
+    let text = std::fs::read_to_string(&path).ok()?;
+    let kept = thrum_core::snapshot::path(&dir.join("consumed"), name);
+    let moved = std::fs::create_dir_all(dir.join("consumed")).and_then(|()| std::fs::rename(&path, &kept));
+    let kept_at = match moved {
+        Ok(()) => Some(kept),
+        Err(_) => {
+            // Consumed once, whatever happens: a snapshot briefed twice
+            // would send the agent back to redo finished work.
+            let _ = std::fs::remove_file(&path);
+            None
+        }
+    };
+    Some(Restored { text, kept_at })
+}
+
+/// The snapshot as a directive: it is the agent's own message to itself.
+fn snapshot_section(ctx: &mut Ctx, r: &Restored, budget: Option<usize>) {
+    let out = ctx.out;
+    let (text, cut) = match budget {
+        Some(b) => thrum_core::snapshot::fit(&r.text, b),
+        None => (r.text.clone(), false),
+    };
+    out.line("## 🛑 ACTION REQUIRED — this is YOUR message-to-self");
+    out.line("");
+    out.line("Your previous session was restarted. Before it ended, this snapshot of its conversation was saved for you. Before anything else:");
+    out.line("  1. Read the snapshot below, and its Resume Plan if it has one.");
+    out.line("  2. Carry on with the work it describes, from where it stopped.");
+    out.line("  3. Only then turn to new messages and other work.");
+    if cut {
+        let whole =
+            r.kept_at.as_ref().map(|p| format!(": the whole snapshot is in {}", p.display())).unwrap_or_default();
+        out.line(format!("(The start of the snapshot was cut to fit this briefing{whole}.)"));
+    }
+    out.line("");
+    out.line("--- restart snapshot ---");
+    out.line(text.trim_end());
+    out.line("--- end of restart snapshot ---");
+    out.line("");
 }

@@ -483,9 +483,19 @@ pub struct Prime {
     pub inbox: PrimeInbox,
     pub daemon: PrimeDaemon,
     pub sync: Option<SyncStatus>,
+    /// Ours: a restart snapshot handed over (and consumed) by this briefing.
+    pub restart_snapshot: Option<PrimeRestart>,
     pub context: PrimeContext,
     pub next: Vec<String>,
     pub hints: Option<Vec<Hint>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrimeRestart {
+    pub content: String,
+    /// Where the consumed snapshot is kept (null when it could not be kept).
+    pub kept_at: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

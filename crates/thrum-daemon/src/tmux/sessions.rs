@@ -55,8 +55,7 @@ pub async fn create(state: &State, _: &Caller, p: CreateParams) -> HResult<Creat
     if !p.runtime.is_empty() && runtimes::get(&p.runtime).is_none() {
         return Err(bad_params(runtimes::unknown(&p.runtime)));
     }
-    let exe = std::env::current_exe().map_err(|e| server(format!("cannot find the thrum executable: {e}")))?;
-    let mut command = vec![exe.to_string_lossy().into_owned(), "tmux".into(), "shell".into()];
+    let mut command = shell_command()?;
     if let Some(a) = &agent {
         command.extend([
             "--name".into(),
@@ -93,24 +92,7 @@ pub async fn create(state: &State, _: &Caller, p: CreateParams) -> HResult<Creat
             }
             m.tmux.kill_session(&name).map_err(tmux_fail)?;
         }
-        let options = vec![
-            (OPT_DIR, m.tag.clone()),
-            (OPT_AGENT, agent_opt.clone()),
-            (OPT_CWD, cwd2.to_string_lossy().into_owned()),
-            (OPT_RUNTIME, String::new()),
-        ];
-        m.tmux
-            .new_session(&NewSession { name: &name, cwd: &cwd2, command, options, width: 200, height: 50 })
-            .map_err(tmux_fail)?;
-        m.set_record(
-            &name,
-            Some(Record {
-                cwd: cwd2.to_string_lossy().into_owned(),
-                agent: agent_opt,
-                runtime: String::new(),
-                created_at: thrum_core::time::now_rfc3339(),
-            }),
-        )
+        open_session(m, &name, &cwd2, &agent_opt, command)
     })
     .await?;
 
@@ -143,6 +125,39 @@ pub async fn create(state: &State, _: &Caller, p: CreateParams) -> HResult<Creat
     })?;
     let identity = super::read_identity(&cwd, &agent).and_then(|(_, f)| serde_json::to_value(f).ok());
     Ok(CreateResult { session: p.name, identity })
+}
+
+/// Opens a managed session `name` in `cwd` whose pane runs `command`,
+/// tagged as ours and recorded (no runtime yet). Blocking.
+pub(crate) fn open_session(
+    m: &super::Manager,
+    name: &str,
+    cwd: &Path,
+    agent: &str,
+    command: Vec<String>,
+) -> HResult<()> {
+    let options = vec![
+        (OPT_DIR, m.tag.clone()),
+        (OPT_AGENT, agent.to_string()),
+        (OPT_CWD, cwd.to_string_lossy().into_owned()),
+        (OPT_RUNTIME, String::new()),
+    ];
+    m.tmux.new_session(&NewSession { name, cwd, command, options, width: 200, height: 50 }).map_err(tmux_fail)?;
+    m.set_record(
+        name,
+        Some(Record {
+            cwd: cwd.to_string_lossy().into_owned(),
+            agent: agent.to_string(),
+            runtime: String::new(),
+            created_at: thrum_core::time::now_rfc3339(),
+        }),
+    )
+}
+
+/// The pane's first process: `thrum tmux shell` (this executable).
+pub(crate) fn shell_command() -> HResult<Vec<String>> {
+    let exe = std::env::current_exe().map_err(|e| server(format!("cannot find the thrum executable: {e}")))?;
+    Ok(vec![exe.to_string_lossy().into_owned(), "tmux".into(), "shell".into()])
 }
 
 /// The runtime to start: asked for, else the agent's preferred one, else
@@ -335,7 +350,7 @@ async fn pane_tail(state: &State, name: &str, n: usize) -> String {
         .unwrap_or_default()
 }
 
-async fn pane_target(state: &State, name: &str) -> String {
+pub(crate) async fn pane_target(state: &State, name: &str) -> String {
     let (st, name) = (state.clone(), name.to_string());
     blocking(move || Ok(st.tmux.tmux.pane(&name).map(|p| p.target).unwrap_or_default())).await.unwrap_or_default()
 }

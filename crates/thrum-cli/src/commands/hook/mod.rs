@@ -283,6 +283,10 @@ pub(crate) fn claim(
 /// one whole; we stay under both with room to spare.
 pub(crate) const MAX_CONTEXT: usize = 9_500;
 
+/// How much of [`MAX_CONTEXT`] a restart snapshot may take in the session
+/// briefing: the rest of the briefing and a mail notice need the remainder.
+const SNAPSHOT_BUDGET: usize = 5_500;
+
 /// `text` cut under [`MAX_CONTEXT`] characters, saying so.
 pub(crate) fn cap(text: &str) -> String {
     if text.chars().count() <= MAX_CONTEXT {
@@ -358,7 +362,7 @@ pub(crate) fn run_hook(
 /// of any unannounced mail, claimed now; capped. `source` says why the
 /// session started (startup, resume, clear, compact).
 pub(crate) fn briefing(ctx: &mut Ctx, here: Option<&Here>, runtime: &str, session: &str, source: &str) -> String {
-    let (res, mut text) = crate::output::capture(|| super::prime::run(ctx));
+    let (res, mut text) = crate::output::capture(|| super::prime::run_with(ctx, Some(SNAPSHOT_BUDGET)));
     if let Err(e) = res {
         text = format!("thrum: the briefing failed: {e:#}\n");
     }
