@@ -26,10 +26,10 @@ use thrum_core::delivery::{self, Channel};
 use thrum_core::runtimes::{self, Hooks, Runtime};
 use thrum_core::views::MessageSummary;
 use thrum_store::query;
-use thrum_tmux::screen::{self, Capture, Look};
+use thrum_tmux::screen::{self, Capture};
 use thrum_tmux::{Tmux, TmuxError};
 
-use super::{Live, blocking};
+use super::{Live, blocking, look};
 use crate::caller::Caller;
 use crate::error::HResult;
 use crate::rpc::delivery::{claim, pending_query, unread_query};
@@ -307,7 +307,12 @@ async fn step(state: &State, bell: &mut Bell, t: Timing) -> HResult<bool> {
     let line = if bell.target.runtime.screen.shell { shell_comment(text) } else { text.clone() };
     let (tmux, session, screen, fp) =
         (state.tmux.tmux.clone(), bell.target.session.clone(), bell.target.runtime.screen, seen.1);
-    let rung = blocking(move || Ok(type_line(&tmux, &session, &screen, fp, &line))).await?;
+    let lock = state.tmux.typing(&session);
+    let rung = blocking(move || {
+        let _typing = lock.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(type_line(&tmux, &session, &screen, fp, &line))
+    })
+    .await?;
     match rung {
         Ok(Typed::Rung) => {
             tracing::info!(session = bell.target.session, agent, "doorbell rang");
@@ -332,14 +337,6 @@ async fn step(state: &State, bell: &mut Bell, t: Timing) -> HResult<bool> {
         Err(TmuxError::NoSession(_)) => Ok(true),
         Err(e) => Err(crate::error::server(e.to_string())),
     }
-}
-
-/// A pane's look and fingerprint.
-fn look(tmux: &Tmux, session: &str, profile: &runtimes::Screen) -> Result<(Look, u64), TmuxError> {
-    let pane = tmux.pane(session)?;
-    let capture = Capture::parse(&tmux.capture(session, 0, true)?);
-    let look = screen::look(&capture, profile, &pane.title, (pane.cursor_x, pane.cursor_y), pane.in_mode);
-    Ok((look, screen::fingerprint(&capture, profile)))
 }
 
 enum Typed {

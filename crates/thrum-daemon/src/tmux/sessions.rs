@@ -311,8 +311,10 @@ pub async fn send(state: &State, _: &Caller, p: SendParams) -> HResult<Option<Em
         return Err(bad_params("text is required"));
     }
     let st = state.clone();
+    let lock = state.tmux.typing(&p.name);
     blocking(move || {
         st.tmux.ours(&p.name)?;
+        let _typing = lock.lock().unwrap_or_else(|p| p.into_inner());
         let t = &st.tmux.tmux;
         t.send_text(&p.name, &p.text).map_err(tmux_fail)?;
         if !p.no_enter {
