@@ -88,17 +88,19 @@ struct Timing {
 
 fn timing(state: &State) -> Timing {
     let file = crate::load_config(&state.layout).ok().and_then(|c| serde_json::to_value(c).ok()).unwrap_or_default();
-    let n = |key: &str, default: u64| {
+    // Numbers may be written as text (environment values are).
+    let n = |key: &str, default: f64| {
         thrum_core::settings::find(key)
             .map(|s| s.resolve(&file).value)
-            .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
+            .and_then(|v| v.as_f64().or_else(|| v.as_str()?.trim().parse().ok()))
+            .filter(|v| v.is_finite() && *v >= 0.0)
             .unwrap_or(default)
     };
-    let backstop = n("tmux.backstop_minutes", 15);
+    let backstop = n("tmux.backstop_minutes", 15.0);
     Timing {
-        quiet: Duration::from_millis(n("tmux.quiet_ms", 600).clamp(100, 60_000)),
-        backstop: (backstop > 0).then(|| Duration::from_secs(backstop * 60)),
-        working_silence: Duration::from_secs(n("tmux.working_silence_seconds", 120).max(5)),
+        quiet: Duration::from_millis(n("tmux.quiet_ms", 600.0).clamp(100.0, 60_000.0) as u64),
+        backstop: (backstop > 0.0).then(|| Duration::from_secs_f64(backstop.min(1e6) * 60.0)),
+        working_silence: Duration::from_secs_f64(n("tmux.working_silence_seconds", 120.0).clamp(2.0, 1e6)),
     }
 }
 
@@ -135,10 +137,13 @@ pub async fn run(state: State) {
                 t = timing(&state);
                 let targets = targets.get(&state, Duration::ZERO).await;
                 bells.retain(|s, _| targets.iter().any(|t| &t.session == s));
+                // Reminders first: a bell for new mail would hide them
+                // (one bell per pane), and it ends at once when there is
+                // no new mail.
+                watch.sweep(&state, targets, &mut bells, t).await;
                 for target in targets {
                     expect_mail(&mut bells, target);
                 }
-                watch.sweep(&state, targets, &mut bells, t).await;
             }
             _ = tick => ring_all(&state, &mut bells, t).await,
         }
