@@ -40,8 +40,8 @@ const TICK: Duration = Duration::from_millis(120);
 /// How often every managed session is checked for mail no event told us
 /// about, stale mail and silent working agents.
 const SWEEP: Duration = Duration::from_secs(5);
-/// A runtime with an idle waker arms it right after its turn ends; give it
-/// that long before ringing.
+/// A runtime with thrum's idle waker arms it right after its turn ends:
+/// its pane must be quiet this long before the doorbell rings instead.
 const WAKER_GRACE: Duration = Duration::from_secs(2);
 /// How long a typed line may take to show in the input line.
 const ECHO_WAIT: Duration = Duration::from_millis(1500);
@@ -55,6 +55,9 @@ struct Target {
     runtime: &'static Runtime,
     /// The runtime's process is there (a shell runtime always is).
     alive: bool,
+    /// thrum's idle waker is installed for it (it wakes the runtime
+    /// itself once armed).
+    waker: bool,
 }
 
 /// What a pending doorbell will say.
@@ -70,7 +73,6 @@ enum What {
 #[derive(Debug)]
 struct Bell {
     target: Target,
-    since: Instant,
     what: What,
     /// When the pane last changed (to a safe look), and how it looked.
     calm: Option<(Instant, u64)>,
@@ -158,11 +160,27 @@ fn expect_mail(bells: &mut BTreeMap<String, Bell>, target: &Target) {
     }
     bells.entry(target.session.clone()).or_insert_with(|| Bell {
         target: target.clone(),
-        since: Instant::now(),
         what: What::Mail,
         calm: None,
         why: String::new(),
     });
+}
+
+/// Whether thrum's idle waker is installed for `runtime` in the worktree
+/// at `cwd`: Claude Code's `thrum hook claude wait` (project, local or
+/// user settings), OpenCode's plugin.
+fn has_waker(runtime: &Runtime, cwd: &std::path::Path) -> bool {
+    let mentions = |p: std::path::PathBuf| std::fs::read_to_string(p).is_ok_and(|t| t.contains("hook claude wait"));
+    match runtime.hooks {
+        Some(Hooks::Claude) => {
+            let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+            mentions(cwd.join(".claude/settings.json"))
+                || mentions(cwd.join(".claude/settings.local.json"))
+                || home.is_some_and(|h| mentions(h.join(".claude/settings.json")))
+        }
+        Some(Hooks::OpenCode) => cwd.join(".opencode/plugins/thrum.ts").exists(),
+        _ => false,
+    }
 }
 
 /// How long the list of managed sessions is reused when mail arrives (a
@@ -208,7 +226,8 @@ async fn live_targets(state: &State) -> Vec<Target> {
                 let pane = panes.iter().find(|(s, _)| *s == name).map(|(_, p)| p)?;
                 let shell = runtime.launch().is_none();
                 let alive = !pane.dead && (shell || !super::sessions::is_shell_process(&pane.current_command));
-                Some(Target { session: name, agent, cwd, runtime, alive })
+                let waker = has_waker(runtime, std::path::Path::new(&cwd));
+                Some(Target { session: name, agent, cwd, runtime, alive, waker })
             })
             .collect())
     })
@@ -244,10 +263,6 @@ async fn step(state: &State, bell: &mut Bell, t: Timing) -> HResult<bool> {
             if state.read(|r| Ok(query::list_messages(r, &q)?))?.messages.is_empty() {
                 return Ok(true);
             }
-            let grace = matches!(bell.target.runtime.hooks, Some(Hooks::Claude | Hooks::OpenCode));
-            if grace && bell.since.elapsed() < WAKER_GRACE {
-                return Ok(false);
-            }
             // An armed waiter wakes the runtime itself, and it claims the
             // mail; that cancels this doorbell.
             if state.waiters.armed_for(&agent) {
@@ -275,22 +290,26 @@ async fn step(state: &State, bell: &mut Bell, t: Timing) -> HResult<bool> {
             return Ok(false);
         }
     };
-    if !seen.0.is_safe() {
+    if !seen.look.is_safe() {
         bell.calm = None;
-        if bell.why != seen.0.reason() {
-            tracing::debug!(session = bell.target.session, why = %seen.0.reason(), "doorbell waits");
-            bell.why = seen.0.reason();
+        if bell.why != seen.look.reason() {
+            tracing::debug!(session = bell.target.session, why = %seen.look.reason(), "doorbell waits");
+            bell.why = seen.look.reason();
         }
         return Ok(false);
     }
     match bell.calm {
-        Some((since, fp)) if fp == seen.1 => {
-            if since.elapsed() < t.quiet {
+        Some((since, fp)) if fp == seen.fingerprint => {
+            // A runtime with thrum's idle waker arms it as its turn ends:
+            // give it that long to take the mail itself.
+            let quiet =
+                if bell.target.waker && matches!(bell.what, What::Mail) { t.quiet.max(WAKER_GRACE) } else { t.quiet };
+            if since.elapsed() < quiet {
                 return Ok(false);
             }
         }
         _ => {
-            bell.calm = Some((Instant::now(), seen.1));
+            bell.calm = Some((Instant::now(), seen.fingerprint));
             bell.why = "waiting for the pane to be quiet".into();
             return Ok(false);
         }
@@ -311,7 +330,7 @@ async fn step(state: &State, bell: &mut Bell, t: Timing) -> HResult<bool> {
     let What::Line { text, .. } = &bell.what else { return Ok(false) };
     let line = if bell.target.runtime.screen.shell { shell_comment(text) } else { text.clone() };
     let (tmux, session, screen, fp) =
-        (state.tmux.tmux.clone(), bell.target.session.clone(), bell.target.runtime.screen, seen.1);
+        (state.tmux.tmux.clone(), bell.target.session.clone(), bell.target.runtime.screen, seen.fingerprint);
     let lock = state.tmux.typing(&session);
     let rung = blocking(move || {
         let _typing = lock.lock().unwrap_or_else(|p| p.into_inner());
@@ -354,8 +373,8 @@ enum Typed {
 /// Types `line` if the pane still looks as it did (`fp`), waits for it to
 /// show in the input line, then presses Enter.
 fn type_line(tmux: &Tmux, session: &str, profile: &runtimes::Screen, fp: u64, line: &str) -> Result<Typed, TmuxError> {
-    let (now, now_fp) = look(tmux, session, profile)?;
-    if !now.is_safe() || now_fp != fp {
+    let now = look(tmux, session, profile)?;
+    if !now.look.is_safe() || now.fingerprint != fp {
         return Ok(Typed::NotNow);
     }
     tmux.send_text(session, line)?;
@@ -456,7 +475,6 @@ impl Watch {
             target.session.clone(),
             Bell {
                 target: target.clone(),
-                since: Instant::now(),
                 what: What::Line {
                     text: delivery::reminder(agent, page.total.max(1) as usize, newest),
                     ids: vec![newest.message_id.clone()],
@@ -471,7 +489,8 @@ impl Watch {
     /// How long the pane of a working agent has been unchanged.
     async fn silence(&mut self, state: &State, target: &Target) -> Option<Duration> {
         let (tmux, session, screen) = (state.tmux.tmux.clone(), target.session.clone(), target.runtime.screen);
-        let fp = blocking(move || Ok(look(&tmux, &session, &screen).ok().map(|(_, fp)| fp))).await.ok().flatten()?;
+        let fp =
+            blocking(move || Ok(look(&tmux, &session, &screen).ok().map(|s| s.fingerprint))).await.ok().flatten()?;
         let entry = self.silent.entry(target.session.clone()).or_insert((fp, Instant::now()));
         if entry.0 != fp {
             *entry = (fp, Instant::now());

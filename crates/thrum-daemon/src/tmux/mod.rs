@@ -179,18 +179,22 @@ pub fn profile_of(runtime: &str) -> &'static thrum_core::runtimes::Screen {
     }
 }
 
-/// What a session's pane shows (see `thrum_tmux::screen::look`), and its
-/// fingerprint (to tell whether it changed).
-pub fn look(
-    tmux: &Tmux,
-    session: &str,
-    profile: &thrum_core::runtimes::Screen,
-) -> Result<(thrum_tmux::screen::Look, u64), TmuxError> {
+/// One look at a session's pane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    /// What it shows (see `thrum_tmux::screen::look`).
+    pub look: thrum_tmux::screen::Look,
+    /// Tells whether it changed between two looks.
+    pub fingerprint: u64,
+}
+
+/// Looks at a session's pane.
+pub fn look(tmux: &Tmux, session: &str, profile: &thrum_core::runtimes::Screen) -> Result<Seen, TmuxError> {
     use thrum_tmux::screen;
     let pane = tmux.pane(session)?;
     let capture = screen::Capture::parse(&tmux.capture(session, 0, true)?);
     let look = screen::look(&capture, profile, &pane.title, (pane.cursor_x, pane.cursor_y), pane.in_mode);
-    Ok((look, screen::fingerprint(&capture, profile)))
+    Ok(Seen { look, fingerprint: screen::fingerprint(&capture, profile) })
 }
 
 /// The identity file of `agent` in the worktree at `cwd`.

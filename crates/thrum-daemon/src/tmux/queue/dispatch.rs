@@ -191,8 +191,8 @@ async fn dispatch(state: &State, head: &Command, before: String) -> Option<Fligh
         if pane.dead {
             return Ok(false);
         }
-        let (seen, _) =
-            crate::tmux::look(&st.tmux.tmux, &name, crate::tmux::profile_of(&live.runtime)).map_err(tmux_fail)?;
+        let seen =
+            crate::tmux::look(&st.tmux.tmux, &name, crate::tmux::profile_of(&live.runtime)).map_err(tmux_fail)?.look;
         if !seen.is_safe() {
             tracing::debug!(session = name, why = %seen.reason(), "queue waits");
         }
