@@ -19,6 +19,17 @@ pub struct CreateArgs {
     /// The worktree the agent works in.
     #[arg(long)]
     pub cwd: PathBuf,
+    #[command(flatten)]
+    pub agent: Registration,
+    /// A bare session: register no agent.
+    #[arg(long, conflicts_with_all = ["agent", "role", "module", "intent"])]
+    pub no_agent: bool,
+}
+
+/// The agent registered inside a new session (quickstart's flags); the
+/// same flags reach the pane's `thrum tmux shell`.
+#[derive(Debug, Args)]
+pub struct Registration {
     /// Register an agent with this name inside the session (with --role and --module).
     #[arg(long = "name", value_name = "AGENT")]
     pub agent: Option<String>,
@@ -35,9 +46,6 @@ pub struct CreateArgs {
     /// Replace a session of that name (and an identity at --cwd).
     #[arg(long)]
     pub force: bool,
-    /// A bare session: register no agent.
-    #[arg(long, conflicts_with_all = ["agent", "role", "module", "intent"])]
-    pub no_agent: bool,
 }
 
 #[derive(Debug, Args)]
@@ -83,22 +91,13 @@ pub struct ConnectArgs {
 
 #[derive(Debug, Args)]
 pub struct ShellArgs {
-    #[arg(long)]
-    pub name: Option<String>,
-    #[arg(long)]
-    pub role: Option<String>,
-    #[arg(long)]
-    pub module: Option<String>,
-    #[arg(long)]
-    pub intent: Option<String>,
-    #[arg(long)]
-    pub runtime: Option<String>,
-    #[arg(long)]
-    pub force: bool,
+    #[command(flatten)]
+    pub agent: Registration,
 }
 
 pub fn create(ctx: &mut Ctx, a: CreateArgs) -> Result<u8> {
-    if !a.no_agent && (a.agent.is_none() || a.role.is_none() || a.module.is_none()) {
+    let (reg, no_agent) = (a.agent, a.no_agent);
+    if !no_agent && (reg.agent.is_none() || reg.role.is_none() || reg.module.is_none()) {
         bail!(
             "thrum tmux create needs --name, --role and --module (to register the agent in the session), or --no-agent for a bare session"
         );
@@ -110,13 +109,13 @@ pub fn create(ctx: &mut Ctx, a: CreateArgs) -> Result<u8> {
     let params = tm::CreateParams {
         name: a.name.clone(),
         cwd: cwd.to_string_lossy().into_owned(),
-        agent_name: a.agent.unwrap_or_default(),
-        role: a.role.unwrap_or_default(),
-        module: a.module.unwrap_or_default(),
-        intent: a.intent.unwrap_or_default(),
-        runtime: a.runtime.unwrap_or_default(),
-        no_agent: a.no_agent,
-        force: a.force,
+        agent_name: reg.agent.unwrap_or_default(),
+        role: reg.role.unwrap_or_default(),
+        module: reg.module.unwrap_or_default(),
+        intent: reg.intent.unwrap_or_default(),
+        runtime: reg.runtime.unwrap_or_default(),
+        no_agent,
+        force: reg.force,
     };
     let r = ctx.call::<tm::Create>(&params)?;
     let out = ctx.out;
@@ -250,7 +249,8 @@ pub fn shell(ctx: &mut Ctx, a: ShellArgs) -> Result<u8> {
     let markers = crate::runtimes::env_markers();
     let env =
         thrum_tmux::env::clean(std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v))), &markers);
-    if let (Some(name), Some(role), Some(module)) = (&a.name, &a.role, &a.module) {
+    let a = a.agent;
+    if let (Some(name), Some(role), Some(module)) = (&a.agent, &a.role, &a.module) {
         let me = std::env::current_exe().context("cannot find the thrum executable")?;
         let mut q = std::process::Command::new(me);
         q.env_clear().envs(env.iter().map(|(k, v)| (k, v)));
