@@ -279,17 +279,25 @@ impl Tmux {
 mod tests {
     use super::*;
 
-    fn tmux() -> Option<Tmux> {
+    /// A private tmux server, killed when the test ends (passed or not).
+    struct Server(Tmux);
+
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = self.0.run(&["kill-server"]);
+        }
+    }
+
+    fn tmux() -> Server {
         let t = Tmux::new(Some(format!("thrum-tmux-unit-{}", std::process::id())));
-        t.installed().then_some(t)
+        assert!(t.installed(), "tmux is not installed: apt-get install -y tmux (or run `bash .ci/run`)");
+        Server(t)
     }
 
     #[test]
     fn a_session_is_created_looked_at_typed_into_and_killed() {
-        let Some(t) = tmux() else {
-            eprintln!("tmux is not installed; skipped");
-            return;
-        };
+        let server = tmux();
+        let t = &server.0;
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let s = NewSession {
             name: "unit",
@@ -322,6 +330,5 @@ mod tests {
         t.kill_session("unit").unwrap_or_else(|e| panic!("{e}"));
         assert!(matches!(t.kill_session("unit"), Err(TmuxError::NoSession(_))));
         assert!(matches!(t.capture("unit", 0, false), Err(TmuxError::NoSession(_))));
-        let _ = t.run(&["kill-server"]);
     }
 }
