@@ -26,6 +26,7 @@ mod robustness;
 mod rpc;
 mod sync;
 mod tmux_doorbell;
+mod tmux_permission;
 mod tmux_queue;
 mod tmux_restart;
 mod tmux_sessions;

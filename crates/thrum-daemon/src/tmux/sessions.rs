@@ -226,12 +226,15 @@ pub async fn status(state: &State, _: &Caller, _: Empty) -> HResult<StatusResult
         let m = &st.tmux;
         let live = m.live().map_err(tmux_fail)?;
         let panes = m.tmux.all_panes().map_err(tmux_fail)?;
+        let blocked = super::permission::blocked(&st.layout.var_dir());
         let mut sessions: Vec<SessionInfo> = live
             .iter()
             .map(|s| {
                 let pane = panes.iter().find(|(n, _)| *n == s.name).map(|(_, p)| p);
                 let running = pane.is_some_and(|p| !p.dead && !SHELLS.contains(&p.current_command.as_str()));
-                let state = if s.agent.is_empty() || s.runtime.is_empty() || running || is_shell(&s.runtime) {
+                let state = if running && blocked.contains(&s.name) {
+                    "blocked"
+                } else if s.agent.is_empty() || s.runtime.is_empty() || running || is_shell(&s.runtime) {
                     "alive"
                 } else {
                     "stale"
