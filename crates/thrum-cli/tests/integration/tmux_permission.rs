@@ -246,9 +246,11 @@ fn a_real_claude_code_prompt_is_approved_from_a_reply() {
     assert!(poll(Duration::from_secs(15), || file.exists()), "the command did not run:\n{}", screen());
     let tool_result = || {
         standin.main_requests().iter().any(|r| {
-            r["body"]["messages"].as_array().into_iter().flatten().any(|m| {
-                m["content"].as_array().into_iter().flatten().any(|b| b["type"] == "tool_result")
-            })
+            r["body"]["messages"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|m| m["content"].as_array().into_iter().flatten().any(|b| b["type"] == "tool_result"))
         })
     };
     assert!(poll(Duration::from_secs(15), tool_result), "the stand-in never got the tool result");

@@ -37,7 +37,13 @@ pub fn current(tmux: &Tmux, session: &str, p: &Permission) -> Result<(Option<Pro
 }
 
 /// Answers the prompt `recorded` (its id) in `session` with `verdict`.
-pub fn answer(tmux: &Tmux, session: &str, p: &Permission, recorded: u64, verdict: Verdict) -> Result<Outcome, TmuxError> {
+pub fn answer(
+    tmux: &Tmux,
+    session: &str,
+    p: &Permission,
+    recorded: u64,
+    verdict: Verdict,
+) -> Result<Outcome, TmuxError> {
     let (now, in_mode) = current(tmux, session, p)?;
     let Some(now) = now else { return Ok(Outcome::Gone) };
     if now.id != recorded {

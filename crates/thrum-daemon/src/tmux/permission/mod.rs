@@ -269,7 +269,12 @@ impl Watcher {
         let content = text::nudge(&t.agent, &t.session, t.runtime, p, None);
         match send(state, &author, &to, content, "").await {
             Ok(sent) => {
-                tracing::info!(session = t.session, agent = t.agent, message = sent.message_id, "permission prompt announced");
+                tracing::info!(
+                    session = t.session,
+                    agent = t.agent,
+                    message = sent.message_id,
+                    "permission prompt announced"
+                );
                 self.store.insert(Pending {
                     session: t.session.clone(),
                     agent: t.agent.clone(),
@@ -332,7 +337,8 @@ impl Watcher {
     async fn resolved(&mut self, state: &State, session: &str, why: &str) {
         let Some(p) = self.end(session, why) else { return };
         let Some(author) = self.author(state).await else { return };
-        let content = format!("The permission prompt of @{} in tmux session {session} ended: {why}. Nothing to answer.", p.agent);
+        let content =
+            format!("The permission prompt of @{} in tmux session {session} ended: {why}. Nothing to answer.", p.agent);
         if let Err(e) = send(state, &author, &p.to, content, &p.messages[0]).await {
             tracing::debug!(session, error = %e.0.message, "cannot post that a permission prompt ended");
         }
@@ -353,7 +359,7 @@ impl Watcher {
         let Some(pending) = pending else {
             let why = self.ended.get(&parent).cloned().unwrap_or_default();
             let content = format!("Nothing pressed: that permission prompt is over ({why}).");
-            if let Err(e) = send(state, &author, &[m.agent_id.clone()], content, &m.message_id).await {
+            if let Err(e) = send(state, &author, std::slice::from_ref(&m.agent_id), content, &m.message_id).await {
                 tracing::warn!(error = %e.0.message, "cannot reply about a permission prompt");
             }
             return;
@@ -381,10 +387,9 @@ impl Watcher {
         let recorded: u64 = pending.prompt.parse().unwrap_or_default();
         let (st, s) = (state.clone(), session.clone());
         // TODO(lead): take `Manager::typing(session)` around this once it lands.
-        let outcome = blocking(move || {
-            keys::answer(&st.tmux.tmux, &s, &permission, recorded, verdict).map_err(super::tmux_fail)
-        })
-        .await;
+        let outcome =
+            blocking(move || keys::answer(&st.tmux.tmux, &s, &permission, recorded, verdict).map_err(super::tmux_fail))
+                .await;
         let what = if verdict == Verdict::Approve { "Approved once" } else { "Denied" };
         let content = match outcome {
             Ok(Outcome::Pressed { keys, closed }) => {
@@ -409,9 +414,9 @@ impl Watcher {
                 self.end(&session, "it is no longer showing");
                 format!("Nothing pressed: tmux session {session} shows no permission prompt any more.")
             }
-            Ok(Outcome::Refused(why)) => format!(
-                "Nothing confirmed: {why}. Answer it in the pane: `thrum tmux connect {session}`."
-            ),
+            Ok(Outcome::Refused(why)) => {
+                format!("Nothing confirmed: {why}. Answer it in the pane: `thrum tmux connect {session}`.")
+            }
             Err(e) => format!("Nothing pressed: {}.", e.0.message),
         };
         answer_to(content).await;

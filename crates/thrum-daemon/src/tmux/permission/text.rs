@@ -73,7 +73,9 @@ fn by_hand(session: &str, a: &Answer) -> String {
 pub fn nudge(agent: &str, session: &str, runtime: &str, p: &Prompt, reminder: Option<usize>) -> String {
     let head = match reminder {
         None => format!("⚠ Permission prompt: @{agent} is waiting for an answer in tmux session {session} ({runtime})"),
-        Some(n) => format!("⚠ Reminder {n}: @{agent} is still waiting on this permission prompt in tmux session {session} ({runtime})"),
+        Some(n) => format!(
+            "⚠ Reminder {n}: @{agent} is still waiting on this permission prompt in tmux session {session} ({runtime})"
+        ),
     };
     let gist: String = p.gist.iter().map(|l| format!("    {l}\n")).collect();
     let approve = match &p.approve {
@@ -140,7 +142,10 @@ mod tests {
         assert!(t.starts_with("⚠ Permission prompt: @impl is waiting for an answer in tmux session s (claude)"), "{t}");
         assert!(t.contains("    touch x\n") && t.contains("`y` approves this once (thrum presses `1`)"), "{t}");
         assert!(t.contains("`n` to deny (thrum presses `Escape`)"), "{t}");
-        assert!(t.contains("`thrum tmux send s 1 --no-enter`") && t.contains("`thrum tmux connect s`, then `Escape`"), "{t}");
+        assert!(
+            t.contains("`thrum tmux send s 1 --no-enter`") && t.contains("`thrum tmux connect s`, then `Escape`"),
+            "{t}"
+        );
         assert!(nudge("impl", "s", "claude", &p, Some(2)).starts_with("⚠ Reminder 2: @impl is still waiting"));
     }
 }
