@@ -80,10 +80,10 @@ pub fn nudge(agent: &str, session: &str, runtime: &str, p: &Prompt, reminder: Op
     let gist: String = p.gist.iter().map(|l| format!("    {l}\n")).collect();
     let approve = match &p.approve {
         Some(a) => format!("`y` approves this once (thrum presses {})", a.describe()),
-        None => "no option approves only this once here, so thrum will not approve it: answer in the pane".into(),
+        None => "no option here approves only this once, so `y` presses nothing (approve in the pane)".into(),
     };
     let mut text = format!(
-        "{head}\n\n{gist}\nReply to this message with {approve}, or `n` to deny (thrum presses {}). thrum presses nothing if the prompt has changed by then.\n",
+        "{head}\n\n{gist}\nReply to this message: {approve}; `n` denies (thrum presses {}). Nothing is pressed if the prompt has changed by then.\n",
         p.deny.describe()
     );
     let mut hands = Vec::new();
@@ -141,7 +141,7 @@ mod tests {
         let t = nudge("impl", "s", "claude", &p, None);
         assert!(t.starts_with("⚠ Permission prompt: @impl is waiting for an answer in tmux session s (claude)"), "{t}");
         assert!(t.contains("    touch x\n") && t.contains("`y` approves this once (thrum presses `1`)"), "{t}");
-        assert!(t.contains("`n` to deny (thrum presses `Escape`)"), "{t}");
+        assert!(t.contains("`n` denies (thrum presses `Escape`)"), "{t}");
         assert!(
             t.contains("`thrum tmux send s 1 --no-enter`") && t.contains("`thrum tmux connect s`, then `Escape`"),
             "{t}"
