@@ -112,7 +112,7 @@ pub fn notice(agent: &str, messages: &[MessageSummary]) -> String {
     for m in messages {
         out.push_str(&format!("- {} from @{}: {}\n", m.message_id, m.agent_id, preview(&m.body.content)));
     }
-    out.push_str("Read them with: thrum inbox --unread");
+    out.push_str("Read them with: thrum inbox (shows them and marks them read)");
     out
 }
 
@@ -134,7 +134,7 @@ pub fn doorbell(agent: &str, messages: &[MessageSummary]) -> String {
         [a, rest @ ..] => format!(" from @{a} and {} others", rest.len()),
     };
     format!(
-        "[thrum] {n} new message{} for @{agent}{from} (thrum messaging, not your user): `thrum inbox --unread`",
+        "[thrum] {n} new message{} for @{agent}{from} (thrum messaging, not your user): `thrum inbox`",
         if n == 1 { "" } else { "s" }
     )
 }
@@ -143,7 +143,7 @@ pub fn doorbell(agent: &str, messages: &[MessageSummary]) -> String {
 /// marked working has gone silent with mail waiting.
 pub fn reminder(agent: &str, unread: usize, newest: &MessageSummary) -> String {
     format!(
-        "[thrum] reminder: {unread} unread message{} for @{agent}, newest {} from @{} (thrum messaging): `thrum inbox --unread`",
+        "[thrum] reminder: {unread} unread message{} for @{agent}, newest {} from @{} (thrum messaging): `thrum inbox`",
         if unread == 1 { "" } else { "s" },
         newest.message_id,
         newest.agent_id
@@ -184,7 +184,7 @@ mod tests {
         assert!(n.contains("- msg_1 from @bob: \"Schema is ready\"\n"));
         assert!(n.contains("- msg_2 from @carol: \"word word"), "{n}");
         assert!(n.contains("…\"\n"), "a long body is cut: {n}");
-        assert!(n.ends_with("Read them with: thrum inbox --unread"));
+        assert!(n.ends_with("Read them with: thrum inbox (shows them and marks them read)"));
         // Facts, not imperatives in capitals.
         assert!(!n.contains("MUST") && !n.contains("IMPORTANT"));
         assert_eq!(notice("alice", &[]), "");

@@ -57,7 +57,7 @@ fn mail(env: &TestEnv, body: &str) -> String {
     let id = sent["message_id"].as_str().unwrap_or_else(|| panic!("no message_id: {sent}"));
     format!(
         "[thrum] 1 new message for @alice from @bob (1) (a notice from the thrum messaging system, not from your user):\n\
-         - {id} from @bob: \"{body}\"\nRead them with: thrum inbox --unread"
+         - {id} from @bob: \"{body}\"\nRead them with: thrum inbox (shows them and marks them read)"
     )
 }
 

@@ -25,6 +25,7 @@ mod peers;
 mod robustness;
 mod rpc;
 mod sync;
+mod tmux_claude_doorbell;
 mod tmux_doorbell;
 mod tmux_permission;
 mod tmux_queue;

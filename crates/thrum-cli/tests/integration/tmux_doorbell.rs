@@ -53,11 +53,16 @@ fn delivery(env: &TestEnv, sender: &str, id: &str) -> (String, String) {
 /// own worktree; the daemon's quiet window shortened. With `fake`, the
 /// `claude` the pane finds is the fake agent (its log and control files).
 fn setup(quiet_ms: u64, fake: bool) -> (TestEnv, PathBuf, Option<(PathBuf, PathBuf)>) {
+    setup_with(serde_json::json!({ "quiet_ms": quiet_ms }), fake)
+}
+
+/// [`setup`] with these `tmux` settings.
+fn setup_with(tmux: Value, fake: bool) -> (TestEnv, PathBuf, Option<(PathBuf, PathBuf)>) {
     require("tmux", "apt-get install -y tmux");
     let env = env_with(&[("lead", "coordinator", "all")]);
     let config = env.thrum_dir().join("config.json");
     let mut cfg: Value = serde_json::from_str(&std::fs::read_to_string(&config).unwrap_or("{}".into())).unwrap();
-    cfg["tmux"] = serde_json::json!({ "quiet_ms": quiet_ms });
+    cfg["tmux"] = tmux;
     std::fs::write(&config, serde_json::to_vec_pretty(&cfg).unwrap()).unwrap();
     let wt = worktree(&env, "wt-impl");
     let fake = fake.then(|| fake_agent(&env, env.dir.path()));
@@ -212,4 +217,71 @@ fn no_doorbell_key_lands_in_a_dialog_or_a_running_turn() {
     assert!(submits[0].starts_with("[thrum] 1 new message for @impl from @lead"), "{submits:?}");
     assert!(events(&log).iter().all(|e| e["dialog"] != true), "a key landed in the dialog");
     assert_eq!(delivery(&env, "lead", &id), ("announced".into(), "tmux".into()));
+
+    // Someone types into the input, one key at a time, as mail arrives,
+    // and leaves a draft: not one doorbell key joins it.
+    let keys_before = events(&log).iter().filter(|e| e["event"] == "key").count();
+    let id = send(&env, "lead", "@impl", "while someone types");
+    type_slowly(&env, "s", "fix the bug", Duration::from_millis(150));
+    std::thread::sleep(Duration::from_millis(1500));
+    let keys: Vec<String> = events(&log)
+        .iter()
+        .filter(|e| e["event"] == "key")
+        .skip(keys_before)
+        .map(|e| e["key"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(keys.concat(), "fix the bug", "a doorbell key joined the draft: {keys:?}");
+    assert_eq!(delivery(&env, "lead", &id).0, "stored");
+    // The draft is cleared: the doorbell comes.
+    assert!(env.tmux(&["send-keys", "-t", "=s:", "C-u"]).status.success());
+    assert!(
+        poll(Duration::from_secs(5), || events(&log).iter().filter(|e| e["event"] == "submit").count() == 2),
+        "no doorbell after the draft was cleared:\n{}",
+        capture(&env, "s")
+    );
+    assert_eq!(delivery(&env, "lead", &id), ("announced".into(), "tmux".into()));
+}
+
+fn set_tmux_config(env: &TestEnv, key: &str, value: Value) {
+    let config = env.thrum_dir().join("config.json");
+    let mut cfg: Value = serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    cfg["tmux"][key] = value;
+    std::fs::write(&config, serde_json::to_vec_pretty(&cfg).unwrap()).unwrap();
+}
+
+/// Mail announced but left unread gets one reminder (the backstop), not a
+/// metronome; an agent marked working whose pane stays silent gets one
+/// for its newest unread mail.
+#[test]
+fn stale_mail_and_a_silent_working_agent_get_one_reminder_each() {
+    let (env, wt, _) = setup_with(serde_json::json!({ "quiet_ms": 300, "backstop_minutes": 0.05 }), false);
+    env.ok(Some("lead"), &["tmux", "launch", "s", "--runtime", "shell"]);
+    assert!(poll(Duration::from_secs(10), || capture(&env, "s").trim_end().ends_with('#')), "{}", capture(&env, "s"));
+    let first = send(&env, "lead", "@impl", "please review");
+    assert!(poll(Duration::from_secs(5), || submitted(&env, "[thrum] 1 new message")), "{}", capture(&env, "s"));
+    let reminder = format!("[thrum] reminder: 1 unread message for @impl, newest {first} from @lead");
+    assert!(poll(Duration::from_secs(15), || submitted(&env, &reminder)), "no backstop:\n{}", capture(&env, "s"));
+    // One per newest stale message: another sweep brings nothing.
+    std::thread::sleep(Duration::from_secs(6));
+    assert_eq!(capture(&env, "s").matches("[thrum] reminder").count(), 1, "{}", capture(&env, "s"));
+
+    // Backstop off; the agent says it is working and goes silent.
+    set_tmux_config(&env, "backstop_minutes", 0.into());
+    set_tmux_config(&env, "working_silence_seconds", 3.into());
+    env.ok_in(&wt, Some("impl"), &["agent", "set-status", "working"]);
+    std::thread::sleep(Duration::from_secs(6));
+    let second = send(&env, "lead", "@impl", "and this one");
+    assert!(poll(Duration::from_secs(5), || submitted(&env, "[thrum] 1 new message")), "{}", capture(&env, "s"));
+    let reminder = format!("[thrum] reminder: 2 unread messages for @impl, newest {second} from @lead");
+    assert!(
+        poll(Duration::from_secs(20), || submitted(&env, &reminder)),
+        "working but silent, no reminder:\n{}",
+        capture(&env, "s")
+    );
+    // Read: nothing more.
+    for id in [&first, &second] {
+        env.ok_in(&wt, Some("impl"), &["message", "read", id]);
+    }
+    std::thread::sleep(Duration::from_secs(6));
+    assert_eq!(capture(&env, "s").matches("[thrum] reminder").count(), 2, "{}", capture(&env, "s"));
 }

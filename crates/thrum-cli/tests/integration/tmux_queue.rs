@@ -208,3 +208,20 @@ fn a_restart_keeps_queued_commands_and_interrupts_running_ones_as_does_a_kill() 
     let st = status(&env);
     assert!(st["active"].is_null() && st["queued"].as_array().unwrap().is_empty(), "{st}");
 }
+
+/// A queued command is never typed into someone's draft: it waits until
+/// the input line is empty again, then runs.
+#[test]
+fn a_queued_command_waits_for_a_draft_in_the_line_to_go() {
+    let env = setup();
+    assert!(poll(Duration::from_secs(10), || pane(&env).trim_end().ends_with(['$', '#'])), "{}", pane(&env));
+    assert!(env.tmux(&["send-keys", "-t", "=work:", "-l", "echo draft"]).status.success());
+    let (id, _) = queue(&env, "echo queued-ran", &["--silence", "0.3"]);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(status(&env)["queued"][0]["id"], id.as_str(), "typed into the draft: {}", pane(&env));
+    assert!(!pane(&env).contains("queued-ran"), "{}", pane(&env));
+    assert!(env.tmux(&["send-keys", "-t", "=work:", "C-u"]).status.success());
+    let done = message(&env, &id, "completed");
+    assert!(done.contains("queued-ran"), "{done}");
+    assert!(!pane(&env).contains("draftecho"), "{}", pane(&env));
+}

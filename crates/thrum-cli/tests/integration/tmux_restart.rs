@@ -25,15 +25,22 @@ const API_KEY: &str = "sk-ant-thrum-test-standin-0123456789abcdefghij";
 
 /// A repository whose daemon runs its tmux sessions on a private server,
 /// with the pinned Claude Code as `claude` and thrum's Claude hooks.
-struct Rig {
-    env: TestEnv,
+pub(crate) struct Rig {
+    pub(crate) env: TestEnv,
     socket: String,
-    standin: Standin,
+    pub(crate) standin: Standin,
     _bin: tempfile::TempDir,
 }
 
 impl Rig {
     fn new(graceful_timeout: Option<u64>) -> Rig {
+        Rig::with(graceful_timeout, true)
+    }
+
+    /// With `hooks`, thrum's Claude Code hooks are installed (the idle
+    /// waker among them); without, only the tmux doorbell can tell an idle
+    /// Claude Code about mail.
+    pub(crate) fn with(graceful_timeout: Option<u64>, hooks: bool) -> Rig {
         require("tmux", "apt-get install -y tmux");
         let claude = claude_bin();
         let env = TestEnv::new(BIN);
@@ -70,23 +77,25 @@ impl Rig {
             let shown = rig.ok(&["config", "show", "--json"]);
             assert!(shown.contains("restart.graceful_timeout"), "{shown}");
         }
-        rig.ok(&["setup", "hooks", "--runtime", "claude"]);
+        if hooks {
+            rig.ok(&["setup", "hooks", "--runtime", "claude"]);
+        }
         rig
     }
 
     /// A thrum command as the coordinator (on the environment's own tmux
     /// server, which the daemon it may start inherits).
-    fn thrum(&self, args: &[&str]) -> Command {
+    pub(crate) fn thrum(&self, args: &[&str]) -> Command {
         let mut c = self.env.thrum(args);
         c.env("SHELL", "/bin/sh").env("THRUM_NAME", "coord");
         c
     }
 
-    fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         self.thrum(args).output().unwrap()
     }
 
-    fn ok(&self, args: &[&str]) -> String {
+    pub(crate) fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
         assert!(
             out.status.success(),
@@ -103,12 +112,12 @@ impl Rig {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    fn screen(&self, session: &str) -> String {
+    pub(crate) fn screen(&self, session: &str) -> String {
         self.tmux(&["capture-pane", "-p", "-J", "-t", session])
     }
 
     /// Claude Code shows its prompt and is idle (its title starts with ✳).
-    fn wait_ready(&self, session: &str) {
+    pub(crate) fn wait_ready(&self, session: &str) {
         let ready = poll(Duration::from_secs(45), || {
             self.screen(session).contains('❯')
                 && self.tmux(&["display-message", "-p", "-t", session, "#{pane_title}"]).starts_with('✳')
@@ -118,7 +127,7 @@ impl Rig {
 
     /// Types a prompt and waits for the stand-in's answer ("Done.") on
     /// screen: the title alone may not have left idle yet.
-    fn prompt(&self, session: &str, text: &str) {
+    pub(crate) fn prompt(&self, session: &str, text: &str) {
         let before = self.standin.main_requests().len();
         let answers = || self.screen(session).matches("● Done.").count();
         let answered = answers();
@@ -140,7 +149,7 @@ impl Rig {
     }
 
     /// A session with alice registered and Claude Code running in it.
-    fn launched(&self, session: &str) {
+    pub(crate) fn launched(&self, session: &str) {
         let repo = self.env.repo();
         self.ok(&[
             "tmux",

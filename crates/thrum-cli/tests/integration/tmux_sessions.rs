@@ -188,4 +188,11 @@ fn bad_requests_are_refused_with_the_fix() {
     assert!(err.contains("no tmux session named \"nope\""), "{err}");
     let all = status(&env);
     assert_eq!(session(&all, "bare").map(|s| s["state"].clone()), Some(Value::from("alive")), "{all:?}");
+
+    // connect: a name that is not ours, or no name among several.
+    let (_, err) = env.fail(Some("lead"), &["tmux", "connect", "nope"]);
+    assert!(err.contains("no thrum-managed tmux session named \"nope\""), "{err}");
+    env.ok(Some("lead"), &["tmux", "create", "bare2", "--cwd", cwd, "--no-agent"]);
+    let (_, err) = env.fail(Some("lead"), &["tmux", "connect"]);
+    assert!(err.contains("several sessions") && err.contains("bare, bare2"), "{err}");
 }

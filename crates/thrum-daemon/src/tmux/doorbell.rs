@@ -26,10 +26,10 @@ use thrum_core::delivery::{self, Channel};
 use thrum_core::runtimes::{self, Hooks, Runtime};
 use thrum_core::views::MessageSummary;
 use thrum_store::query;
-use thrum_tmux::screen::{self, Capture, Look};
+use thrum_tmux::screen::{self, Capture};
 use thrum_tmux::{Tmux, TmuxError};
 
-use super::{Live, blocking};
+use super::{Live, blocking, look};
 use crate::caller::Caller;
 use crate::error::HResult;
 use crate::rpc::delivery::{claim, pending_query, unread_query};
@@ -40,8 +40,8 @@ const TICK: Duration = Duration::from_millis(120);
 /// How often every managed session is checked for mail no event told us
 /// about, stale mail and silent working agents.
 const SWEEP: Duration = Duration::from_secs(5);
-/// A runtime with an idle waker arms it right after its turn ends; give it
-/// that long before ringing.
+/// A runtime with thrum's idle waker arms it right after its turn ends:
+/// its pane must be quiet this long before the doorbell rings instead.
 const WAKER_GRACE: Duration = Duration::from_secs(2);
 /// How long a typed line may take to show in the input line.
 const ECHO_WAIT: Duration = Duration::from_millis(1500);
@@ -55,6 +55,9 @@ struct Target {
     runtime: &'static Runtime,
     /// The runtime's process is there (a shell runtime always is).
     alive: bool,
+    /// thrum's idle waker is installed for it (it wakes the runtime
+    /// itself once armed).
+    waker: bool,
 }
 
 /// What a pending doorbell will say.
@@ -70,7 +73,6 @@ enum What {
 #[derive(Debug)]
 struct Bell {
     target: Target,
-    since: Instant,
     what: What,
     /// When the pane last changed (to a safe look), and how it looked.
     calm: Option<(Instant, u64)>,
@@ -88,17 +90,19 @@ struct Timing {
 
 fn timing(state: &State) -> Timing {
     let file = crate::load_config(&state.layout).ok().and_then(|c| serde_json::to_value(c).ok()).unwrap_or_default();
-    let n = |key: &str, default: u64| {
+    // Numbers may be written as text (environment values are).
+    let n = |key: &str, default: f64| {
         thrum_core::settings::find(key)
             .map(|s| s.resolve(&file).value)
-            .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
+            .and_then(|v| v.as_f64().or_else(|| v.as_str()?.trim().parse().ok()))
+            .filter(|v| v.is_finite() && *v >= 0.0)
             .unwrap_or(default)
     };
-    let backstop = n("tmux.backstop_minutes", 15);
+    let backstop = n("tmux.backstop_minutes", 15.0);
     Timing {
-        quiet: Duration::from_millis(n("tmux.quiet_ms", 600).clamp(100, 60_000)),
-        backstop: (backstop > 0).then(|| Duration::from_secs(backstop * 60)),
-        working_silence: Duration::from_secs(n("tmux.working_silence_seconds", 120).max(5)),
+        quiet: Duration::from_millis(n("tmux.quiet_ms", 600.0).clamp(100.0, 60_000.0) as u64),
+        backstop: (backstop > 0.0).then(|| Duration::from_secs_f64(backstop.min(1e6) * 60.0)),
+        working_silence: Duration::from_secs_f64(n("tmux.working_silence_seconds", 120.0).clamp(2.0, 1e6)),
     }
 }
 
@@ -135,10 +139,13 @@ pub async fn run(state: State) {
                 t = timing(&state);
                 let targets = targets.get(&state, Duration::ZERO).await;
                 bells.retain(|s, _| targets.iter().any(|t| &t.session == s));
+                // Reminders first: a bell for new mail would hide them
+                // (one bell per pane), and it ends at once when there is
+                // no new mail.
+                watch.sweep(&state, targets, &mut bells, t).await;
                 for target in targets {
                     expect_mail(&mut bells, target);
                 }
-                watch.sweep(&state, targets, &mut bells, t).await;
             }
             _ = tick => ring_all(&state, &mut bells, t).await,
         }
@@ -153,11 +160,27 @@ fn expect_mail(bells: &mut BTreeMap<String, Bell>, target: &Target) {
     }
     bells.entry(target.session.clone()).or_insert_with(|| Bell {
         target: target.clone(),
-        since: Instant::now(),
         what: What::Mail,
         calm: None,
         why: String::new(),
     });
+}
+
+/// Whether thrum's idle waker is installed for `runtime` in the worktree
+/// at `cwd`: Claude Code's `thrum hook claude wait` (project, local or
+/// user settings), OpenCode's plugin.
+fn has_waker(runtime: &Runtime, cwd: &std::path::Path) -> bool {
+    let mentions = |p: std::path::PathBuf| std::fs::read_to_string(p).is_ok_and(|t| t.contains("hook claude wait"));
+    match runtime.hooks {
+        Some(Hooks::Claude) => {
+            let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+            mentions(cwd.join(".claude/settings.json"))
+                || mentions(cwd.join(".claude/settings.local.json"))
+                || home.is_some_and(|h| mentions(h.join(".claude/settings.json")))
+        }
+        Some(Hooks::OpenCode) => cwd.join(".opencode/plugins/thrum.ts").exists(),
+        _ => false,
+    }
 }
 
 /// How long the list of managed sessions is reused when mail arrives (a
@@ -203,7 +226,8 @@ async fn live_targets(state: &State) -> Vec<Target> {
                 let pane = panes.iter().find(|(s, _)| *s == name).map(|(_, p)| p)?;
                 let shell = runtime.launch().is_none();
                 let alive = !pane.dead && (shell || !super::sessions::is_shell_process(&pane.current_command));
-                Some(Target { session: name, agent, cwd, runtime, alive })
+                let waker = has_waker(runtime, std::path::Path::new(&cwd));
+                Some(Target { session: name, agent, cwd, runtime, alive, waker })
             })
             .collect())
     })
@@ -239,10 +263,6 @@ async fn step(state: &State, bell: &mut Bell, t: Timing) -> HResult<bool> {
             if state.read(|r| Ok(query::list_messages(r, &q)?))?.messages.is_empty() {
                 return Ok(true);
             }
-            let grace = matches!(bell.target.runtime.hooks, Some(Hooks::Claude | Hooks::OpenCode));
-            if grace && bell.since.elapsed() < WAKER_GRACE {
-                return Ok(false);
-            }
             // An armed waiter wakes the runtime itself, and it claims the
             // mail; that cancels this doorbell.
             if state.waiters.armed_for(&agent) {
@@ -270,22 +290,26 @@ async fn step(state: &State, bell: &mut Bell, t: Timing) -> HResult<bool> {
             return Ok(false);
         }
     };
-    if !seen.0.is_safe() {
+    if !seen.look.is_safe() {
         bell.calm = None;
-        if bell.why != seen.0.reason() {
-            tracing::debug!(session = bell.target.session, why = %seen.0.reason(), "doorbell waits");
-            bell.why = seen.0.reason();
+        if bell.why != seen.look.reason() {
+            tracing::debug!(session = bell.target.session, why = %seen.look.reason(), "doorbell waits");
+            bell.why = seen.look.reason();
         }
         return Ok(false);
     }
     match bell.calm {
-        Some((since, fp)) if fp == seen.1 => {
-            if since.elapsed() < t.quiet {
+        Some((since, fp)) if fp == seen.fingerprint => {
+            // A runtime with thrum's idle waker arms it as its turn ends:
+            // give it that long to take the mail itself.
+            let quiet =
+                if bell.target.waker && matches!(bell.what, What::Mail) { t.quiet.max(WAKER_GRACE) } else { t.quiet };
+            if since.elapsed() < quiet {
                 return Ok(false);
             }
         }
         _ => {
-            bell.calm = Some((Instant::now(), seen.1));
+            bell.calm = Some((Instant::now(), seen.fingerprint));
             bell.why = "waiting for the pane to be quiet".into();
             return Ok(false);
         }
@@ -306,8 +330,13 @@ async fn step(state: &State, bell: &mut Bell, t: Timing) -> HResult<bool> {
     let What::Line { text, .. } = &bell.what else { return Ok(false) };
     let line = if bell.target.runtime.screen.shell { shell_comment(text) } else { text.clone() };
     let (tmux, session, screen, fp) =
-        (state.tmux.tmux.clone(), bell.target.session.clone(), bell.target.runtime.screen, seen.1);
-    let rung = blocking(move || Ok(type_line(&tmux, &session, &screen, fp, &line))).await?;
+        (state.tmux.tmux.clone(), bell.target.session.clone(), bell.target.runtime.screen, seen.fingerprint);
+    let lock = state.tmux.typing(&session);
+    let rung = blocking(move || {
+        let _typing = lock.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(type_line(&tmux, &session, &screen, fp, &line))
+    })
+    .await?;
     match rung {
         Ok(Typed::Rung) => {
             tracing::info!(session = bell.target.session, agent, "doorbell rang");
@@ -334,14 +363,6 @@ async fn step(state: &State, bell: &mut Bell, t: Timing) -> HResult<bool> {
     }
 }
 
-/// A pane's look and fingerprint.
-fn look(tmux: &Tmux, session: &str, profile: &runtimes::Screen) -> Result<(Look, u64), TmuxError> {
-    let pane = tmux.pane(session)?;
-    let capture = Capture::parse(&tmux.capture(session, 0, true)?);
-    let look = screen::look(&capture, profile, &pane.title, (pane.cursor_x, pane.cursor_y), pane.in_mode);
-    Ok((look, screen::fingerprint(&capture, profile)))
-}
-
 enum Typed {
     Rung,
     NotNow,
@@ -352,8 +373,8 @@ enum Typed {
 /// Types `line` if the pane still looks as it did (`fp`), waits for it to
 /// show in the input line, then presses Enter.
 fn type_line(tmux: &Tmux, session: &str, profile: &runtimes::Screen, fp: u64, line: &str) -> Result<Typed, TmuxError> {
-    let (now, now_fp) = look(tmux, session, profile)?;
-    if !now.is_safe() || now_fp != fp {
+    let now = look(tmux, session, profile)?;
+    if !now.look.is_safe() || now.fingerprint != fp {
         return Ok(Typed::NotNow);
     }
     tmux.send_text(session, line)?;
@@ -454,7 +475,6 @@ impl Watch {
             target.session.clone(),
             Bell {
                 target: target.clone(),
-                since: Instant::now(),
                 what: What::Line {
                     text: delivery::reminder(agent, page.total.max(1) as usize, newest),
                     ids: vec![newest.message_id.clone()],
@@ -469,7 +489,8 @@ impl Watch {
     /// How long the pane of a working agent has been unchanged.
     async fn silence(&mut self, state: &State, target: &Target) -> Option<Duration> {
         let (tmux, session, screen) = (state.tmux.tmux.clone(), target.session.clone(), target.runtime.screen);
-        let fp = blocking(move || Ok(look(&tmux, &session, &screen).ok().map(|(_, fp)| fp))).await.ok().flatten()?;
+        let fp =
+            blocking(move || Ok(look(&tmux, &session, &screen).ok().map(|s| s.fingerprint))).await.ok().flatten()?;
         let entry = self.silent.entry(target.session.clone()).or_insert((fp, Instant::now()));
         if entry.0 != fp {
             *entry = (fp, Instant::now());

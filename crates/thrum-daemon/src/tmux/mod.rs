@@ -60,6 +60,10 @@ pub struct Manager {
     /// Bumped whenever a session is created, launched or killed, so the
     /// watchers know to look again.
     generation: std::sync::atomic::AtomicU64,
+    /// One lock per session, held while anything types into its pane, so
+    /// the doorbell, the queue, `tmux send` and prompt answers never
+    /// interleave their keys.
+    typing: Mutex<std::collections::HashMap<String, std::sync::Arc<Mutex<()>>>>,
     /// The command queue of every session.
     pub queue: queue::Queue,
 }
@@ -76,6 +80,7 @@ impl Manager {
             records_path,
             records: Mutex::new(records),
             generation: Default::default(),
+            typing: Default::default(),
             queue: queue::Queue::load(var_dir),
         }
     }
@@ -87,6 +92,13 @@ impl Manager {
 
     pub fn records(&self) -> BTreeMap<String, Record> {
         self.lock().clone()
+    }
+
+    /// The typing lock of `session`: hold it (from blocking code) for the
+    /// whole of a look-then-type sequence.
+    pub fn typing(&self, session: &str) -> std::sync::Arc<Mutex<()>> {
+        let mut all = self.typing.lock().unwrap_or_else(|p| p.into_inner());
+        all.entry(session.to_string()).or_default().clone()
     }
 
     /// How many times sessions changed (see the field).
@@ -158,6 +170,34 @@ pub fn tmux_fail(e: TmuxError) -> Fail {
 /// Runs blocking tmux work off the async threads.
 pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> HResult<T> + Send + 'static) -> HResult<T> {
     tokio::task::spawn_blocking(f).await.map_err(|e| server(format!("tmux task failed: {e}")))?
+}
+
+/// How the runtime of a session draws its screen (a session where no
+/// runtime was launched is a shell).
+pub fn profile_of(runtime: &str) -> &'static thrum_core::runtimes::Screen {
+    let r = thrum_core::runtimes::get(runtime).or_else(|| thrum_core::runtimes::get("shell"));
+    match r {
+        Some(r) => &r.screen,
+        None => &thrum_core::runtimes::GENERIC_SCREEN,
+    }
+}
+
+/// One look at a session's pane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    /// What it shows (see `thrum_tmux::screen::look`).
+    pub look: thrum_tmux::screen::Look,
+    /// Tells whether it changed between two looks.
+    pub fingerprint: u64,
+}
+
+/// Looks at a session's pane.
+pub fn look(tmux: &Tmux, session: &str, profile: &thrum_core::runtimes::Screen) -> Result<Seen, TmuxError> {
+    use thrum_tmux::screen;
+    let pane = tmux.pane(session)?;
+    let capture = screen::Capture::parse(&tmux.capture(session, 0, true)?);
+    let look = screen::look(&capture, profile, &pane.title, (pane.cursor_x, pane.cursor_y), pane.in_mode);
+    Ok(Seen { look, fingerprint: screen::fingerprint(&capture, profile) })
 }
 
 /// The identity file of `agent` in the worktree at `cwd`.

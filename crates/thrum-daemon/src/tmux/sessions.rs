@@ -18,6 +18,9 @@ use crate::state::State;
 /// How long `create` waits for the agent to be registered in the pane.
 const REGISTER_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// A running runtime whose pane printed nothing for this long is `idle`.
+const IDLE_AFTER_SECS: u64 = 120;
+
 /// Shells: a pane whose foreground process is one of these runs no runtime.
 const SHELLS: &[&str] = &["bash", "zsh", "sh", "dash", "fish", "ksh", "tcsh", "csh", "mksh", "thrum"];
 
@@ -227,17 +230,24 @@ pub async fn status(state: &State, _: &Caller, _: Empty) -> HResult<StatusResult
         let live = m.live().map_err(tmux_fail)?;
         let panes = m.tmux.all_panes().map_err(tmux_fail)?;
         let blocked = super::permission::blocked(&st.layout.var_dir());
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         let mut sessions: Vec<SessionInfo> = live
             .iter()
             .map(|s| {
                 let pane = panes.iter().find(|(n, _)| *n == s.name).map(|(_, p)| p);
                 let running = pane.is_some_and(|p| !p.dead && !SHELLS.contains(&p.current_command.as_str()));
+                let alive = s.agent.is_empty() || s.runtime.is_empty() || running || is_shell(&s.runtime);
+                // A runtime that printed nothing for a while is idle (the
+                // window's last output, as tmux keeps it).
+                let quiet_since = pane.map(|p| p.activity).unwrap_or(0);
                 let state = if running && blocked.contains(&s.name) {
                     "blocked"
-                } else if s.agent.is_empty() || s.runtime.is_empty() || running || is_shell(&s.runtime) {
-                    "alive"
-                } else {
+                } else if !alive {
                     "stale"
+                } else if running && quiet_since > 0 && now.saturating_sub(quiet_since) > IDLE_AFTER_SECS {
+                    "idle"
+                } else {
+                    "alive"
                 };
                 info(s, state, pane.map(|p| p.target.clone()).unwrap_or_default())
             })
@@ -314,8 +324,10 @@ pub async fn send(state: &State, _: &Caller, p: SendParams) -> HResult<Option<Em
         return Err(bad_params("text is required"));
     }
     let st = state.clone();
+    let lock = state.tmux.typing(&p.name);
     blocking(move || {
         st.tmux.ours(&p.name)?;
+        let _typing = lock.lock().unwrap_or_else(|p| p.into_inner());
         let t = &st.tmux.tmux;
         t.send_text(&p.name, &p.text).map_err(tmux_fail)?;
         if !p.no_enter {

@@ -97,8 +97,8 @@ pub struct SessionInfo {
     pub role: String,
     pub module: String,
     /// `alive` (runtime running), `stale` (session without its runtime),
-    /// `dead` (session gone), plus `blocked` (permission prompt) and
-    /// `idle` (no output for a while) from the pane watcher.
+    /// `dead` (session gone), `idle` (runtime running, no output for two
+    /// minutes), `blocked` (waiting on a permission prompt).
     pub state: String,
     pub runtime: String,
     pub branch: String,

@@ -386,10 +386,13 @@ impl Watcher {
         let Some(permission) = runtimes::get(&pending.runtime).and_then(|r| r.screen.permission) else { return };
         let recorded: u64 = pending.prompt.parse().unwrap_or_default();
         let (st, s) = (state.clone(), session.clone());
-        // TODO(lead): take `Manager::typing(session)` around this once it lands.
-        let outcome =
-            blocking(move || keys::answer(&st.tmux.tmux, &s, &permission, recorded, verdict).map_err(super::tmux_fail))
-                .await;
+        let lock = state.tmux.typing(&session);
+        let outcome = blocking(move || {
+            // Nothing else types into the pane between the look and the key.
+            let _typing = lock.lock().unwrap_or_else(|p| p.into_inner());
+            keys::answer(&st.tmux.tmux, &s, &permission, recorded, verdict).map_err(super::tmux_fail)
+        })
+        .await;
         let what = if verdict == Verdict::Approve { "Approved once" } else { "Denied" };
         let content = match outcome {
             Ok(Outcome::Pressed { keys, closed }) => {

@@ -182,10 +182,21 @@ async fn dispatch(state: &State, head: &Command, before: String) -> Option<Fligh
     let name = head.session.clone();
     // Checked at the moment of typing, not only when it was queued: the
     // session may have been replaced by one that is not ours.
+    // Like the doorbell: only into an empty input line, with no dialog
+    // or menu showing and no turn running (a person's draft or a prompt
+    // must never receive a queued command).
     let safe = blocking(move || {
-        st.tmux.ours(&name)?;
+        let live = st.tmux.ours(&name)?;
         let pane = st.tmux.tmux.pane(&name).map_err(tmux_fail)?;
-        Ok(!pane.in_mode && !pane.dead)
+        if pane.dead {
+            return Ok(false);
+        }
+        let seen =
+            crate::tmux::look(&st.tmux.tmux, &name, crate::tmux::profile_of(&live.runtime)).map_err(tmux_fail)?.look;
+        if !seen.is_safe() {
+            tracing::debug!(session = name, why = %seen.reason(), "queue waits");
+        }
+        Ok(seen.is_safe())
     })
     .await;
     match safe {
@@ -211,7 +222,9 @@ async fn dispatch(state: &State, head: &Command, before: String) -> Option<Fligh
     })?;
     let st = state.clone();
     let (name, text) = (head.session.clone(), head.text.clone());
+    let lock = state.tmux.typing(&head.session);
     let typed = blocking(move || {
+        let _typing = lock.lock().unwrap_or_else(|p| p.into_inner());
         let t = &st.tmux.tmux;
         t.send_text(&name, &text).map_err(tmux_fail)?;
         t.send_keys(&name, &["Enter"]).map_err(tmux_fail)
