@@ -70,8 +70,9 @@ Keys (raw mode; tmux key names in the log):
 
 Control: --control PATH is polled every 50 ms for newly appended lines (the
 file may not exist yet; a line counts once it ends in a newline):
-`busy on`, `busy off`, `dialog on`, `dialog off` (closes it without an
-answer), `quit`. Each applied command is logged as {"t", "event":
+`busy on`, `busy off`, `dialog on` (or `dialog on COMMAND`: the command
+the dialog asks about, default `touch fake-agent-was-here`), `dialog off`
+(closes it without an answer), `quit`. Each applied command is logged as {"t", "event":
 "control", "command"}. Unknown lines are logged as {"event": "control",
 "command", "unknown": true} and ignored.
 
@@ -104,6 +105,7 @@ DIALOG = "\x1b[38;5;153m"
 DASH = "\x1b[38;5;239m"
 RESET = "\x1b[0m"
 NBSP = "\u00a0"
+DEFAULT_COMMAND = "touch fake-agent-was-here"
 
 KEY_NAMES = {
     "\r": "Enter",
@@ -144,6 +146,7 @@ class Fake:
         self.busy = False
         self.busy_since = 0.0
         self.dialog = False
+        self.command = DEFAULT_COMMAND
         self.highlight = 1
         self.quit = False
         self.resized = True
@@ -246,7 +249,7 @@ class Fake:
             " \x1b[1m" + DIALOG + "Bash command" + RESET,
             " " + GREY + "Run a scripted command",
             DASH + "╌" * w,
-            "\x1b[39m touch fake-agent-was-here",
+            "\x1b[39m " + self.command,
             DASH + "╌" * w,
             "\x1b[39m Do you want to proceed?",
         ]
@@ -366,10 +369,11 @@ class Fake:
                 self.busy = True
             elif line == "busy off":
                 self.busy = False
-            elif line == "dialog on":
+            elif line == "dialog on" or line.startswith("dialog on "):
                 if not self.dialog:
                     self.highlight = 1
                 self.dialog = True
+                self.command = line[len("dialog on ") :].strip() or DEFAULT_COMMAND
             elif line == "dialog off":
                 self.dialog = False
             elif line == "quit":

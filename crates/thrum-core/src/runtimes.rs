@@ -66,6 +66,41 @@ pub struct Screen {
     /// Enter runs the input line as a shell command: the doorbell is
     /// typed as a comment.
     pub shell: bool,
+    /// How its permission prompts read and are answered (`None`: thrum
+    /// does not recognise them, so it never answers one).
+    pub permission: Option<Permission>,
+}
+
+/// A runtime's permission prompt: how to find it and which option
+/// approves once. Read by `thrum_tmux::prompt`, which also refuses any
+/// option that widens permissions (always, don't ask again, auto mode…)
+/// whatever this says. Facts from `tests/screens/<runtime>/permission*`.
+#[derive(Debug, Clone, Copy)]
+pub struct Permission {
+    /// Text (in the bottom lines) that marks a permission prompt; its
+    /// options are below the line holding it.
+    pub markers: &'static [&'static str],
+    /// Labels of the option that approves this one call (a trailing
+    /// hotkey hint such as `(y)` is ignored).
+    pub once: &'static [&'static str],
+    /// Option labels of menus drawn without numbers (numbered menus are
+    /// read as drawn).
+    pub choices: &'static [&'static str],
+    /// How the selected option is drawn.
+    pub highlight: Highlight,
+    /// Keys that move the selection to the next and the previous option
+    /// of an unnumbered menu.
+    pub next: &'static str,
+    pub prev: &'static str,
+}
+
+/// How a menu shows its selected option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Highlight {
+    /// A marker before the option (`❯ 1. Yes`).
+    Selector(char),
+    /// The option on this background colour (256-colour index).
+    Background(u8),
 }
 
 /// Where the input line is.
@@ -93,6 +128,7 @@ pub const GENERIC_SCREEN: Screen = Screen {
     volatile: &[],
     placeholder_fg: &[],
     shell: false,
+    permission: None,
 };
 
 /// Claude Code 2.1 (tests/screens/claude): the input line starts with `❯`
@@ -107,6 +143,17 @@ pub const CLAUDE_SCREEN: Screen = Screen {
     volatile: &[],
     placeholder_fg: &[],
     shell: false,
+    // `❯ 1. Yes` / `2. Yes, and always allow…` / `3. Yes, and switch to
+    // auto mode` / `4. No`; in auto mode without its server check, an
+    // unnumbered `❯ No` / `Yes` with No selected first.
+    permission: Some(Permission {
+        markers: &["Do you want to"],
+        once: &["Yes"],
+        choices: &["No", "Yes"],
+        highlight: Highlight::Selector('❯'),
+        next: "Down",
+        prev: "Up",
+    }),
 };
 
 /// Codex 0.169 (tests/screens/codex): the input line starts with `›`; a
@@ -119,6 +166,16 @@ pub const CODEX_SCREEN: Screen = Screen {
     volatile: &[],
     placeholder_fg: &[],
     shell: false,
+    // `› 1. Yes, proceed (y)` / `2. Yes, and don't ask again… (p)` /
+    // `3. No, and tell Codex what to do differently (esc)`.
+    permission: Some(Permission {
+        markers: &["Would you like to"],
+        once: &["Yes, proceed"],
+        choices: &[],
+        highlight: Highlight::Selector('›'),
+        next: "Down",
+        prev: "Up",
+    }),
 };
 
 /// Gemini CLI 0.61 (tests/screens/gemini): the input line starts with `>`
@@ -131,6 +188,16 @@ pub const GEMINI_SCREEN: Screen = Screen {
     volatile: &[],
     placeholder_fg: &[248],
     shell: false,
+    // `● 1. Allow once` / `2. Allow for this session` /
+    // `3. No, suggest changes (esc)`.
+    permission: Some(Permission {
+        markers: &["Allow execution"],
+        once: &["Allow once"],
+        choices: &[],
+        highlight: Highlight::Selector('●'),
+        next: "Down",
+        prev: "Up",
+    }),
 };
 
 /// OpenCode 1.18 (tests/screens/opencode): the input is a box of `┃` rows
@@ -144,6 +211,16 @@ pub const OPENCODE_SCREEN: Screen = Screen {
     volatile: &[],
     placeholder_fg: &[8],
     shell: false,
+    // One row, no numbers: `Allow once   Allow always   Reject`, the
+    // selected one on orange; letters typed at it move the selection.
+    permission: Some(Permission {
+        markers: &["Permission required"],
+        once: &["Allow once"],
+        choices: &["Allow once", "Allow always", "Reject"],
+        highlight: Highlight::Background(215),
+        next: "Right",
+        prev: "Left",
+    }),
 };
 
 /// The hook systems thrum speaks: each has its own input, output and

@@ -61,6 +61,18 @@ pub const SETTINGS: &[Setting] = &[
         "seconds a pane of an agent marked working may stay silent with unread mail before a doorbell",
     ),
     s(
+        "permission_supervisors",
+        None,
+        "[\"coordinator\"]",
+        "roles or @agents told when an agent in a tmux session waits on a permission prompt",
+    ),
+    s(
+        "project_name",
+        None,
+        "\"(the repository folder's name)\"",
+        "names @supervisor_<project>, the author of permission-prompt nudges",
+    ),
+    s(
         "restart.max_lines",
         None,
         "200",

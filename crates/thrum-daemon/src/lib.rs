@@ -286,6 +286,7 @@ fn run_inner(layout: &Layout, local: Option<bool>, mut ready: Option<ReadyFn>) -
         let links = tokio::spawn(peers::link::run(state.clone()));
         let doorbell = tokio::spawn(tmux::doorbell::run(state.clone()));
         let queue = tokio::spawn(tmux::queue::dispatch::run(state.clone()));
+        let permission = tokio::spawn(tmux::permission::run(state.clone()));
         tokio::select! {
             _ = wait_for_signal() => {}
             _ = state.stop.notified() => {}
@@ -298,6 +299,7 @@ fn run_inner(layout: &Layout, local: Option<bool>, mut ready: Option<ReadyFn>) -
         let _ = links.await;
         let _ = doorbell.await;
         let _ = queue.await;
+        let _ = permission.await;
         let _ = web.await;
         let _ = std::fs::remove_file(&port_file);
         // In-flight requests finish (their writes included) before exit.

@@ -167,7 +167,15 @@ impl Tmux {
         for (k, v) in &s.options {
             args.extend([";", "set-option", k, v.as_str()]);
         }
-        self.run(&args).map(drop)
+        match self.run(&args) {
+            // The last session was just killed and the server is exiting:
+            // a new one starts on the next try.
+            Err(TmuxError::Failed { stderr, .. }) if stderr.contains("server exited unexpectedly") => {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                self.run(&args).map(drop)
+            }
+            r => r.map(drop),
+        }
     }
 
     pub fn kill_session(&self, name: &str) -> Result<(), TmuxError> {

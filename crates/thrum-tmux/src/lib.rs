@@ -5,6 +5,8 @@
 //!   (`THRUM_TMUX_SOCKET`, tmux's `-L`), so tests and users can keep thrum's
 //!   sessions apart from their own.
 //! - [`env`]: the environment a new pane must not inherit.
+//! - [`prompt`]: a permission prompt: its gist, and the keys that approve
+//!   it once or deny it.
 //! - [`screen`]: reading a pane: a dialog, a running turn, someone's
 //!   draft, or an empty input line that is safe to type into.
 //!
@@ -13,6 +15,7 @@
 
 pub mod driver;
 pub mod env;
+pub mod prompt;
 pub mod screen;
 
 pub use driver::{NewSession, Pane, Tmux, TmuxError};

@@ -21,6 +21,9 @@ pub struct Cell {
     /// The foreground colour (256-colour index), if set: some runtimes
     /// draw their placeholder grey instead of faint.
     pub fg: Option<u8>,
+    /// The background colour (256-colour index), if set: some menus
+    /// show their selected option on a colour.
+    pub bg: Option<u8>,
 }
 
 /// A captured pane: its lines of cells, and each line as captured (with
@@ -45,7 +48,13 @@ impl Capture {
             while let Some(c) = chars.next() {
                 if c != '\x1b' {
                     if c != '\r' {
-                        line.push(Cell { ch: c, faint: attrs.faint, inverse: attrs.inverse, fg: attrs.fg });
+                        line.push(Cell {
+                            ch: c,
+                            faint: attrs.faint,
+                            inverse: attrs.inverse,
+                            fg: attrs.fg,
+                            bg: attrs.bg,
+                        });
                     }
                     continue;
                 }
@@ -103,6 +112,7 @@ struct Attrs {
     faint: bool,
     inverse: bool,
     fg: Option<u8>,
+    bg: Option<u8>,
 }
 
 impl Attrs {
@@ -123,6 +133,9 @@ impl Attrs {
                 30..=37 => self.fg = Some((p - 30) as u8),
                 90..=97 => self.fg = Some((p - 90 + 8) as u8),
                 39 => self.fg = None,
+                40..=47 => self.bg = Some((p - 40) as u8),
+                100..=107 => self.bg = Some((p - 100 + 8) as u8),
+                49 => self.bg = None,
                 // Extended colours carry their own arguments.
                 38 => match it.next() {
                     Some(5) => self.fg = it.next().map(|n| n.min(255) as u8),
@@ -132,7 +145,15 @@ impl Attrs {
                     }
                     _ => {}
                 },
-                48 | 58 => match it.next() {
+                48 => match it.next() {
+                    Some(5) => self.bg = it.next().map(|n| n.min(255) as u8),
+                    Some(2) => {
+                        it.nth(2);
+                        self.bg = None;
+                    }
+                    _ => {}
+                },
+                58 => match it.next() {
                     Some(5) => {
                         it.next();
                     }

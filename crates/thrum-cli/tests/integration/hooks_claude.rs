@@ -49,7 +49,11 @@ fn turn_hooks_speak_only_for_new_mail_and_only_once() {
     assert_eq!(v["hookSpecificOutput"]["hookEventName"], "PostToolUse");
     let text = v["hookSpecificOutput"]["additionalContext"].as_str().unwrap();
     assert!(text.starts_with("[thrum] 1 new message for @alice from @bob (1)"), "{text}");
-    assert!(text.contains("the schema is ready") && text.contains("Read them with: thrum inbox (shows them and marks them read)"), "{text}");
+    assert!(
+        text.contains("the schema is ready")
+            && text.contains("Read them with: thrum inbox (shows them and marks them read)"),
+        "{text}"
+    );
     // Announced once, whatever asks next.
     assert_eq!(stdout(&hook(&env, "alice", "post-tool-use", &post)), "");
     let prompt = input(&env, "UserPromptSubmit", json!({"prompt": "go on"}));

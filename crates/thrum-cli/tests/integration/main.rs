@@ -27,6 +27,7 @@ mod rpc;
 mod sync;
 mod tmux_claude_doorbell;
 mod tmux_doorbell;
+mod tmux_permission;
 mod tmux_queue;
 mod tmux_restart;
 mod tmux_sessions;

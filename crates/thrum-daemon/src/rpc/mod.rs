@@ -7,10 +7,10 @@
 //! the wrong shape does not compile, and a test checks that the table and
 //! the catalogue hold the same methods.
 
-mod agent;
+pub(crate) mod agent;
 pub mod delivery;
 mod group;
-mod message;
+pub(crate) mod message;
 mod session;
 mod system;
 

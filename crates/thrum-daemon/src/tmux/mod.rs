@@ -4,6 +4,8 @@
 //!   kill, send, capture).
 //! - [`doorbell`]: the line typed into a pane when mail waits, only when
 //!   the pane is safe; the backstop and working-but-silent reminders.
+//! - [`permission`]: permission prompts announced to supervisors, answered
+//!   from their replies.
 //! - [`restart`]: restart with a context snapshot.
 //! - [`queue`]: the per-session command queue.
 //!
@@ -16,6 +18,7 @@
 //! recreate it.
 
 pub mod doorbell;
+pub mod permission;
 pub mod queue;
 pub mod restart;
 pub mod sessions;

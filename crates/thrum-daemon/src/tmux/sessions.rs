@@ -229,6 +229,7 @@ pub async fn status(state: &State, _: &Caller, _: Empty) -> HResult<StatusResult
         let m = &st.tmux;
         let live = m.live().map_err(tmux_fail)?;
         let panes = m.tmux.all_panes().map_err(tmux_fail)?;
+        let blocked = super::permission::blocked(&st.layout.var_dir());
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         let mut sessions: Vec<SessionInfo> = live
             .iter()
@@ -239,7 +240,9 @@ pub async fn status(state: &State, _: &Caller, _: Empty) -> HResult<StatusResult
                 // A runtime that printed nothing for a while is idle (the
                 // window's last output, as tmux keeps it).
                 let quiet_since = pane.map(|p| p.activity).unwrap_or(0);
-                let state = if !alive {
+                let state = if running && blocked.contains(&s.name) {
+                    "blocked"
+                } else if !alive {
                     "stale"
                 } else if running && quiet_since > 0 && now.saturating_sub(quiet_since) > IDLE_AFTER_SECS {
                     "idle"
