@@ -272,14 +272,18 @@ class Fake:
             self.write("\x1b[0m\x1b[2J")
             self.resized = False
         rows, (cx, cy) = self.rows()
-        out = ["\x1b[?25l"]
+        out = []
         for i, row in enumerate(rows):
             if i < len(self.frame) and self.frame[i] == row:
                 continue
             out.append("\x1b[%d;1H\x1b[0m\x1b[2K%s\x1b[0m" % (i + 1, row))
         self.frame = rows
-        out.append("\x1b[%d;%dH" % (min(cy, self.height - 1) + 1, min(cx, self.width - 1) + 1))
-        self.write("".join(out))
+        cursor = (min(cy, self.height - 1) + 1, min(cx, self.width - 1) + 1)
+        # Like Claude Code, an idle screen writes nothing at all (tmux's
+        # window_activity then stays still).
+        if out or cursor != getattr(self, "cursor", None):
+            self.cursor = cursor
+            self.write("\x1b[?25l" + "".join(out) + "\x1b[%d;%dH" % cursor)
         if self.busy and not self.dialog:
             glyph = TITLE_BUSY[int((time.monotonic() - self.busy_since) / 1.0) % len(TITLE_BUSY)]
         else:
