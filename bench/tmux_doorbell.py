@@ -120,7 +120,8 @@ class Rig:
                     f'--control {tmp}/fake/$w.control\n')
         os.chmod(os.path.join(bindir, "claude"), 0o755)
         with open(os.path.join(tmp, ".profile"), "w") as f:
-            f.write(f'export PATH="{bindir}:{os.path.dirname(self.thrum)}:$PATH"\n')
+            # (No history file: a shell killed with the server writes it late.)
+            f.write(f'export PATH="{bindir}:{os.path.dirname(self.thrum)}:$PATH"\nunset HISTFILE\n')
         daemon_env = dict(env, SHELL="/bin/bash")
         wrapped = [(p, log) for p, log in (("tmux", self.tmux_log), ("git", self.git_log)) if log]
         if wrapped:
@@ -209,8 +210,15 @@ class Rig:
     def close(self):
         self.tmux("kill-server")
         if self.daemon_started:
+            try:
+                pid = self.daemon_pid()
+            except (OSError, ValueError, KeyError):
+                pid = None
             subprocess.run([self.thrum, "daemon", "stop", "--quiet"], cwd=self.repo, env=self.env,
                            capture_output=True)
+            # Gone before its files are removed (it may still write some).
+            if pid:
+                poll(5, lambda: not os.path.exists(f"/proc/{pid}"), 0.05)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
