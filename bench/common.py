@@ -18,9 +18,10 @@ def run(args, cwd, env, check=True):
 
 
 def build_thrum():
-    """Builds the release binary and returns its path."""
+    """Builds the release binary and returns its path (under
+    CARGO_TARGET_DIR when that is set)."""
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "thrum-cli"], cwd=ROOT, check=True)
-    return os.path.join(ROOT, "target", "release", "thrum")
+    return os.path.join(ROOT, os.environ.get("CARGO_TARGET_DIR", "target"), "release", "thrum")
 
 
 def sandbox(prefix, drop=("THRUM_NAME",)):
