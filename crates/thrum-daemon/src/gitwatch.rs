@@ -10,7 +10,10 @@
 //! tracked file), so each worktree is looked at again after twenty times
 //! as long as its last look took, between 5 s and 2 min: a 100k-file
 //! repository whose status takes 300 ms is polled every 6 s, about 5 % of
-//! one core at worst, and never in a loop. A heartbeat asks for a look
+//! one core at worst, and never in a loop. A worktree that looked the same
+//! as last time is looked at half as often again, up to the 2 min (twenty
+//! idle agents' worktrees cost four git runs every few seconds otherwise);
+//! any change brings it back to its base rate. A heartbeat asks for a look
 //! sooner, but not sooner than five times the last look's duration.
 //! git runs at nice 10 on its own thread (see `background`).
 
@@ -56,11 +59,15 @@ struct Watched {
     /// How long the last look took.
     cost: Duration,
     last_run: Option<Instant>,
+    /// What the last look found, and how many looks in a row found it.
+    last: Option<thrum_git::WorkState>,
+    unchanged: u32,
 }
 
 impl Watched {
     fn interval(&self) -> Duration {
-        (self.cost * 20).clamp(MIN_INTERVAL, MAX_INTERVAL)
+        let base = (self.cost * 20).clamp(MIN_INTERVAL, MAX_INTERVAL);
+        (base * 2u32.pow(self.unchanged.min(5))).min(MAX_INTERVAL)
     }
 
     /// The earliest a heartbeat may bring the next look forward to.
@@ -99,6 +106,13 @@ pub async fn run(state: State, mut requests: Requests, merge_target: Option<Stri
             let looked = worker.run(move || thrum_git::work_state(&look_dir, target.as_deref())).await;
             w.cost = t.elapsed();
             w.last_run = Some(Instant::now());
+            if let Some(Ok(ws)) = &looked {
+                if w.last.as_ref() == Some(ws) {
+                    w.unchanged = w.unchanged.saturating_add(1);
+                } else {
+                    (w.last, w.unchanged) = (Some(ws.clone()), 0);
+                }
+            }
             w.next = Instant::now() + w.interval();
             match looked {
                 Some(Ok(ws)) => {
@@ -147,7 +161,14 @@ fn rescan(state: &State, watched: &mut HashMap<PathBuf, Watched>) {
         }
         watched
             .entry(dir)
-            .or_insert(Watched { sessions: Vec::new(), next: Instant::now(), cost: Duration::ZERO, last_run: None })
+            .or_insert(Watched {
+                sessions: Vec::new(),
+                next: Instant::now(),
+                cost: Duration::ZERO,
+                last_run: None,
+                last: None,
+                unchanged: 0,
+            })
             .sessions
             .push(c.session_id);
     }
@@ -190,5 +211,27 @@ async fn record(state: &State, session: &str, ws: thrum_git::WorkState) {
         .await;
     if let Err(e) = result {
         tracing::warn!(error = ?e, "could not record git state");
+    }
+}
+
+#[cfg(test)]
+mod backoff_tests {
+    use super::*;
+
+    #[test]
+    fn an_unchanged_worktree_is_looked_at_less_and_less_often() {
+        let w = |cost_ms: u64, unchanged: u32| Watched {
+            sessions: Vec::new(),
+            next: Instant::now(),
+            cost: Duration::from_millis(cost_ms),
+            last_run: None,
+            last: None,
+            unchanged,
+        };
+        let secs: Vec<u64> = (0..7).map(|n| w(10, n).interval().as_secs()).collect();
+        assert_eq!(secs, [5, 10, 20, 40, 80, 120, 120]);
+        // A slow repository starts from its own base rate.
+        assert_eq!(w(600, 0).interval().as_secs(), 12);
+        assert_eq!(w(600, 2).interval().as_secs(), 48);
     }
 }
