@@ -194,11 +194,16 @@ fn no_doorbell_key_lands_in_a_dialog_or_a_running_turn() {
     let keys: Vec<Value> = events(&log).into_iter().filter(|e| e["event"] == "key").collect();
     assert!(keys.is_empty(), "keys reached the dialog: {keys:?}");
     assert_eq!(delivery(&env, "lead", &id).0, "stored");
+    // What a runtime's permission hook asks: the pane shows a prompt.
+    let checked = env.json(Some("lead"), &["rpc", "tmux.check-pane", r#"{"session":"s"}"#]);
+    assert_eq!(checked["state"], "permission", "{checked}");
 
     // The dialog goes, a turn spins: still nothing.
     control(&ctl, "busy on");
     control(&ctl, "dialog off");
     std::thread::sleep(Duration::from_secs(2));
+    let checked = env.json(Some("lead"), &["rpc", "tmux.check-pane", r#"{"session":"s"}"#]);
+    assert_eq!(checked["state"], "working", "{checked}");
     assert!(events(&log).iter().all(|e| e["event"] != "key"), "keys during a turn: {:?}", events(&log));
 
     // The turn ends: the doorbell is typed and submitted, once.

@@ -220,6 +220,9 @@ fn a_real_claude_code_prompt_is_approved_from_a_reply() {
     let screen = || tmux(&["capture-pane", "-p", "-J", "-t", "p1"]);
     thrum(&["init"]);
     thrum(&["quickstart", "--name", "coord", "--role", "coordinator", "--module", "all", "--no-agent-pid"]);
+    // thrum's hooks, Notification among them: Claude Code says when a
+    // permission prompt is up, and the daemon looks at once.
+    thrum(&["setup", "hooks", "--runtime", "claude"]);
     let cwd = repo.to_str().unwrap();
     thrum(&["tmux", "create", "p1", "--cwd", cwd, "--name", "alice", "--role", "implementer", "--module", "auth"]);
     thrum(&["tmux", "launch", "p1"]);
@@ -241,6 +244,8 @@ fn a_real_claude_code_prompt_is_approved_from_a_reply() {
     assert!(text.contains("@alice") && text.contains(&format!("touch {}", file.display())), "{text}");
     assert!(text.contains("thrum presses `1`"), "{text}");
     assert!(!file.exists(), "ran before the answer");
+    let told = env.thrum_dir().join("var/hook-runs/claude.notification");
+    assert!(poll(Duration::from_secs(10), || told.exists()), "Claude Code's Notification hook never ran thrum's");
 
     let yes = reply(&env, "coord", nudge["message_id"].as_str().unwrap(), "yes");
     assert!(poll(Duration::from_secs(15), || file.exists()), "the command did not run:\n{}", screen());

@@ -128,6 +128,7 @@ router! {
         tm::QueueWait => tmx::queue::wait,
         tm::QueueStatus => tmx::queue::status,
         tm::Cancel => tmx::queue::cancel,
+        tm::CheckPane => tmx::permission::check_pane,
     }
 }
 

@@ -64,6 +64,10 @@ pub struct Manager {
     /// the doorbell, the queue, `tmux send` and prompt answers never
     /// interleave their keys.
     typing: Mutex<std::collections::HashMap<String, std::sync::Arc<Mutex<()>>>>,
+    /// Sessions a runtime's hook said show a permission prompt: the
+    /// permission watcher looks at them at once.
+    poked: Mutex<std::collections::HashSet<String>>,
+    pub poke: tokio::sync::Notify,
     /// The command queue of every session.
     pub queue: queue::Queue,
 }
@@ -81,6 +85,8 @@ impl Manager {
             records: Mutex::new(records),
             generation: Default::default(),
             typing: Default::default(),
+            poked: Default::default(),
+            poke: tokio::sync::Notify::new(),
             queue: queue::Queue::load(var_dir),
         }
     }
@@ -99,6 +105,17 @@ impl Manager {
     pub fn typing(&self, session: &str) -> std::sync::Arc<Mutex<()>> {
         let mut all = self.typing.lock().unwrap_or_else(|p| p.into_inner());
         all.entry(session.to_string()).or_default().clone()
+    }
+
+    /// Asks the permission watcher to look at `session` now.
+    pub fn poke(&self, session: &str) {
+        self.poked.lock().unwrap_or_else(|p| p.into_inner()).insert(session.to_string());
+        self.poke.notify_one();
+    }
+
+    /// The sessions poked since the last call.
+    pub fn take_poked(&self) -> std::collections::HashSet<String> {
+        std::mem::take(&mut *self.poked.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// How many times sessions changed (see the field).

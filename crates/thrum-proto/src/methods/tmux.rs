@@ -33,6 +33,27 @@ methods! {
     QueueStatus = "tmux.queue-status", QueueStatusParams => QueueStatusResult, socket_only, idempotent;
     /// Cancels a queued or active command.
     Cancel = "tmux.cancel", CancelParams => QueueWaitResult, socket_only;
+    /// Looks at a session's pane now (a runtime's hook says a permission
+    /// prompt is up): `permission`, `working` or `idle`.
+    CheckPane = "tmux.check-pane", CheckPaneParams => CheckPaneResult, socket_only;
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CheckPaneParams {
+    pub session: String,
+    /// Accepted for the original's clients and ignored: the daemon reads
+    /// the pane itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CheckPaneResult {
+    pub session: String,
+    /// `permission` (a prompt waits for an answer), `working` (a turn
+    /// runs), `idle`.
+    pub state: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -14,6 +14,10 @@
 //!   the notice to stderr and exits 2, which starts a new turn with it.
 //!   It exits 0 on its timeout, when the daemon is gone, when a newer
 //!   waiter of the same session replaces it, or when Claude Code is gone.
+//! - `notification`: when Claude Code says a permission prompt waits, asks
+//!   the daemon to look at the agent's tmux pane now (`tmux.check-pane`),
+//!   so the supervisors hear of it at once rather than at the watcher's
+//!   next round. Prints nothing.
 
 use std::io::Write as _;
 use std::time::Duration;
@@ -38,11 +42,19 @@ pub enum Event {
     Stop,
     PreCompact,
     Wait,
+    Notification,
 }
 
 impl Event {
-    pub const ALL: [Event; 6] =
-        [Event::SessionStart, Event::UserPromptSubmit, Event::PostToolUse, Event::Stop, Event::PreCompact, Event::Wait];
+    pub const ALL: [Event; 7] = [
+        Event::SessionStart,
+        Event::UserPromptSubmit,
+        Event::PostToolUse,
+        Event::Stop,
+        Event::PreCompact,
+        Event::Wait,
+        Event::Notification,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -52,6 +64,7 @@ impl Event {
             Event::Stop => "stop",
             Event::PreCompact => "pre-compact",
             Event::Wait => "wait",
+            Event::Notification => "notification",
         }
     }
 
@@ -63,6 +76,7 @@ impl Event {
             Event::PostToolUse => "PostToolUse",
             Event::Stop | Event::Wait => "Stop",
             Event::PreCompact => "PreCompact",
+            Event::Notification => "Notification",
         }
     }
 
@@ -83,6 +97,10 @@ struct Input {
     source: String,
     /// PreCompact: manual or auto.
     trigger: String,
+    /// Notification: `permission_prompt`, `idle_prompt`, …
+    notification_type: String,
+    /// Notification: its text ("Claude needs your permission to use Bash").
+    message: String,
 }
 
 pub fn run(ctx: &mut Ctx, a: &HookArgs) -> Result<u8> {
@@ -124,6 +142,7 @@ pub fn run(ctx: &mut Ctx, a: &HookArgs) -> Result<u8> {
                 Ok(0)
             }
             Event::Wait => wait(here, &input, timeout),
+            Event::Notification => notification(here, &input),
         }
     })
 }
@@ -180,6 +199,31 @@ fn wait(here: &Here, input: &Input, timeout: Duration) -> Result<u8> {
         let _ = err.write_all(b"\n");
         return Ok(2);
     }
+    Ok(0)
+}
+
+/// A permission prompt waits: the daemon looks at the agent's tmux pane
+/// now. Other notifications, an agent not in a managed session, or a
+/// daemon that is not running: nothing.
+fn notification(here: &Here, input: &Input) -> Result<u8> {
+    let permission = input.notification_type == "permission_prompt"
+        || (input.notification_type.is_empty() && input.message.to_lowercase().contains("permission"));
+    if !permission {
+        return Ok(0);
+    }
+    let path = here.layout.identities_dir().join(format!("{}.json", here.agent));
+    let identity = std::fs::read_to_string(&path).ok().and_then(|t| thrum_core::identity::IdentityFile::parse(&t).ok());
+    let Some(target) = identity.and_then(|f| f.other.get("tmux_session").and_then(|v| v.as_str().map(str::to_string)))
+    else {
+        return Ok(0);
+    };
+    let session = target.split(':').next().unwrap_or_default().to_string();
+    let Some(mut client) = here.connect_if_running() else { return Ok(0) };
+    let r = client.call::<thrum_proto::methods::tmux::CheckPane>(&thrum_proto::methods::tmux::CheckPaneParams {
+        session,
+        content: None,
+    })?;
+    log(Some(&here.layout), "claude", "notification", &format!("{}: {}", r.state, r.reason));
     Ok(0)
 }
 

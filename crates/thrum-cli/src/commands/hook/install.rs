@@ -66,6 +66,11 @@ pub fn claude_hooks(thrum: &str) -> Vec<(&'static str, Value)> {
             ] }),
         ),
         ("PreCompact", json!({ "hooks": [{ "type": "command", "command": cmd(Event::PreCompact), "timeout": 10 }] })),
+        // A permission prompt waits: the daemon tells the supervisors now.
+        (
+            "Notification",
+            json!({ "matcher": "permission_prompt", "hooks": [{ "type": "command", "command": cmd(Event::Notification), "timeout": 10 }] }),
+        ),
     ]
 }
 
@@ -252,7 +257,7 @@ mod tests {
     use super::*;
 
     /// The plugin's hooks are the ones `setup hooks` writes; regenerate
-    /// with `THRUM_UPDATE_PLUGIN=1 cargo test -p thrum-cli plugin_hooks`.
+    /// with `THRUM_UPDATE_PLUGIN=1 cargo test -p thrum-cli --lib the_shipped_plugin_has_the_installed_hooks`.
     #[test]
     fn the_shipped_plugin_has_the_installed_hooks() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugins/claude/thrum/hooks/hooks.json");
@@ -264,7 +269,7 @@ mod tests {
         assert_eq!(
             have,
             want,
-            "{} is stale: THRUM_UPDATE_PLUGIN=1 cargo test -p thrum-cli plugin_hooks",
+            "{} is stale: THRUM_UPDATE_PLUGIN=1 cargo test -p thrum-cli --lib the_shipped_plugin_has_the_installed_hooks",
             path.display()
         );
     }

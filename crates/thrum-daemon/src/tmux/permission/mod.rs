@@ -131,6 +131,8 @@ pub async fn run(state: State) {
                 }
             }
             _ = tick.tick() => w.look(&state).await,
+            // A runtime's hook says a prompt is up: look now.
+            _ = state.tmux.poke.notified() => w.look(&state).await,
         }
     }
 }
@@ -163,6 +165,7 @@ impl Watcher {
             return;
         }
         let targets = self.targets(state).await;
+        let poked = state.tmux.take_poked();
         self.seen.retain(|s, _| targets.iter().any(|t| &t.session == s));
         let gone: Vec<String> =
             self.store.pending.keys().filter(|s| !targets.iter().any(|t| &t.session == *s)).cloned().collect();
@@ -179,7 +182,7 @@ impl Watcher {
             .into_iter()
             .filter(|t| {
                 let Some(pane) = panes.iter().find(|(s, _)| *s == t.session).map(|(_, p)| p) else { return false };
-                self.due(t, pane)
+                poked.contains(&t.session) || self.due(t, pane)
             })
             .collect();
         if due.is_empty() {
@@ -205,7 +208,7 @@ impl Watcher {
             (seen.activity, seen.looked_at) = (activity, now);
             // A capture that failed tells nothing.
             let Some(shown) = shown else { continue };
-            self.saw(state, t, shown).await;
+            self.saw(state, t, shown, poked.contains(&t.session)).await;
         }
     }
 
@@ -223,8 +226,9 @@ impl Watcher {
             || self.store.pending.contains_key(&t.session)
     }
 
-    /// What one look found in a pane.
-    async fn saw(&mut self, state: &State, t: &Target, shown: Option<Prompt>) {
+    /// What one look found in a pane. `told`: the runtime's own hook said
+    /// a permission prompt is up, so one look is enough.
+    async fn saw(&mut self, state: &State, t: &Target, shown: Option<Prompt>, told: bool) {
         let pending_id = self.store.pending.get(&t.session).map(|p| p.prompt.clone());
         let seen = self.seen.entry(t.session.clone()).or_default();
         let Some(p) = shown else {
@@ -240,7 +244,7 @@ impl Watcher {
             return;
         };
         seen.gone = 0;
-        let stable = seen.prompt == Some(p.id);
+        let stable = told || seen.prompt == Some(p.id);
         seen.prompt = Some(p.id);
         if seen.quiet == Some(p.id) {
             return;
@@ -454,6 +458,42 @@ impl Watcher {
 
 /// Sends as the daemon from `author` to `to` (roles or agents), threaded
 /// under `reply_to` when not empty.
+/// `tmux.check-pane`: what a session's pane shows now. A runtime's
+/// permission hook calls it (`thrum hook claude notification`), so the
+/// watcher looks at once instead of at its next round.
+pub async fn check_pane(
+    state: &State,
+    _: &Caller,
+    p: thrum_proto::methods::tmux::CheckPaneParams,
+) -> HResult<thrum_proto::methods::tmux::CheckPaneResult> {
+    use thrum_tmux::screen::Look;
+    let st = state.clone();
+    let session = p.session.clone();
+    let (live, seen, prompt) = blocking(move || {
+        let live = st.tmux.ours(&session)?;
+        let r = runtimes::get(&live.runtime);
+        let seen = super::look(&st.tmux.tmux, &session, super::profile_of(&live.runtime)).map_err(super::tmux_fail)?;
+        let prompt = match r.and_then(|r| r.screen.permission) {
+            Some(perm) => {
+                let c = st.tmux.tmux.capture(&session, 0, true).map_err(super::tmux_fail)?;
+                prompt::read(&Capture::parse(&c), &perm)
+            }
+            None => None,
+        };
+        Ok((live, seen, prompt))
+    })
+    .await?;
+    let (state_name, reason) = match (&prompt, &seen.look) {
+        (Some(pr), _) => {
+            state.tmux.poke(&live.name);
+            ("permission", pr.gist.join(" / "))
+        }
+        (None, Look::Busy(why)) => ("working", why.clone()),
+        (None, look) => ("idle", look.reason()),
+    };
+    Ok(thrum_proto::methods::tmux::CheckPaneResult { session: p.session, state: state_name.into(), reason })
+}
+
 async fn send(
     state: &State,
     author: &str,
