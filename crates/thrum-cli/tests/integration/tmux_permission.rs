@@ -10,15 +10,14 @@
 //!   command, a `y` reply makes it run.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use thrum_testkit::TestEnv;
 
-use crate::BIN;
-use crate::claude::{Standin, claude_bin, kill_tmux_tree, poll, require};
+use crate::claude::{poll, require};
 use crate::env_with;
+use crate::tmux_restart::Rig;
 use crate::tmux_sessions::{pane_path, worktree};
 
 /// The messages of `agent`'s inbox from the nudge author, oldest first.
@@ -176,68 +175,30 @@ fn a_prompt_is_announced_once_and_answered_only_while_it_shows() {
     assert_eq!(nudges(&env, "lead").len(), 3);
 }
 
-const API_KEY: &str = "sk-ant-thrum-test-standin-0123456789abcdefghij";
-
 #[test]
 fn a_real_claude_code_prompt_is_approved_from_a_reply() {
-    require("tmux", "apt-get install -y tmux");
-    let claude = claude_bin();
-    let env = TestEnv::new(BIN);
-    let standin = Standin::start();
-    let bin = tempfile::tempdir().unwrap();
-    let script = format!(
-        "#!/bin/sh\nexport ANTHROPIC_BASE_URL={} ANTHROPIC_API_KEY={API_KEY} DISABLE_AUTOUPDATER=1 CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1\nexec {} \"$@\"\n",
-        standin.base_url(),
-        claude.display()
-    );
-    let wrapper = bin.path().join("claude");
-    std::fs::write(&wrapper, script).unwrap();
-    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    std::fs::write(env.home().join(".profile"), format!("PATH=\"{}:$PATH\"\nexport PATH\n", bin.path().display()))
-        .unwrap();
-    let repo = env.repo().canonicalize().unwrap();
-    let state = json!({
-        "hasCompletedOnboarding": true,
-        "customApiKeyResponses": { "approved": [&API_KEY[API_KEY.len() - 20..]], "rejected": [] },
-        "projects": { repo.to_str().unwrap(): { "hasTrustDialogAccepted": true } },
-    });
-    std::fs::write(env.home().join(".claude.json"), serde_json::to_vec_pretty(&state).unwrap()).unwrap();
-    // Manual mode: ask before each command (auto mode is the default).
-    std::fs::create_dir_all(env.home().join(".claude")).unwrap();
-    let settings = json!({ "permissions": { "defaultMode": "default" } });
-    std::fs::write(env.home().join(".claude/settings.json"), settings.to_string()).unwrap();
-    let socket = env.tmux_socket();
-    let _cleanup = KillServer(socket.clone());
-    let thrum = |args: &[&str]| {
-        let out = env.thrum(args).env("SHELL", "/bin/sh").env("THRUM_NAME", "coord").output().unwrap();
-        assert!(out.status.success(), "thrum {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    let tmux = |args: &[&str]| {
-        String::from_utf8_lossy(&Command::new("tmux").args(["-L", &socket]).args(args).output().unwrap().stdout)
-            .into_owned()
-    };
-    let screen = || tmux(&["capture-pane", "-p", "-J", "-t", "p1"]);
-    thrum(&["init"]);
-    thrum(&["quickstart", "--name", "coord", "--role", "coordinator", "--module", "all", "--no-agent-pid"]);
-    // thrum's hooks, Notification among them: Claude Code says when a
+    // With thrum's hooks, Notification among them: Claude Code says when a
     // permission prompt is up, and the daemon looks at once.
-    thrum(&["setup", "hooks", "--runtime", "claude"]);
-    let cwd = repo.to_str().unwrap();
-    thrum(&["tmux", "create", "p1", "--cwd", cwd, "--name", "alice", "--role", "implementer", "--module", "auth"]);
-    thrum(&["tmux", "launch", "p1"]);
+    let rig = Rig::with(None, true);
+    // Manual mode: ask before each command (auto mode is the default).
+    std::fs::create_dir_all(rig.env.home().join(".claude")).unwrap();
+    let settings = json!({ "permissions": { "defaultMode": "default" } });
+    std::fs::write(rig.env.home().join(".claude/settings.json"), settings.to_string()).unwrap();
+    rig.launched("p1");
+    let screen = || rig.screen("p1");
     assert!(
-        poll(Duration::from_secs(45), || screen().contains("manual mode on")),
+        poll(Duration::from_secs(10), || screen().contains("manual mode on")),
         "Claude Code did not start in manual mode:\n{}",
         screen()
     );
+    let env = &rig.env;
 
     let file = env.dir.path().join("ran-by-claude");
     let prompt = format!("standin-run: touch {}", file.display());
-    tmux(&["send-keys", "-t", "p1", "-l", &prompt]);
+    rig.tmux(&["send-keys", "-t", "p1", "-l", &prompt]);
     assert!(poll(Duration::from_secs(10), || screen().contains("standin-run")), "{}", screen());
-    tmux(&["send-keys", "-t", "p1", "Enter"]);
-    let nudged = || nudges(&env, "coord");
+    rig.tmux(&["send-keys", "-t", "p1", "Enter"]);
+    let nudged = || nudges(env, "coord");
     assert!(poll(Duration::from_secs(30), || nudged().len() == 1), "no nudge:\n{}", screen());
     let nudge = nudged().remove(0);
     let text = content(&nudge);
@@ -247,10 +208,10 @@ fn a_real_claude_code_prompt_is_approved_from_a_reply() {
     let told = env.thrum_dir().join("var/hook-runs/claude.notification");
     assert!(poll(Duration::from_secs(10), || told.exists()), "Claude Code's Notification hook never ran thrum's");
 
-    let yes = reply(&env, "coord", nudge["message_id"].as_str().unwrap(), "yes");
+    let yes = reply(env, "coord", nudge["message_id"].as_str().unwrap(), "yes");
     assert!(poll(Duration::from_secs(15), || file.exists()), "the command did not run:\n{}", screen());
     let tool_result = || {
-        standin.main_requests().iter().any(|r| {
+        rig.standin.main_requests().iter().any(|r| {
             r["body"]["messages"]
                 .as_array()
                 .into_iter()
@@ -259,19 +220,7 @@ fn a_real_claude_code_prompt_is_approved_from_a_reply() {
         })
     };
     assert!(poll(Duration::from_secs(15), tool_result), "the stand-in never got the tool result");
-    assert!(poll(Duration::from_secs(10), || answer_to(&env, "coord", &yes).is_some()));
-    let said = answer_to(&env, "coord", &yes).unwrap();
+    assert!(poll(Duration::from_secs(10), || answer_to(env, "coord", &yes).is_some()));
+    let said = answer_to(env, "coord", &yes).unwrap();
     assert!(said.starts_with("Approved once: pressed `1` in tmux session p1"), "{said}");
-}
-
-/// Kills a test's private tmux server and everything in it.
-struct KillServer(String);
-
-impl Drop for KillServer {
-    fn drop(&mut self) {
-        let out = Command::new("tmux").args(["-L", &self.0, "display-message", "-p", "#{pid} #{socket_path}"]).output();
-        let server = out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
-        let (pid, path) = server.trim().split_once(' ').unwrap_or(("0", ""));
-        kill_tmux_tree(&self.0, Path::new(path), pid.parse().unwrap_or(0));
-    }
 }

@@ -107,7 +107,7 @@ impl Rig {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    fn tmux(&self, args: &[&str]) -> String {
+    pub(crate) fn tmux(&self, args: &[&str]) -> String {
         let out = Command::new("tmux").args(["-L", &self.socket]).args(args).output().unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
