@@ -78,6 +78,30 @@ struct Bell {
     calm: Option<(Instant, u64)>,
     /// Why it has not rung yet (for the log).
     why: String,
+    /// Since when the pane has been unsafe (a dialog, a draft…), and when
+    /// to look again: a doorbell held back for long looks less often.
+    held: Option<Instant>,
+    next_look: Instant,
+}
+
+impl Bell {
+    fn new(target: Target, what: What, why: &str) -> Bell {
+        Bell { target, what, calm: None, why: why.into(), held: None, next_look: Instant::now() }
+    }
+
+    /// The pane was not safe: look again soon at first (a person pausing
+    /// between keys), then less often (a prompt waiting for hours costs a
+    /// look every few seconds, not eight a second).
+    fn hold(&mut self) {
+        let held = *self.held.get_or_insert_with(Instant::now);
+        let wait = match held.elapsed().as_secs() {
+            0..5 => TICK,
+            5..30 => Duration::from_millis(500),
+            _ => Duration::from_secs(2),
+        };
+        self.calm = None;
+        self.next_look = Instant::now() + wait;
+    }
 }
 
 /// Settings read at every sweep, so a change needs no restart.
@@ -158,12 +182,7 @@ fn expect_mail(bells: &mut BTreeMap<String, Bell>, target: &Target) {
     if !target.alive {
         return;
     }
-    bells.entry(target.session.clone()).or_insert_with(|| Bell {
-        target: target.clone(),
-        what: What::Mail,
-        calm: None,
-        why: String::new(),
-    });
+    bells.entry(target.session.clone()).or_insert_with(|| Bell::new(target.clone(), What::Mail, ""));
 }
 
 /// Whether thrum's idle waker is installed for `runtime` in the worktree
@@ -237,8 +256,12 @@ async fn live_targets(state: &State) -> Vec<Target> {
 
 async fn ring_all(state: &State, bells: &mut BTreeMap<String, Bell>, t: Timing) {
     let sessions: Vec<String> = bells.keys().cloned().collect();
+    let now = Instant::now();
     for session in sessions {
         let Some(bell) = bells.get_mut(&session) else { continue };
+        if bell.next_look > now {
+            continue;
+        }
         match step(state, bell, t).await {
             Ok(true) => {
                 bells.remove(&session);
@@ -291,13 +314,14 @@ async fn step(state: &State, bell: &mut Bell, t: Timing) -> HResult<bool> {
         }
     };
     if !seen.look.is_safe() {
-        bell.calm = None;
+        bell.hold();
         if bell.why != seen.look.reason() {
             tracing::debug!(session = bell.target.session, why = %seen.look.reason(), "doorbell waits");
             bell.why = seen.look.reason();
         }
         return Ok(false);
     }
+    bell.held = None;
     match bell.calm {
         Some((since, fp)) if fp == seen.fingerprint => {
             // A runtime with thrum's idle waker arms it as its turn ends:
@@ -473,15 +497,14 @@ impl Watch {
         self.remember(agent, &newest.message_id);
         bells.insert(
             target.session.clone(),
-            Bell {
-                target: target.clone(),
-                what: What::Line {
+            Bell::new(
+                target.clone(),
+                What::Line {
                     text: delivery::reminder(agent, page.total.max(1) as usize, newest),
                     ids: vec![newest.message_id.clone()],
                 },
-                calm: None,
-                why: why.into(),
-            },
+                why,
+            ),
         );
         Ok(())
     }
