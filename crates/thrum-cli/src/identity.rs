@@ -116,6 +116,16 @@ pub fn resolve(layout: &Layout, flag_name: Option<&str>) -> Result<Me> {
     ))
 }
 
+/// The identity guards' modes, with a warning for each unreadable file or
+/// unknown mode (that guard keeps its default).
+pub fn guards(thrum_dir: &Path, out: crate::output::Out) -> Guards {
+    let g = Guards::load_dir(thrum_dir);
+    for p in &g.problems {
+        out.warn(p);
+    }
+    g
+}
+
 /// The cross_worktree guard: the identity we are about to speak as was
 /// registered from another worktree and its runtime is still running
 /// there, outside our process tree (a copied identity file, or a shell
@@ -144,7 +154,7 @@ pub fn check_cross_worktree(layout: &Layout, me: &Me, out: crate::output::Out) -
         tree.display(),
         me.name
     );
-    match Guards::load(layout).mode(Guard::CrossWorktree) {
+    match guards(&layout.thrum_dir, out).mode(Guard::CrossWorktree) {
         Mode::Strict => Err(config_err!("{why}")),
         Mode::Warn => {
             out.warn(guard::fired(Guard::CrossWorktree, "pid_mismatch", &why));

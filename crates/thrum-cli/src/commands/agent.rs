@@ -4,7 +4,7 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 use serde_json::json;
-use thrum_core::guard::{self, Guard, Guards, Mode};
+use thrum_core::guard::{self, Guard, Mode};
 use thrum_core::identity::{IDENTITY_VERSION, IdentityAgent, IdentityFile};
 use thrum_core::{AgentName, Scope};
 use thrum_proto::methods::agent::{self as am, CleanupResult, RegisterParams, RegisterResult};
@@ -233,7 +233,7 @@ pub fn quickstart(ctx: &mut Ctx, a: QuickstartArgs) -> Result<u8> {
             identity::load(&layout.identities_dir().join(format!("{other}.json"))).is_ok_and(|f| f.agent_pid == pid)
         });
         if let Some(other) = owned {
-            let guards = Guards::load(&layout);
+            let guards = identity::guards(&layout.thrum_dir, out);
             let why = format!(
                 "this session (PID {pid}) is already registered here as @{other}; to stay @{other}, rerun with --name {other}; to add @{name} as another agent in this worktree, run it as THRUM_NAME={name} thrum quickstart --name {name} …; to replace @{other}, pass --force"
             );

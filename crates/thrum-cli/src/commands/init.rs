@@ -337,9 +337,9 @@ fn install_skills(ctx: &mut Ctx, a: &InitArgs) -> Result<u8> {
 /// mode comes from a `.thrum/` already there (a re-init); warn says so and
 /// goes on as `--force` would.
 fn non_git_refused(ctx: &Ctx, start: &std::path::Path) -> bool {
-    use thrum_core::guard::{Guard, Guards, Mode, fired};
+    use thrum_core::guard::{Guard, Mode, fired};
     let why = format!("{} is not in a git repository", start.display());
-    match Guards::load_dir(&start.join(THRUM_DIR)).mode(Guard::NonGitBootstrap) {
+    match crate::identity::guards(&start.join(THRUM_DIR), ctx.out).mode(Guard::NonGitBootstrap) {
         Mode::Strict => true,
         Mode::Warn => {
             ctx.out.warn(fired(Guard::NonGitBootstrap, "not_a_git_repo", &why));
