@@ -95,7 +95,8 @@ pub async fn register(state: &State, _: &Caller, p: RegisterParams) -> HResult<R
                 Ok((vec![ev], r))
             };
             if let Some(a) = existing {
-                // A live process elsewhere holds this name.
+                // A process of another worktree holds this name (alive: a
+                // collision; dead: the name may be reclaimed).
                 let other_tree = !a.worktree.is_empty() && !worktree_path.is_empty() && a.worktree != worktree_path;
                 if !p.force && other_tree && a.agent_pid > 0 && a.agent_pid != pid {
                     let held = format!(
