@@ -120,7 +120,9 @@ impl Ctx {
     /// The agent this process speaks for.
     pub fn me(&mut self) -> Result<Me> {
         let layout = self.layout()?.clone();
-        identity::resolve(&layout, None)
+        let me = identity::resolve(&layout, None)?;
+        identity::check_cross_worktree(&layout, &me, self.out)?;
+        Ok(me)
     }
 }
 

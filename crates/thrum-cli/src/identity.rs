@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow};
 use thrum_core::Layout;
+use thrum_core::guard::{self, Guard, Guards, Mode};
 use thrum_core::identity::IdentityFile;
 
 use crate::config_err;
@@ -113,6 +114,54 @@ pub fn resolve(layout: &Layout, flag_name: Option<&str>) -> Result<Me> {
         "cannot auto-select identity: several agents are registered in this worktree ({})\n  Set THRUM_NAME=<name> to choose one",
         all.join(", ")
     ))
+}
+
+/// The identity guards' modes, with a warning for each unreadable file or
+/// unknown mode (that guard keeps its default).
+pub fn guards(thrum_dir: &Path, out: crate::output::Out) -> Guards {
+    let g = Guards::load_dir(thrum_dir);
+    for p in &g.problems {
+        out.warn(p);
+    }
+    g
+}
+
+/// The cross_worktree guard: the identity we are about to speak as was
+/// registered from another worktree and its runtime is still running
+/// there, outside our process tree (a copied identity file, or a shell
+/// that moved). Acting as it would put our words in that agent's mouth.
+pub fn check_cross_worktree(layout: &Layout, me: &Me, out: crate::output::Out) -> Result<()> {
+    let Some(f) = &me.file else {
+        return Ok(());
+    };
+    // Cheapest tests first: most calls stop at the PID.
+    if f.worktree.is_empty() || f.agent_pid <= 0 || !thrum_core::process::pid_alive(f.agent_pid) {
+        return Ok(());
+    }
+    if ancestor_pids().contains(&f.agent_pid) {
+        return Ok(());
+    }
+    let tree = thrum_git::Git::new(&layout.worktree_root).toplevel().unwrap_or_else(|_| layout.worktree_root.clone());
+    let here = tree.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if f.worktree == here {
+        return Ok(());
+    }
+    let why = format!(
+        "@{} was registered from worktree {:?}, where its runtime (PID {}) still runs, but this command runs in {}; cd to that worktree, or claim the name here with `thrum quickstart --name {} --force`",
+        me.name,
+        f.worktree,
+        f.agent_pid,
+        tree.display(),
+        me.name
+    );
+    match guards(&layout.thrum_dir, out).mode(Guard::CrossWorktree) {
+        Mode::Strict => Err(config_err!("{why}")),
+        Mode::Warn => {
+            out.warn(guard::fired(Guard::CrossWorktree, "pid_mismatch", &why));
+            Ok(())
+        }
+        Mode::Off => Ok(()),
+    }
 }
 
 /// Our parent, grandparent, … (from /proc).

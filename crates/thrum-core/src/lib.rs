@@ -12,6 +12,7 @@ pub mod delivery;
 pub mod env;
 pub mod event;
 pub mod fs;
+pub mod guard;
 pub mod identity;
 pub mod ids;
 pub mod layout;

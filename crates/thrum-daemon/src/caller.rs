@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use thrum_core::Layout;
+use thrum_core::guard::{Guard, Guards, Mode, fired};
 use thrum_proto::{ErrorCode, RpcError};
 
 use crate::error::{Fail, HResult};
@@ -176,5 +177,28 @@ pub fn anonymous_refused(method: &str) -> RpcError {
         code: -32002,
         message: format!("anonymous caller cannot invoke {method:?}: cd into a registered agent worktree and retry"),
         data: None,
+    }
+}
+
+/// A guard's mode now (the files are read at each broken rule, so an
+/// operator's edit to guard-daemon.json applies without a restart).
+pub fn guard_mode(layout: &Layout, guard: Guard) -> Mode {
+    let guards = Guards::load(layout);
+    for p in &guards.problems {
+        tracing::warn!("{p}");
+    }
+    guards.mode(guard)
+}
+
+/// Whether a broken rule is refused under its guard's mode (strict);
+/// warn logs `why` in daemon.log and allows, off allows.
+pub fn refuses(layout: &Layout, guard: Guard, reason: &str, why: &str) -> bool {
+    match guard_mode(layout, guard) {
+        Mode::Strict => true,
+        Mode::Warn => {
+            tracing::warn!(guard = guard.key(), reason, outcome = "allowed", "{}", fired(guard, reason, why));
+            false
+        }
+        Mode::Off => false,
     }
 }

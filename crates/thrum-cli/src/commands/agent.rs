@@ -4,6 +4,7 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 use serde_json::json;
+use thrum_core::guard::{self, Guard, Mode};
 use thrum_core::identity::{IDENTITY_VERSION, IdentityAgent, IdentityFile};
 use thrum_core::{AgentName, Scope};
 use thrum_proto::methods::agent::{self as am, CleanupResult, RegisterParams, RegisterResult};
@@ -218,18 +219,28 @@ pub fn quickstart(ctx: &mut Ctx, a: QuickstartArgs) -> Result<u8> {
     let out = ctx.out;
     let layout = ctx.layout()?.clone();
     let pid = if a.no_agent_pid { 0 } else { identity::runtime_pid() };
-    // G1a: one runtime process owns one identity in a worktree.
-    if !a.force && pid > 0 {
-        for other in identity::names(&layout) {
-            if other == name {
-                continue;
-            }
-            if let Ok(f) = identity::load(&layout.identities_dir().join(format!("{other}.json")))
-                && f.agent_pid == pid
-            {
-                bail!(
-                    "this session is already registered here as @{other}; rerun with --name {other}, or pass --force to register a new identity"
-                );
+    // G1a: a runtime that registered here once and now asks for another
+    // name is renaming itself, which would leave its first identity behind.
+    // A THRUM_NAME in the environment says the name was chosen for this
+    // agent on purpose: that is how several agents share one shell and one
+    // worktree, so it is not a rename. Nor is registering again under a
+    // name this runtime already holds.
+    let explicit = thrum_core::env::var("THRUM_NAME").is_ok_and(|n| !n.is_empty());
+    let owns_name =
+        identity::load(&layout.identities_dir().join(format!("{name}.json"))).is_ok_and(|f| f.agent_pid == pid);
+    if !a.force && !explicit && !owns_name && pid > 0 {
+        let owned = identity::names(&layout).into_iter().filter(|other| *other != name).find(|other| {
+            identity::load(&layout.identities_dir().join(format!("{other}.json"))).is_ok_and(|f| f.agent_pid == pid)
+        });
+        if let Some(other) = owned {
+            let guards = identity::guards(&layout.thrum_dir, out);
+            let why = format!(
+                "this session (PID {pid}) is already registered here as @{other}; to stay @{other}, rerun with --name {other}; to add @{name} as another agent in this worktree, run it as THRUM_NAME={name} thrum quickstart --name {name} …; to replace @{other}, pass --force"
+            );
+            match guards.mode(Guard::QuickstartSelfRename) {
+                Mode::Strict => bail!("{why}"),
+                Mode::Warn => out.warn(guard::fired(Guard::QuickstartSelfRename, "caller_already_owns_identity", &why)),
+                Mode::Off => {}
             }
         }
     }

@@ -66,7 +66,7 @@ pub fn run(ctx: &mut Ctx, a: InitArgs) -> Result<u8> {
     let git = Git::new(&start);
     let (root, common) = match (git.toplevel(), git.common_dir()) {
         (Ok(t), Ok(c)) => (t, Some(c)),
-        _ if a.force => (start.clone(), None),
+        _ if a.force || !non_git_refused(ctx, &start) => (start.clone(), None),
         _ => bail!(
             "not a git repository: {}\n  thrum keeps messages on a git branch; run `git init` first, or pass --force to use thrum without git",
             start.display()
@@ -331,4 +331,20 @@ fn install_skills(ctx: &mut Ctx, a: &InitArgs) -> Result<u8> {
         out.ok(format!("{verb} {} (thrum instructions for {})", path.display(), rt.label));
     }
     Ok(0)
+}
+
+/// The non_git_bootstrap guard, for `init` outside a git repository: its
+/// mode comes from a `.thrum/` already there (a re-init); warn says so and
+/// goes on as `--force` would.
+fn non_git_refused(ctx: &Ctx, start: &std::path::Path) -> bool {
+    use thrum_core::guard::{Guard, Mode, fired};
+    let why = format!("{} is not in a git repository", start.display());
+    match crate::identity::guards(&start.join(THRUM_DIR), ctx.out).mode(Guard::NonGitBootstrap) {
+        Mode::Strict => true,
+        Mode::Warn => {
+            ctx.out.warn(fired(Guard::NonGitBootstrap, "not_a_git_repo", &why));
+            false
+        }
+        Mode::Off => false,
+    }
 }

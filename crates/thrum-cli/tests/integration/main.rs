@@ -12,6 +12,7 @@ mod daemon;
 mod errors;
 mod frontends;
 mod gemini;
+mod guards;
 mod hooks_claude;
 mod hooks_other;
 mod identity;

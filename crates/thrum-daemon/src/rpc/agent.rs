@@ -11,9 +11,10 @@ use thrum_proto::methods::agent::{
 };
 use thrum_store::query;
 
-use crate::caller::Caller;
+use crate::caller::{self, Caller};
 use crate::error::{HResult, bad_params, server};
 use crate::state::State;
+use thrum_core::guard::{self, Guard, Mode};
 use thrum_core::process::pid_alive;
 
 /// A stable id for an agent registered without a name.
@@ -55,6 +56,7 @@ pub async fn register(state: &State, _: &Caller, p: RegisterParams) -> HResult<R
     let worktree_name =
         std::path::Path::new(&worktree_path).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let local_daemon = state.identity.daemon_id.clone();
+    let layout = state.layout.clone();
     state
         .writer
         .submit(move |c| {
@@ -93,13 +95,46 @@ pub async fn register(state: &State, _: &Caller, p: RegisterParams) -> HResult<R
                 Ok((vec![ev], r))
             };
             if let Some(a) = existing {
-                // A live process elsewhere holds this name.
+                // A process of another worktree holds this name (alive: a
+                // collision; dead: the name may be reclaimed).
                 let other_tree = !a.worktree.is_empty() && !worktree_path.is_empty() && a.worktree != worktree_path;
-                if !p.force && other_tree && a.agent_pid > 0 && a.agent_pid != pid && pid_alive(a.agent_pid) {
-                    return Err(server(format!(
+                if !p.force && other_tree && a.agent_pid > 0 && a.agent_pid != pid {
+                    let held = format!(
                         "cannot register as {agent_id:?}: name is held by a running agent session (PID {}) in worktree {}; pick another name or pass --force to take it over",
                         a.agent_pid, a.worktree
-                    )));
+                    );
+                    if pid_alive(a.agent_pid) {
+                        if caller::refuses(&layout, Guard::QuickstartNameCollision, "name_held_by_live_foreign_pid", &held) {
+                            return Err(server(held));
+                        }
+                    } else {
+                        // The holder is gone: its name is free again, which
+                        // is worth a line in the log (warn) or not (strict,
+                        // off). Off turns reclaiming off: a dead holder then
+                        // counts as a collision like a live one.
+                        let why = format!(
+                            "@{agent_id}'s process (PID {}) in worktree {} is gone; {} takes the name over",
+                            a.agent_pid, a.worktree, worktree_path
+                        );
+                        match caller::guard_mode(&layout, Guard::DeadPidAutoReclaim) {
+                            Mode::Strict => {}
+                            Mode::Warn => tracing::warn!(
+                                guard = Guard::DeadPidAutoReclaim.key(),
+                                outcome = "auto_reclaimed",
+                                "{}",
+                                guard::fired(Guard::DeadPidAutoReclaim, "dead_pid", &why)
+                            ),
+                            Mode::Off => {
+                                let held = format!(
+                                    "cannot register as {agent_id:?}: name is held by agent session PID {} (not running, and identity_guard.dead_pid_auto_reclaim is off) in worktree {}; pick another name or pass --force to take it over",
+                                    a.agent_pid, a.worktree
+                                );
+                                if caller::refuses(&layout, Guard::QuickstartNameCollision, "name_held_by_dead_pid", &held) {
+                                    return Err(server(held));
+                                }
+                            }
+                        }
+                    }
                 }
                 let same = a.role == p.role && a.module == p.module;
                 if same && !p.re_register && !p.force && (pid == 0 || pid == a.agent_pid) && a.display == p.display {
@@ -314,6 +349,17 @@ pub async fn set_status(state: &State, _: &Caller, p: SetStatusParams) -> HResul
             continue;
         };
         let mut f = IdentityFile::parse(&text).map_err(server)?;
+        // A dead agent's file is left as it died: a late write from
+        // whoever still names it would make a ghost look alive.
+        if f.agent_pid > 0 && !pid_alive(f.agent_pid) {
+            let why = format!(
+                "@{name}'s process (PID {}) is not running, so the daemon will not write its identity file; start the agent again (thrum quickstart --name {name} …), or set identity_guard.daemon_writer_liveness to warn",
+                f.agent_pid
+            );
+            if caller::refuses(&state.layout, Guard::DaemonWriterLiveness, "subject_pid_dead", &why) {
+                return Err(server(why));
+            }
+        }
         f.agent_status = p.status.clone();
         f.agent_status_updated_at = thrum_core::time::now_rfc3339();
         crate::lifecycle::write_private(&path, f.to_pretty().as_bytes()).map_err(|e| server(e.to_string()))?;
