@@ -141,7 +141,9 @@ pub fn check_cross_worktree(layout: &Layout, me: &Me, out: crate::output::Out) -
     if ancestor_pids().contains(&f.agent_pid) {
         return Ok(());
     }
-    let tree = thrum_git::Git::new(&layout.worktree_root).toplevel().unwrap_or_else(|_| layout.worktree_root.clone());
+    // The worktree holding `.thrum/` (no git run: this is on every
+    // command's path).
+    let tree = layout.worktree_root.clone();
     let here = tree.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     if f.worktree == here {
         return Ok(());
