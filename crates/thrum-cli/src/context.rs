@@ -16,6 +16,9 @@ pub struct Ctx {
     pub out: Out,
     pub role: Option<String>,
     pub module: Option<String>,
+    /// THRUM_DISPLAY: the display name, over the identity file's (as
+    /// THRUM_ROLE / THRUM_MODULE are for role and module).
+    pub display: Option<String>,
     repo: Option<PathBuf>,
     layout: Option<Layout>,
     session: Option<Session>,
@@ -28,6 +31,7 @@ impl Ctx {
             out,
             role: role.or_else(|| env("THRUM_ROLE")),
             module: module.or_else(|| env("THRUM_MODULE")),
+            display: env("THRUM_DISPLAY"),
             repo,
             layout: None,
             session: None,

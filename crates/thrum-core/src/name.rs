@@ -9,6 +9,20 @@ use std::fmt;
 /// Names no agent may take: they are used by the system itself.
 pub const RESERVED: &[&str] = &["daemon", "system", "thrum", "all", "broadcast"];
 
+/// The role and module the daemon registers its permission-nudge author
+/// (`supervisor_<project>`) under: a reply to a nudge needs an agent to
+/// go to, but it is no coding agent.
+pub const PSEUDO_ROLE: &str = "supervisor";
+pub const PSEUDO_MODULE: &str = "permissions";
+
+/// Whether a registered agent is one of the daemon's reserved
+/// pseudo-agents, which `thrum team` and `agent list` show only with
+/// `--system` (marked ⊙). Told by name prefix, role and module together,
+/// so an ordinary agent with the `supervisor` role is not caught.
+pub fn is_pseudo_agent(name: &str, role: &str, module: &str) -> bool {
+    name.starts_with("supervisor_") && role == PSEUDO_ROLE && module == PSEUDO_MODULE
+}
+
 /// The longest accepted name, in bytes.
 pub const MAX_LEN: usize = 64;
 

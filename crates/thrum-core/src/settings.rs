@@ -85,6 +85,12 @@ pub const SETTINGS: &[Setting] = &[
         "seconds `thrum tmux restart` waits for the agent's own snapshot before extracting one",
     ),
     s("peers.pairing_code_length", None, "16", "digits in a pairing code"),
+    s(
+        "peers.auto_connect",
+        None,
+        "true",
+        "dial the paired peers when the daemon starts (off: a link starts when a message goes to or comes from the peer)",
+    ),
     s("orchestration.merge_target", None, "\"(remote default branch, else main)\"", "branch work is compared with"),
     s(
         "identity_guard.cross_worktree",
@@ -127,6 +133,7 @@ pub const SETTINGS: &[Setting] = &[
     s("identity.name", Some("THRUM_NAME"), "\"(resolved from .thrum/identities)\"", "which identity file to use"),
     s("identity.role", Some("THRUM_ROLE"), "null", "role override"),
     s("identity.module", Some("THRUM_MODULE"), "null", "module override"),
+    s("identity.display", Some("THRUM_DISPLAY"), "null", "display name override"),
     s("repo", Some("THRUM_HOME"), "\"(current directory)\"", "repository to act on"),
     s("hints", Some("THRUM_NO_HINTS"), "\"on\"", "CLI hints (set THRUM_NO_HINTS=1 to turn off)"),
 ];
@@ -238,6 +245,8 @@ pub struct DaemonSettings {
     pub peer_port: Option<u16>,
     pub log_level: String,
     pub pairing_code_length: usize,
+    /// Dial the paired peers at start (`peers.auto_connect`).
+    pub auto_connect: bool,
     /// None: the remote's default branch, else main.
     pub merge_target: Option<String>,
 }
@@ -264,6 +273,7 @@ impl DaemonSettings {
                 .and_then(|p| u16::try_from(p).ok()),
             log_level: text(&get("daemon.log_level", file).value).unwrap_or_else(|| "info".into()),
             pairing_code_length: n("peers.pairing_code_length", 16) as usize,
+            auto_connect: flag(&get("peers.auto_connect", file).value).unwrap_or(true),
             merge_target: Some(get("orchestration.merge_target", file))
                 .filter(|r| r.source != Source::Default)
                 .and_then(|r| text(&r.value))

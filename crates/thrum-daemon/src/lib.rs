@@ -283,7 +283,7 @@ fn run_inner(layout: &Layout, local: Option<bool>, mut ready: Option<ReadyFn>) -
         let server = tokio::spawn(server::serve(listener, state.clone(), shutdown_rx, done_tx));
         let syncer = tokio::spawn(sync::run(state.clone(), sync_rx, timing));
         let watcher = tokio::spawn(gitwatch::run(state.clone(), git_requests, merge_target));
-        let links = tokio::spawn(peers::link::run(state.clone()));
+        let links = tokio::spawn(peers::link::run(state.clone(), settings.auto_connect));
         let doorbell = tokio::spawn(tmux::doorbell::run(state.clone()));
         let queue = tokio::spawn(tmux::queue::dispatch::run(state.clone()));
         let permission = tokio::spawn(tmux::permission::run(state.clone()));

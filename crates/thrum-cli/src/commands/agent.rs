@@ -38,6 +38,13 @@ pub struct QuickstartArgs {
     /// Store no agent PID in the identity file.
     #[arg(long)]
     pub no_agent_pid: bool,
+    /// Write no generated files besides the identity (no role preamble).
+    #[arg(long, conflicts_with = "preamble_file")]
+    pub no_init: bool,
+    /// Your preamble: the default preamble followed by this file's text
+    /// (replaces a preamble already there).
+    #[arg(long, value_name = "PATH")]
+    pub preamble_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -93,6 +100,9 @@ pub struct ListArgs {
     /// Show work contexts (branch, commits, intent) as a table.
     #[arg(long)]
     pub context: bool,
+    /// Include the daemon's reserved pseudo-agents (`@supervisor_<project>`), marked ⊙.
+    #[arg(long)]
+    pub system: bool,
 }
 
 #[derive(Debug, Args)]
@@ -244,6 +254,11 @@ pub fn quickstart(ctx: &mut Ctx, a: QuickstartArgs) -> Result<u8> {
             }
         }
     }
+    // Read before anything is written: a bad path changes nothing.
+    let preamble_text = match &a.preamble_file {
+        Some(p) => Some(super::context::composed_preamble(p)?),
+        None => None,
+    };
     if a.dry_run {
         if out.json {
             out.json(&QuickstartJson { dry_run: true, ..Default::default() });
@@ -260,7 +275,7 @@ pub fn quickstart(ctx: &mut Ctx, a: QuickstartArgs) -> Result<u8> {
         name: name.clone(),
         role: role.clone(),
         module: module.clone(),
-        display: a.display.clone().unwrap_or_default(),
+        display: a.display.clone().or_else(|| ctx.display.clone()).unwrap_or_default(),
         force: a.force,
         re_register: false,
         agent_pid: (pid > 0).then_some(pid),
@@ -300,7 +315,15 @@ pub fn quickstart(ctx: &mut Ctx, a: QuickstartArgs) -> Result<u8> {
         f.updated_at = thrum_core::time::now_rfc3339();
         identity::save(&layout, &f)?;
     }
-    let preamble = role_preamble(ctx, &layout, &reg.agent_id);
+    let preamble = match preamble_text {
+        Some(text) => {
+            let path = layout.context_dir().join(format!("{}_preamble.md", reg.agent_id));
+            super::agent_docs::write_atomic(&path, &text)?;
+            Some((path, None))
+        }
+        None if a.no_init => None,
+        None => role_preamble(ctx, &layout, &reg.agent_id).map(|(p, role)| (p, Some(role))),
+    };
     if out.json {
         out.json(&QuickstartJson {
             register: Some(reg),
@@ -312,8 +335,12 @@ pub fn quickstart(ctx: &mut Ctx, a: QuickstartArgs) -> Result<u8> {
         return Ok(0);
     }
     out.ok(format!("Registered as @{} ({})", reg.agent_id, reg.agent_id));
-    if let Some((p, role)) = preamble {
-        out.ok(format!("Preamble from the {role} role template: {}", p.display()));
+    match preamble {
+        Some((p, Some(role))) => out.ok(format!("Preamble from the {role} role template: {}", p.display())),
+        Some((p, None)) => {
+            out.ok(format!("Preamble from {}: {}", a.preamble_file.unwrap_or_default().display(), p.display()))
+        }
+        None => {}
     }
     out.ok(format!("Session started: {}", session.session_id));
     if let Some(i) = intent {
@@ -339,7 +366,7 @@ fn register(ctx: &mut Ctx, a: RegisterArgs) -> Result<u8> {
         name,
         role,
         module,
-        display: a.display.unwrap_or_default(),
+        display: a.display.or_else(|| ctx.display.clone()).unwrap_or_default(),
         force: a.force,
         re_register: a.re_register,
         agent_pid: (pid > 0).then_some(pid),
@@ -412,7 +439,7 @@ pub fn whoami(ctx: &mut Ctx, a: WhoamiArgs) -> Result<u8> {
         agent_id: me.name.clone(),
         role: ctx.role.clone().unwrap_or(f.agent.role.clone()),
         module: ctx.module.clone().unwrap_or(f.agent.module.clone()),
-        display: f.agent.display.clone(),
+        display: ctx.display.clone().unwrap_or(f.agent.display.clone()),
         source: me.source.into(),
         branch: f.branch.clone(),
         worktree: f.worktree.clone(),
@@ -502,7 +529,11 @@ impl WhoamiJson {
 fn list(ctx: &mut Ctx, a: ListArgs) -> Result<u8> {
     let out = ctx.out;
     let (role, module) = (ctx.role.clone(), ctx.module.clone());
-    let agents = ctx.call::<am::List>(&am::ListParams { role, module })?;
+    let mut agents = ctx.call::<am::List>(&am::ListParams { role, module })?;
+    let pseudo = |a: &thrum_core::views::AgentInfo| thrum_core::name::is_pseudo_agent(&a.agent_id, &a.role, &a.module);
+    if !a.system {
+        agents.agents.retain(|a| !pseudo(a));
+    }
     let contexts = ctx.call::<am::ListContext>(&am::ListContextParams::default())?;
     if a.context {
         if out.json {
@@ -556,12 +587,12 @@ fn list(ctx: &mut Ctx, a: ListArgs) -> Result<u8> {
     for ag in &agents.agents {
         let ctxs: Vec<_> = contexts.contexts.iter().filter(|c| c.agent_id == ag.agent_id).collect();
         let active = ag.presence == thrum_core::rules::presence(true);
-        out.line(format!(
-            "┌─ {} @{} ({})",
-            if active { "●" } else { "○" },
-            ag.agent_id,
-            if active { "active" } else { "offline" }
-        ));
+        let (glyph, state) = match (pseudo(ag), active) {
+            (true, _) => ("⊙", "reserved"),
+            (false, true) => ("●", "active"),
+            (false, false) => ("○", "offline"),
+        };
+        out.line(format!("┌─ {glyph} @{} ({state})", ag.agent_id));
         out.line(format!("│  Role:    {}", ag.role));
         out.line(format!("│  Module:  {}", ag.module));
         if let Some(c) = ctxs.first() {

@@ -135,7 +135,7 @@ pub fn get(ctx: &mut Ctx, a: GetArgs) -> Result<u8> {
 
 #[derive(Debug, Args)]
 pub struct SingleAgentArgs {
-    /// on or off; without it, shows the current mode.
+    /// on, off, true or false; without it, shows the current mode.
     pub mode: Option<String>,
 }
 
@@ -148,9 +148,10 @@ pub fn single_agent_mode(ctx: &mut Ctx, a: SingleAgentArgs) -> Result<u8> {
     let out = ctx.out;
     let on = match a.mode.as_deref() {
         None => single_agent(ctx),
-        Some("on") => true,
-        Some("off") => false,
-        Some(other) => bail!("unknown mode {other:?}: use `thrum single-agent-mode on` or `off`"),
+        // The original's docs use both spellings.
+        Some("on" | "true") => true,
+        Some("off" | "false") => false,
+        Some(other) => bail!("unknown mode {other:?}: use `thrum single-agent-mode on` (or true) or `off` (or false)"),
     };
     if a.mode.is_some() {
         edit(ctx, |c| c["daemon"]["single_agent_mode"] = json!(on))?;

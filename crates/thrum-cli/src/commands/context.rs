@@ -86,6 +86,25 @@ pub(crate) const DEFAULT_PREAMBLE: &str = "## Thrum quick reference
 - Keep notes for your next session: `thrum context save --file notes.md`
 ";
 
+/// `quickstart --preamble-file PATH`: the default preamble, then the
+/// project's own text from PATH (the original composes them the same way).
+pub fn composed_preamble(path: &std::path::Path) -> Result<String> {
+    let data = std::fs::read(path).map_err(|e| {
+        anyhow!("cannot read --preamble-file {}: {e}: give the path of a Markdown file", path.display())
+    })?;
+    let text = String::from_utf8(data)
+        .map_err(|_| anyhow!("--preamble-file {} is not UTF-8 text: give a Markdown file", path.display()))?;
+    let composed = format!("{}\n{}", ensure_nl(DEFAULT_PREAMBLE), ensure_nl(&text));
+    if composed.len() > MAX_CONTEXT {
+        bail!(
+            "--preamble-file {} is too large ({} bytes, max {MAX_CONTEXT}): keep it short",
+            path.display(),
+            text.len()
+        );
+    }
+    Ok(composed)
+}
+
 /// `--init`: the agent's role template rendered, else the default.
 fn role_or_default(ctx: &mut Ctx, name: &str) -> String {
     use thrum_proto::methods::agent as am;

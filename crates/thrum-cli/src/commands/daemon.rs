@@ -43,6 +43,9 @@ pub struct StartArgs {
     /// Local-only mode: never fetch or push the sync branch.
     #[arg(long)]
     pub local: bool,
+    /// Start even outside a git repository (after `thrum init --force`).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -71,16 +74,34 @@ pub struct LogsArgs {
 
 pub fn run(ctx: &mut Ctx, cmd: DaemonCmd) -> Result<u8> {
     match cmd {
-        DaemonCmd::Start(a) => start(ctx, a.local, "started"),
+        DaemonCmd::Start(a) => {
+            git_guard(ctx, a.force)?;
+            start(ctx, a.local, "started")
+        }
         DaemonCmd::Stop => stop(ctx, true),
         DaemonCmd::Status => status(ctx),
         DaemonCmd::Restart(a) => {
+            git_guard(ctx, a.force)?;
             let _ = stop(ctx, false);
             start(ctx, a.local, "restarted")
         }
         DaemonCmd::Logs(a) => logs(ctx, a),
         DaemonCmd::Run(a) => run_foreground(ctx, a),
     }
+}
+
+/// The original's non-git guard: a daemon outside git has no branch to
+/// keep messages on and no git root to tell agents' worktrees apart, so
+/// starting one is refused unless asked for (as `init` refuses).
+fn git_guard(ctx: &mut Ctx, force: bool) -> Result<()> {
+    let root = ctx.layout()?.repo_root();
+    if !force && thrum_git::Git::new(&root).toplevel().is_err() {
+        bail!(
+            "not a git repository: {}\n  thrum keeps messages on a git branch; run `git init` first, or pass --force to start the daemon without git",
+            root.display()
+        );
+    }
+    Ok(())
 }
 
 fn start(ctx: &mut Ctx, local: bool, verb: &str) -> Result<u8> {

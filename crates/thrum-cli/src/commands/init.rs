@@ -24,7 +24,8 @@ pub struct InitArgs {
     /// Show what would be done without changing anything.
     #[arg(long)]
     pub dry_run: bool,
-    /// Runtime preset to record (claude, codex, cursor, gemini, …).
+    /// Runtime preset to record and set up (claude, codex, cursor, gemini,
+    /// …), or `all`: every runtime's MCP config and hooks.
     #[arg(long)]
     pub runtime: Option<String>,
     /// Never prompt (the default when stdin is not a terminal).
@@ -34,6 +35,42 @@ pub struct InitArgs {
     /// (--runtime, else the one detected); nothing else is set up.
     #[arg(long)]
     pub skills: bool,
+    /// Register this agent as part of init (with --agent-role and
+    /// --agent-module), as `thrum quickstart` would.
+    #[arg(long, value_name = "NAME", requires_all = ["agent_role", "agent_module"])]
+    pub agent_name: Option<String>,
+    /// The registered agent's role.
+    #[arg(long, value_name = "ROLE", requires = "agent_name")]
+    pub agent_role: Option<String>,
+    /// The registered agent's module.
+    #[arg(long, value_name = "MODULE", requires = "agent_name")]
+    pub agent_module: Option<String>,
+}
+
+/// `--runtime all`.
+const ALL: &str = "all";
+
+impl InitArgs {
+    /// The runtimes to set up: the one named, or with `all` each one
+    /// that has an MCP config or hooks to write.
+    fn runtimes(&self) -> Vec<&'static crate::runtimes::Runtime> {
+        match self.runtime.as_deref() {
+            Some(ALL) => crate::runtimes::REGISTRY.iter().filter(|r| r.mcp.is_some() || r.hooks.is_some()).collect(),
+            Some(rt) => crate::runtimes::get(rt).into_iter().collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Each hook dialect once (runtimes may share one).
+    fn hook_dialects(&self) -> Vec<crate::runtimes::Hooks> {
+        let mut out = Vec::new();
+        for d in self.runtimes().into_iter().filter_map(|r| r.hooks) {
+            if !out.contains(&d) {
+                out.push(d);
+            }
+        }
+        out
+    }
 }
 
 const IGNORE_HEADER: &str = "# Thrum data directory (all data lives on a-sync branch via worktree)";
@@ -51,13 +88,31 @@ struct Report {
     dry_run: bool,
     #[serde(skip_serializing_if = "String::is_empty")]
     redirect: String,
+    /// The agent registered with --agent-name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    agent: Option<serde_json::Value>,
 }
 
 pub fn run(ctx: &mut Ctx, a: InitArgs) -> Result<u8> {
     if let Some(rt) = &a.runtime
+        && rt != ALL
         && crate::runtimes::get(rt).is_none()
     {
-        bail!(crate::runtimes::unknown(rt));
+        bail!("{} (or all)", crate::runtimes::unknown(rt));
+    }
+    if a.skills && a.runtime.as_deref() == Some(ALL) {
+        bail!("--skills installs one runtime's skill: name it with --runtime NAME (not all)");
+    }
+    // Checked before anything is written.
+    if let Some(n) = &a.agent_name {
+        thrum_core::AgentName::parse(n).map_err(|e| anyhow::anyhow!("invalid --agent-name: {e}"))?;
+        for (flag, v) in [("--agent-role", &a.agent_role), ("--agent-module", &a.agent_module)] {
+            let v = v.as_deref().unwrap_or_default();
+            thrum_core::name::validate_chars(v).map_err(|e| anyhow::anyhow!("invalid {flag}: {e}"))?;
+        }
+        if a.agent_role.as_deref() == Some(n.trim_start_matches('@')) {
+            bail!("--agent-name cannot be the same as --agent-role: use a distinct name (e.g. '{n}_main')");
+        }
     }
     if a.skills {
         return install_skills(ctx, &a);
@@ -108,15 +163,16 @@ pub fn run(ctx: &mut Ctx, a: InitArgs) -> Result<u8> {
         // The worktree gets the hooks its main worktree has (or those of
         // --runtime): an agent started here is reached like one there.
         let mut dialects = crate::commands::hook::installed(&main_root);
-        if let Some(d) = a.runtime.as_deref().and_then(crate::runtimes::get).and_then(|r| r.hooks)
-            && !dialects.contains(&d)
-        {
-            dialects.push(d);
+        for d in a.hook_dialects() {
+            if !dialects.contains(&d) {
+                dialects.push(d);
+            }
         }
         for d in dialects {
             let o = crate::commands::hook::install(d, &root, false, false, a.dry_run)?;
             note_outcome(&mut rep, "hooks", &o);
         }
+        register(ctx, &a, &mut rep)?;
         return finish(ctx, rep, true);
     }
 
@@ -128,7 +184,7 @@ pub fn run(ctx: &mut Ctx, a: InitArgs) -> Result<u8> {
     let cfg = thrum.join("config.json");
     step(&mut rep, a.dry_run, "created", ".thrum/config.json", !cfg.exists(), || {
         let mut c = serde_json::json!({ "daemon": { "sync_interval": 60, "log_level": "info" } });
-        if let Some(rt) = &a.runtime {
+        if let Some(rt) = a.runtime.as_deref().filter(|r| *r != ALL) {
             c["runtime"] = serde_json::json!({ "primary": rt });
         }
         let text = format!("{}\n", serde_json::to_string_pretty(&c)?);
@@ -168,17 +224,51 @@ pub fn run(ctx: &mut Ctx, a: InitArgs) -> Result<u8> {
         .context("write the daemon identity")?;
     }
     // A runtime with MCP support gets `thrum mcp serve` in its config.
-    if let Some(rt) = a.runtime.as_deref().filter(|r| crate::commands::mcp_config::target(r).is_some()) {
+    for rt in a.runtimes().into_iter().filter(|r| r.mcp.is_some()) {
         let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
-        let o = crate::commands::mcp_config::apply(rt, None, &root, &home, a.dry_run)?;
+        let o = crate::commands::mcp_config::apply(rt.name, None, &root, &home, a.dry_run)?;
         note_outcome(&mut rep, "MCP server config", &o);
     }
     // And its hooks, so new mail reaches the agent's model.
-    if let Some(d) = a.runtime.as_deref().and_then(crate::runtimes::get).and_then(|r| r.hooks) {
+    for d in a.hook_dialects() {
         let o = crate::commands::hook::install(d, &root, false, false, a.dry_run)?;
         note_outcome(&mut rep, "hooks", &o);
     }
+    register(ctx, &a, &mut rep)?;
     finish(ctx, rep, false)
+}
+
+/// `--agent-name/--agent-role/--agent-module`: registers the agent and
+/// starts its session (`thrum quickstart`, quietly: init reports it).
+fn register(ctx: &mut Ctx, a: &InitArgs, rep: &mut Report) -> Result<()> {
+    let (Some(name), Some(role), Some(module)) = (&a.agent_name, &a.agent_role, &a.agent_module) else {
+        return Ok(());
+    };
+    if a.dry_run {
+        rep.created.push(format!("agent @{name} (role {role}, module {module})"));
+        return Ok(());
+    }
+    let saved = (ctx.out, ctx.role.clone(), ctx.module.clone());
+    ctx.out = crate::output::Out { json: false, quiet: true, ..ctx.out };
+    ctx.role = Some(role.clone());
+    ctx.module = Some(module.clone());
+    let runtime = a.runtime.clone().filter(|r| r != ALL);
+    let q = crate::commands::agent::QuickstartArgs {
+        name: Some(name.clone()),
+        display: None,
+        intent: None,
+        runtime,
+        force: false,
+        dry_run: false,
+        no_agent_pid: false,
+        no_init: false,
+        preamble_file: None,
+    };
+    let r = crate::commands::agent::quickstart(ctx, q);
+    (ctx.out, ctx.role, ctx.module) = saved;
+    r.with_context(|| format!("thrum is set up, but registering @{name} failed; retry with `thrum quickstart --name {name} --role {role} --module {module}`"))?;
+    rep.agent = Some(serde_json::json!({ "name": name, "role": role, "module": module }));
+    Ok(())
 }
 
 /// Puts a configuration write in the report.
@@ -282,7 +372,14 @@ fn finish(ctx: &mut Ctx, rep: Report, worktree: bool) -> Result<u8> {
     for u in &rep.updated {
         out.line(format!("  {}: {u}", if rep.dry_run { "Would update" } else { "Updated" }));
     }
-    if !rep.dry_run {
+    if let Some(agent) = &rep.agent {
+        out.ok(format!(
+            "Registered @{} (role {}, module {}) and started its session",
+            agent["name"].as_str().unwrap_or(""),
+            agent["role"].as_str().unwrap_or(""),
+            agent["module"].as_str().unwrap_or("")
+        ));
+    } else if !rep.dry_run {
         out.line("");
         out.line("Done. Run 'thrum quickstart --name <name> --role <role> --module <module>' to register an agent.");
     }

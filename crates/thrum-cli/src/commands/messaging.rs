@@ -46,6 +46,9 @@ pub struct SendArgs {
     /// Send as a reply to this message.
     #[arg(long)]
     pub reply_to: Option<String>,
+    /// Send into this existing thread (its `thr_…` id).
+    #[arg(long, value_name = "ID")]
+    pub thread: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -196,6 +199,7 @@ pub fn send(ctx: &mut Ctx, a: SendArgs) -> Result<u8> {
         refs: super::scopes(&a.refs, "ref")?,
         mentions,
         reply_to: a.reply_to.unwrap_or_default(),
+        thread_id: a.thread.unwrap_or_default(),
         include_peers: a.include_peers,
         caller_agent_id: Some(me.name),
         ..Default::default()

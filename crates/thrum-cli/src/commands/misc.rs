@@ -33,16 +33,35 @@ pub fn rpc(ctx: &mut Ctx, a: RpcArgs) -> Result<u8> {
     Ok(0)
 }
 
+/// The commit this binary was built from (`unknown` outside a git checkout).
+pub const BUILD_HASH: &str = env!("THRUM_BUILD_HASH");
+/// Where the source lives (the workspace's `repository`).
+pub const REPOSITORY: &str = env!("CARGO_PKG_REPOSITORY");
+
+/// The documentation: the README is the manual.
+fn docs_url() -> String {
+    format!("{REPOSITORY}#readme")
+}
+
 pub fn version(ctx: &mut Ctx) -> Result<u8> {
     let out = ctx.out;
     if out.json {
         out.json(&json!({
             "version": thrum_core::VERSION,
+            "build": BUILD_HASH,
+            "repository": REPOSITORY,
+            "docs": docs_url(),
             "protocol_version": thrum_proto::PROTOCOL_VERSION,
             "implementation": "thrum (Rust)",
         }));
     } else {
-        out.line(format!("thrum v{} (protocol {})", thrum_core::VERSION, thrum_proto::PROTOCOL_VERSION));
+        out.line(format!(
+            "thrum v{} (build {BUILD_HASH}, protocol {})",
+            thrum_core::VERSION,
+            thrum_proto::PROTOCOL_VERSION
+        ));
+        out.line(format!("  Repository: {REPOSITORY}"));
+        out.line(format!("  Docs:       {}", docs_url()));
     }
     Ok(0)
 }

@@ -22,6 +22,9 @@ pub struct TeamArgs {
     /// Include offline agents.
     #[arg(long)]
     pub all: bool,
+    /// Include the reserved pseudo-agents (`@system`, `@supervisor_<project>`), marked ⊙.
+    #[arg(long)]
+    pub system: bool,
 }
 
 #[derive(Debug, Args)]
@@ -136,7 +139,39 @@ fn member(a: &AgentInfo, s: Option<&SessionInfo>, c: Option<&ContextInfo>, inbox
         unmerged_commits: c.map(|c| c.unmerged_commits.len() as i64).unwrap_or(0),
         inbox_total: inbox.total,
         inbox_unread: inbox.unread,
-        status: a.presence.clone(),
+        status: if thrum_core::name::is_pseudo_agent(&a.agent_id, &a.role, &a.module) {
+            RESERVED.into()
+        } else {
+            a.presence.clone()
+        },
+    }
+}
+
+/// A reserved pseudo-agent's status in `team` (shown with `--system`).
+const RESERVED: &str = "reserved";
+
+/// `@system`: the author of the daemon's own notices (restart requests,
+/// queue results). Not registered (it is a reserved name), so not listed
+/// by the daemon.
+fn system_member() -> Member {
+    Member {
+        agent_id: "system".into(),
+        role: "system".into(),
+        module: "daemon".into(),
+        display: "thrum daemon: restart requests, queue results and other notices".into(),
+        hostname: String::new(),
+        agent_pid: None,
+        worktree: String::new(),
+        session_id: String::new(),
+        session_start: String::new(),
+        last_seen: String::new(),
+        intent: String::new(),
+        current_task: String::new(),
+        branch: String::new(),
+        unmerged_commits: 0,
+        inbox_total: 0,
+        inbox_unread: 0,
+        status: RESERVED.into(),
     }
 }
 
@@ -144,7 +179,13 @@ pub fn team(ctx: &mut Ctx, a: TeamArgs) -> Result<u8> {
     let out = ctx.out;
     let mut t = gather(ctx)?;
     if !a.all {
-        t.members.retain(|m| m.status == "active");
+        t.members.retain(|m| m.status == "active" || (a.system && m.status == RESERVED));
+    }
+    if a.system {
+        // `@system` writes the daemon's notices but is never registered.
+        t.members.insert(0, system_member());
+    } else {
+        t.members.retain(|m| m.status != RESERVED);
     }
     let proxies = proxies(ctx);
     if out.json {
@@ -163,8 +204,16 @@ pub fn team(ctx: &mut Ctx, a: TeamArgs) -> Result<u8> {
         if i > 0 {
             out.line("");
         }
-        let glyph = if m.status == "active" { "●" } else { "○" };
+        let glyph = match m.status.as_str() {
+            "active" => "●",
+            RESERVED => "⊙",
+            _ => "○",
+        };
         out.line(format!("{glyph} @{} [{}]", m.agent_id, m.status));
+        if m.status == RESERVED {
+            out.line(format!("  {}", m.display));
+            continue;
+        }
         out.line(format!("  Role:     {}", m.role));
         out.line(format!("  Module:   {}", m.module));
         if let Some(pid) = m.agent_pid {

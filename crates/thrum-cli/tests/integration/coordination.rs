@@ -320,8 +320,13 @@ fn single_agent_mode_drops_the_team_from_the_briefing() {
     assert!(env.ok(Some("alice"), &["prime"]).contains("Mode: single agent"));
     env.ok(None, &["single-agent-mode", "off"]);
     assert_eq!(env.json_as::<Prime>(Some("alice"), &["prime"]).team.len(), 2);
+    // The original's docs spell it true|false as well as on|off.
+    assert!(env.json_as::<SingleAgentMode>(None, &["single-agent-mode", "true"]).single_agent_mode);
+    assert!(env.json_as::<SingleAgentMode>(None, &["single-agent-mode"]).single_agent_mode);
+    assert!(!env.json_as::<SingleAgentMode>(None, &["single-agent-mode", "false"]).single_agent_mode);
+    assert!(!env.json_as::<SingleAgentMode>(None, &["single-agent-mode"]).single_agent_mode);
     let (_, err) = env.fail(None, &["single-agent-mode", "maybe"]);
-    assert!(err.contains("on") && err.contains("off"), "{err}");
+    assert!(err.contains("on") && err.contains("off") && err.contains("true"), "{err}");
 }
 
 #[test]

@@ -22,6 +22,7 @@ mod legacy;
 mod mcp;
 mod messaging;
 mod opencode;
+mod parity;
 mod peers;
 mod robustness;
 mod rpc;

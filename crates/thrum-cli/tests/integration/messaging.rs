@@ -311,8 +311,16 @@ fn agent_delete_and_cleanup() {
 #[test]
 fn version_and_completion() {
     let env = thrum_testkit::TestEnv::new(crate::BIN);
-    // The version is a string: decoding checks that.
-    let _: Version = env.json_as(None, &["version"]);
+    let v: Version = env.json_as(None, &["version"]);
+    // Built from this checkout: the hash is its HEAD's (or a later commit's
+    // when the tree moved since the build), hex either way.
+    assert!(v.build.len() >= 7 && v.build.chars().all(|c| c.is_ascii_hexdigit()), "{v:?}");
+    assert!(v.repository.starts_with("https://") && v.docs.starts_with(&v.repository), "{v:?}");
+    let text = env.ok(None, &["version"]);
+    assert!(
+        text.contains(&format!("build {}", v.build)) && text.contains("Repository: ") && text.contains("Docs: "),
+        "{text}"
+    );
     for sh in ["bash", "zsh", "fish"] {
         let s = env.ok(None, &["completion", sh]);
         assert!(s.contains("quickstart"), "{sh}");

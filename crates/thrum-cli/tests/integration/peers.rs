@@ -721,3 +721,55 @@ fn a_peer_killed_mid_stream_converges_without_loss_or_duplicates() {
     assert_eq!(texts, want, "each message exactly once");
     wait_for("nothing pending", || peers(&a)[0].pending == Some(0));
 }
+
+/// Calls a peer-protocol method on `env`'s `/peer` endpoint.
+fn peer_call(env: &TestEnv, method: &str, params: Value) -> Value {
+    let port = std::fs::read_to_string(env.thrum_dir().join("var/ws.port")).unwrap().trim().to_string();
+    let (mut ws, _) = tungstenite::connect(format!("ws://127.0.0.1:{port}/peer")).unwrap();
+    let req = serde_json::json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
+    ws.send(tungstenite::Message::Text(req.to_string().into())).unwrap();
+    serde_json::from_str(ws.read().unwrap().to_text().unwrap()).unwrap()
+}
+
+#[test]
+fn sync_peer_info_names_the_daemon_to_its_peers_only() {
+    let a = env_with(&[("alice", "dev", "m")]);
+    let b = env_with(&[("bob", "reviewer", "m")]);
+    paired(&a, &b);
+    let answer = peer_call(&a, "sync.peer_info", serde_json::json!({ "token": stored_token(&a) }));
+    let info = &answer["result"];
+    // What b recorded about a when they paired.
+    let seen_by_b = &peers(&b)[0];
+    assert_eq!(info["daemon_id"], seen_by_b.remote_daemon_id.as_str(), "{answer}");
+    assert_eq!(info["name"], "repo", "{answer}");
+    assert_eq!(info["repo_path"].as_str(), seen_by_b.remote_repo_path.as_deref(), "{answer}");
+    for params in [serde_json::json!({}), serde_json::json!({ "token": "0".repeat(64) })] {
+        let answer = peer_call(&a, "sync.peer_info", params);
+        assert!(answer["error"]["message"].as_str().unwrap_or("").contains("token rejected"), "{answer}");
+    }
+    // Not a client method: the socket does not serve it.
+    let (_, err) = a.fail(Some("alice"), &["rpc", "sync.peer_info", "{}"]);
+    assert!(err.contains("Method not found"), "{err}");
+}
+
+#[test]
+fn peers_auto_connect_off_waits_for_traffic() {
+    let a = env_with(&[("alice", "dev", "m")]);
+    let b = env_with(&[("bob", "reviewer", "m")]);
+    paired(&a, &b);
+    b.ok(None, &["daemon", "stop"]);
+    let cfg_path = b.thrum_dir().join("config.json");
+    let mut cfg: Value = serde_json::from_str(&std::fs::read_to_string(&cfg_path).unwrap()).unwrap();
+    cfg["peers"] = serde_json::json!({ "auto_connect": false });
+    std::fs::write(&cfg_path, cfg.to_string()).unwrap();
+    b.ok(None, &["daemon", "start"]);
+    // No link is started: b does not dial a (a link dials at once).
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(peers(&b)[0].status.as_deref(), Some("stopped"), "{:?}", peers(&b));
+    // a has mail for bob: its notify starts b's link, which pulls it.
+    a.ok(Some("alice"), &["send", "are you there?", "--to", "@repo:bob"]);
+    wait_for("bob to receive alice's message", || !unread(&b, "bob").is_empty());
+    wait_for("b's link to be up", || peers(&b)[0].status.as_deref() == Some("healthy"));
+    let got = b.json_as::<Value>(None, &["config", "get", "peers.auto_connect"]);
+    assert_eq!(got["value"], false, "{got}");
+}

@@ -835,6 +835,10 @@ pub struct Cleanup {
 #[serde(deny_unknown_fields)]
 pub struct Version {
     pub version: String,
+    /// The commit built from (`git rev-parse --short HEAD`), or `unknown`.
+    pub build: String,
+    pub repository: String,
+    pub docs: String,
     pub protocol_version: u32,
     pub implementation: String,
 }

@@ -119,16 +119,24 @@ impl Links {
     }
 }
 
-/// Starts a link per paired peer and the notifier; returns at shutdown.
-pub async fn run(state: State) {
-    // Network peers dial us too: listen again on the port they know.
+/// Starts a link per paired peer (unless `auto_connect` is off) and the
+/// notifier; returns at shutdown.
+pub async fn run(state: State, auto_connect: bool) {
+    // Network peers dial us too: listen again on the port they know (even
+    // with auto_connect off: listening dials nobody).
     if state.peers.all().iter().any(|p| super::is_secure(&p.transport))
         && let Err(e) = super::net::ensure(&state).await
     {
         tracing::warn!(error = %e.0.message, "network peers cannot reach us");
     }
-    for p in state.peers.all() {
-        state.links.ensure(&state, &p.name);
+    if auto_connect {
+        for p in state.peers.all() {
+            state.links.ensure(&state, &p.name);
+        }
+    } else if !state.peers.all().is_empty() {
+        // A link then starts on first use: the peer's notify, our notifier
+        // below, or `thrum peer join --type repair`.
+        tracing::info!("peers.auto_connect is off: not dialing the paired peers");
     }
     notifier(state).await;
 }
@@ -402,6 +410,9 @@ async fn notifier(state: State) {
         last = last.max(max);
         for prefix in prefixes {
             if let Some(peer) = state.peers.all().into_iter().find(|p| p.proxy_prefix == prefix) {
+                // Talking to it now: pull its side too (a no-op when the
+                // link runs, as it does unless `peers.auto_connect` is off).
+                state.links.ensure(&state, &peer.name);
                 tokio::spawn(send_notify(state.clone(), peer));
             }
         }

@@ -106,7 +106,7 @@ fn check_type(t: &str) -> HResult<()> {
 }
 
 /// This daemon's side of the pairing exchange.
-fn our_side(state: &State) -> DaemonSide {
+pub(super) fn our_side(state: &State) -> DaemonSide {
     let id = &state.identity;
     DaemonSide {
         daemon_id: id.daemon_id.clone(),

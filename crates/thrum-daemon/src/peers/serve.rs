@@ -8,7 +8,7 @@ use serde_json::Value;
 use thrum_proto::methods::Method;
 use thrum_proto::methods::peer_link::{
     AddressChanged, AddressChangedParams, AddressChangedResult, Notify, PairRequest, PairRequestParams,
-    PairRequestResult, Pull, PullParams, PullResult, StatusResult, TokenParams,
+    PairRequestResult, PeerInfo, PeerInfoResult, Pull, PullParams, PullResult, StatusResult, TokenParams,
 };
 
 use crate::error::{HResult, server};
@@ -31,6 +31,7 @@ router! {
         Pull => pull,
         Notify => notify,
         AddressChanged => address_changed,
+        PeerInfo => peer_info,
     }
 }
 
@@ -49,6 +50,10 @@ async fn pull(state: &State, _: &Link, p: PullParams) -> HResult<PullResult> {
 
 async fn notify(state: &State, _: &Link, p: TokenParams) -> HResult<StatusResult> {
     super::sync::notify(state, p).await
+}
+
+async fn peer_info(state: &State, _: &Link, p: TokenParams) -> HResult<PeerInfoResult> {
+    super::sync::peer_info(state, p)
 }
 
 /// Only network peers announce a new address, and only where they call from.

@@ -15,7 +15,7 @@ use thrum_store::projection::feed;
 use super::registry::Peer;
 use crate::error::{Fail, HResult};
 use crate::state::State;
-use thrum_proto::methods::peer_link::{StatusResult, TokenParams};
+use thrum_proto::methods::peer_link::{PeerInfoResult, StatusResult, TokenParams};
 
 /// Events per `sync.pull` answer.
 pub const PULL_LIMIT: i64 = 500;
@@ -73,10 +73,20 @@ pub async fn pull(state: &State, p: PullParams) -> HResult<PullResult> {
 }
 
 /// `sync.notify {token}`: the caller has something new for us; pull now.
+/// Starts our link to it if none runs (`peers.auto_connect` off).
 pub async fn notify(state: &State, p: TokenParams) -> HResult<StatusResult> {
     let peer = peer_for_token(state, &p.token)?;
+    state.links.ensure(state, &peer.name);
     state.links.kick(&peer.name);
     Ok(StatusResult { status: "ok".into() })
+}
+
+/// `sync.peer_info {token}`: who we are, for a paired daemon only (the
+/// token is checked like every other link method's).
+pub fn peer_info(state: &State, p: TokenParams) -> HResult<PeerInfoResult> {
+    peer_for_token(state, &p.token)?;
+    let side = super::rpc::our_side(state);
+    Ok(PeerInfoResult { name: side.repo_name.clone(), side })
 }
 
 /// Rewrites one pulled event into our names, or None for what we do not

@@ -261,6 +261,22 @@ pub async fn send(state: &State, caller: &Caller, p: SendParams) -> HResult<Send
                 thread_id = if parent_thread.is_empty() { new_id(IdKind::Thread) } else { parent_thread };
                 push_unique(&mut refs, Scope::new("reply_to", p.reply_to.as_str()));
             }
+            if !p.thread_id.is_empty() && p.thread_id != thread_id {
+                if !p.reply_to.is_empty() {
+                    return Err(bad_params(format!(
+                        "{} is not in thread {}: drop --thread (a reply joins its parent's thread)",
+                        p.reply_to, p.thread_id
+                    )));
+                }
+                // Only a thread that exists: a typo would start a thread nobody sees.
+                if !query::thread_exists(c, &p.thread_id)? {
+                    return Err(server(format!(
+                        "thread not found: {} — use a thread id shown by `thrum send`, `thrum reply` or `thrum inbox --json`",
+                        p.thread_id
+                    )));
+                }
+                thread_id = p.thread_id.clone();
+            }
             let message_id = p.message_id.clone().unwrap_or_else(|| new_id(IdKind::Message));
             let ev = Event::new(
                 "message.create",

@@ -69,6 +69,10 @@ pub struct SendParams {
     pub structured: Option<Value>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub reply_to: String,
+    /// Send into this existing thread (`thr_…`); with `reply_to`, it must
+    /// be the parent's thread.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub thread_id: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scopes: Vec<Scope>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

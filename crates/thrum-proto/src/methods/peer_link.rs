@@ -18,6 +18,20 @@ methods! {
     Notify = "sync.notify", TokenParams => StatusResult, peer_link;
     /// A network peer listens at a new address.
     AddressChanged = "peer.address_changed", AddressChangedParams => AddressChangedResult, peer_link;
+    /// Who answers: the daemon's identity, as it would tell at pairing
+    /// (the original's method, for checking a stored pair).
+    PeerInfo = "sync.peer_info", TokenParams => PeerInfoResult, peer_link;
+}
+
+/// `sync.peer_info`: the original's `daemon_id` and `name`, and the rest
+/// of what pairing exchanges.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PeerInfoResult {
+    #[serde(flatten)]
+    pub side: DaemonSide,
+    /// The daemon's name for itself (its repository's name).
+    #[serde(default)]
+    pub name: String,
 }
 
 /// What each side tells the other about itself when pairing (the same

@@ -111,6 +111,11 @@ pub fn message_head(conn: &Connection, message_id: &str) -> Result<Option<Messag
         .optional()?)
 }
 
+/// Whether any message (deleted ones too) belongs to the thread.
+pub fn thread_exists(conn: &Connection, thread_id: &str) -> Result<bool> {
+    Ok(conn.prepare_cached("SELECT 1 FROM messages WHERE thread_id = ?1")?.exists([thread_id])?)
+}
+
 /// How many messages an agent wrote up to `cutoff` (deleted ones too).
 pub fn messages_by_author_count(conn: &Connection, agent_id: &str, cutoff: &str) -> Result<i64> {
     Ok(conn

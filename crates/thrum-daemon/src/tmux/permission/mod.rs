@@ -438,8 +438,8 @@ impl Watcher {
         let name = text::author(&project(state));
         let p = RegisterParams {
             name: name.clone(),
-            role: "supervisor".into(),
-            module: "permissions".into(),
+            role: thrum_core::name::PSEUDO_ROLE.into(),
+            module: thrum_core::name::PSEUDO_MODULE.into(),
             display: "thrum daemon: permission-prompt nudges".into(),
             ..Default::default()
         };
