@@ -34,6 +34,11 @@ pub struct InitArgs {
     /// (--runtime, else the one detected); nothing else is set up.
     #[arg(long)]
     pub skills: bool,
+    /// Sync messages through origin's a-sync branch. Without it a new
+    /// repository is local-only (messages never reach a remote by
+    /// surprise); on an existing one it turns sync on.
+    #[arg(long)]
+    pub sync: bool,
 }
 
 const IGNORE_HEADER: &str = "# Thrum data directory (all data lives on a-sync branch via worktree)";
@@ -51,6 +56,10 @@ struct Report {
     dry_run: bool,
     #[serde(skip_serializing_if = "String::is_empty")]
     redirect: String,
+    /// The daemon's sync mode once this is done (flag aside): true when
+    /// messages stay in this clone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    local_only: Option<bool>,
 }
 
 pub fn run(ctx: &mut Ctx, a: InitArgs) -> Result<u8> {
@@ -126,14 +135,43 @@ pub fn run(ctx: &mut Ctx, a: InitArgs) -> Result<u8> {
         step(&mut rep, a.dry_run, "created", &label, !p.is_dir(), || std::fs::create_dir_all(&p).map_err(Into::into))?;
     }
     let cfg = thrum.join("config.json");
-    step(&mut rep, a.dry_run, "created", ".thrum/config.json", !cfg.exists(), || {
-        let mut c = serde_json::json!({ "daemon": { "sync_interval": 60, "log_level": "info" } });
+    let existed = cfg.exists();
+    step(&mut rep, a.dry_run, "created", ".thrum/config.json", !existed, || {
+        // Local-only unless asked, as the original: agents' messages must
+        // not reach a public remote because someone ran `thrum init`.
+        let mut c =
+            serde_json::json!({ "daemon": { "local_only": !a.sync, "sync_interval": 60, "log_level": "info" } });
         if let Some(rt) = &a.runtime {
             c["runtime"] = serde_json::json!({ "primary": rt });
         }
         let text = format!("{}\n", serde_json::to_string_pretty(&c)?);
         thrum_core::fs::write_private(&cfg, text.as_bytes()).map_err(Into::into)
     })?;
+    // An existing repository keeps its mode; --sync is asked for explicitly.
+    let file = if existed { read_config(&cfg)? } else { serde_json::json!({}) };
+    let file_local = file.pointer("/daemon/local_only").and_then(serde_json::Value::as_bool);
+    if existed && a.sync {
+        step(
+            &mut rep,
+            a.dry_run,
+            "updated",
+            ".thrum/config.json (daemon.local_only: false)",
+            file_local != Some(false),
+            || {
+                let mut c = file.clone();
+                if !c["daemon"].is_object() && !c["daemon"].is_null() {
+                    bail!("daemon in {} is not an object: fix or remove it, then rerun", cfg.display());
+                }
+                c["daemon"]["local_only"] = serde_json::json!(false);
+                let text = format!("{}\n", serde_json::to_string_pretty(&c)?);
+                thrum_core::fs::write_private(&cfg, text.as_bytes()).map_err(Into::into)
+            },
+        )?;
+    }
+    let mode_in_file =
+        if a.sync || !existed { serde_json::json!({ "daemon": { "local_only": !a.sync } }) } else { file };
+    rep.local_only =
+        Some(common.is_none() || thrum_core::settings::DaemonSettings::resolve(&mode_in_file, None).local_only);
 
     let (ignore_file, header) = match (&common, a.stealth) {
         (Some(c), true) => (c.join("info").join("exclude"), STEALTH_HEADER),
@@ -179,6 +217,15 @@ pub fn run(ctx: &mut Ctx, a: InitArgs) -> Result<u8> {
         note_outcome(&mut rep, "hooks", &o);
     }
     finish(ctx, rep, false)
+}
+
+/// An existing config.json, parsed; refused (nothing changed) when it is
+/// not valid JSON.
+fn read_config(path: &Path) -> Result<serde_json::Value> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| {
+        crate::config_err!("{} is not valid JSON ({e}): fix or remove it, then rerun `thrum init`", path.display())
+    })
 }
 
 /// Puts a configuration write in the report.
@@ -281,6 +328,17 @@ fn finish(ctx: &mut Ctx, rep: Report, worktree: bool) -> Result<u8> {
     }
     for u in &rep.updated {
         out.line(format!("  {}: {u}", if rep.dry_run { "Would update" } else { "Updated" }));
+    }
+    match rep.local_only {
+        Some(true) => {
+            out.line("  Mode: local-only (messages stay in this clone; nothing is pushed to a remote)");
+            out.line("  To sync through origin: thrum config set daemon.local_only false (or thrum init --sync)");
+        }
+        Some(false) => {
+            out.line("  Mode: sync (messages go through origin's a-sync branch)");
+            out.line("  To keep them local: thrum config set daemon.local_only true");
+        }
+        None => {}
     }
     if !rep.dry_run {
         out.line("");

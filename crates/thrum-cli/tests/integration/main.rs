@@ -7,6 +7,7 @@ mod browser;
 mod claude;
 mod claude_delivery;
 mod codex;
+mod config;
 mod coordination;
 mod daemon;
 mod errors;
