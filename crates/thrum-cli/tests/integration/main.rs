@@ -10,6 +10,7 @@ mod codex;
 mod config;
 mod coordination;
 mod daemon;
+mod daemon_log;
 mod errors;
 mod frontends;
 mod gemini;
