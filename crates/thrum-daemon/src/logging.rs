@@ -158,7 +158,7 @@ fn backups(path: &Path) -> Vec<(PathBuf, chrono::NaiveDateTime)> {
             Some((e.path(), at))
         })
         .collect();
-    found.sort_by(|a, b| b.1.cmp(&a.1));
+    found.sort_by_key(|b| std::cmp::Reverse(b.1));
     found
 }
 
