@@ -148,30 +148,36 @@ pub fn run(ctx: &mut Ctx, a: InitArgs) -> Result<u8> {
         thrum_core::fs::write_private(&cfg, text.as_bytes()).map_err(Into::into)
     })?;
     // An existing repository keeps its mode; --sync is asked for explicitly.
-    let file = if existed { read_config(&cfg)? } else { serde_json::json!({}) };
-    let file_local = file.pointer("/daemon/local_only").and_then(serde_json::Value::as_bool);
+    // Without --sync a config.json we cannot read is left to `thrum doctor`
+    // and the daemon's own error, as before.
+    let file = match (existed, a.sync) {
+        (false, _) => Some(serde_json::json!({})),
+        (true, true) => Some(read_config(&cfg)?),
+        (true, false) => read_config(&cfg).ok(),
+    };
     if existed && a.sync {
-        step(
-            &mut rep,
-            a.dry_run,
-            "updated",
-            ".thrum/config.json (daemon.local_only: false)",
-            file_local != Some(false),
-            || {
-                let mut c = file.clone();
-                if !c["daemon"].is_object() && !c["daemon"].is_null() {
-                    bail!("daemon in {} is not an object: fix or remove it, then rerun", cfg.display());
-                }
-                c["daemon"]["local_only"] = serde_json::json!(false);
-                let text = format!("{}\n", serde_json::to_string_pretty(&c)?);
-                thrum_core::fs::write_private(&cfg, text.as_bytes()).map_err(Into::into)
-            },
-        )?;
+        let mut c = file.clone().unwrap_or_default();
+        let on = c.pointer("/daemon/local_only").and_then(serde_json::Value::as_bool) == Some(false);
+        if !c.is_object() || !(c["daemon"].is_object() || c["daemon"].is_null()) {
+            return Err(crate::config_err!(
+                "{} does not hold a \"daemon\" object: fix or remove it, then rerun `thrum init --sync`",
+                cfg.display()
+            ));
+        }
+        step(&mut rep, a.dry_run, "updated", ".thrum/config.json (daemon.local_only: false)", !on, || {
+            // An object with a "daemon" object or none, checked above.
+            c["daemon"]["local_only"] = serde_json::json!(false);
+            let text = format!("{}\n", serde_json::to_string_pretty(&c)?);
+            thrum_core::fs::write_private(&cfg, text.as_bytes()).map_err(Into::into)
+        })?;
     }
     let mode_in_file =
-        if a.sync || !existed { serde_json::json!({ "daemon": { "local_only": !a.sync } }) } else { file };
-    rep.local_only =
-        Some(common.is_none() || thrum_core::settings::DaemonSettings::resolve(&mode_in_file, None).local_only);
+        if a.sync || !existed { Some(serde_json::json!({ "daemon": { "local_only": !a.sync } })) } else { file };
+    rep.local_only = match (&common, mode_in_file) {
+        (None, _) => Some(true),
+        (Some(_), Some(f)) => Some(thrum_core::settings::DaemonSettings::resolve(&f, None).local_only),
+        (Some(_), None) => None,
+    };
 
     let (ignore_file, header) = match (&common, a.stealth) {
         (Some(c), true) => (c.join("info").join("exclude"), STEALTH_HEADER),

@@ -173,4 +173,9 @@ fn new_repositories_are_local_only_until_sync_is_turned_on() {
     let c: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(other.thrum_dir().join("config.json")).unwrap()).unwrap();
     assert_eq!(c["daemon"]["local_only"], false);
+    // A config.json init cannot change is refused by --sync, untouched.
+    std::fs::write(other.thrum_dir().join("config.json"), "[1]").unwrap();
+    let (code, err) = other.fail(None, &["init", "--sync"]);
+    assert!(code == 78 && err.contains("config.json") && err.contains("fix or remove it"), "{code}: {err}");
+    assert_eq!(std::fs::read_to_string(other.thrum_dir().join("config.json")).unwrap(), "[1]");
 }
