@@ -71,7 +71,7 @@ def main():
         run(["git", "push", "-q", "origin", "main"], A, env)
         run(["git", "clone", "-q", remote, B], tmp, env)
         for repo, name, role in ((A, "alice", "implementer"), (B, "bob", "reviewer")):
-            run([thrum, "init", "-q"], repo, quiet)
+            run([thrum, "init", "-q", "--sync"], repo, quiet)
             run([thrum, "quickstart", "--name", name, "--role", role, "--module", "m", "--no-agent-pid", "-q"], repo, quiet)
         for repo in (B, A, B):
             timed_sync(thrum, repo, quiet)

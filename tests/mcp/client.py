@@ -75,6 +75,23 @@ async def main():
             check([m["body"]["content"] for m in got["messages"]] == ["hello from MCP"], f"bob's messages: {got}")
             check(data(await bob.call_tool("check_messages", {}))["count"] == 0, "second check finds nothing unread")
 
+            # check_messages returns up to 50 by default, as the original.
+            for i in range(55):
+                data(await alice.call_tool("send_message", {"to": "@bob", "content": f"batch {i}"}))
+            got = data(await bob.call_tool("check_messages", {}))
+            check(got["count"] == 50 and got["more_unread"], f"default limit 50: {got['count']}, {got['more_unread']}")
+            got = data(await bob.call_tool("check_messages", {}))
+            check(got["count"] == 5 and not got["more_unread"], f"the rest: {got['count']}")
+
+            # list_agents includes offline agents unless told not to, as the original.
+            thrum("quickstart", "--name", "carol", "--role", "reviewer", "--module", "ui", "--no-agent-pid")
+            thrum("session", "end", agent="carol")
+            agents = data(await bob.call_tool("list_agents", {}))
+            status = {a["agent_id"]: a["status"] for a in agents["agents"]}
+            check(status.get("carol") == "offline" and status.get("bob") == "online", f"default includes offline: {agents}")
+            agents = data(await bob.call_tool("list_agents", {"include_offline": False}))
+            check("carol" not in {a["agent_id"] for a in agents["agents"]}, f"include_offline false: {agents}")
+
             # reply threads and reaches alice.
             data(await bob.call_tool("reply", {"message_id": sent["message_id"], "content": "got it"}))
             inbox = json.loads(thrum("inbox", "--json", agent="alice"))
@@ -110,7 +127,7 @@ async def main():
             team = data(await bob.call_tool("team_status", {}))
             check(any(t["agent_id"] == "alice" and t["intent"] == "wiring MCP" for t in team["team"]), f"team: {team}")
             agents = data(await bob.call_tool("list_agents", {"include_offline": True}))
-            check({"alice", "bob"} <= {a["agent_id"] for a in agents["agents"]}, f"agents: {agents}")
+            check({"alice", "bob", "carol"} <= {a["agent_id"] for a in agents["agents"]}, f"agents: {agents}")
             data(await alice.call_tool("remove_group_member", {"group": "mcp_team", "member": "@bob"}))
             data(await alice.call_tool("delete_group", {"name": "mcp_team"}))
             data(await alice.call_tool("broadcast_message", {"content": "all hands", "exclude": ["carol"]}))

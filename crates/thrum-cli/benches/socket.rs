@@ -28,6 +28,10 @@ fn main() {
     let refs: Vec<(&str, &str, &str)> = agents.iter().map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str())).collect();
     let bin = std::env::var("THRUM_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_thrum").to_string());
     let env = TestEnv::with_agents(&bin, &refs);
+    // `init` leaves a new repository local-only; the throughput round
+    // "sync to a local bare remote on" needs sync.
+    env.ok(None, &["config", "set", "daemon.local_only", "false"]);
+    env.ok(None, &["daemon", "restart"]);
     // The daemon identifies callers by working directory: be in the repo.
     std::env::set_current_dir(env.repo()).unwrap();
 

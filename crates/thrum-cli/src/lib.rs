@@ -161,6 +161,9 @@ pub enum ConfigCmd {
     Show(commands::config::ShowArgs),
     /// One setting's effective value (with --json, also its source).
     Get(commands::config::GetArgs),
+    /// Change one setting in .thrum/config.json (checked against the
+    /// declared keys; other keys are kept).
+    Set(commands::config::SetArgs),
 }
 
 /// Parses arguments, runs the command, and returns the exit code: 0 on

@@ -23,16 +23,57 @@ pub struct Setting {
     pub about: &'static str,
     /// The file wins over the environment (only `daemon.peer_port`).
     pub file_first: bool,
+    /// What `thrum config set` accepts for it.
+    pub kind: Kind,
+}
+
+/// The values a setting takes, which `thrum config set` checks before it
+/// writes anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Taken from the default: a boolean is a [`Kind::Bool`], a number a
+    /// [`Kind::Count`] from 0, a list a [`Kind::List`], anything else
+    /// [`Kind::Text`]. Most keys need nothing more, so a new one declared
+    /// with [`s`] gets checked without a second table.
+    FromDefault,
+    Bool,
+    /// A whole number from the first bound to the second.
+    Count(u64, u64),
+    /// A TCP port (1–65535) or "auto", kept as text as the original does.
+    Port,
+    /// One of these words (lower case; the input's case does not matter).
+    OneOf(&'static [&'static str]),
+    /// A runtime preset's name ([`crate::runtimes::REGISTRY`]).
+    Runtime,
+    Text,
+    /// A list of words: a JSON array, or words separated by commas.
+    List,
+    /// Not stored in config.json: only the environment (or a flag) sets it.
+    EnvOnly,
 }
 
 const fn s(key: &'static str, env: Option<&'static str>, default: &'static str, about: &'static str) -> Setting {
-    Setting { key, env, default, about, file_first: false }
+    Setting { key, env, default, about, file_first: false, kind: Kind::FromDefault }
+}
+
+impl Setting {
+    /// This setting with values checked as `kind`.
+    const fn kind(mut self, kind: Kind) -> Setting {
+        self.kind = kind;
+        self
+    }
 }
 
 /// Every setting, in the order `thrum config show` lists them.
 pub const SETTINGS: &[Setting] = &[
-    s("daemon.local_only", Some("THRUM_LOCAL"), "false", "never push or fetch the a-sync branch"),
-    s("daemon.sync_interval", Some("THRUM_SYNC_INTERVAL"), "60", "seconds between git syncs"),
+    s(
+        "daemon.local_only",
+        Some("THRUM_LOCAL"),
+        "false",
+        "never push or fetch the a-sync branch (`thrum init` writes true; a repository without the key syncs)",
+    ),
+    s("daemon.sync_interval", Some("THRUM_SYNC_INTERVAL"), "60", "seconds between git syncs")
+        .kind(Kind::Count(1, u64::MAX)),
     s("daemon.sync_debounce_ms", Some("THRUM_SYNC_DEBOUNCE_MS"), "1000", "milliseconds from a local write to its push"),
     s(
         "daemon.sync_remote_poll_ms",
@@ -40,18 +81,21 @@ pub const SETTINGS: &[Setting] = &[
         "2000",
         "milliseconds between cheap checks for other clones' pushes (0: off)",
     ),
-    s("daemon.ws_port", Some("THRUM_WS_PORT"), "\"9999\"", "HTTP/WebSocket port, or \"auto\""),
+    s("daemon.ws_port", Some("THRUM_WS_PORT"), "\"9999\"", "HTTP/WebSocket port, or \"auto\"").kind(Kind::Port),
     Setting {
         key: "daemon.peer_port",
         env: Some("THRUM_TS_PORT"),
         default: "\"(the port used last time, else any)\"",
         about: "TCP port for network peers (the file wins over THRUM_TS_PORT)",
         file_first: true,
+        kind: Kind::Port,
     },
-    s("daemon.log_level", None, "\"info\"", "debug, info, warn or error"),
+    s("daemon.log_level", None, "\"info\"", "debug, info, warn or error")
+        .kind(Kind::OneOf(&["debug", "info", "warn", "warning", "error"])),
     s("daemon.single_agent_mode", None, "false", "one agent here: messaging instructions are left out"),
-    s("runtime.primary", None, "null", "default runtime preset"),
-    s("tmux.socket", Some("THRUM_TMUX_SOCKET"), "null", "a private tmux server (tmux -L NAME) for managed sessions"),
+    s("runtime.primary", None, "null", "default runtime preset").kind(Kind::Runtime),
+    s("tmux.socket", Some("THRUM_TMUX_SOCKET"), "null", "a private tmux server (tmux -L NAME) for managed sessions")
+        .kind(Kind::Text),
     s("tmux.quiet_ms", None, "600", "milliseconds a pane must stay unchanged before a doorbell is typed"),
     s("tmux.backstop_minutes", None, "15", "minutes announced mail may stay unread before one more doorbell (0: off)"),
     s(
@@ -77,14 +121,16 @@ pub const SETTINGS: &[Setting] = &[
         None,
         "200",
         "conversation lines a restart snapshot keeps (thrum tmux restart, snapshot save)",
-    ),
+    )
+    .kind(Kind::Count(1, u64::MAX)),
     s(
         "restart.graceful_timeout",
         None,
         "30",
         "seconds `thrum tmux restart` waits for the agent's own snapshot before extracting one",
     ),
-    s("peers.pairing_code_length", None, "16", "digits in a pairing code"),
+    // The daemon clamps a pairing code to 6–32 digits; refuse what it would change.
+    s("peers.pairing_code_length", None, "16", "digits in a pairing code (6 to 32)").kind(Kind::Count(6, 32)),
     s(
         "peers.auto_connect",
         None,
@@ -130,13 +176,106 @@ pub const SETTINGS: &[Setting] = &[
         "\"warn\"",
         "identity guard: taking over a name whose process is dead (off: treat as a collision)",
     ),
-    s("identity.name", Some("THRUM_NAME"), "\"(resolved from .thrum/identities)\"", "which identity file to use"),
-    s("identity.role", Some("THRUM_ROLE"), "null", "role override"),
-    s("identity.module", Some("THRUM_MODULE"), "null", "module override"),
-    s("identity.display", Some("THRUM_DISPLAY"), "null", "display name override"),
-    s("repo", Some("THRUM_HOME"), "\"(current directory)\"", "repository to act on"),
-    s("hints", Some("THRUM_NO_HINTS"), "\"on\"", "CLI hints (set THRUM_NO_HINTS=1 to turn off)"),
+    s("identity.name", Some("THRUM_NAME"), "\"(resolved from .thrum/identities)\"", "which identity file to use")
+        .kind(Kind::EnvOnly),
+    s("identity.role", Some("THRUM_ROLE"), "null", "role override").kind(Kind::EnvOnly),
+    s("identity.module", Some("THRUM_MODULE"), "null", "module override").kind(Kind::EnvOnly),
+    s("identity.display", Some("THRUM_DISPLAY"), "null", "display name override").kind(Kind::EnvOnly),
+    s("repo", Some("THRUM_HOME"), "\"(current directory)\"", "repository to act on").kind(Kind::EnvOnly),
+    s("hints", Some("THRUM_NO_HINTS"), "\"on\"", "CLI hints (set THRUM_NO_HINTS=1 to turn off)").kind(Kind::EnvOnly),
 ];
+
+/// Why a value cannot be stored for a setting.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingError {
+    #[error("{key} is not stored in config.json: set {env} in the environment instead")]
+    EnvOnly { key: &'static str, env: &'static str },
+    #[error("{key} cannot be {value:?}: use {expected}")]
+    Invalid { key: &'static str, value: String, expected: String },
+}
+
+impl Setting {
+    /// The values this setting accepts, with [`Kind::FromDefault`]
+    /// decided.
+    pub fn value_kind(&self) -> Kind {
+        if self.kind != Kind::FromDefault {
+            return self.kind;
+        }
+        match serde_json::from_str::<Value>(self.default) {
+            Ok(Value::Bool(_)) => Kind::Bool,
+            Ok(Value::Number(_)) => Kind::Count(0, u64::MAX),
+            Ok(Value::Array(_)) => Kind::List,
+            _ => Kind::Text,
+        }
+    }
+
+    /// What `thrum config set KEY TEXT` stores in config.json, or why it
+    /// cannot. Booleans take true/false, on/off, yes/no, 1/0; ports and
+    /// names stay text, as the original writes them.
+    pub fn parse(&self, input: &str) -> Result<Value, SettingError> {
+        let t = input.trim();
+        let bad = |expected: String| SettingError::Invalid { key: self.key, value: input.to_string(), expected };
+        match self.value_kind() {
+            Kind::EnvOnly => {
+                Err(SettingError::EnvOnly { key: self.key, env: self.env.unwrap_or("the environment variable") })
+            }
+            Kind::Bool => match t.to_ascii_lowercase().as_str() {
+                "true" | "on" | "yes" | "1" => Ok(Value::Bool(true)),
+                "false" | "off" | "no" | "0" => Ok(Value::Bool(false)),
+                _ => Err(bad("true or false".into())),
+            },
+            Kind::Count(min, max) => {
+                let range =
+                    if max == u64::MAX { format!("a whole number ≥ {min}") } else { format!("{min} to {max}") };
+                match t.parse::<u64>() {
+                    Ok(n) if (min..=max).contains(&n) => Ok(Value::from(n)),
+                    _ => Err(bad(range)),
+                }
+            }
+            Kind::Port => match t.to_ascii_lowercase().as_str() {
+                "auto" => Ok(Value::String("auto".into())),
+                _ => match t.parse::<u16>() {
+                    Ok(p) if p > 0 => Ok(Value::String(p.to_string())),
+                    _ => Err(bad("a port from 1 to 65535, or auto".into())),
+                },
+            },
+            Kind::OneOf(words) => {
+                let w = t.to_ascii_lowercase();
+                if words.contains(&w.as_str()) { Ok(Value::String(w)) } else { Err(bad(or_list(words))) }
+            }
+            Kind::Runtime => {
+                let names: Vec<&str> = crate::runtimes::REGISTRY.iter().map(|r| r.name).collect();
+                if names.contains(&t) { Ok(Value::String(t.to_string())) } else { Err(bad(or_list(&names))) }
+            }
+            Kind::Text | Kind::FromDefault => {
+                if t.is_empty() {
+                    Err(bad("a non-empty value".into()))
+                } else {
+                    Ok(Value::String(t.to_string()))
+                }
+            }
+            Kind::List => {
+                let items: Vec<String> = if t.starts_with('[') {
+                    match serde_json::from_str::<Vec<String>>(t) {
+                        Ok(v) => v,
+                        Err(_) => return Err(bad("a JSON array of strings, or words separated by commas".into())),
+                    }
+                } else {
+                    t.split(',').map(|w| w.trim().to_string()).filter(|w| !w.is_empty()).collect()
+                };
+                Ok(Value::from(items))
+            }
+        }
+    }
+}
+
+/// "a, b or c".
+fn or_list(words: &[&str]) -> String {
+    match words.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => words.join(""),
+    }
+}
 
 /// The declaration of a key.
 pub fn find(key: &str) -> Option<&'static Setting> {
@@ -317,6 +456,37 @@ mod tests {
         assert_eq!(keys.len(), SETTINGS.len());
         for s in SETTINGS {
             assert!(serde_json::from_str::<Value>(s.default).is_ok(), "{}", s.key);
+        }
+    }
+
+    /// `config set` stores typed values and refuses the rest with what
+    /// would be accepted.
+    #[test]
+    fn values_are_parsed_by_kind() {
+        let parse = |k: &str, v: &str| find(k).map(|s| s.parse(v));
+        assert_eq!(parse("daemon.local_only", "off"), Some(Ok(json!(false))));
+        assert_eq!(parse("daemon.local_only", "TRUE"), Some(Ok(json!(true))));
+        assert!(matches!(parse("daemon.local_only", "maybe"), Some(Err(SettingError::Invalid { .. }))));
+        assert_eq!(parse("daemon.sync_interval", "30"), Some(Ok(json!(30))));
+        assert!(parse("daemon.sync_interval", "0").is_some_and(|r| r.is_err()), "0 would fall back to 60");
+        assert!(parse("daemon.sync_debounce_ms", "-5").is_some_and(|r| r.is_err()));
+        assert_eq!(parse("daemon.sync_debounce_ms", "0"), Some(Ok(json!(0))));
+        assert_eq!(parse("peers.pairing_code_length", "40").map(|r| r.is_err()), Some(true));
+        assert_eq!(parse("daemon.ws_port", "Auto"), Some(Ok(json!("auto"))));
+        assert_eq!(parse("daemon.ws_port", "8080"), Some(Ok(json!("8080"))));
+        assert!(parse("daemon.peer_port", "70000").is_some_and(|r| r.is_err()));
+        assert_eq!(parse("daemon.log_level", "DEBUG"), Some(Ok(json!("debug"))));
+        let e = parse("daemon.log_level", "loud").and_then(Result::err).map(|e| e.to_string());
+        assert_eq!(e.as_deref(), Some("daemon.log_level cannot be \"loud\": use debug, info, warn, warning or error"));
+        assert_eq!(parse("runtime.primary", "codex"), Some(Ok(json!("codex"))));
+        assert!(parse("runtime.primary", "vim").is_some_and(|r| r.is_err()));
+        assert_eq!(parse("permission_supervisors", "coordinator, @lead"), Some(Ok(json!(["coordinator", "@lead"]))));
+        assert_eq!(parse("permission_supervisors", r#"["a","b"]"#), Some(Ok(json!(["a", "b"]))));
+        assert_eq!(parse("project_name", "thrum"), Some(Ok(json!("thrum"))));
+        assert!(matches!(parse("identity.name", "x"), Some(Err(SettingError::EnvOnly { env: "THRUM_NAME", .. }))));
+        // Every declared key has a kind that parses its own default's type.
+        for s in SETTINGS {
+            assert_ne!(s.value_kind(), Kind::FromDefault, "{}", s.key);
         }
     }
 

@@ -60,6 +60,11 @@ pub fn migrate(layout: &Layout, log_dir: &Path) -> Result<Migration, DaemonError
     if files.is_empty() {
         return Ok(m);
     }
+    // A legacy `.thrum/` predates `var/`; the marker goes there, so make it
+    // before anything is written rather than fail after the import.
+    let var = layout.var_dir();
+    std::fs::create_dir_all(&var).map_err(|e| DaemonError::io(&var, e))?;
+    let _ = std::fs::set_permissions(&var, std::os::unix::fs::PermissionsExt::from_mode(0o700));
     std::fs::create_dir_all(log_dir.join("messages")).map_err(|e| DaemonError::io(log_dir, e))?;
     // Ids already in the log.
     let mut have: HashSet<String> = HashSet::new();

@@ -80,6 +80,14 @@ pub fn bootstrap_identity(layout: &Layout, repo_root: &Path) -> Result<DaemonIde
     .map_err(|e| DaemonError::Config(e.to_string()))
 }
 
+/// The folder that holds the event log, with the sync branch and worktree
+/// set up first (for `thrum migrate`, which may run before any daemon has).
+pub fn prepare_log_dir(layout: &Layout, repo_root: &Path) -> PathBuf {
+    let dir = thrum_git::sync_branch::log_dir(layout, repo_root);
+    ensure_sync_worktree(repo_root, &dir);
+    dir
+}
+
 /// Makes sure the sync branch and worktree exist (cheap when healthy).
 fn ensure_sync_worktree(repo_root: &Path, dir: &Path) {
     let git = thrum_git::Git::new(repo_root);

@@ -19,6 +19,8 @@ use crate::daemon::{CallError, Daemon};
 
 /// Longest `wait_for_message` may block.
 const MAX_WAIT_SECS: u64 = 600;
+/// check_messages without a limit: the original's default.
+const DEFAULT_CHECK_LIMIT: u32 = 50;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct SendMessage {
@@ -36,7 +38,7 @@ pub struct SendMessage {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct CheckMessages {
-    /// Most messages to return (default 20, at most 100).
+    /// Most messages to return (default 50, as the original; at most 100).
     #[serde(default)]
     pub limit: Option<u32>,
 }
@@ -48,10 +50,15 @@ pub struct WaitForMessage {
     pub timeout: Option<u64>,
 }
 
+fn yes() -> bool {
+    true
+}
+
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct ListAgents {
-    /// Include agents without an active session.
-    #[serde(default)]
+    /// Include agents without an active session (default true, as the
+    /// original).
+    #[serde(default = "yes")]
     pub include_offline: bool,
 }
 
@@ -200,7 +207,7 @@ impl ThrumTools {
 
     #[tool(description = "Your unread messages (newest first); they are marked read.")]
     async fn check_messages(&self, Parameters(p): Parameters<CheckMessages>) -> CallToolResult {
-        let limit = p.limit.unwrap_or(20).clamp(1, 100);
+        let limit = p.limit.unwrap_or(DEFAULT_CHECK_LIMIT).clamp(1, 100);
         let me = self.daemon.agent_id().to_string();
         let params = message::ListParams {
             for_agent: Some(me),

@@ -1,6 +1,7 @@
-//! `thrum config show [--json]` (every setting's effective value and
-//! where it came from) and `thrum single-agent-mode [on|off]`, plus the
-//! small helpers other commands use to read and edit .thrum/config.json.
+//! `thrum config show|get|set` (every setting's effective value and
+//! where it came from; one value; a checked change to config.json) and
+//! `thrum single-agent-mode [on|off]`, plus the small helpers other
+//! commands use to read and edit .thrum/config.json.
 
 use std::path::PathBuf;
 
@@ -8,8 +9,8 @@ use anyhow::{Result, anyhow, bail};
 use clap::Args;
 use serde_json::{Value, json};
 
-use crate::config_err;
 use crate::context::Ctx;
+use crate::{config_err, user_err};
 
 /// The repository (worktree) root: where `.env` and instruction files live.
 pub fn repo_root(ctx: &mut Ctx) -> PathBuf {
@@ -24,8 +25,12 @@ fn config_path(ctx: &mut Ctx) -> Result<PathBuf> {
 fn read_config(ctx: &mut Ctx) -> Result<Value> {
     let path = config_path(ctx)?;
     match std::fs::read_to_string(&path) {
-        Ok(t) => serde_json::from_str(&t)
-            .map_err(|e| config_err!("{} is not valid JSON ({e}): fix or remove it", path.display())),
+        Ok(t) => serde_json::from_str(&t).map_err(|e| {
+            config_err!(
+                "{} is not valid JSON ({e}): fix or remove it, then rerun — nothing was changed",
+                path.display()
+            )
+        }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(json!({})),
         Err(e) => Err(config_err!("cannot read {}: {e}", path.display())),
     }
@@ -44,14 +49,68 @@ pub fn lookup(config: &Value, key: &str) -> Option<Value> {
 
 /// Changes config.json with `f`, writing it back atomically (mode 0600).
 pub fn edit(ctx: &mut Ctx, f: impl FnOnce(&mut Value)) -> Result<()> {
+    try_edit(ctx, |c| {
+        f(c);
+        Ok(())
+    })
+}
+
+/// Changes config.json with `f`, which may refuse; nothing is written
+/// unless it succeeds. Other keys, known or not, are kept as they are.
+pub fn try_edit(ctx: &mut Ctx, f: impl FnOnce(&mut Value) -> Result<()>) -> Result<()> {
     let path = config_path(ctx)?;
     let mut c = read_config(ctx)?;
     if !c.is_object() {
-        return Err(config_err!("{} does not hold a JSON object: fix or remove it", path.display()));
+        return Err(config_err!(
+            "{} does not hold a JSON object: fix or remove it, then rerun — nothing was changed",
+            path.display()
+        ));
     }
-    f(&mut c);
+    f(&mut c)?;
     let text = format!("{}\n", serde_json::to_string_pretty(&c)?);
     thrum_core::fs::write_private(&path, text.as_bytes()).map_err(|e| anyhow!("{e}"))
+}
+
+/// Sets a dotted key in a parsed config (an object), making the objects
+/// on its way; refuses to replace a value that is not an object with one.
+fn set_path(config: &mut Value, key: &str, value: Value, path: &std::path::Path) -> Result<()> {
+    let mut parts: Vec<&str> = key.split('.').collect();
+    let last = parts.pop().unwrap_or(key);
+    let mut at = config;
+    let mut walked = String::new();
+    for p in parts {
+        walked = if walked.is_empty() { p.to_string() } else { format!("{walked}.{p}") };
+        match at.get(p) {
+            Some(v) if v.is_object() => {}
+            None | Some(Value::Null) => at[p] = json!({}),
+            Some(v) => {
+                return Err(config_err!(
+                    "{walked} in {} is {v}, not an object: fix or remove it, then rerun — nothing was changed",
+                    path.display()
+                ));
+            }
+        }
+        // An object, checked or made just above: indexing cannot panic.
+        at = &mut at[p];
+    }
+    at[last] = value;
+    Ok(())
+}
+
+/// A declared setting, or an error that names the closest key.
+fn declared(key: &str) -> Result<&'static thrum_core::settings::Setting> {
+    if let Some(s) = thrum_core::settings::find(key) {
+        return Ok(s);
+    }
+    let closest = thrum_core::settings::SETTINGS
+        .iter()
+        .map(|s| (strsim::jaro_winkler(key, s.key), s.key))
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .filter(|(score, _)| *score > 0.8);
+    Err(match closest {
+        Some((_, k)) => user_err!("unknown setting {key:?}: did you mean {k}? (`thrum config show` lists them all)"),
+        None => user_err!("unknown setting {key:?}: `thrum config show` lists the settings"),
+    })
 }
 
 /// One row of `config show` / `config get`: a declared setting's
@@ -119,16 +178,61 @@ pub struct GetArgs {
 /// --json, its source).
 pub fn get(ctx: &mut Ctx, a: GetArgs) -> Result<u8> {
     let out = ctx.out;
-    let Some(s) = thrum_core::settings::find(&a.key) else {
-        let keys: Vec<&str> = thrum_core::settings::SETTINGS.iter().map(|s| s.key).collect();
-        bail!("unknown setting {:?}: use one of {}", a.key, keys.join(", "));
-    };
+    let s = declared(&a.key)?;
     let config = read_config(ctx)?;
     let r = row(ctx, &config, s);
     if out.json {
         out.json(&r);
     } else {
         out.line(shown(&r["value"]));
+    }
+    Ok(0)
+}
+
+#[derive(Debug, Args)]
+pub struct SetArgs {
+    /// A setting's key, e.g. daemon.local_only (see `thrum config show`).
+    pub key: String,
+    /// The new value: true/false (or on/off) for a switch, a number, a
+    /// word, or for a list a JSON array or words separated by commas.
+    pub value: String,
+}
+
+/// `thrum config set KEY VALUE`: checks the key and the value against the
+/// declared settings, then rewrites config.json atomically, keeping every
+/// other key (ours, the original's, or unknown to both).
+pub fn set(ctx: &mut Ctx, a: SetArgs) -> Result<u8> {
+    let out = ctx.out;
+    let s = declared(&a.key)?;
+    let value = s.parse(&a.value).map_err(|e| user_err!("{e}"))?;
+    let path = config_path(ctx)?;
+    let mut previous = None;
+    try_edit(ctx, |c| {
+        previous = lookup(c, s.key);
+        set_path(c, s.key, value.clone(), &path)
+    })?;
+    let config = read_config(ctx)?;
+    let r = row(ctx, &config, s);
+    // The daemon reads its settings when it starts.
+    let restart = s.key.starts_with("daemon.")
+        && thrum_client::pidfile::running_pid(&ctx.layout()?.lock_file(), &ctx.layout()?.pid_file()).is_some();
+    if out.json {
+        out.json(&json!({
+            "key": s.key, "value": value, "previous": previous, "config_file": path,
+            "effective": r["value"], "source": r["source"], "restart_daemon": restart,
+        }));
+        return Ok(0);
+    }
+    out.ok(format!("{} = {} (in {})", s.key, shown(&value), path.display()));
+    if r["source"] != "file" {
+        out.line(format!(
+            "  Note: {} is in effect ({}), which wins over the file",
+            shown(&r["value"]),
+            r["source"].as_str().unwrap_or("")
+        ));
+    }
+    if restart {
+        out.line("  The running daemon keeps its old value until `thrum daemon restart`");
     }
     Ok(0)
 }

@@ -354,6 +354,11 @@ pub(crate) fn legacy_files(layout: &Layout) -> Vec<PathBuf> {
     thrum_daemon::legacy::legacy_files(&layout.thrum_dir)
 }
 
+/// The sync worktree, created when missing (a legacy repository has none).
+pub(crate) fn prepare_log_dir(layout: &Layout, repo_root: &Path) -> PathBuf {
+    thrum_daemon::prepare_log_dir(layout, repo_root)
+}
+
 /// Imports the legacy log into `log_dir`: it rewrites the store, so it is
 /// the daemon's code, run here with the daemon stopped.
 pub(crate) fn migrate_legacy(

@@ -45,6 +45,11 @@ pub struct InitArgs {
     /// The registered agent's module.
     #[arg(long, value_name = "MODULE", requires = "agent_name")]
     pub agent_module: Option<String>,
+    /// Sync messages through origin's a-sync branch. Without it a new
+    /// repository is local-only (messages never reach a remote by
+    /// surprise); on an existing one it turns sync on.
+    #[arg(long)]
+    pub sync: bool,
 }
 
 /// `--runtime all`.
@@ -91,6 +96,10 @@ struct Report {
     /// The agent registered with --agent-name.
     #[serde(skip_serializing_if = "Option::is_none")]
     agent: Option<serde_json::Value>,
+    /// The daemon's sync mode once this is done (flag aside): true when
+    /// messages stay in this clone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    local_only: Option<bool>,
 }
 
 pub fn run(ctx: &mut Ctx, a: InitArgs) -> Result<u8> {
@@ -182,14 +191,49 @@ pub fn run(ctx: &mut Ctx, a: InitArgs) -> Result<u8> {
         step(&mut rep, a.dry_run, "created", &label, !p.is_dir(), || std::fs::create_dir_all(&p).map_err(Into::into))?;
     }
     let cfg = thrum.join("config.json");
-    step(&mut rep, a.dry_run, "created", ".thrum/config.json", !cfg.exists(), || {
-        let mut c = serde_json::json!({ "daemon": { "sync_interval": 60, "log_level": "info" } });
+    let existed = cfg.exists();
+    step(&mut rep, a.dry_run, "created", ".thrum/config.json", !existed, || {
+        // Local-only unless asked, as the original: agents' messages must
+        // not reach a public remote because someone ran `thrum init`.
+        let mut c =
+            serde_json::json!({ "daemon": { "local_only": !a.sync, "sync_interval": 60, "log_level": "info" } });
         if let Some(rt) = a.runtime.as_deref().filter(|r| *r != ALL) {
             c["runtime"] = serde_json::json!({ "primary": rt });
         }
         let text = format!("{}\n", serde_json::to_string_pretty(&c)?);
         thrum_core::fs::write_private(&cfg, text.as_bytes()).map_err(Into::into)
     })?;
+    // An existing repository keeps its mode; --sync is asked for explicitly.
+    // Without --sync a config.json we cannot read is left to `thrum doctor`
+    // and the daemon's own error, as before.
+    let file = match (existed, a.sync) {
+        (false, _) => Some(serde_json::json!({})),
+        (true, true) => Some(read_config(&cfg)?),
+        (true, false) => read_config(&cfg).ok(),
+    };
+    if existed && a.sync {
+        let mut c = file.clone().unwrap_or_default();
+        let on = c.pointer("/daemon/local_only").and_then(serde_json::Value::as_bool) == Some(false);
+        if !c.is_object() || !(c["daemon"].is_object() || c["daemon"].is_null()) {
+            return Err(crate::config_err!(
+                "{} does not hold a \"daemon\" object: fix or remove it, then rerun `thrum init --sync`",
+                cfg.display()
+            ));
+        }
+        step(&mut rep, a.dry_run, "updated", ".thrum/config.json (daemon.local_only: false)", !on, || {
+            // An object with a "daemon" object or none, checked above.
+            c["daemon"]["local_only"] = serde_json::json!(false);
+            let text = format!("{}\n", serde_json::to_string_pretty(&c)?);
+            thrum_core::fs::write_private(&cfg, text.as_bytes()).map_err(Into::into)
+        })?;
+    }
+    let mode_in_file =
+        if a.sync || !existed { Some(serde_json::json!({ "daemon": { "local_only": !a.sync } })) } else { file };
+    rep.local_only = match (&common, mode_in_file) {
+        (None, _) => Some(true),
+        (Some(_), Some(f)) => Some(thrum_core::settings::DaemonSettings::resolve(&f, None).local_only),
+        (Some(_), None) => None,
+    };
 
     let (ignore_file, header) = match (&common, a.stealth) {
         (Some(c), true) => (c.join("info").join("exclude"), STEALTH_HEADER),
@@ -269,6 +313,15 @@ fn register(ctx: &mut Ctx, a: &InitArgs, rep: &mut Report) -> Result<()> {
     r.with_context(|| format!("thrum is set up, but registering @{name} failed; retry with `thrum quickstart --name {name} --role {role} --module {module}`"))?;
     rep.agent = Some(serde_json::json!({ "name": name, "role": role, "module": module }));
     Ok(())
+}
+
+/// An existing config.json, parsed; refused (nothing changed) when it is
+/// not valid JSON.
+fn read_config(path: &Path) -> Result<serde_json::Value> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| {
+        crate::config_err!("{} is not valid JSON ({e}): fix or remove it, then rerun `thrum init`", path.display())
+    })
 }
 
 /// Puts a configuration write in the report.
@@ -371,6 +424,17 @@ fn finish(ctx: &mut Ctx, rep: Report, worktree: bool) -> Result<u8> {
     }
     for u in &rep.updated {
         out.line(format!("  {}: {u}", if rep.dry_run { "Would update" } else { "Updated" }));
+    }
+    match rep.local_only {
+        Some(true) => {
+            out.line("  Mode: local-only (messages stay in this clone; nothing is pushed to a remote)");
+            out.line("  To sync through origin: thrum config set daemon.local_only false (or thrum init --sync)");
+        }
+        Some(false) => {
+            out.line("  Mode: sync (messages go through origin's a-sync branch)");
+            out.line("  To keep them local: thrum config set daemon.local_only true");
+        }
+        None => {}
     }
     if let Some(agent) = &rep.agent {
         out.ok(format!(

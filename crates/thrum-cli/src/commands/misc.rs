@@ -96,7 +96,7 @@ pub fn migrate(ctx: &mut Ctx) -> Result<u8> {
     if thrum_client::pidfile::running_pid(&layout.lock_file(), &layout.pid_file()).is_some() {
         crate::commands::daemon::stop(ctx, false).context("stop the daemon")?;
     }
-    let dir = thrum_git::sync_branch::log_dir(&layout, &root);
+    let dir = crate::commands::daemon::prepare_log_dir(&layout, &root);
     let m = crate::commands::daemon::migrate_legacy(&layout, &dir)?;
     let git = thrum_git::Git::new(&root);
     let mut untracked = Vec::new();

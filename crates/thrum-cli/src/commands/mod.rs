@@ -65,6 +65,7 @@ pub fn run(ctx: &mut Ctx, cmd: Command) -> Result<u8> {
         Command::Roles(c) => roles::run(ctx, c),
         Command::Config(crate::ConfigCmd::Show(a)) => config::show(ctx, a),
         Command::Config(crate::ConfigCmd::Get(a)) => config::get(ctx, a),
+        Command::Config(crate::ConfigCmd::Set(a)) => config::set(ctx, a),
         Command::SingleAgentMode(a) => config::single_agent_mode(ctx, a),
         Command::Subscribe(a) => views::subscribe(ctx, a),
         Command::Unsubscribe(a) => views::unsubscribe(ctx, a),

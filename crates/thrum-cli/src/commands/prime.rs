@@ -229,7 +229,8 @@ fn daemon_lines(ctx: &mut Ctx, h: &HealthResult, sync: &Option<SyncStatusResult>
         let s = &s.status;
         let last = &s.last_sync_at;
         let when = if last.is_empty() { String::new() } else { format!(", last {}", output::relative(last)) };
-        out.line(format!("Sync: {} ({}{when})", s.mode, s.sync_state));
+        let scope = if s.mode == "local-only" { ", messages stay in this clone" } else { "" };
+        out.line(format!("Sync: {} ({}{when}{scope})", s.mode, s.sync_state));
     }
 }
 

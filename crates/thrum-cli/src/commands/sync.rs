@@ -54,6 +54,10 @@ pub fn run(ctx: &mut Ctx, cmd: SyncCmd) -> Result<u8> {
         out.ok("Sync triggered");
     }
     out.line(format!("Mode:       {}", st.mode));
+    if st.mode == "local-only" {
+        out.line("            messages stay in this clone; to sync through the remote:");
+        out.line("            thrum config set daemon.local_only false && thrum daemon restart");
+    }
     out.line(format!("Remote:     {}", if st.remote.is_empty() { "(none)" } else { &st.remote }));
     out.line(format!("State:      {}", st.sync_state));
     if let Some(ts) = &tailscale {

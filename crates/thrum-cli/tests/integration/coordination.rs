@@ -289,7 +289,8 @@ fn config_show_reports_sources_and_dotenv_files_fill_in_thrum_settings() {
         (Some("gemini"), "file")
     );
     assert_eq!(key("identity.role").source, "flag");
-    assert_eq!(key("daemon.local_only").source, "default");
+    // `thrum init` wrote it: new repositories are local-only.
+    assert_eq!((key("daemon.local_only").value, key("daemon.local_only").source.as_str()), (true.into(), "file"));
     let text = env.ok(None, &["config", "show"]);
     assert!(text.contains("daemon.sync_interval") && text.contains("42"), "{text}");
     // Every setting the daemon reads is listed, and `config get` gives the
@@ -304,8 +305,8 @@ fn config_show_reports_sources_and_dotenv_files_fill_in_thrum_settings() {
         assert_eq!(&got, r, "config get {k}");
     }
     assert_eq!(env.ok(None, &["config", "get", "daemon.sync_interval"]).trim(), "42");
-    let (_, err) = env.fail(None, &["config", "get", "daemon.nope"]);
-    assert!(err.contains("unknown setting") && err.contains("daemon.sync_interval"), "{err}");
+    let (_, err) = env.fail(None, &["config", "get", "daemon.sync_intervall"]);
+    assert!(err.contains("unknown setting") && err.contains("did you mean daemon.sync_interval?"), "{err}");
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use thrum_testkit::{TestEnv, git};
 
 use crate::BIN;
-use crate::wire::{Init, JsonAs};
+use crate::wire::{ConfigSet, Init, JsonAs, SyncStatus};
 
 #[test]
 fn init_creates_layout_branch_and_worktree_without_touching_user_state() {
@@ -121,4 +121,61 @@ fn identity_files_are_private_v5() {
     assert_eq!(f["agent"]["module"], "auth");
     assert_eq!(f["worktree"], "repo");
     assert!(f["session_id"].as_str().unwrap().starts_with("ses_"));
+}
+
+/// As the original: a new repository is local-only (its agents' messages
+/// never reach origin by surprise), init says how to turn sync on, and
+/// `sync status` and `prime` say which mode is on. An existing repository
+/// keeps its mode; `init --sync` or `config set` turn sync on.
+#[test]
+fn new_repositories_are_local_only_until_sync_is_turned_on() {
+    let env = TestEnv::new(BIN);
+    let remote = env.dir.path().join("remote.git");
+    let out = env.ok(None, &["init"]);
+    assert!(out.contains("local-only"), "{out}");
+    assert!(out.contains("thrum config set daemon.local_only false") && out.contains("thrum init --sync"), "{out}");
+    let cfg = || -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(env.thrum_dir().join("config.json")).unwrap()).unwrap()
+    };
+    assert_eq!(cfg()["daemon"]["local_only"], true);
+    let again: Init = env.json_as(None, &["init"]);
+    assert_eq!(again.local_only, Some(true));
+    assert!(again.updated.is_empty(), "a second init changes nothing: {again:?}");
+
+    env.ok(None, &["quickstart", "--name", "alice", "--role", "implementer", "--module", "auth", "--no-agent-pid"]);
+    env.ok(Some("alice"), &["send", "stays here", "--to", "@alice"]);
+    let s: SyncStatus = env.json_as(None, &["sync", "force", "--wait"]);
+    assert_eq!((s.mode.as_str(), s.local_only), ("local-only", true), "{s:?}");
+    assert!(git(&env, &remote, &["branch", "--list", "a-sync"]).is_empty(), "nothing was pushed");
+    let human = env.ok(None, &["sync", "status"]);
+    assert!(human.contains("Mode:       local-only") && human.contains("daemon.local_only false"), "{human}");
+    let prime = env.ok(Some("alice"), &["prime"]);
+    assert!(prime.contains("Sync: local-only"), "{prime}");
+
+    // Turned on by config set: the running daemon needs a restart, and says so.
+    let set: ConfigSet = env.json_as(None, &["config", "set", "daemon.local_only", "false"]);
+    assert_eq!((set.value.clone(), set.previous.clone(), set.restart_daemon), (false.into(), Some(true.into()), true));
+    env.ok(None, &["daemon", "restart"]);
+    let s: SyncStatus = env.json_as(None, &["sync", "force", "--wait"]);
+    assert_eq!((s.mode.as_str(), s.last_result.as_str()), ("normal", "ok"), "{s:?}");
+    assert!(!git(&env, &remote, &["branch", "--list", "a-sync"]).is_empty(), "pushed once sync is on");
+    assert!(env.ok(Some("alice"), &["prime"]).contains("Sync: normal"));
+    // A plain init keeps an existing repository's mode.
+    let again: Init = env.json_as(None, &["init"]);
+    assert_eq!((again.local_only, cfg()["daemon"]["local_only"].clone()), (Some(false), false.into()));
+
+    // init --sync turns an existing local-only repository to sync.
+    let other = TestEnv::new(BIN);
+    other.ok(None, &["init"]);
+    let on: Init = other.json_as(None, &["init", "--sync"]);
+    assert_eq!(on.local_only, Some(false));
+    assert!(on.updated.iter().any(|u| u.contains("local_only")), "{on:?}");
+    let c: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(other.thrum_dir().join("config.json")).unwrap()).unwrap();
+    assert_eq!(c["daemon"]["local_only"], false);
+    // A config.json init cannot change is refused by --sync, untouched.
+    std::fs::write(other.thrum_dir().join("config.json"), "[1]").unwrap();
+    let (code, err) = other.fail(None, &["init", "--sync"]);
+    assert!(code == 78 && err.contains("config.json") && err.contains("fix or remove it"), "{code}: {err}");
+    assert_eq!(std::fs::read_to_string(other.thrum_dir().join("config.json")).unwrap(), "[1]");
 }

@@ -57,3 +57,33 @@ fn legacy_layout_is_imported_on_start_and_by_migrate() {
     // The daemon comes back on its own with the same answers.
     assert_eq!(env.json_as::<Page>(None, &["inbox"]).total, 2);
 }
+
+/// A repository that only ever ran the original's old version: `.thrum/`
+/// holds the log and identities but no `var/`, and no sync worktree exists.
+#[test]
+fn migrate_works_on_a_legacy_thrum_dir_without_var() {
+    let env = TestEnv::new(BIN);
+    let t = env.thrum_dir();
+    std::fs::create_dir_all(t.join("messages")).unwrap();
+    std::fs::create_dir_all(t.join("identities")).unwrap();
+    std::fs::write(t.join("events.jsonl"), EVENTS).unwrap();
+    std::fs::write(t.join("messages/furiosa.jsonl"), SHARD).unwrap();
+    std::fs::write(t.join("identities/nux.json"), IDENTITY_V2).unwrap();
+    assert!(!t.join("var").exists());
+
+    let m: Migrate = env.json_as(None, &["migrate"]);
+    let result = m.result.as_ref().unwrap_or_else(|| panic!("{m:?}"));
+    assert_eq!((result.imported, result.skipped, result.unreadable), (3, 0, 0), "{m:?}");
+    assert!(t.join("var/legacy-migrated").is_file(), "the marker keeps the daemon from importing again");
+    // The events landed in a real sync worktree on the a-sync branch.
+    let branch = git(&env, &env.sync_dir(), &["rev-parse", "--abbrev-ref", "HEAD"]);
+    assert_eq!(branch, "a-sync");
+    let shard = std::fs::read_to_string(env.sync_dir().join("messages/furiosa.jsonl")).unwrap();
+    assert!(shard.contains("second legacy"), "{shard}");
+
+    // And the daemon serves them without importing twice.
+    let inbox: Page = env.json_as(None, &["inbox"]);
+    assert_eq!(inbox.total, 1, "{inbox:?}");
+    let m: Migrate = env.json_as(None, &["migrate"]);
+    assert_eq!(m.result.map(|r| r.imported), Some(0));
+}

@@ -23,10 +23,10 @@ fn ids(p: &Page) -> Vec<&str> {
 /// Two clones of one repository, alice in `repo`, bob in `b`.
 fn two_clones() -> (TestEnv, std::path::PathBuf) {
     let env = TestEnv::new(BIN);
-    env.ok(None, &["init"]);
+    env.ok(None, &["init", "--sync"]);
     env.ok(None, &["quickstart", "--name", "alice", "--role", "implementer", "--module", "auth", "--no-agent-pid"]);
     let b = env.clone_repo("b");
-    env.ok_in(&b, None, &["init"]);
+    env.ok_in(&b, None, &["init", "--sync"]);
     env.ok_in(&b, None, &["quickstart", "--name", "bob", "--role", "reviewer", "--module", "auth", "--no-agent-pid"]);
     (env, b)
 }
@@ -146,7 +146,7 @@ fn concurrent_writers_and_push_races_lose_and_duplicate_nothing() {
     }
     // And the remote converged: a fresh third clone sees all 30.
     let c = env.clone_repo("c");
-    env.ok_in(&c, None, &["init"]);
+    env.ok_in(&c, None, &["init", "--sync"]);
     env.ok_in(&c, None, &["quickstart", "--name", "carol", "--role", "tester", "--module", "qa", "--no-agent-pid"]);
     sync(&env, &c);
     let all: Page = env.json_in_as(&c, Some("carol"), &["inbox", "--all", "--page-size", "100"]);
@@ -180,7 +180,7 @@ fn local_only_and_remote_less_repositories_never_push() {
 fn an_unreachable_remote_degrades_gracefully() {
     let env = TestEnv::new(BIN);
     git(&env, &env.repo(), &["remote", "set-url", "origin", "/nonexistent/remote.git"]);
-    env.ok(None, &["init"]);
+    env.ok(None, &["init", "--sync"]);
     env.ok(None, &["quickstart", "--name", "alice", "--role", "implementer", "--module", "auth", "--no-agent-pid"]);
     env.ok(
         None,
@@ -362,7 +362,7 @@ fn a_branch_written_by_the_original_merges_and_round_trips() {
     git(&env, &other, &["add", "-A"]);
     git(&env, &other, &["commit", "-q", "-m", "original thrum"]);
     git(&env, &other, &["push", "-q", remote.to_str().unwrap(), "a-sync"]);
-    env.ok(None, &["init"]);
+    env.ok(None, &["init", "--sync"]);
     env.ok(None, &["quickstart", "--name", "alice", "--role", "implementer", "--module", "auth", "--no-agent-pid"]);
 
     let s: SyncStatus = env.json_as(None, &["sync", "force", "--wait"]);
@@ -526,11 +526,12 @@ fn context_save_show_clear_and_sync_to_another_clone() {
 #[test]
 fn local_only_priority_flag_then_env_then_config() {
     let env = TestEnv::new(BIN);
-    env.ok(None, &["init"]);
+    env.ok(None, &["init", "--sync"]);
     let mode = |env: &TestEnv| env.json_as::<SyncStatus>(None, &["sync", "status"]).mode;
     // Config says local-only.
     let cfg_path = env.thrum_dir().join("config.json");
     let mut cfg: Value = serde_json::from_str(&std::fs::read_to_string(&cfg_path).unwrap()).unwrap();
+    assert_eq!(cfg["daemon"]["local_only"], Value::Bool(false), "init --sync");
     cfg["daemon"]["local_only"] = Value::Bool(true);
     std::fs::write(&cfg_path, serde_json::to_string_pretty(&cfg).unwrap()).unwrap();
     env.ok(None, &["daemon", "start"]);

@@ -10,6 +10,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 use thrum_testkit::TestEnv;
 
 /// Runs a command with `--json` and reads its output as `T`.
@@ -372,7 +373,21 @@ pub struct Init {
     pub unchanged: Vec<String>,
     pub dry_run: bool,
     pub redirect: Option<String>,
+    pub local_only: Option<bool>,
     pub hints: Option<Vec<Hint>>,
+}
+
+/// `config set --json`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigSet {
+    pub key: String,
+    pub value: Value,
+    pub previous: Option<Value>,
+    pub config_file: String,
+    pub effective: Value,
+    pub source: String,
+    pub restart_daemon: bool,
 }
 
 /// `init --skills --json`.
