@@ -18,4 +18,7 @@ pub mod env;
 pub mod prompt;
 pub mod screen;
 
+#[cfg(test)]
+mod recorded;
+
 pub use driver::{NewSession, Pane, Tmux, TmuxError};

@@ -258,15 +258,14 @@ fn highlighted_at(line: &[Cell], p: &Permission, label: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::recorded;
     use thrum_core::runtimes;
 
     fn prompt(runtime: &str, state: &str) -> Option<Prompt> {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/screens").join(runtime);
-        let ansi = std::fs::read_to_string(dir.join(format!("{state}.ansi")))
-            .unwrap_or_else(|e| panic!("{runtime}/{state}.ansi: {e}"));
-        let profile = if runtime == "fake" { "claude" } else { runtime };
+        let (capture, _) = recorded::load(runtime, state);
+        let profile = recorded::profile_of(runtime);
         let p = runtimes::get(profile).and_then(|r| r.screen.permission).unwrap_or_else(|| panic!("{profile}"));
-        read(&Capture::parse(&ansi), &p)
+        read(&capture, &p)
     }
 
     fn keys(k: &[&str]) -> Answer {
@@ -363,42 +362,29 @@ mod tests {
     /// widens permissions.
     #[test]
     fn prompts_only_where_recorded_and_approvals_never_widen() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/screens");
         let mut prompts = 0;
-        for dir in std::fs::read_dir(&root).unwrap_or_else(|e| panic!("{e}")) {
-            let dir = dir.unwrap_or_else(|e| panic!("{e}")).path();
-            if !dir.is_dir() {
-                continue;
-            }
-            let runtime = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
-            for f in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{e}")) {
-                let f = f.unwrap_or_else(|e| panic!("{e}")).path();
-                if f.extension().and_then(|e| e.to_str()) != Some("ansi") {
-                    continue;
+        for (runtime, state) in recorded::all() {
+            let got = prompt(&runtime, &state);
+            let expected = state.starts_with("permission") || (runtime == "fake" && state == "dialog");
+            assert_eq!(got.is_some(), expected, "{runtime}/{state}: {got:?}");
+            let Some(p) = got else { continue };
+            prompts += 1;
+            assert!(!p.gist.is_empty(), "{runtime}/{state}: no gist");
+            let approve = p.approve.unwrap_or_else(|| panic!("{runtime}/{state}: no approval"));
+            let label = match &approve {
+                Answer::Keys(k) => {
+                    let n: u8 = k[0].parse().unwrap_or_else(|_| panic!("{runtime}/{state}: {k:?}"));
+                    p.options.iter().find(|o| o.number == Some(n)).map(|o| o.label.clone()).unwrap_or_default()
                 }
-                let state = f.file_stem().and_then(|n| n.to_str()).unwrap_or_default().to_string();
-                let got = prompt(&runtime, &state);
-                let expected = state.starts_with("permission") || (runtime == "fake" && state == "dialog");
-                assert_eq!(got.is_some(), expected, "{runtime}/{state}: {got:?}");
-                let Some(p) = got else { continue };
-                prompts += 1;
-                assert!(!p.gist.is_empty(), "{runtime}/{state}: no gist");
-                let approve = p.approve.unwrap_or_else(|| panic!("{runtime}/{state}: no approval"));
-                let label = match &approve {
-                    Answer::Keys(k) => {
-                        let n: u8 = k[0].parse().unwrap_or_else(|_| panic!("{runtime}/{state}: {k:?}"));
-                        p.options.iter().find(|o| o.number == Some(n)).map(|o| o.label.clone()).unwrap_or_default()
-                    }
-                    Answer::Select { label, .. } => label.clone(),
-                };
-                assert!(!label.is_empty() && !widens(&label), "{runtime}/{state}: approves {label:?}");
-                // A deny digit is an option saying No.
-                if let Answer::Keys(k) = &p.deny
-                    && let Ok(n) = k[0].parse::<u8>()
-                {
-                    let o = p.options.iter().find(|o| o.number == Some(n)).map(|o| o.label.as_str());
-                    assert!(o.is_some_and(|l| l.starts_with("No") && !widens(l)), "{runtime}/{state}: denies {o:?}");
-                }
+                Answer::Select { label, .. } => label.clone(),
+            };
+            assert!(!label.is_empty() && !widens(&label), "{runtime}/{state}: approves {label:?}");
+            // A deny digit is an option saying No.
+            if let Answer::Keys(k) = &p.deny
+                && let Ok(n) = k[0].parse::<u8>()
+            {
+                let o = p.options.iter().find(|o| o.number == Some(n)).map(|o| o.label.as_str());
+                assert!(o.is_some_and(|l| l.starts_with("No") && !widens(l)), "{runtime}/{state}: denies {o:?}");
             }
         }
         assert!(prompts >= 11, "only {prompts} prompts read");

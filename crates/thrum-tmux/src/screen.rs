@@ -415,43 +415,12 @@ pub fn fingerprint(capture: &Capture, profile: &Profile) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::recorded;
     use thrum_core::runtimes;
 
-    fn screen(runtime: &str, state: &str) -> (Capture, serde_like::Meta) {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/screens").join(runtime);
-        let ansi = std::fs::read_to_string(dir.join(format!("{state}.ansi")))
-            .unwrap_or_else(|e| panic!("{runtime}/{state}.ansi: {e}"));
-        let meta = std::fs::read_to_string(dir.join(format!("{state}.json"))).unwrap_or_default();
-        (Capture::parse(&ansi), serde_like::Meta::parse(&meta))
-    }
-
-    /// The two fields of a recorded screen's metadata we need, read
-    /// without a JSON dependency.
-    mod serde_like {
-        pub struct Meta {
-            pub title: String,
-            pub cursor: (u16, u16),
-        }
-        impl Meta {
-            pub fn parse(s: &str) -> Meta {
-                let field = |k: &str| -> String {
-                    let Some(i) = s.find(&format!("\"{k}\"")) else { return String::new() };
-                    let rest = s[i + k.len() + 2..].trim_start().trim_start_matches(':').trim_start();
-                    if let Some(r) = rest.strip_prefix('"') {
-                        r.split('"').next().unwrap_or("").to_string()
-                    } else {
-                        rest.split([',', '}', '\n']).next().unwrap_or("").trim().to_string()
-                    }
-                };
-                let n = |k: &str| field(k).parse().unwrap_or(0);
-                Meta { title: field("pane_title"), cursor: (n("cursor_x"), n("cursor_y")) }
-            }
-        }
-    }
-
     fn look_at(runtime: &str, state: &str) -> Look {
-        let (c, m) = screen(runtime, state);
-        let profile = &runtimes::get(runtime).unwrap_or_else(|| panic!("{runtime}")).screen;
+        let (c, m) = recorded::load(runtime, state);
+        let profile = &runtimes::get(recorded::profile_of(runtime)).unwrap_or_else(|| panic!("{runtime}")).screen;
         look(&c, profile, &m.title, m.cursor, false)
     }
 
@@ -459,41 +428,24 @@ mod tests {
     /// tests/screens/README.md).
     #[test]
     fn every_recorded_screen_reads_as_named() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/screens");
         let mut checked = 0;
-        for dir in std::fs::read_dir(&root).unwrap_or_else(|e| panic!("{e}")) {
-            let dir = dir.unwrap_or_else(|e| panic!("{e}")).path();
-            if !dir.is_dir() {
+        for (runtime, state) in recorded::all() {
+            let got = look_at(&runtime, &state);
+            let ok = if state.starts_with("permission") || state.starts_with("dialog") {
+                matches!(got, Look::Dialog(_))
+            } else if state.starts_with("busy") {
+                matches!(got, Look::Busy(_))
+            } else if state.starts_with("typed-multiline") {
+                got == Look::Typed("first line\nhello wor".into())
+            } else if state.starts_with("typed") {
+                got == Look::Typed("hello wor".into())
+            } else if state.starts_with("idle") {
+                got == Look::Safe
+            } else {
                 continue;
-            }
-            let runtime = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
-            // The fake agent is drawn like Claude Code.
-            let profile_of = if runtime == "fake" { "claude" } else { runtime.as_str() };
-            for f in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{e}")) {
-                let f = f.unwrap_or_else(|e| panic!("{e}")).path();
-                if f.extension().and_then(|e| e.to_str()) != Some("ansi") {
-                    continue;
-                }
-                let state = f.file_stem().and_then(|n| n.to_str()).unwrap_or_default().to_string();
-                let (c, m) = screen(&runtime, &state);
-                let profile = &runtimes::get(profile_of).unwrap_or_else(|| panic!("{runtime}")).screen;
-                let got = look(&c, profile, &m.title, m.cursor, false);
-                let ok = if state.starts_with("permission") || state.starts_with("dialog") {
-                    matches!(got, Look::Dialog(_))
-                } else if state.starts_with("busy") {
-                    matches!(got, Look::Busy(_))
-                } else if state.starts_with("typed-multiline") {
-                    got == Look::Typed("first line\nhello wor".into())
-                } else if state.starts_with("typed") {
-                    got == Look::Typed("hello wor".into())
-                } else if state.starts_with("idle") {
-                    got == Look::Safe
-                } else {
-                    continue;
-                };
-                assert!(ok, "{runtime}/{state}: read as {got:?}");
-                checked += 1;
-            }
+            };
+            assert!(ok, "{runtime}/{state}: read as {got:?}");
+            checked += 1;
         }
         assert!(checked >= 40, "only {checked} screens checked");
     }
