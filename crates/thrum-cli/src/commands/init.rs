@@ -13,7 +13,7 @@ use thrum_git::Git;
 
 use crate::context::Ctx;
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct InitArgs {
     /// Initialize even outside a git repository (messages stay local).
     #[arg(long)]
@@ -28,7 +28,8 @@ pub struct InitArgs {
     /// …), or `all`: every runtime's MCP config and hooks.
     #[arg(long)]
     pub runtime: Option<String>,
-    /// Never prompt (the default when stdin is not a terminal).
+    /// Never prompt: the silent path (the default when stdin or stdout is
+    /// not a terminal); on a terminal `thrum init` runs a short wizard.
     #[arg(long)]
     pub non_interactive: bool,
     /// Only install the thrum skill or instructions for the runtime
@@ -45,6 +46,9 @@ pub struct InitArgs {
     /// The registered agent's module.
     #[arg(long, value_name = "MODULE", requires = "agent_name")]
     pub agent_module: Option<String>,
+    /// Set by the wizard, which runs this path and then registers the agent.
+    #[arg(skip)]
+    pub in_wizard: bool,
     /// Sync messages through origin's a-sync branch. Without it a new
     /// repository is local-only (messages never reach a remote by
     /// surprise); on an existing one it turns sync on.
@@ -100,6 +104,9 @@ struct Report {
     /// messages stay in this clone.
     #[serde(skip_serializing_if = "Option::is_none")]
     local_only: Option<bool>,
+    /// The wizard goes on to register an agent: no "register one" advice.
+    #[serde(skip)]
+    in_wizard: bool,
 }
 
 pub fn run(ctx: &mut Ctx, a: InitArgs) -> Result<u8> {
@@ -126,6 +133,9 @@ pub fn run(ctx: &mut Ctx, a: InitArgs) -> Result<u8> {
     if a.skills {
         return install_skills(ctx, &a);
     }
+    if super::init_wizard::wanted(ctx, &a) {
+        return super::init_wizard::run(ctx, a);
+    }
     let start = ctx.start_dir()?;
     let git = Git::new(&start);
     let (root, common) = match (git.toplevel(), git.common_dir()) {
@@ -136,7 +146,12 @@ pub fn run(ctx: &mut Ctx, a: InitArgs) -> Result<u8> {
             start.display()
         ),
     };
-    let mut rep = Report { repo_path: root.display().to_string(), dry_run: a.dry_run, ..Default::default() };
+    let mut rep = Report {
+        repo_path: root.display().to_string(),
+        dry_run: a.dry_run,
+        in_wizard: a.in_wizard,
+        ..Default::default()
+    };
     let thrum = root.join(THRUM_DIR);
     rep.thrum_dir = thrum.display().to_string();
 
@@ -292,16 +307,23 @@ fn register(ctx: &mut Ctx, a: &InitArgs, rep: &mut Report) -> Result<()> {
         rep.created.push(format!("agent @{name} (role {role}, module {module})"));
         return Ok(());
     }
+    register_agent(ctx, name, role, module, a.runtime.as_deref())?;
+    rep.agent = Some(serde_json::json!({ "name": name, "role": role, "module": module }));
+    Ok(())
+}
+
+/// Registers `name` and starts its session, as `thrum quickstart` would,
+/// quietly (the caller reports it).
+pub(crate) fn register_agent(ctx: &mut Ctx, name: &str, role: &str, module: &str, runtime: Option<&str>) -> Result<()> {
     let saved = (ctx.out, ctx.role.clone(), ctx.module.clone());
     ctx.out = crate::output::Out { json: false, quiet: true, ..ctx.out };
-    ctx.role = Some(role.clone());
-    ctx.module = Some(module.clone());
-    let runtime = a.runtime.clone().filter(|r| r != ALL);
+    ctx.role = Some(role.to_string());
+    ctx.module = Some(module.to_string());
     let q = crate::commands::agent::QuickstartArgs {
-        name: Some(name.clone()),
+        name: Some(name.to_string()),
         display: None,
         intent: None,
-        runtime,
+        runtime: runtime.filter(|r| *r != ALL).map(str::to_string),
         force: false,
         dry_run: false,
         no_agent_pid: false,
@@ -311,7 +333,6 @@ fn register(ctx: &mut Ctx, a: &InitArgs, rep: &mut Report) -> Result<()> {
     let r = crate::commands::agent::quickstart(ctx, q);
     (ctx.out, ctx.role, ctx.module) = saved;
     r.with_context(|| format!("thrum is set up, but registering @{name} failed; retry with `thrum quickstart --name {name} --role {role} --module {module}`"))?;
-    rep.agent = Some(serde_json::json!({ "name": name, "role": role, "module": module }));
     Ok(())
 }
 
@@ -386,7 +407,7 @@ fn add_ignore(path: &Path, text: &str, header: &str) -> Result<()> {
 
 fn finish(ctx: &mut Ctx, rep: Report, worktree: bool) -> Result<u8> {
     let out = ctx.out;
-    if !rep.dry_run {
+    if !rep.dry_run && !rep.in_wizard {
         let nobody = ctx
             .layout()
             .map(|l| std::fs::read_dir(l.identities_dir()).map_or(true, |mut d| d.next().is_none()))
@@ -443,7 +464,7 @@ fn finish(ctx: &mut Ctx, rep: Report, worktree: bool) -> Result<u8> {
             agent["role"].as_str().unwrap_or(""),
             agent["module"].as_str().unwrap_or("")
         ));
-    } else if !rep.dry_run {
+    } else if !rep.dry_run && !rep.in_wizard {
         out.line("");
         out.line("Done. Run 'thrum quickstart --name <name> --role <role> --module <module>' to register an agent.");
     }

@@ -10,6 +10,7 @@ pub mod doctor;
 pub mod group;
 pub mod hook;
 pub mod init;
+pub mod init_wizard;
 pub mod mcp;
 pub mod mcp_config;
 pub mod message;

@@ -179,3 +179,142 @@ fn new_repositories_are_local_only_until_sync_is_turned_on() {
     assert!(code == 78 && err.contains("config.json") && err.contains("fix or remove it"), "{code}: {err}");
     assert_eq!(std::fs::read_to_string(other.thrum_dir().join("config.json")).unwrap(), "[1]");
 }
+
+/// Runs `thrum ARGS…` in a pseudo-terminal (Python's `pty`), answering
+/// each `[default]: ` prompt with Enter; with `ctrl_c_at`, sends Ctrl-C at
+/// the first prompt containing it instead. Prints the exit status, then
+/// what the terminal showed.
+const PTY_DRIVER: &str = r#"
+import os, pty, select, sys, time
+bin, ctrl_c_at, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(bin, [bin] + args)
+buf, answered, status, deadline = b"", 0, None, time.time() + 20
+while status is None and time.time() < deadline:
+    r, _, _ = select.select([fd], [], [], 0.05)
+    if r:
+        try:
+            buf += os.read(fd, 65536)
+        except OSError:
+            pass
+    prompts = buf.split(b"]: ")[:-1]
+    if len(prompts) > answered:
+        last = prompts[-1].rsplit(b"\n", 1)[-1].decode(errors="replace")
+        answered = len(prompts)
+        os.write(fd, b"\x03" if ctrl_c_at and ctrl_c_at in last else b"\r")
+    done, st = os.waitpid(pid, os.WNOHANG)
+    if done:
+        status = os.waitstatus_to_exitcode(st)
+print(status)
+print(buf.decode(errors="replace"))
+"#;
+
+/// (exit status, terminal output) of `thrum init ARGS` in a pty.
+fn init_in_pty(env: &TestEnv, ctrl_c_at: &str, args: &[&str]) -> (String, String) {
+    let out = env
+        .hermetic(std::process::Command::new("python3"))
+        .arg("-c")
+        .arg(PTY_DRIVER)
+        .arg(BIN)
+        .arg(ctrl_c_at)
+        .arg("init")
+        .args(args)
+        .current_dir(env.repo())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (status, shown) = text.split_once('\n').unwrap_or((&text, ""));
+    (status.to_string(), shown.to_string())
+}
+
+#[test]
+fn init_wizard_on_a_terminal_accepts_every_default_with_enter() {
+    let env = TestEnv::new(BIN);
+    let repo = env.repo();
+    let (status, shown) =
+        init_in_pty(&env, "", &["--agent-module", "auth", "--agent-name", "ann", "--agent-role", "lead"]);
+    assert_eq!(status, "0", "{shown}");
+    // One line per prompt, the flags' values pre-filled.
+    for p in ["Sync messages", "[y/N]", "Runtime to set up", "[none]", "Agent role [lead]", "Agent module [auth]"] {
+        assert!(shown.contains(p), "{p}: {shown}");
+    }
+    assert!(shown.contains("Agent name (none: register later) [ann]"), "{shown}");
+    // What the silent path does…
+    let gi = std::fs::read_to_string(repo.join(".gitignore")).unwrap();
+    assert!(gi.lines().any(|l| l == ".thrum/"), "{gi}");
+    assert!(!git(&env, &repo, &["rev-parse", "--verify", "a-sync"]).is_empty());
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(env.thrum_dir().join("config.json")).unwrap()).unwrap();
+    assert_eq!(cfg["daemon"]["local_only"], true);
+    // …and what the defaults add: the agent, the worktrees root, the role
+    // templates and a running daemon.
+    assert!(env.thrum_dir().join("identities/ann.json").is_file(), "{shown}");
+    let wt = cfg["worktrees"]["base_path"].as_str().unwrap();
+    assert_eq!(wt, env.home().join(".thrum/worktrees/repo").display().to_string());
+    assert!(env.thrum_dir().join("role_templates/implementer.md").is_file(), "{shown}");
+    assert!(env.daemon_pid().is_some(), "{shown}");
+}
+
+#[test]
+fn init_wizard_ctrl_c_restores_the_ignore_files_byte_for_byte() {
+    let env = TestEnv::new(BIN);
+    let repo = env.repo();
+    // No trailing newline, and an exclude file git wrote: both must come back as they were.
+    std::fs::write(repo.join(".gitignore"), b"target/\n*.log").unwrap();
+    let exclude = repo.join(".git/info/exclude");
+    std::fs::write(&exclude, b"# mine\n").unwrap();
+    let (gi_before, ex_before) = (std::fs::read(repo.join(".gitignore")).unwrap(), std::fs::read(&exclude).unwrap());
+
+    let (status, shown) = init_in_pty(&env, "Agent role", &[]);
+    assert_eq!(status, "130", "{shown}");
+    // The set-up step ran (it writes .gitignore) before Ctrl-C.
+    assert!(shown.contains("Updated: .gitignore"), "{shown}");
+    assert!(shown.contains("restored .gitignore and .git/info/exclude byte for byte"), "{shown}");
+    assert_eq!(std::fs::read(repo.join(".gitignore")).unwrap(), gi_before);
+    assert_eq!(std::fs::read(&exclude).unwrap(), ex_before);
+
+    // Stealth writes the exclude file instead; Ctrl-C puts it back too.
+    let (status, shown) = init_in_pty(&env, "Agent role", &["--stealth"]);
+    assert_eq!(status, "130", "{shown}");
+    assert_eq!(std::fs::read(repo.join(".gitignore")).unwrap(), gi_before);
+    assert_eq!(std::fs::read(&exclude).unwrap(), ex_before);
+}
+
+#[test]
+fn init_without_a_terminal_or_with_non_interactive_stays_silent() {
+    let env = TestEnv::new(BIN);
+    // stdin is /dev/null here: no prompt, the silent path.
+    let out = env.thrum(&["init"]).output().unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("]: "), "{err}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Thrum initialized"));
+    assert!(!env.thrum_dir().join("role_templates").exists());
+    // On a terminal, --non-interactive keeps it silent as well.
+    let env = TestEnv::new(BIN);
+    let (status, shown) = init_in_pty(&env, "", &["--non-interactive"]);
+    assert_eq!(status, "0", "{shown}");
+    assert!(!shown.contains("]: "), "{shown}");
+    assert!(shown.contains("Thrum initialized"), "{shown}");
+}
+
+#[test]
+fn init_wizard_failed_step_restores_the_ignore_files() {
+    let env = TestEnv::new(BIN);
+    let repo = env.repo();
+    std::fs::write(repo.join(".gitignore"), b"target/\n").unwrap();
+    let exclude = repo.join(".git/info/exclude");
+    let ex_before = std::fs::read(&exclude).ok();
+    // The role templates cannot be written: that step fails after the set-up wrote .gitignore.
+    std::fs::create_dir_all(env.thrum_dir()).unwrap();
+    std::fs::write(env.thrum_dir().join("role_templates"), b"not a directory").unwrap();
+
+    let (status, shown) = init_in_pty(&env, "", &[]);
+    assert_eq!(status, "1", "{shown}");
+    assert!(shown.contains("Updated: .gitignore"), "{shown}");
+    assert!(shown.contains("restored .gitignore and .git/info/exclude byte for byte"), "{shown}");
+    assert_eq!(std::fs::read(repo.join(".gitignore")).unwrap(), b"target/\n");
+    assert_eq!(std::fs::read(&exclude).ok(), ex_before);
+}
