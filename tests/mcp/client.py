@@ -91,6 +91,10 @@ async def main():
             check(status.get("carol") == "offline" and status.get("bob") == "online", f"default includes offline: {agents}")
             agents = data(await bob.call_tool("list_agents", {"include_offline": False}))
             check("carol" not in {a["agent_id"] for a in agents["agents"]}, f"include_offline false: {agents}")
+            # The daemon's pseudo-agents (the permission-nudge author) are left out.
+            thrum("quickstart", "--name", "supervisor_repo", "--role", "supervisor", "--module", "permissions", "--no-agent-pid")
+            agents = data(await bob.call_tool("list_agents", {}))
+            check("supervisor_repo" not in {a["agent_id"] for a in agents["agents"]}, f"pseudo-agent listed: {agents}")
 
             # reply threads and reaches alice.
             data(await bob.call_tool("reply", {"message_id": sent["message_id"], "content": "got it"}))

@@ -259,6 +259,9 @@ impl ThrumTools {
         let list: Vec<Value> = agents
             .agents
             .iter()
+            // The daemon's pseudo-agents (the permission-nudge author) are
+            // no agents to talk to, as in `thrum team` without --system.
+            .filter(|a| !thrum_core::name::is_pseudo_agent(&a.agent_id, &a.role, &a.module))
             .filter_map(|a| {
                 // The daemon's presence; this tool says "online" for active,
                 // as the original's does.
