@@ -18,7 +18,7 @@ use crate::claude::{poll, require};
 use crate::env_with;
 use crate::tmux_sessions::{pane_path, worktree};
 
-fn capture(env: &TestEnv, session: &str) -> String {
+pub(crate) fn capture(env: &TestEnv, session: &str) -> String {
     String::from_utf8_lossy(&env.tmux(&["capture-pane", "-p", "-t", &format!("={session}:")]).stdout).into_owned()
 }
 
@@ -57,7 +57,7 @@ fn setup(quiet_ms: u64, fake: bool) -> (TestEnv, PathBuf, Option<(PathBuf, PathB
 }
 
 /// [`setup`] with these `tmux` settings.
-fn setup_with(tmux: Value, fake: bool) -> (TestEnv, PathBuf, Option<(PathBuf, PathBuf)>) {
+pub(crate) fn setup_with(tmux: Value, fake: bool) -> (TestEnv, PathBuf, Option<(PathBuf, PathBuf)>) {
     require("tmux", "apt-get install -y tmux");
     let env = env_with(&[("lead", "coordinator", "all")]);
     let config = env.thrum_dir().join("config.json");
@@ -146,7 +146,7 @@ fn a_shell_pane_gets_its_doorbell_only_once_the_line_is_empty() {
 }
 
 /// The fake agent, drawn like Claude Code, in session `s`.
-fn fake_agent(env: &TestEnv, dir: &Path) -> (PathBuf, PathBuf) {
+pub(crate) fn fake_agent(env: &TestEnv, dir: &Path) -> (PathBuf, PathBuf) {
     let script = crate::workspace().join("tests/tmux/fake_agent.py");
     let (log, control) = (dir.join("fake.log"), dir.join("fake.control"));
     std::fs::write(&control, "").unwrap();
@@ -169,11 +169,11 @@ fn fake_agent(env: &TestEnv, dir: &Path) -> (PathBuf, PathBuf) {
     (log, control)
 }
 
-fn events(log: &Path) -> Vec<Value> {
+pub(crate) fn events(log: &Path) -> Vec<Value> {
     std::fs::read_to_string(log).unwrap_or_default().lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
 }
 
-fn control(path: &Path, line: &str) {
+pub(crate) fn control(path: &Path, line: &str) {
     use std::io::Write;
     let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
     writeln!(f, "{line}").unwrap();

@@ -15,10 +15,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use thrum_testkit::TestEnv;
 
-use crate::claude::{poll, require};
-use crate::env_with;
+use crate::claude::poll;
+use crate::tmux_doorbell::{capture, control, events, setup_with};
 use crate::tmux_restart::Rig;
-use crate::tmux_sessions::{pane_path, worktree};
 
 /// The messages of `agent`'s inbox from the nudge author, oldest first.
 fn from_supervisor(env: &TestEnv, agent: &str) -> Vec<Value> {
@@ -57,14 +56,6 @@ fn session_state(env: &TestEnv, agent: &str, session: &str) -> String {
     all.iter().find(|s| s["name"] == session).and_then(|s| s["state"].as_str()).unwrap_or("").to_string()
 }
 
-fn capture(env: &TestEnv, session: &str) -> String {
-    String::from_utf8_lossy(&env.tmux(&["capture-pane", "-p", "-t", &format!("={session}:")]).stdout).into_owned()
-}
-
-fn events(log: &Path) -> Vec<Value> {
-    std::fs::read_to_string(log).unwrap_or_default().lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
-}
-
 /// The keys that reached the fake agent while its dialog showed.
 fn dialog_keys(log: &Path) -> Vec<String> {
     events(log)
@@ -78,39 +69,12 @@ fn answers(log: &Path) -> Vec<i64> {
     events(log).iter().filter(|e| e["event"] == "dialog_answer").filter_map(|e| e["option"].as_i64()).collect()
 }
 
-fn control(path: &Path, line: &str) {
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
-    writeln!(f, "{line}").unwrap();
-}
-
 /// `lead` (a coordinator: the default supervisor) and `impl` in session
 /// `s`, whose `claude` is the fake agent; launched. The fake's log and
 /// control files.
 fn fake_setup() -> (TestEnv, PathBuf, PathBuf) {
-    require("tmux", "apt-get install -y tmux");
-    let env = env_with(&[("lead", "coordinator", "all")]);
-    let wt = worktree(&env, "wt-impl");
-    let dir = env.dir.path();
-    let script = crate::workspace().join("tests/tmux/fake_agent.py");
-    let (log, ctl) = (dir.join("fake.log"), dir.join("fake.control"));
-    std::fs::write(&ctl, "").unwrap();
-    let bin = dir.join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let claude = bin.join("claude");
-    let wrapper =
-        format!("#!/bin/sh\nexec python3 {} --log {} --control {}\n", script.display(), log.display(), ctl.display());
-    std::fs::write(&claude, wrapper).unwrap();
-    std::fs::set_permissions(&claude, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    pane_path(&env, &[&bin]);
-    env.ok(Some("lead"), &["daemon", "stop"]);
-    let out = env.thrum(&["daemon", "start"]).env("SHELL", "/bin/bash").output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let cwd = wt.to_str().unwrap();
-    env.ok(
-        Some("lead"),
-        &["tmux", "create", "s", "--cwd", cwd, "--name", "impl", "--role", "implementer", "--module", "api"],
-    );
+    let (env, _wt, fake) = setup_with(json!({}), true);
+    let (log, ctl) = fake.unwrap();
     env.ok(Some("lead"), &["tmux", "launch", "s"]);
     assert!(poll(Duration::from_secs(10), || capture(&env, "s").contains('❯')), "{}", capture(&env, "s"));
     (env, log, ctl)
