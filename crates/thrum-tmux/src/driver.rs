@@ -195,11 +195,7 @@ impl Tmux {
         match self.run(&["list-sessions", "-F", &format]) {
             Ok(out) => Ok(out.lines().map(|l| l.split('\x1f').map(str::to_string).collect()).collect()),
             // No server running means no sessions.
-            Err(TmuxError::Failed { stderr, .. })
-                if stderr.contains("no server running") || stderr.contains("error connecting") =>
-            {
-                Ok(Vec::new())
-            }
+            Err(TmuxError::Failed { stderr, .. }) if no_server(&stderr) => Ok(Vec::new()),
             Err(e) => Err(e),
         }
     }
@@ -219,9 +215,7 @@ impl Tmux {
         let format = format!("#{{session_name}}\x1e{PANE_FORMAT}");
         let out = match self.run(&["list-panes", "-a", "-F", &format]) {
             Ok(out) => out,
-            Err(TmuxError::Failed { stderr, .. })
-                if stderr.contains("no server running") || stderr.contains("error connecting") =>
-            {
+            Err(TmuxError::Failed { stderr, .. }) if no_server(&stderr) => {
                 return Ok(Vec::new());
             }
             Err(e) => return Err(e),
@@ -270,17 +264,23 @@ impl Tmux {
         self.run(&args).map(drop).map_err(|e| self.no_session(session, e))
     }
 
-    /// Replaces "can't find session" with the error that says what to do.
+    /// Replaces "can't find session" (or no server at all) with the error that says what to do.
     fn no_session(&self, name: &str, e: TmuxError) -> TmuxError {
         match e {
-            TmuxError::Failed { stderr, .. }
-                if stderr.contains("can't find") || stderr.contains("no server running") =>
-            {
+            TmuxError::Failed { stderr, .. } if stderr.contains("can't find") || no_server(&stderr) => {
                 TmuxError::NoSession(name.to_string())
             }
             e => e,
         }
     }
+}
+
+/// Whether tmux failed because no server answers on the socket. The last
+/// session's kill ends the server, and for a moment after its socket file
+/// may still be there: tmux then says "error connecting … (Connection
+/// refused)" or "server exited unexpectedly" rather than "no server running".
+fn no_server(stderr: &str) -> bool {
+    ["no server running", "error connecting", "server exited unexpectedly"].iter().any(|m| stderr.contains(m))
 }
 
 #[cfg(test)]
