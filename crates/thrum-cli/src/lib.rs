@@ -138,6 +138,9 @@ pub enum Command {
     /// Agents in thrum-managed tmux sessions: create, launch, status, restart, queue…
     #[command(subcommand)]
     Tmux(commands::tmux::TmuxCmd),
+    /// Git worktrees for agents: create (with an agent in a tmux session), teardown, list.
+    #[command(subcommand)]
+    Worktree(commands::worktree::WorktreeCmd),
     /// Move data from the old in-repo layout to the a-sync branch.
     Migrate,
     /// Show version information.

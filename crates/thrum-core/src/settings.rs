@@ -139,6 +139,20 @@ pub const SETTINGS: &[Setting] = &[
     ),
     s("orchestration.merge_target", None, "\"(remote default branch, else main)\"", "branch work is compared with"),
     s(
+        "worktrees.base_path",
+        None,
+        "\"(~/.thrum/worktrees/<repository folder>)\"",
+        "where `thrum worktree create NAME` makes NAME (absolute, or ~/…; never the repository itself)",
+    )
+    .kind(Kind::Text),
+    s(
+        "worktrees.thrum_enabled",
+        None,
+        "true",
+        "new worktrees share this repository's .thrum (.thrum/redirect and their own identities/)",
+    ),
+    s("worktrees.beads_enabled", None, "true", "new worktrees get .beads/redirect when this repository has .beads/"),
+    s(
         "identity_guard.cross_worktree",
         None,
         "\"strict\"",
@@ -438,6 +452,31 @@ impl RestartSettings {
                 .filter(|n| *n > 0)
                 .map_or(DEFAULT_MAX_LINES, |n| n as usize),
             graceful_timeout_s: count(&get("restart.graceful_timeout", file).value).unwrap_or(DEFAULT_GRACEFUL_TIMEOUT),
+        }
+    }
+}
+
+/// `thrum worktree create`'s settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorktreeSettings {
+    /// None: `~/.thrum/worktrees/<repository folder>`. As written: a
+    /// leading `~/` is the caller's to expand.
+    pub base_path: Option<String>,
+    pub thrum_enabled: bool,
+    pub beads_enabled: bool,
+}
+
+impl WorktreeSettings {
+    /// From `file` (config.json, parsed); a value of the wrong type falls
+    /// back to the default.
+    pub fn resolve(file: &Value) -> WorktreeSettings {
+        WorktreeSettings {
+            base_path: Some(get("worktrees.base_path", file))
+                .filter(|r| r.source != Source::Default)
+                .and_then(|r| text(&r.value))
+                .filter(|t| !t.trim().is_empty()),
+            thrum_enabled: flag(&get("worktrees.thrum_enabled", file).value).unwrap_or(true),
+            beads_enabled: flag(&get("worktrees.beads_enabled", file).value).unwrap_or(true),
         }
     }
 }

@@ -87,7 +87,7 @@ const STEALTH_HEADER: &str = "# Thrum stealth mode (added by thrum init --stealt
 const IGNORE_LINES: &[&str] = &[".thrum/", ".thrum.*.json"];
 
 #[derive(Debug, Default, Serialize)]
-struct Report {
+pub(crate) struct Report {
     repo_path: String,
     thrum_dir: String,
     sync_worktree: String,
@@ -167,35 +167,7 @@ pub fn run(ctx: &mut Ctx, a: InitArgs) -> Result<u8> {
                 main_root.display()
             ));
         }
-        rep.redirect = main_thrum.display().to_string();
-        step(
-            &mut rep,
-            a.dry_run,
-            "created",
-            ".thrum/identities/ (local to this worktree)",
-            !thrum.join("identities").is_dir(),
-            || std::fs::create_dir_all(thrum.join("identities")).map_err(Into::into),
-        )?;
-        if !a.dry_run {
-            std::fs::create_dir_all(thrum.join("context")).context("create .thrum/context")?;
-        }
-        let want = format!("{}\n", main_thrum.display());
-        let have = std::fs::read_to_string(thrum.join("redirect")).unwrap_or_default();
-        step(&mut rep, a.dry_run, "created", ".thrum/redirect", have != want, || {
-            thrum_core::fs::write_file(&thrum.join("redirect"), want.as_bytes()).map_err(Into::into)
-        })?;
-        // The worktree gets the hooks its main worktree has (or those of
-        // --runtime): an agent started here is reached like one there.
-        let mut dialects = crate::commands::hook::installed(&main_root);
-        for d in a.hook_dialects() {
-            if !dialects.contains(&d) {
-                dialects.push(d);
-            }
-        }
-        for d in dialects {
-            let o = crate::commands::hook::install(d, &root, false, false, a.dry_run)?;
-            note_outcome(&mut rep, "hooks", &o);
-        }
+        link_worktree(&mut rep, &root, &main_root, &a.hook_dialects(), a.dry_run)?;
         register(ctx, &a, &mut rep)?;
         return finish(ctx, rep, true);
     }
@@ -336,6 +308,52 @@ pub(crate) fn register_agent(ctx: &mut Ctx, name: &str, role: &str, module: &str
     Ok(())
 }
 
+/// Wires the linked worktree at `root` to the main worktree's `.thrum/`:
+/// its own `identities/` and `context/`, `.thrum/redirect`, and the hooks
+/// the main worktree has (and `extra`), so an agent started here is
+/// reached like one there. Shared by `thrum init`/`setup` in a worktree and
+/// `thrum worktree create`.
+pub(crate) fn link_worktree(
+    rep: &mut Report,
+    root: &Path,
+    main_root: &Path,
+    extra: &[crate::runtimes::Hooks],
+    dry_run: bool,
+) -> Result<()> {
+    let thrum = root.join(THRUM_DIR);
+    let main_thrum = main_root.join(THRUM_DIR);
+    rep.redirect = main_thrum.display().to_string();
+    step(
+        rep,
+        dry_run,
+        "created",
+        ".thrum/identities/ (local to this worktree)",
+        !thrum.join("identities").is_dir(),
+        || std::fs::create_dir_all(thrum.join("identities")).map_err(Into::into),
+    )?;
+    if !dry_run {
+        std::fs::create_dir_all(thrum.join("context")).context("create .thrum/context")?;
+    }
+    let want = format!("{}\n", main_thrum.display());
+    let have = std::fs::read_to_string(thrum.join("redirect")).unwrap_or_default();
+    step(rep, dry_run, "created", ".thrum/redirect", have != want, || {
+        thrum_core::fs::write_file(&thrum.join("redirect"), want.as_bytes()).map_err(Into::into)
+    })?;
+    // The worktree gets the hooks its main worktree has (or those of
+    // --runtime): an agent started here is reached like one there.
+    let mut dialects = crate::commands::hook::installed(main_root);
+    for d in extra.iter().copied() {
+        if !dialects.contains(&d) {
+            dialects.push(d);
+        }
+    }
+    for d in dialects {
+        let o = crate::commands::hook::install(d, root, false, false, dry_run)?;
+        note_outcome(rep, "hooks", &o);
+    }
+    Ok(())
+}
+
 /// An existing config.json, parsed; refused (nothing changed) when it is
 /// not valid JSON.
 fn read_config(path: &Path) -> Result<serde_json::Value> {
@@ -356,7 +374,7 @@ fn note_outcome(rep: &mut Report, what: &str, o: &crate::commands::config_file::
 }
 
 /// The main worktree's root, from the common git dir (`…/.git`).
-fn main_root_of(common: &Path) -> Option<PathBuf> {
+pub(crate) fn main_root_of(common: &Path) -> Option<PathBuf> {
     if common.file_name().is_some_and(|n| n == ".git") { common.parent().map(Path::to_path_buf) } else { None }
 }
 

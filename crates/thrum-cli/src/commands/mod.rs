@@ -24,6 +24,7 @@ pub mod session;
 pub mod sync;
 pub mod tmux;
 pub mod views;
+pub mod worktree;
 
 use anyhow::Result;
 
@@ -81,6 +82,7 @@ pub fn run(ctx: &mut Ctx, cmd: Command) -> Result<u8> {
         Command::Mcp(c) => mcp::run(ctx, c),
         Command::Peer(c) => peer::run(ctx, c),
         Command::Tmux(c) => tmux::run(ctx, c),
+        Command::Worktree(c) => worktree::run(ctx, c),
     }
 }
 

@@ -37,6 +37,7 @@ mod tmux_restart;
 mod tmux_sessions;
 mod websocket;
 mod wire;
+mod worktree;
 
 use thrum_testkit::TestEnv;
 
