@@ -1,6 +1,9 @@
-//! Records the commit the binary was built from, for `thrum version`.
-//! Outside a git checkout (a source tarball) the hash is `unknown`;
-//! THRUM_BUILD_HASH overrides it (packagers building from an export).
+//! Records the commit the binary was built from, and where its source is
+//! published, for `thrum version`. Outside a git checkout (a source
+//! tarball) the hash is `unknown`; THRUM_BUILD_HASH overrides it (packagers
+//! building from an export). The repository is THRUM_REPOSITORY_URL, else
+//! the checkout's `origin` when it is a web or ssh URL (a local path is no
+//! address to give users), else empty: nothing made up.
 
 use std::path::Path;
 use std::process::Command;
@@ -35,4 +38,25 @@ fn main() {
         }
     }
     println!("cargo:rustc-env=THRUM_BUILD_HASH={hash}");
+    println!("cargo:rerun-if-env-changed=THRUM_REPOSITORY_URL");
+    let repo = std::env::var("THRUM_REPOSITORY_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .or_else(|| git(&dir, &["config", "--get", "remote.origin.url"]).and_then(|u| web_url(&u)))
+        .unwrap_or_default();
+    println!("cargo:rustc-env=THRUM_REPOSITORY={repo}");
+}
+
+/// An origin URL as a web address: `https://…` as it is (without `.git`),
+/// `git@host:owner/repo` and `ssh://git@host/owner/repo` as
+/// `https://host/owner/repo`; anything else (a path) is none.
+fn web_url(origin: &str) -> Option<String> {
+    let o = origin.trim().trim_end_matches('/').trim_end_matches(".git");
+    if o.starts_with("https://") || o.starts_with("http://") {
+        return Some(o.to_string());
+    }
+    let rest = o.strip_prefix("ssh://").unwrap_or(o);
+    let (user_host, path) = rest.split_once([':', '/'])?;
+    let host = user_host.rsplit('@').next()?;
+    (rest.contains('@') && !host.is_empty() && !path.is_empty()).then(|| format!("https://{host}/{path}"))
 }

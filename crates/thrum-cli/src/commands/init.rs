@@ -49,6 +49,19 @@ pub struct InitArgs {
     /// Set by the wizard, which runs this path and then registers the agent.
     #[arg(skip)]
     pub in_wizard: bool,
+    /// Where `thrum worktree create` puts worktrees (worktrees.base_path):
+    /// an absolute path (or ~/…) outside the repository. Pre-fills the
+    /// wizard's prompt.
+    #[arg(long, value_name = "PATH")]
+    pub worktrees_root: Option<String>,
+    /// The wizard's role-template choice: `default` or `enhanced` install
+    /// the shipped templates into .thrum/role_templates/ (one set is
+    /// shipped), `skip` does not.
+    #[arg(long, value_name = "CHOICE", value_parser = ["default", "enhanced", "skip"])]
+    pub roles: Option<String>,
+    /// The wizard does not start the daemon at its end.
+    #[arg(long)]
+    pub no_daemon: bool,
     /// Sync messages through origin's a-sync branch. Without it a new
     /// repository is local-only (messages never reach a remote by
     /// surprise); on an existing one it turns sync on.
@@ -104,6 +117,10 @@ pub(crate) struct Report {
     /// messages stay in this clone.
     #[serde(skip_serializing_if = "Option::is_none")]
     local_only: Option<bool>,
+    /// `--sync` turned sync on while a daemon runs: it reads the mode when
+    /// it starts.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    restart_daemon: bool,
     /// The wizard goes on to register an agent: no "register one" advice.
     #[serde(skip)]
     in_wizard: bool,
@@ -145,6 +162,13 @@ pub fn run(ctx: &mut Ctx, a: InitArgs) -> Result<u8> {
             "not a git repository: {}\n  thrum keeps messages on a git branch; run `git init` first, or pass --force to use thrum without git",
             start.display()
         ),
+    };
+    // Checked before anything is written.
+    let worktrees_root = match a.worktrees_root.as_deref() {
+        Some(w) => {
+            Some(super::init_wizard::worktrees_root(w, &root).map_err(|e| anyhow::anyhow!("--worktrees-root: {e}"))?)
+        }
+        None => None,
     };
     let mut rep = Report {
         repo_path: root.display().to_string(),
@@ -213,6 +237,12 @@ pub fn run(ctx: &mut Ctx, a: InitArgs) -> Result<u8> {
             let text = format!("{}\n", serde_json::to_string_pretty(&c)?);
             thrum_core::fs::write_private(&cfg, text.as_bytes()).map_err(Into::into)
         })?;
+        rep.restart_daemon = !on
+            && !a.dry_run
+            && Layout::for_root(&root)
+                .ok()
+                .and_then(|l| thrum_client::pidfile::running_pid(&l.lock_file(), &l.pid_file()))
+                .is_some();
     }
     let mode_in_file =
         if a.sync || !existed { Some(serde_json::json!({ "daemon": { "local_only": !a.sync } })) } else { file };
@@ -264,6 +294,13 @@ pub fn run(ctx: &mut Ctx, a: InitArgs) -> Result<u8> {
     for d in a.hook_dialects() {
         let o = crate::commands::hook::install(d, &root, false, false, a.dry_run)?;
         note_outcome(&mut rep, "hooks", &o);
+    }
+    // The wizard asks for (and records) the worktrees root itself.
+    if let Some(wt) = worktrees_root.filter(|_| !a.in_wizard) {
+        let label = format!(".thrum/config.json (worktrees.base_path: {wt})");
+        step(&mut rep, a.dry_run, "updated", &label, true, || {
+            super::config::edit(ctx, |c| c["worktrees"]["base_path"] = serde_json::json!(wt))
+        })?;
     }
     register(ctx, &a, &mut rep)?;
     finish(ctx, rep, false)
@@ -472,6 +509,9 @@ fn finish(ctx: &mut Ctx, rep: Report, worktree: bool) -> Result<u8> {
         Some(false) => {
             out.line("  Mode: sync (messages go through origin's a-sync branch)");
             out.line("  To keep them local: thrum config set daemon.local_only true");
+            if rep.restart_daemon {
+                out.line("  The running daemon stays local-only until `thrum daemon restart`");
+            }
         }
         None => {}
     }

@@ -89,20 +89,32 @@ fn rel(root: &Path, p: &Path) -> String {
 }
 
 fn steps(ctx: &mut Ctx, mut a: InitArgs, term: &Term, root: &Path, in_git: bool) -> Result<()> {
+    // A value given by a flag is taken as it is: its prompt is skipped (a
+    // line says what was taken), so with every flag given the wizard runs
+    // through without a question.
     // 1. Set-up: the silent path, with what its flags give.
-    a.sync = term.yes("Sync messages through origin's a-sync branch?", a.sync)?;
-    if in_git {
-        a.stealth = term.yes("Keep thrum out of .gitignore (use .git/info/exclude)?", a.stealth)?;
+    if a.sync {
+        given("Sync messages through origin's a-sync branch", "yes", "--sync");
+    } else {
+        a.sync = term.yes("Sync messages through origin's a-sync branch?", false)?;
     }
-    let rt = loop {
-        let rt = term.ask(
-            "Runtime to set up (claude, codex, cursor, gemini, …, all, none)",
-            a.runtime.as_deref().unwrap_or("none"),
-        )?;
-        if rt == "none" || rt == "all" || crate::runtimes::get(&rt).is_some() {
-            break rt;
+    if in_git && !a.stealth {
+        a.stealth = term.yes("Keep thrum out of .gitignore (use .git/info/exclude)?", false)?;
+    } else if a.stealth {
+        given("Keep thrum out of .gitignore", "yes", "--stealth");
+    }
+    let rt = match a.runtime.clone() {
+        Some(rt) => {
+            given("Runtime to set up", &rt, "--runtime");
+            rt
         }
-        note(format!("  {}", crate::runtimes::unknown(&rt)));
+        None => loop {
+            let rt = term.ask("Runtime to set up (claude, codex, cursor, gemini, …, all, none)", "none")?;
+            if rt == "none" || rt == "all" || crate::runtimes::get(&rt).is_some() {
+                break rt;
+            }
+            note(format!("  {}", crate::runtimes::unknown(&rt)));
+        },
     };
     a.runtime = (rt != "none").then_some(rt);
     let agent = (a.agent_name.take(), a.agent_role.take(), a.agent_module.take());
@@ -110,52 +122,106 @@ fn steps(ctx: &mut Ctx, mut a: InitArgs, term: &Term, root: &Path, in_git: bool)
     a.in_wizard = true;
     term.step(init::run(ctx, a.clone()))?;
 
-    // 2. Identity: registered and its session started, as quickstart does.
-    let role = term.ask_valid("Agent role", agent.1.as_deref().unwrap_or("coordinator"), |v| {
-        thrum_core::name::validate_chars(v).map_err(|e| e.to_string())
-    })?;
-    let module = term.ask_valid("Agent module", agent.2.as_deref().unwrap_or("main"), |v| {
-        thrum_core::name::validate_chars(v).map_err(|e| e.to_string())
-    })?;
-    let default_name = agent.0.clone().unwrap_or_else(|| format!("{role}_{module}"));
-    let name = term.ask_valid("Agent name (none: register later)", &default_name, |v| {
-        if v == "none" {
-            return Ok(());
+    // 2. Identity: registered and its session started, as quickstart does
+    // (the three flags come together, checked by `init`).
+    let (name, role, module) = match agent {
+        (Some(name), Some(role), Some(module)) => {
+            given(
+                "Agent",
+                &format!("@{name} (role {role}, module {module})"),
+                "--agent-name/--agent-role/--agent-module",
+            );
+            (name, role, module)
         }
-        thrum_core::AgentName::parse(v).map_err(|e| e.to_string())?;
-        if v.trim_start_matches('@') == role {
-            return Err(format!("the name cannot be the role: try {role}_{module}"));
+        _ => {
+            let check = |v: &str| thrum_core::name::validate_chars(v).map_err(|e| e.to_string());
+            let role = term.ask_valid("Agent role", "coordinator", check)?;
+            let module = term.ask_valid("Agent module", "main", check)?;
+            let name = term.ask_valid("Agent name (none: register later)", &format!("{role}_{module}"), |v| {
+                if v == "none" {
+                    return Ok(());
+                }
+                thrum_core::AgentName::parse(v).map_err(|e| e.to_string())?;
+                if v.trim_start_matches('@') == role {
+                    return Err(format!("the name cannot be the role: try {role}_{module}"));
+                }
+                Ok(())
+            })?;
+            (name, role, module)
         }
-        Ok(())
-    })?;
+    };
     if name != "none" {
         term.step(init::register_agent(ctx, &name, &role, &module, a.runtime.as_deref()))?;
         ctx.out.ok(format!("Registered @{name} (role {role}, module {module}) and started its session"));
     }
 
     // 3. Worktrees root, recorded as worktrees.base_path.
-    let project = root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "project".into());
-    let wt = term.ask("Worktrees root", &format!("~/.thrum/worktrees/{project}"))?;
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
-    let wt = match wt.strip_prefix("~/") {
-        Some(rest) => home.join(rest).display().to_string(),
-        None => wt,
+    let wt = match &a.worktrees_root {
+        Some(wt) => {
+            let wt = worktrees_root(wt, root).map_err(anyhow::Error::msg)?;
+            given("Worktrees root", &wt, "--worktrees-root");
+            wt
+        }
+        None => {
+            let project = root.file_name().map_or_else(|| "project".into(), |n| n.to_string_lossy().into_owned());
+            term.ask_valid("Worktrees root", &format!("~/.thrum/worktrees/{project}"), |v| {
+                worktrees_root(v, root).map(drop)
+            })
+            .and_then(|v| worktrees_root(&v, root).map_err(anyhow::Error::msg))?
+        }
     };
     term.step(super::config::edit(ctx, |c| c["worktrees"]["base_path"] = serde_json::json!(wt)))?;
     ctx.out.ok(format!("Worktrees root: {wt}"));
 
     // 4. Role templates into .thrum/role_templates/.
-    if term.yes("Install the shipped role templates into .thrum/role_templates/?", true)? {
+    let templates = match a.roles.as_deref() {
+        Some(choice) => {
+            given("Role templates", choice, "--roles");
+            choice != "skip"
+        }
+        None => term.yes("Install the shipped role templates into .thrum/role_templates/?", true)?,
+    };
+    if templates {
         let cmd = super::roles::RolesCmd::Refresh { force: false, dry_run: false };
         term.step(super::roles::run(ctx, cmd).map(|_| ()))?;
     }
 
     // 5. The daemon, in the background.
-    if term.yes("Start the daemon now?", true)? {
+    let start = if a.no_daemon {
+        given("Start the daemon now", "no", "--no-daemon");
+        false
+    } else {
+        term.yes("Start the daemon now?", true)?
+    };
+    if start {
         let cmd = super::daemon::DaemonCmd::Start(super::daemon::StartArgs { local: false, force: a.force });
         term.step(super::daemon::run(ctx, cmd).map(|_| ()))?;
     }
     Ok(())
+}
+
+/// Says which value a flag gave in place of a prompt.
+fn given(what: &str, value: &str, flag: &str) {
+    note(format!("{what}: {value} (from {flag})"));
+}
+
+/// A worktrees root as written to config.json: `~/…` expanded, absolute,
+/// not the repository itself or inside it.
+pub(crate) fn worktrees_root(v: &str, repo: &Path) -> Result<String, String> {
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+    let path = match v.trim() {
+        "~" => home,
+        t if t.starts_with("~/") => home.join(&t[2..]),
+        t => PathBuf::from(t),
+    };
+    if !path.is_absolute() {
+        return Err(format!("the worktrees root must be an absolute path (or ~/…), not {v:?}"));
+    }
+    let repo = repo.canonicalize().unwrap_or_else(|_| repo.to_path_buf());
+    if path.starts_with(&repo) {
+        return Err(format!("the worktrees root must be outside the repository ({}): pick another", repo.display()));
+    }
+    Ok(path.display().to_string())
 }
 
 /// `.gitignore` and `.git/info/exclude` as they were: content or absence.

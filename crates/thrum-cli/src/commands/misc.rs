@@ -35,12 +35,13 @@ pub fn rpc(ctx: &mut Ctx, a: RpcArgs) -> Result<u8> {
 
 /// The commit this binary was built from (`unknown` outside a git checkout).
 pub const BUILD_HASH: &str = env!("THRUM_BUILD_HASH");
-/// Where the source lives (the workspace's `repository`).
-pub const REPOSITORY: &str = env!("CARGO_PKG_REPOSITORY");
+/// Where the source is published (empty when the build did not know: see
+/// build.rs).
+pub const REPOSITORY: &str = env!("THRUM_REPOSITORY");
 
 /// The documentation: the README is the manual.
-fn docs_url() -> String {
-    format!("{REPOSITORY}#readme")
+fn docs_url() -> Option<String> {
+    (!REPOSITORY.is_empty()).then(|| format!("{REPOSITORY}#readme"))
 }
 
 pub fn version(ctx: &mut Ctx) -> Result<u8> {
@@ -49,7 +50,7 @@ pub fn version(ctx: &mut Ctx) -> Result<u8> {
         out.json(&json!({
             "version": thrum_core::VERSION,
             "build": BUILD_HASH,
-            "repository": REPOSITORY,
+            "repository": (!REPOSITORY.is_empty()).then_some(REPOSITORY),
             "docs": docs_url(),
             "protocol_version": thrum_proto::PROTOCOL_VERSION,
             "implementation": "thrum (Rust)",
@@ -60,8 +61,17 @@ pub fn version(ctx: &mut Ctx) -> Result<u8> {
             thrum_core::VERSION,
             thrum_proto::PROTOCOL_VERSION
         ));
-        out.line(format!("  Repository: {REPOSITORY}"));
-        out.line(format!("  Docs:       {}", docs_url()));
+        match docs_url() {
+            Some(docs) => {
+                out.line(format!("  Repository: {REPOSITORY}"));
+                out.line(format!("  Docs:       {docs}"));
+            }
+            // Nothing made up: say where the manual is instead.
+            None => {
+                out.line("  Repository: unknown (built without THRUM_REPOSITORY_URL or a public origin)");
+                out.line("  Docs:       README.md in the source; `thrum --help` and `thrum COMMAND --help`");
+            }
+        }
     }
     Ok(0)
 }

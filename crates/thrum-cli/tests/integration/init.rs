@@ -167,8 +167,13 @@ fn new_repositories_are_local_only_until_sync_is_turned_on() {
     // init --sync turns an existing local-only repository to sync.
     let other = TestEnv::new(BIN);
     other.ok(None, &["init"]);
+    other.ok(None, &["daemon", "start"]);
     let on: Init = other.json_as(None, &["init", "--sync"]);
     assert_eq!(on.local_only, Some(false));
+    assert!(on.restart_daemon, "the running daemon read local-only when it started: {on:?}");
+    // Said once: a second --sync changes nothing.
+    let text = other.ok(None, &["init", "--sync"]);
+    assert!(!text.contains("daemon restart"), "{text}");
     assert!(on.updated.iter().any(|u| u.contains("local_only")), "{on:?}");
     let c: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(other.thrum_dir().join("config.json")).unwrap()).unwrap();
@@ -236,11 +241,12 @@ fn init_wizard_on_a_terminal_accepts_every_default_with_enter() {
     let (status, shown) =
         init_in_pty(&env, "", &["--agent-module", "auth", "--agent-name", "ann", "--agent-role", "lead"]);
     assert_eq!(status, "0", "{shown}");
-    // One line per prompt, the flags' values pre-filled.
-    for p in ["Sync messages", "[y/N]", "Runtime to set up", "[none]", "Agent role [lead]", "Agent module [auth]"] {
+    // One line per prompt; what a flag gave is taken without asking.
+    for p in ["Sync messages", "[y/N]", "Runtime to set up", "[none]", "Worktrees root [~/.thrum/worktrees/repo]"] {
         assert!(shown.contains(p), "{p}: {shown}");
     }
-    assert!(shown.contains("Agent name (none: register later) [ann]"), "{shown}");
+    assert!(shown.contains("Agent: @ann (role lead, module auth) (from --agent-name"), "{shown}");
+    assert!(!shown.contains("Agent role ["), "{shown}");
     // What the silent path does…
     let gi = std::fs::read_to_string(repo.join(".gitignore")).unwrap();
     assert!(gi.lines().any(|l| l == ".thrum/"), "{gi}");
@@ -255,6 +261,61 @@ fn init_wizard_on_a_terminal_accepts_every_default_with_enter() {
     assert_eq!(wt, env.home().join(".thrum/worktrees/repo").display().to_string());
     assert!(env.thrum_dir().join("role_templates/implementer.md").is_file(), "{shown}");
     assert!(env.daemon_pid().is_some(), "{shown}");
+}
+
+#[test]
+fn init_wizard_with_every_flag_asks_nothing() {
+    let env = TestEnv::new(BIN);
+    let trees = env.dir.path().join("trees");
+    let args = [
+        "--runtime",
+        "cli-only",
+        "--agent-name",
+        "ann",
+        "--agent-role",
+        "lead",
+        "--agent-module",
+        "auth",
+        "--worktrees-root",
+        trees.to_str().unwrap(),
+        "--roles",
+        "skip",
+        "--no-daemon",
+        "--stealth",
+        "--sync",
+    ];
+    let (status, shown) = init_in_pty(&env, "", &args);
+    assert_eq!(status, "0", "{shown}");
+    assert!(!shown.contains("]: "), "no prompt: {shown}");
+    assert!(shown.contains("Role templates: skip (from --roles)"), "{shown}");
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(env.thrum_dir().join("config.json")).unwrap()).unwrap();
+    assert_eq!(cfg["worktrees"]["base_path"], trees.to_str().unwrap());
+    assert_eq!(cfg["daemon"]["local_only"], false);
+    assert!(env.thrum_dir().join("identities/ann.json").is_file());
+    assert!(!env.thrum_dir().join("role_templates").exists());
+    // (Registering the agent started the daemon, as quickstart does; the
+    // wizard's own daemon step was skipped.)
+    assert!(shown.contains("Start the daemon now: no (from --no-daemon)"), "{shown}");
+}
+
+#[test]
+fn init_worktrees_root_is_recorded_or_refused_before_anything_is_written() {
+    let env = TestEnv::new(BIN);
+    let repo = env.repo();
+    for (bad, why) in
+        [("relative/trees", "absolute path"), (repo.join("trees").to_str().unwrap(), "outside the repository")]
+    {
+        let out = env.thrum(&["init", "--worktrees-root", bad]).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains("--worktrees-root") && err.contains(why), "{err}");
+        assert!(!env.thrum_dir().exists(), "nothing written");
+    }
+    let trees = env.dir.path().join("trees");
+    env.ok(None, &["init", "--worktrees-root", trees.to_str().unwrap()]);
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(env.thrum_dir().join("config.json")).unwrap()).unwrap();
+    assert_eq!(cfg["worktrees"]["base_path"], trees.to_str().unwrap());
 }
 
 #[test]

@@ -315,12 +315,14 @@ fn version_and_completion() {
     // Built from this checkout: the hash is its HEAD's (or a later commit's
     // when the tree moved since the build), hex either way.
     assert!(v.build.len() >= 7 && v.build.chars().all(|c| c.is_ascii_hexdigit()), "{v:?}");
-    assert!(v.repository.starts_with("https://") && v.docs.starts_with(&v.repository), "{v:?}");
     let text = env.ok(None, &["version"]);
-    assert!(
-        text.contains(&format!("build {}", v.build)) && text.contains("Repository: ") && text.contains("Docs: "),
-        "{text}"
-    );
+    assert!(text.contains(&format!("build {}", v.build)) && text.contains("Docs: "), "{text}");
+    // No made-up address: a published one, or "unknown" and where the manual is.
+    match (&v.repository, &v.docs) {
+        (Some(r), Some(d)) => assert!(r.starts_with("http") && d.starts_with(r.as_str()), "{v:?}"),
+        (None, None) => assert!(text.contains("Repository: unknown") && text.contains("README.md"), "{text}"),
+        _ => panic!("{v:?}"),
+    }
     for sh in ["bash", "zsh", "fish"] {
         let s = env.ok(None, &["completion", sh]);
         assert!(s.contains("quickstart"), "{sh}");

@@ -374,6 +374,9 @@ pub struct Init {
     pub dry_run: bool,
     pub redirect: Option<String>,
     pub local_only: Option<bool>,
+    /// `--sync` turned sync on while a daemon runs.
+    #[serde(default)]
+    pub restart_daemon: bool,
     pub hints: Option<Vec<Hint>>,
 }
 
@@ -852,8 +855,10 @@ pub struct Version {
     pub version: String,
     /// The commit built from (`git rev-parse --short HEAD`), or `unknown`.
     pub build: String,
-    pub repository: String,
-    pub docs: String,
+    /// Where the source is published; null when the build did not know
+    /// (no THRUM_REPOSITORY_URL, no web or ssh origin).
+    pub repository: Option<String>,
+    pub docs: Option<String>,
     pub protocol_version: u32,
     pub implementation: String,
 }
