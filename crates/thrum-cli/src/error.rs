@@ -205,9 +205,11 @@ pub fn client_kind(e: &ClientError) -> ErrorKind {
 pub fn rpc_kind(e: &RpcError) -> ErrorKind {
     match e.kind() {
         ErrorCode::Internal | ErrorCode::Parse | ErrorCode::InvalidRequest => ErrorKind::Internal,
-        ErrorCode::MethodNotFound | ErrorCode::InvalidParams | ErrorCode::Server | ErrorCode::Identity => {
-            ErrorKind::User
-        }
+        ErrorCode::MethodNotFound
+        | ErrorCode::InvalidParams
+        | ErrorCode::Server
+        | ErrorCode::Identity
+        | ErrorCode::Anonymous => ErrorKind::User,
     }
 }
 

@@ -171,13 +171,12 @@ fn identity_err(msg: &str) -> Fail {
 }
 
 /// The error for an anonymous caller invoking a method outside the
-/// allowlist (the original's wording and its -32002 code).
+/// allowlist (the original's wording and its code).
 pub fn anonymous_refused(method: &str) -> RpcError {
-    RpcError {
-        code: -32002,
-        message: format!("anonymous caller cannot invoke {method:?}: cd into a registered agent worktree and retry"),
-        data: None,
-    }
+    RpcError::new(
+        ErrorCode::Anonymous,
+        format!("anonymous caller cannot invoke {method:?}: cd into a registered agent worktree and retry"),
+    )
 }
 
 /// A guard's mode now (the files are read at each broken rule, so an

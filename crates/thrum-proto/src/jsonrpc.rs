@@ -19,8 +19,11 @@ pub enum ErrorCode {
     Internal,
     /// A domain error: unknown recipient, not found, forbidden (-32000).
     Server,
-    /// Identity errors: anonymous or mismatched caller (-32001).
+    /// Identity errors: a mismatched or unknown caller (-32001).
     Identity,
+    /// A caller outside every registered agent worktree invoking a method
+    /// that needs an identity (-32002, the original's code).
+    Anonymous,
 }
 
 impl ErrorCode {
@@ -33,6 +36,7 @@ impl ErrorCode {
             ErrorCode::Internal => -32603,
             ErrorCode::Server => -32000,
             ErrorCode::Identity => -32001,
+            ErrorCode::Anonymous => -32002,
         }
     }
 
@@ -44,6 +48,7 @@ impl ErrorCode {
             -32602 => ErrorCode::InvalidParams,
             -32603 => ErrorCode::Internal,
             -32001 => ErrorCode::Identity,
+            -32002 => ErrorCode::Anonymous,
             _ => ErrorCode::Server,
         }
     }
