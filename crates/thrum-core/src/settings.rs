@@ -456,6 +456,41 @@ impl RestartSettings {
     }
 }
 
+/// The tmux doorbell's timing (read at every sweep, so a change needs no
+/// restart).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TmuxSettings {
+    /// How long a pane must stay unchanged before a doorbell is typed.
+    pub quiet: std::time::Duration,
+    /// None: no backstop reminders.
+    pub backstop: Option<std::time::Duration>,
+    /// How long the pane of an agent marked working may stay silent with
+    /// unread mail before a doorbell.
+    pub working_silence: std::time::Duration,
+}
+
+impl TmuxSettings {
+    /// From `file` (config.json, parsed); numbers may be fractional or
+    /// text (as environment values are); out-of-range values are clamped
+    /// and a wrong type falls back to the default.
+    pub fn resolve(file: &Value) -> TmuxSettings {
+        use std::time::Duration;
+        let n = |key: &str, default: f64| {
+            let v = get(key, file).value;
+            v.as_f64()
+                .or_else(|| v.as_str()?.trim().parse().ok())
+                .filter(|v: &f64| v.is_finite() && *v >= 0.0)
+                .unwrap_or(default)
+        };
+        let backstop = n("tmux.backstop_minutes", 15.0);
+        TmuxSettings {
+            quiet: Duration::from_millis(n("tmux.quiet_ms", 600.0).clamp(100.0, 60_000.0) as u64),
+            backstop: (backstop > 0.0).then(|| Duration::from_secs_f64(backstop.min(1e6) * 60.0)),
+            working_silence: Duration::from_secs_f64(n("tmux.working_silence_seconds", 120.0).clamp(2.0, 1e6)),
+        }
+    }
+}
+
 /// `thrum worktree create`'s settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorktreeSettings {
@@ -486,6 +521,24 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn tmux_timing_reads_fractions_and_text_and_clamps() {
+        use std::time::Duration;
+        let d = TmuxSettings::resolve(&json!({}));
+        assert_eq!(
+            (d.quiet, d.backstop, d.working_silence),
+            (Duration::from_millis(600), Some(Duration::from_secs(900)), Duration::from_secs(120))
+        );
+        let t = json!({ "tmux": { "quiet_ms": "250", "backstop_minutes": 0.05, "working_silence_seconds": 0 } });
+        let t = TmuxSettings::resolve(&t);
+        assert_eq!(
+            (t.quiet, t.backstop, t.working_silence),
+            (Duration::from_millis(250), Some(Duration::from_secs(3)), Duration::from_secs(2))
+        );
+        assert_eq!(TmuxSettings::resolve(&json!({ "tmux": { "backstop_minutes": 0 } })).backstop, None);
+        assert_eq!(TmuxSettings::resolve(&json!({ "tmux": { "quiet_ms": [1] } })).quiet, Duration::from_millis(600));
+    }
 
     #[test]
     fn keys_are_declared_once_with_parseable_defaults() {

@@ -105,29 +105,11 @@ impl Bell {
 }
 
 /// Settings read at every sweep, so a change needs no restart.
-#[derive(Debug, Clone, Copy)]
-struct Timing {
-    quiet: Duration,
-    backstop: Option<Duration>,
-    working_silence: Duration,
-}
+type Timing = thrum_core::settings::TmuxSettings;
 
 fn timing(state: &State) -> Timing {
     let file = crate::load_config(&state.layout).ok().and_then(|c| serde_json::to_value(c).ok()).unwrap_or_default();
-    // Numbers may be written as text (environment values are).
-    let n = |key: &str, default: f64| {
-        thrum_core::settings::find(key)
-            .map(|s| s.resolve(&file).value)
-            .and_then(|v| v.as_f64().or_else(|| v.as_str()?.trim().parse().ok()))
-            .filter(|v| v.is_finite() && *v >= 0.0)
-            .unwrap_or(default)
-    };
-    let backstop = n("tmux.backstop_minutes", 15.0);
-    Timing {
-        quiet: Duration::from_millis(n("tmux.quiet_ms", 600.0).clamp(100.0, 60_000.0) as u64),
-        backstop: (backstop > 0.0).then(|| Duration::from_secs_f64(backstop.min(1e6) * 60.0)),
-        working_silence: Duration::from_secs_f64(n("tmux.working_silence_seconds", 120.0).clamp(2.0, 1e6)),
-    }
+    Timing::resolve(&file)
 }
 
 /// The doorbell's loop; returns when the daemon shuts down.
