@@ -138,6 +138,9 @@ pub enum Command {
     /// Agents in thrum-managed tmux sessions: create, launch, status, restart, queue…
     #[command(subcommand)]
     Tmux(commands::tmux::TmuxCmd),
+    /// Monitor jobs: run a command and send its output lines matching a regex to an agent.
+    #[command(subcommand)]
+    Monitor(commands::monitor::MonitorCmd),
     /// Move data from the old in-repo layout to the a-sync branch.
     Migrate,
     /// Show version information.

@@ -17,6 +17,7 @@ pub mod gitwatch;
 pub mod legacy;
 pub mod lifecycle;
 pub mod logging;
+pub mod monitor;
 pub mod notify;
 pub mod peers;
 pub mod rpc;
@@ -295,12 +296,15 @@ fn run_inner(layout: &Layout, local: Option<bool>, mut ready: Option<ReadyFn>) -
         let doorbell = tokio::spawn(tmux::doorbell::run(state.clone()));
         let queue = tokio::spawn(tmux::queue::dispatch::run(state.clone()));
         let permission = tokio::spawn(tmux::permission::run(state.clone()));
+        monitor::resume(&state);
         tokio::select! {
             _ = wait_for_signal() => {}
             _ = state.stop.notified() => {}
         }
         tracing::info!("shutting down");
         let _ = shutdown_tx.send(true);
+        // Before the runtime goes: each monitor's whole process group ends.
+        monitor::shutdown(&state).await;
         let _ = server.await;
         let _ = syncer.await;
         let _ = watcher.await;
