@@ -284,6 +284,9 @@ fn run_inner(layout: &Layout, local: Option<bool>, mut ready: Option<ReadyFn>) -
         lifecycle::write_private(&port_file, format!("{port}\n").as_bytes())?;
         state.set_ws_port(port);
         let web = tokio::spawn(ws::serve(http, state.clone(), state.shutdown.clone()));
+        // Saved monitors run again before the first request is served,
+        // so no client sees them stopped.
+        monitor::resume(&state);
         if let Some(r) = ready.take() {
             r(Ok(std::process::id()));
         }
@@ -296,7 +299,6 @@ fn run_inner(layout: &Layout, local: Option<bool>, mut ready: Option<ReadyFn>) -
         let doorbell = tokio::spawn(tmux::doorbell::run(state.clone()));
         let queue = tokio::spawn(tmux::queue::dispatch::run(state.clone()));
         let permission = tokio::spawn(tmux::permission::run(state.clone()));
-        monitor::resume(&state);
         tokio::select! {
             _ = wait_for_signal() => {}
             _ = state.stop.notified() => {}

@@ -332,6 +332,7 @@ async fn supervise(state: State, m: Arc<Mon>, mut child: tokio::process::Child, 
     };
     let mut deb = Debounce::new(m.window);
     let mut sends = Vec::new();
+    let post = outbox(&state, &m);
     let ended = loop {
         let due = deb.due();
         let got = tokio::select! {
@@ -339,13 +340,13 @@ async fn supervise(state: State, m: Arc<Mon>, mut child: tokio::process::Child, 
             st = child.wait() => break Ended::Exited(st),
             s = &mut stop => break Ended::Stopped(s.ok()),
             _ = sleep_until(due) => {
-                summarise(&state, &m, &mut deb, false);
+                summarise(&post, &m, &mut deb, false);
                 continue;
             }
         };
         p.take(got, &m, &mut deb, &mut sends);
         for text in sends.drain(..) {
-            deliver(&state, &m, text);
+            let _ = post.send(text);
         }
     };
     match ended {
@@ -362,10 +363,10 @@ async fn supervise(state: State, m: Arc<Mon>, mut child: tokio::process::Child, 
                 p.take(got, &m, &mut deb, &mut sends);
             }
             for text in sends.drain(..) {
-                deliver(&state, &m, text);
+                let _ = post.send(text);
             }
             child::end_group(pid, &mut child, SHUTDOWN_GRACE).await;
-            summarise(&state, &m, &mut deb, true);
+            summarise(&post, &m, &mut deb, true);
             let (exit, code) = match st {
                 Ok(st) => child::describe(st),
                 Err(e) => (format!("lost track of the child: {e}"), None),
@@ -388,7 +389,7 @@ async fn supervise(state: State, m: Arc<Mon>, mut child: tokio::process::Child, 
                 text.push_str(&format!("\nLast output:\n{}", tail.trim_end()));
             }
             text.push_str(&format!("\nRestart it with `thrum monitor restart {}`.", m.spec.name));
-            deliver(&state, &m, text);
+            let _ = post.send(text);
         }
         Ended::Stopped(s) => {
             let why = s.as_ref().map(|s| s.why).unwrap_or(Why::Shutdown);
@@ -469,21 +470,31 @@ fn summary_text(m: &Mon, s: &debounce::Summary) -> String {
 }
 
 /// Sends the due summary of held-back matches (all of them when `force`).
-fn summarise(state: &State, m: &Arc<Mon>, deb: &mut Debounce, force: bool) {
+fn summarise(post: &Outbox, m: &Mon, deb: &mut Debounce, force: bool) {
     if let Some(s) = deb.take_summary(Instant::now(), force) {
-        deliver(state, m, summary_text(m, &s));
+        let _ = post.send(summary_text(m, &s));
     }
 }
 
-/// Sends `text` (env values masked) from `monitor:<name>` to the
-/// monitor's recipient, without holding up the reading.
-fn deliver(state: &State, m: &Arc<Mon>, text: String) {
+/// A run's outbox: messages go out one at a time, in order (a match
+/// before the summary of its window, both before the exit notice), on a
+/// task of their own so sending never holds up the reading.
+type Outbox = tokio::sync::mpsc::UnboundedSender<String>;
+
+/// Starts the task that sends a run's messages from `monitor:<name>` to
+/// its recipient, env values masked. The queue stays short: the debounce
+/// lets at most a match and a summary per window through.
+fn outbox(state: &State, m: &Arc<Mon>) -> Outbox {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     let state = state.clone();
     let m = m.clone();
     tokio::spawn(async move {
-        let text = m.redact(text);
-        if let Err(e) = crate::rpc::send_from_daemon(&state, &m.author(), &m.spec.to, text, None).await {
-            tracing::warn!(monitor = %m.spec.name, to = %m.spec.to, error = %e.0.message, "monitor message not sent");
+        while let Some(text) = rx.recv().await {
+            let text = m.redact(text);
+            if let Err(e) = crate::rpc::send_from_daemon(&state, &m.author(), &m.spec.to, text, None).await {
+                tracing::warn!(monitor = %m.spec.name, to = %m.spec.to, error = %e.0.message, "monitor message not sent");
+            }
         }
     });
+    tx
 }

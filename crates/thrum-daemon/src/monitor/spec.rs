@@ -144,25 +144,28 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     (total.is_finite() && total < 1e12).then(|| Duration::from_secs_f64(total))
 }
 
-/// A duration written compactly: `1m`, `1m30s`, `500ms`.
+/// A duration as Go's `time.Duration` prints it (the original's wire
+/// form): `500ms`, `1.5s`, `30s`, `1m0s`, `1h30m0s`.
 pub fn human(d: Duration) -> String {
     let ms = d.as_millis() as u64;
+    if ms == 0 {
+        return "0s".into();
+    }
     if ms < 1000 {
         return format!("{ms}ms");
     }
-    let s = ms / 1000;
-    let (h, m, s) = (s / 3600, (s / 60) % 60, s % 60);
-    let mut out = String::new();
-    if h > 0 {
-        out.push_str(&format!("{h}h"));
+    let (h, m) = (ms / 3_600_000, (ms / 60_000) % 60);
+    let rest = ms % 60_000;
+    let secs = if rest.is_multiple_of(1000) {
+        format!("{}s", rest / 1000)
+    } else {
+        format!("{}s", format!("{}.{:03}", rest / 1000, rest % 1000).trim_end_matches('0'))
+    };
+    match (h, m) {
+        (0, 0) => secs,
+        (0, m) => format!("{m}m{secs}"),
+        (h, m) => format!("{h}h{m}m{secs}"),
     }
-    if m > 0 {
-        out.push_str(&format!("{m}m"));
-    }
-    if s > 0 || out.is_empty() {
-        out.push_str(&format!("{s}s"));
-    }
-    out
 }
 
 /// Loads the saved specs (none when the file does not exist).
@@ -196,8 +199,11 @@ mod tests {
             assert_eq!(parse_duration(bad), None, "{bad}");
         }
         assert_eq!(human(Duration::from_secs(90)), "1m30s");
-        assert_eq!(human(Duration::from_secs(60)), "1m");
+        assert_eq!(human(Duration::from_secs(60)), "1m0s");
         assert_eq!(human(Duration::from_secs(30)), "30s");
+        assert_eq!(human(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(human(Duration::from_secs(5400)), "1h30m0s");
+        assert_eq!(human(Duration::from_millis(250)), "250ms");
     }
 
     #[test]
