@@ -409,3 +409,20 @@ fn a_flood_of_output_does_not_grow_the_daemon() {
     assert!(text.len() <= 64 * 1024, "{} bytes of logs", text.len());
     assert!(text.ends_with("END\n"));
 }
+
+#[test]
+fn children_left_by_a_killed_daemon_are_ended_by_the_next_one() {
+    let env = setup();
+    start(&env, &["--name", "orphan", "--match", "x", "--to", "bob"], &["sh", "-c", &family(false)]);
+    let pids = printed_pids(&env, "orphan", 2);
+    env.kill_daemon();
+    // Nobody ended them: the killed daemon could not.
+    assert!(pids.iter().all(|p| alive(*p)), "{pids:?}");
+    env.ok(Some("alice"), &["daemon", "start"]);
+    for p in &pids {
+        assert!(wait_until(Duration::from_secs(10), || !alive(*p)), "pid {p} outlived the next daemon");
+    }
+    let s = show(&env, "orphan");
+    assert_eq!(s["status"], "running");
+    assert!(!pids.contains(&pid_of(&s)));
+}

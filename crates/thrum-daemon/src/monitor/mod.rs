@@ -18,6 +18,7 @@
 
 pub mod child;
 pub mod debounce;
+pub mod orphans;
 pub mod output;
 pub mod rpc;
 pub mod spec;
@@ -152,6 +153,9 @@ impl Mon {
 /// Every monitor of this daemon, in creation order.
 pub struct Monitors {
     path: PathBuf,
+    /// The running children's process groups (see [`orphans`]).
+    groups_path: PathBuf,
+    groups: Mutex<std::collections::BTreeMap<String, orphans::Group>>,
     min_debounce: Duration,
     all: Mutex<Vec<Arc<Mon>>>,
     closing: std::sync::atomic::AtomicBool,
@@ -163,6 +167,8 @@ impl Monitors {
     /// reported in `warnings`.
     pub fn load(var_dir: &Path, warnings: &mut Vec<String>) -> Monitors {
         let path = var_dir.join("monitors.json");
+        let groups_path = var_dir.join("monitors.pids.json");
+        orphans::reap(&groups_path);
         let specs = match spec::load(&path) {
             Ok(s) => s,
             Err(e) => {
@@ -179,7 +185,14 @@ impl Monitors {
                 Err(e) => warnings.push(format!("monitor {}: {e}; not restarted", s.name)),
             }
         }
-        Monitors { path, min_debounce: spec::min_debounce(), all: Mutex::new(all), closing: Default::default() }
+        Monitors {
+            path,
+            groups_path,
+            groups: Default::default(),
+            min_debounce: spec::min_debounce(),
+            all: Mutex::new(all),
+            closing: Default::default(),
+        }
     }
 
     fn list(&self) -> MutexGuard<'_, Vec<Arc<Mon>>> {
@@ -195,6 +208,16 @@ impl Monitors {
     pub fn find(&self, key: &str) -> Option<Arc<Mon>> {
         let all = self.list();
         all.iter().find(|m| m.spec.id == key).or_else(|| all.iter().find(|m| m.spec.name == key)).cloned()
+    }
+
+    /// Records (`Some`) or forgets a running child's process group.
+    fn track(&self, id: &str, group: Option<orphans::Group>) {
+        let mut groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
+        match group {
+            Some(g) => groups.insert(id.to_string(), g),
+            None => groups.remove(id),
+        };
+        orphans::save(&self.groups_path, &groups);
     }
 
     /// Saves the persisted specs. Called with the list lock held, so
@@ -237,6 +260,9 @@ fn launch(state: &State, m: &Arc<Mon>) -> Result<i64, String> {
         r.recent.clear();
         r.log.clear();
         r.stop = Some(tx);
+    }
+    if let Some(start) = orphans::start_time(pid) {
+        state.monitors.track(&m.spec.id, Some(orphans::Group { pgid: pid, start }));
     }
     tracing::info!(monitor = %m.spec.name, id = %m.spec.id, pid, program = %m.spec.argv[0], "monitor started");
     tokio::spawn(supervise(state.clone(), m.clone(), child, rx));
@@ -349,6 +375,7 @@ async fn supervise(state: State, m: Arc<Mon>, mut child: tokio::process::Child, 
             let _ = post.send(text);
         }
     };
+    let ended_run = |state: &State| state.monitors.track(&m.spec.id, None);
     match ended {
         Ended::Exited(st) => {
             // What is still in the pipes is read; output of grandchildren
@@ -366,6 +393,7 @@ async fn supervise(state: State, m: Arc<Mon>, mut child: tokio::process::Child, 
                 let _ = post.send(text);
             }
             child::end_group(pid, &mut child, SHUTDOWN_GRACE).await;
+            ended_run(&state);
             summarise(&post, &m, &mut deb, true);
             let (exit, code) = match st {
                 Ok(st) => child::describe(st),
@@ -395,6 +423,7 @@ async fn supervise(state: State, m: Arc<Mon>, mut child: tokio::process::Child, 
             let why = s.as_ref().map(|s| s.why).unwrap_or(Why::Shutdown);
             let grace = if why == Why::User { STOP_GRACE } else { SHUTDOWN_GRACE };
             child::end_group(pid, &mut child, grace).await;
+            ended_run(&state);
             let exit = match why {
                 Why::User => "stopped by monitor stop",
                 Why::Shutdown => "stopped with the daemon",

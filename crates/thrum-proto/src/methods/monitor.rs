@@ -144,3 +144,55 @@ pub struct RestartResult {
     pub id: String,
     pub pid: i64,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::methods::Served;
+
+    /// Monitors start processes on this machine: never for a browser or a
+    /// peer, and never for an anonymous caller.
+    #[test]
+    fn every_monitor_method_is_socket_only_and_for_registered_callers() {
+        assert_eq!(METHODS.len(), 6);
+        for m in METHODS {
+            assert_eq!(m.policy.served, Served::SocketOnly, "{}", m.name);
+            assert!(!m.policy.anonymous, "{}", m.name);
+        }
+    }
+
+    /// The documented request decodes; the result has the documented names.
+    #[test]
+    fn shapes_follow_the_original() -> Result<(), serde_json::Error> {
+        let p: StartParams = serde_json::from_value(serde_json::json!({
+            "name": "dev-errors", "match": "(?i)error", "to": "impl_api",
+            "argv": ["node", "server.js"], "cwd": "/w", "debounce": "60s", "env": {"K": "v"}
+        }))?;
+        assert_eq!(p.pattern, "(?i)error");
+        assert_eq!(p.env.get("K").map(String::as_str), Some("v"));
+        let d = MonitorDetail {
+            summary: MonitorSummary { id: "m_1".into(), status: "running".into(), ..Default::default() },
+            ..Default::default()
+        };
+        let v = serde_json::to_value(&d)?;
+        for k in [
+            "id",
+            "name",
+            "status",
+            "pid",
+            "uptime",
+            "match",
+            "to",
+            "argv",
+            "cwd",
+            "debounce",
+            "env",
+            "match_count",
+            "recent_matches",
+            "created_at",
+        ] {
+            assert!(v.get(k).is_some(), "{k} missing from {v}");
+        }
+        Ok(())
+    }
+}
