@@ -10,7 +10,7 @@
    the default 60s window would let one line a minute through.
    Target p99 <= 100 ms.
 2. Cost: a monitor on a child printing 50k lines/s (80-byte lines, one in
-   a thousand matching): the daemon's CPU (its own user+system time, not
+   500 matching): the daemon's CPU (its own user+system time, not
    its children's, as % of one core) and its RSS before, during and after.
 
 Usage: python3 bench/monitor.py [--samples 300] [--seconds 10] [--rate 50000]

@@ -372,7 +372,7 @@ async fn supervise(state: State, m: Arc<Mon>, mut child: tokio::process::Child, 
         };
         p.take(got, &m, &mut deb, &mut sends);
         for text in sends.drain(..) {
-            let _ = post.send(text);
+            post.send(text);
         }
     };
     let ended_run = |state: &State| state.monitors.track(&m.spec.id, None);
@@ -390,7 +390,7 @@ async fn supervise(state: State, m: Arc<Mon>, mut child: tokio::process::Child, 
                 p.take(got, &m, &mut deb, &mut sends);
             }
             for text in sends.drain(..) {
-                let _ = post.send(text);
+                post.send(text);
             }
             child::end_group(pid, &mut child, SHUTDOWN_GRACE).await;
             ended_run(&state);
@@ -417,13 +417,17 @@ async fn supervise(state: State, m: Arc<Mon>, mut child: tokio::process::Child, 
                 text.push_str(&format!("\nLast output:\n{}", tail.trim_end()));
             }
             text.push_str(&format!("\nRestart it with `thrum monitor restart {}`.", m.spec.name));
-            let _ = post.send(text);
+            post.send(text);
         }
         Ended::Stopped(s) => {
             let why = s.as_ref().map(|s| s.why).unwrap_or(Why::Shutdown);
             let grace = if why == Why::User { STOP_GRACE } else { SHUTDOWN_GRACE };
             child::end_group(pid, &mut child, grace).await;
             ended_run(&state);
+            if why == Why::User {
+                // What the window held back is still told.
+                summarise(&post, &m, &mut deb, true);
+            }
             let exit = match why {
                 Why::User => "stopped by monitor stop",
                 Why::Shutdown => "stopped with the daemon",
@@ -501,29 +505,44 @@ fn summary_text(m: &Mon, s: &debounce::Summary) -> String {
 /// Sends the due summary of held-back matches (all of them when `force`).
 fn summarise(post: &Outbox, m: &Mon, deb: &mut Debounce, force: bool) {
     if let Some(s) = deb.take_summary(Instant::now(), force) {
-        let _ = post.send(summary_text(m, &s));
+        post.send(summary_text(m, &s));
     }
 }
 
 /// A run's outbox: messages go out one at a time, in order (a match
 /// before the summary of its window, both before the exit notice), on a
-/// task of their own so sending never holds up the reading.
-type Outbox = tokio::sync::mpsc::UnboundedSender<String>;
+/// task of their own so sending never holds up the reading. The debounce
+/// lets at most a match and a summary per window through; the queue is
+/// bounded all the same, and what does not fit is dropped and logged.
+struct Outbox {
+    tx: tokio::sync::mpsc::Sender<String>,
+    name: String,
+}
+
+/// Messages a run may have waiting to be sent.
+const OUTBOX: usize = 256;
+
+impl Outbox {
+    fn send(&self, text: String) {
+        if self.tx.try_send(text).is_err() {
+            tracing::warn!(monitor = %self.name, "monitor message dropped: too many waiting to be sent");
+        }
+    }
+}
 
 /// Starts the task that sends a run's messages from `monitor:<name>` to
-/// its recipient, env values masked. The queue stays short: the debounce
-/// lets at most a match and a summary per window through.
+/// its recipient, env values masked.
 fn outbox(state: &State, m: &Arc<Mon>) -> Outbox {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(OUTBOX);
     let state = state.clone();
-    let m = m.clone();
+    let mon = m.clone();
     tokio::spawn(async move {
         while let Some(text) = rx.recv().await {
-            let text = m.redact(text);
-            if let Err(e) = crate::rpc::send_from_daemon(&state, &m.author(), &m.spec.to, text, None).await {
-                tracing::warn!(monitor = %m.spec.name, to = %m.spec.to, error = %e.0.message, "monitor message not sent");
+            let text = mon.redact(text);
+            if let Err(e) = crate::rpc::send_from_daemon(&state, &mon.author(), &mon.spec.to, text, None).await {
+                tracing::warn!(monitor = %mon.spec.name, to = %mon.spec.to, error = %e.0.message, "monitor message not sent");
             }
         }
     });
-    tx
+    Outbox { tx, name: m.spec.name.clone() }
 }
