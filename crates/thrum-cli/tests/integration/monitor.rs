@@ -426,3 +426,45 @@ fn children_left_by_a_killed_daemon_are_ended_by_the_next_one() {
     assert_eq!(s["status"], "running");
     assert!(!pids.contains(&pid_of(&s)));
 }
+
+#[test]
+fn monitor_methods_are_refused_over_the_websocket() {
+    let env = setup();
+    start(&env, &["--name", "local", "--match", "x", "--to", "bob"], &["sleep", "60"]);
+    let p = crate::websocket::port(&env);
+    let (mut ws, _) = tungstenite::connect(format!("ws://127.0.0.1:{p}/ws")).unwrap();
+    let argv = serde_json::json!(["sh", "-c", "touch pwned"]);
+    for (method, params) in [
+        ("monitor.list", serde_json::json!({ "all": true, "caller_agent_id": "alice" })),
+        ("monitor.show", serde_json::json!({ "id": "local", "caller_agent_id": "alice" })),
+        ("monitor.stop", serde_json::json!({ "id": "local", "caller_agent_id": "alice" })),
+        (
+            "monitor.start",
+            serde_json::json!({ "name": "ws", "match": "x", "to": "bob", "argv": argv, "cwd": "/tmp", "caller_agent_id": "alice" }),
+        ),
+    ] {
+        let r = crate::websocket::call(&mut ws, 1, method, params);
+        assert_eq!(r["error"]["code"], -32001, "{method}: {r}");
+        assert!(r["error"]["message"].as_str().unwrap().contains("only available on the local socket"), "{r}");
+    }
+    let all = env.json(Some("alice"), &["monitor", "list", "--all"]);
+    assert_eq!(all["monitors"].as_array().unwrap().len(), 1);
+    assert_eq!(all["monitors"][0]["status"], "running");
+    assert!(!std::path::Path::new("/tmp/pwned").exists());
+}
+
+#[test]
+fn stop_still_sends_what_the_window_held_back() {
+    let env = setup();
+    restart_daemon(&env, &[(KNOB, "100ms")]);
+    start(
+        &env,
+        &["--name", "held", "--match", "^FAIL", "--to", "bob", "--debounce", "1h"],
+        &["sh", "-c", "echo 'FAIL 1'; echo 'FAIL 2'; sleep 60"],
+    );
+    assert_eq!(wait_messages(&env, "held", 1), vec!["FAIL 1".to_string()]);
+    assert!(wait_until(Duration::from_secs(10), || show(&env, "held")["suppressed_count"] == 1));
+    env.ok(Some("alice"), &["monitor", "stop", "held"]);
+    let got = wait_messages(&env, "held", 2);
+    assert_eq!(got[1], "FAIL 2\n(held back by the 1h0m0s debounce window)");
+}

@@ -496,7 +496,7 @@ fn handle(m: &Mon, deb: &mut Debounce, sends: &mut Vec<String>, split: &mut dyn 
 fn summary_text(m: &Mon, s: &debounce::Summary) -> String {
     let w = spec::human(m.window);
     if s.count == 1 {
-        format!("{}\n(1 more match suppressed in the last {w})", s.first)
+        format!("{}\n(held back by the {w} debounce window)", s.first)
     } else {
         format!("{}\n(+{} more matches suppressed in the last {w})", s.first, s.count - 1)
     }
