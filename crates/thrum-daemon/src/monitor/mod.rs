@@ -102,7 +102,7 @@ pub struct Run {
     pub log: Ring,
     /// In `monitors.json`: respawned when the daemon starts.
     pub persisted: bool,
-    /// Set once the daemon is shutting down: no new runs.
+    /// Asks the running child's task to end it; None when not running.
     stop: Option<oneshot::Sender<Stop>>,
 }
 
