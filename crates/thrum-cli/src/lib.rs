@@ -141,6 +141,9 @@ pub enum Command {
     /// Git worktrees for agents: create (with an agent in a tmux session), teardown, list.
     #[command(subcommand)]
     Worktree(commands::worktree::WorktreeCmd),
+    /// Monitor jobs: run a command and send its output lines matching a regex to an agent.
+    #[command(subcommand)]
+    Monitor(commands::monitor::MonitorCmd),
     /// Move data from the old in-repo layout to the a-sync branch.
     Migrate,
     /// Show version information.

@@ -17,6 +17,7 @@ pub mod gitwatch;
 pub mod legacy;
 pub mod lifecycle;
 pub mod logging;
+pub mod monitor;
 pub mod notify;
 pub mod peers;
 pub mod rpc;
@@ -283,6 +284,9 @@ fn run_inner(layout: &Layout, local: Option<bool>, mut ready: Option<ReadyFn>) -
         lifecycle::write_private(&port_file, format!("{port}\n").as_bytes())?;
         state.set_ws_port(port);
         let web = tokio::spawn(ws::serve(http, state.clone(), state.shutdown.clone()));
+        // Saved monitors run again before the first request is served,
+        // so no client sees them stopped.
+        monitor::resume(&state);
         if let Some(r) = ready.take() {
             r(Ok(std::process::id()));
         }
@@ -301,6 +305,8 @@ fn run_inner(layout: &Layout, local: Option<bool>, mut ready: Option<ReadyFn>) -
         }
         tracing::info!("shutting down");
         let _ = shutdown_tx.send(true);
+        // Before the runtime goes: each monitor's whole process group ends.
+        monitor::shutdown(&state).await;
         let _ = server.await;
         let _ = syncer.await;
         let _ = watcher.await;

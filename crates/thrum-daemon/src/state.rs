@@ -28,6 +28,8 @@ pub struct DaemonState {
     pub waiters: crate::rpc::delivery::Waiters,
     /// New messages prepared once for all push tasks.
     pub prepared: crate::notify::PreparedCache,
+    /// Monitor jobs (`monitor.*`).
+    pub monitors: crate::monitor::Monitors,
     /// The thrum-managed tmux sessions.
     pub tmux: crate::tmux::Manager,
     /// Paired daemons (`.thrum/var/peers.json`).
@@ -75,6 +77,7 @@ impl DaemonState {
         let subscriptions = Subscriptions::load(layout.var_dir().join("subscriptions.json"));
         let mut warnings = warnings;
         let peers = load_peers(&layout, &mut warnings);
+        let monitors = crate::monitor::Monitors::load(&layout.var_dir(), &mut warnings);
         let tmux = crate::tmux::Manager::new(thrum_tmux::Tmux::from_env(), &layout.thrum_dir, &layout.var_dir());
         let pairing_code_length =
             crate::settings(&crate::load_config(&layout).unwrap_or_default(), None).pairing_code_length;
@@ -90,6 +93,7 @@ impl DaemonState {
             subscriptions,
             waiters: Default::default(),
             prepared: Default::default(),
+            monitors,
             tmux,
             peers,
             pairing: Default::default(),

@@ -16,6 +16,7 @@ pub mod mcp_config;
 pub mod message;
 pub mod messaging;
 pub mod misc;
+pub mod monitor;
 pub mod peer;
 pub mod prime;
 pub mod roles;
@@ -83,6 +84,7 @@ pub fn run(ctx: &mut Ctx, cmd: Command) -> Result<u8> {
         Command::Peer(c) => peer::run(ctx, c),
         Command::Tmux(c) => tmux::run(ctx, c),
         Command::Worktree(c) => worktree::run(ctx, c),
+        Command::Monitor(c) => monitor::run(ctx, c),
     }
 }
 

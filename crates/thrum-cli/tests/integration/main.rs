@@ -23,6 +23,7 @@ mod json_shapes;
 mod legacy;
 mod mcp;
 mod messaging;
+mod monitor;
 mod opencode;
 mod parity;
 mod peers;

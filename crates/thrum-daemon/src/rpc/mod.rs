@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use thrum_proto::methods::{self, Method, Served, agent as am, group as gm, message as mm, peer as pm};
-use thrum_proto::methods::{session as sm, system as ym, tmux as tm};
+use thrum_proto::methods::{monitor as mo, session as sm, system as ym, tmux as tm};
 
 use crate::tmux as tmx;
 use thrum_core::guard::Guard;
@@ -130,6 +130,13 @@ router! {
         tm::QueueStatus => tmx::queue::status,
         tm::Cancel => tmx::queue::cancel,
         tm::CheckPane => tmx::permission::check_pane,
+
+        mo::Start => crate::monitor::rpc::start,
+        mo::List => crate::monitor::rpc::list,
+        mo::Show => crate::monitor::rpc::show,
+        mo::Stop => crate::monitor::rpc::stop,
+        mo::Logs => crate::monitor::rpc::logs,
+        mo::Restart => crate::monitor::rpc::restart,
     }
 }
 

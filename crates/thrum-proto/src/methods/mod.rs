@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 pub mod agent;
 pub mod group;
 pub mod message;
+pub mod monitor;
 pub mod peer;
 pub mod peer_link;
 pub mod session;
@@ -175,6 +176,7 @@ pub const FAMILIES: &[(&str, &[MethodInfo])] = &[
     ("peer", peer::METHODS),
     ("peer link", peer_link::METHODS),
     ("tmux", tmux::METHODS),
+    ("monitor", monitor::METHODS),
 ];
 
 /// Every push notification.
