@@ -30,6 +30,8 @@ pub struct DaemonState {
     pub prepared: crate::notify::PreparedCache,
     /// The thrum-managed tmux sessions.
     pub tmux: crate::tmux::Manager,
+    /// Backups: one at a time, and the schedule.
+    pub backup: crate::backup::Backups,
     /// Paired daemons (`.thrum/var/peers.json`).
     pub peers: crate::peers::Registry,
     /// The pairing `peer add` is waiting on.
@@ -91,6 +93,7 @@ impl DaemonState {
             waiters: Default::default(),
             prepared: Default::default(),
             tmux,
+            backup: Default::default(),
             peers,
             pairing: Default::default(),
             links: Default::default(),

@@ -2,6 +2,7 @@
 
 pub mod agent;
 pub mod agent_docs;
+pub mod backup;
 pub mod config;
 pub mod config_file;
 pub mod context;
@@ -81,6 +82,7 @@ pub fn run(ctx: &mut Ctx, cmd: Command) -> Result<u8> {
         Command::Mcp(c) => mcp::run(ctx, c),
         Command::Peer(c) => peer::run(ctx, c),
         Command::Tmux(c) => tmux::run(ctx, c),
+        Command::Backup(a) => backup::run(ctx, a),
     }
 }
 

@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use thrum_proto::methods::{self, Method, Served, agent as am, group as gm, message as mm, peer as pm};
-use thrum_proto::methods::{session as sm, system as ym, tmux as tm};
+use thrum_proto::methods::{backup as bm, session as sm, system as ym, tmux as tm};
 
 use crate::tmux as tmx;
 use thrum_core::guard::Guard;
@@ -130,6 +130,10 @@ router! {
         tm::QueueStatus => tmx::queue::status,
         tm::Cancel => tmx::queue::cancel,
         tm::CheckPane => tmx::permission::check_pane,
+
+        bm::Create => crate::backup::rpc::create,
+        bm::Status => crate::backup::rpc::status,
+        bm::Schedule => crate::backup::rpc::schedule,
     }
 }
 

@@ -14,6 +14,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub mod agent;
+pub mod backup;
 pub mod group;
 pub mod message;
 pub mod peer;
@@ -175,6 +176,7 @@ pub const FAMILIES: &[(&str, &[MethodInfo])] = &[
     ("peer", peer::METHODS),
     ("peer link", peer_link::METHODS),
     ("tmux", tmux::METHODS),
+    ("backup", backup::METHODS),
 ];
 
 /// Every push notification.
