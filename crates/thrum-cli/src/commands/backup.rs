@@ -44,6 +44,37 @@ pub enum BackupCmd {
     Restore(RestoreArgs),
     /// Show or set the interval of the daemon's automatic backups.
     Schedule(ScheduleArgs),
+    /// Third-party data collected with each backup: list, add, remove.
+    #[command(subcommand)]
+    Plugin(PluginCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCmd {
+    /// The plugins in `backup.plugins`.
+    List,
+    /// Add a plugin: a built-in preset, or a name, a command and globs.
+    Add(PluginAddArgs),
+    /// Remove a plugin by name.
+    Remove {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct PluginAddArgs {
+    /// A built-in preset: beads.
+    #[arg(long, conflicts_with_all = ["name", "command", "include"])]
+    pub preset: Option<String>,
+    #[arg(long, required_unless_present = "preset")]
+    pub name: Option<String>,
+    /// Shell command run (in the repository root) before the files are collected.
+    #[arg(long)]
+    pub command: Option<String>,
+    /// Files to collect, relative to the repository root (`*` and `?`; repeatable).
+    #[arg(long, required_unless_present = "preset")]
+    pub include: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -69,6 +100,7 @@ pub fn run(ctx: &mut Ctx, a: BackupArgs) -> Result<u8> {
         Some(BackupCmd::Config) => config(ctx, &dir),
         Some(BackupCmd::Restore(r)) => restore(ctx, &dir, r),
         Some(BackupCmd::Schedule(s)) => schedule(ctx, &dir, s),
+        Some(BackupCmd::Plugin(p)) => plugin(ctx, p),
     }
 }
 
@@ -348,4 +380,89 @@ fn start_lock(layout: &thrum_core::Layout) -> Result<std::fs::File> {
     rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive)
         .map_err(|e| anyhow!("cannot lock {}: {e}", path.display()))?;
     Ok(f)
+}
+
+/// The built-in plugin presets.
+fn preset(name: &str) -> Option<thrum_core::backup::Plugin> {
+    match name {
+        "beads" => Some(thrum_core::backup::Plugin {
+            name: "beads".into(),
+            command: "bd backup --force".into(),
+            include: vec![".beads/backup/*".into()],
+        }),
+        _ => None,
+    }
+}
+
+fn plugin(ctx: &mut Ctx, cmd: PluginCmd) -> Result<u8> {
+    let out = ctx.out;
+    let s = settings(ctx)?;
+    let mut plugins = s.plugins.clone();
+    let (verb, name) = match cmd {
+        PluginCmd::List => {
+            if out.json {
+                out.json(&json!({ "plugins": plugins }));
+            } else if plugins.is_empty() {
+                out.line("No backup plugins (`thrum backup plugin add --preset beads` adds one)");
+            } else {
+                for p in &plugins {
+                    out.line(format!("{}: {} [{}]", p.name, p.command, p.include.join(", ")));
+                }
+            }
+            return Ok(0);
+        }
+        PluginCmd::Add(a) => {
+            let p = match &a.preset {
+                Some(name) => {
+                    preset(name).ok_or_else(|| user(format!("unknown preset {name:?}: the presets are beads")))?
+                }
+                None => thrum_core::backup::Plugin {
+                    name: a.name.clone().unwrap_or_default(),
+                    command: a.command.clone().unwrap_or_default(),
+                    include: a.include.clone(),
+                },
+            };
+            if plugins.iter().any(|x| x.name == p.name) {
+                return Err(user(format!(
+                    "a plugin named {} exists: remove it first (`thrum backup plugin remove --name {}`)",
+                    p.name, p.name
+                )));
+            }
+            let name = p.name.clone();
+            plugins.push(p);
+            ("added", name)
+        }
+        PluginCmd::Remove { name } => {
+            let before = plugins.len();
+            plugins.retain(|p| p.name != name);
+            if plugins.len() == before {
+                return Err(user(format!("no backup plugin named {name}: `thrum backup plugin list` shows them")));
+            }
+            ("removed", name)
+        }
+    };
+    let layout = ctx.layout()?.clone();
+    let path = layout.config_file();
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|_| "{}".into());
+    let mut cfg: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| CliError::new(ErrorKind::Config, anyhow!("{} is not valid JSON: {e}", path.display())))?;
+    let Some(root) = cfg.as_object_mut() else {
+        return Err(CliError::new(ErrorKind::Config, anyhow!("{} is not a JSON object", path.display())).into());
+    };
+    let block = root.entry("backup").or_insert_with(|| json!({}));
+    if !block.is_object() {
+        *block = json!({});
+    }
+    block["plugins"] = serde_json::to_value(&plugins)?;
+    // The whole block is checked before it is written (names, globs).
+    BackupSettings::resolve(&cfg).map_err(user)?;
+    let mut body = serde_json::to_vec_pretty(&cfg)?;
+    body.push(b'\n');
+    thrum_core::fs::write_private(&path, &body).map_err(|e| anyhow!("cannot write {e}"))?;
+    if out.json {
+        out.json(&json!({ verb: name, "plugins": plugins }));
+    } else {
+        out.ok(format!("Backup plugin {name} {verb}"));
+    }
+    Ok(0)
 }

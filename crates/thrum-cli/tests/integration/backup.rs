@@ -165,11 +165,19 @@ fn bad_archives_are_refused_in_one_line_and_change_nothing() {
     let bytes = std::fs::read(&good).unwrap();
     let truncated = dir.join("truncated.tar.gz");
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
-    let flipped = dir.join("flipped.tar.gz");
-    let mut b = bytes.clone();
-    let mid = b.len() / 2;
-    b[mid] ^= 0x55;
-    std::fs::write(&flipped, &b).unwrap();
+    // One byte changed, at a quarter, half, three quarters and the end
+    // (the gzip trailer's checksum).
+    let flipped: Vec<PathBuf> = [bytes.len() / 4, bytes.len() / 2, bytes.len() * 3 / 4, bytes.len() - 5]
+        .iter()
+        .enumerate()
+        .map(|(i, at)| {
+            let p = dir.join(format!("flipped{i}.tar.gz"));
+            let mut b = bytes.clone();
+            b[*at] ^= 0x55;
+            std::fs::write(&p, &b).unwrap();
+            p
+        })
+        .collect();
     let text = dir.join("notes.tar.gz");
     std::fs::write(&text, "just some text\n").unwrap();
     // A real tar.gz, but not ours (no manifest).
@@ -183,7 +191,10 @@ fn bad_archives_are_refused_in_one_line_and_change_nothing() {
     let missing = dir.join("missing.tar.gz");
     let cases = [
         (&truncated, "damaged"),
-        (&flipped, "damaged"),
+        (&flipped[0], "damaged"),
+        (&flipped[1], "damaged"),
+        (&flipped[2], "damaged"),
+        (&flipped[3], "damaged"),
         (&text, "not a thrum backup"),
         (&foreign, "not a thrum backup"),
         (&missing, "does not exist"),
@@ -397,4 +408,32 @@ fn post_backup_runs_with_the_archive_in_its_environment() {
     let made = env.json(None, &["backup"]);
     assert_eq!(made["post_backup"]["error"], json!("exit status 4: nope"), "{made}");
     assert!(archive_of(&made).is_file());
+}
+
+#[test]
+fn plugins_are_added_listed_and_removed() {
+    let env = TestEnv::with_agents(BIN, &[("alice", "implementer", "auth")]);
+    env.ok(None, &["backup", "plugin", "add", "--preset", "beads"]);
+    let l = env.json(None, &["backup", "plugin", "list"]);
+    assert_eq!(
+        l["plugins"],
+        json!([{ "name": "beads", "command": "bd backup --force", "include": [".beads/backup/*"] }])
+    );
+    let (_, err) = env.fail(None, &["backup", "plugin", "add", "--preset", "beads"]);
+    assert!(err.contains("exists"), "{err}");
+    let (_, err) = env.fail(None, &["backup", "plugin", "add", "--name", "bad", "--include", "../etc/*"]);
+    assert!(err.contains("without .."), "{err}");
+    env.ok(None, &["backup", "plugin", "add", "--name", "notes", "--command", "true", "--include", "docs/*.md"]);
+    env.ok(None, &["backup", "plugin", "remove", "--name", "beads"]);
+    let l = env.json(None, &["backup", "plugin", "list"]);
+    assert_eq!(
+        l["plugins"].as_array().map(|p| p.iter().map(|x| x["name"].clone()).collect::<Vec<_>>()),
+        Some(vec![json!("notes")])
+    );
+    let (_, err) = env.fail(None, &["backup", "plugin", "remove", "--name", "nope"]);
+    assert!(err.contains("no backup plugin named nope"), "{err}");
+    // The rest of config.json is kept.
+    let cfg: Value =
+        serde_json::from_str(&std::fs::read_to_string(env.thrum_dir().join("config.json")).unwrap()).unwrap();
+    assert!(cfg["identity"]["daemon_id"].as_str().is_some_and(|d| d.starts_with("d_")), "{cfg}");
 }

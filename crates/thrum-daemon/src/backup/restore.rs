@@ -97,8 +97,8 @@ fn empty_manifest() -> Manifest {
 }
 
 fn unpack(file: File, path: &Path, dir: &Path) -> Result<Manifest, RestoreError> {
-    let foreign = |why: String| RestoreError::Foreign { path: path.into(), why };
-    let corrupt = |why: String| RestoreError::Corrupt { path: path.into(), why };
+    let foreign = |why: String| RestoreError::Foreign { path: path.into(), why: one_line(&why) };
+    let corrupt = |why: String| RestoreError::Corrupt { path: path.into(), why: one_line(&why) };
     let mut magic = [0u8; 2];
     let mut f = file;
     if f.read_exact(&mut magic).is_err() || magic != [0x1f, 0x8b] {
@@ -111,33 +111,47 @@ fn unpack(file: File, path: &Path, dir: &Path) -> Result<Manifest, RestoreError>
     };
     let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(std::io::BufReader::new(file)));
     let mut sums: BTreeMap<String, (String, u64)> = BTreeMap::new();
-    let entries = tar.entries().map_err(|e| corrupt(e.to_string()))?;
-    for entry in entries {
-        let mut entry = entry.map_err(|e| corrupt(e.to_string()))?;
-        let name = entry.path().map_err(|e| corrupt(e.to_string()))?.to_string_lossy().into_owned();
-        if entry.header().entry_type() != tar::EntryType::Regular {
-            return Err(foreign(format!("{name} is not a regular file")));
+    let read = (|| -> Result<(), RestoreError> {
+        let entries = tar.entries().map_err(|e| corrupt(e.to_string()))?;
+        for entry in entries {
+            let mut entry = entry.map_err(|e| corrupt(e.to_string()))?;
+            let name = entry.path().map_err(|e| corrupt(e.to_string()))?.to_string_lossy().into_owned();
+            if entry.header().entry_type() != tar::EntryType::Regular {
+                return Err(foreign(format!("{name} is not a regular file")));
+            }
+            if !archive::allowed_name(&name) {
+                return Err(foreign(format!("unexpected entry {name}")));
+            }
+            if sums.contains_key(&name) {
+                return Err(foreign(format!("{name} appears twice")));
+            }
+            let target = dir.join(&name);
+            if let Some(p) = target.parent() {
+                std::fs::create_dir_all(p).map_err(io(p))?;
+            }
+            let mut out = std::fs::OpenOptions::new()
+                .create_new(true)
+                .write(true)
+                .mode(0o600)
+                .open(&target)
+                .map_err(io(&target))?;
+            let mut tee = Tee { inner: &mut entry, out: &mut out };
+            let (sha, n) = archive::sha256(&mut tee).map_err(|e| corrupt(format!("{name}: {e}")))?;
+            sums.insert(name, (sha, n));
         }
-        if !archive::allowed_name(&name) {
-            return Err(foreign(format!("unexpected entry {name}")));
-        }
-        if sums.contains_key(&name) {
-            return Err(foreign(format!("{name} appears twice")));
-        }
-        let target = dir.join(&name);
-        if let Some(p) = target.parent() {
-            std::fs::create_dir_all(p).map_err(io(p))?;
-        }
-        let mut out =
-            std::fs::OpenOptions::new().create_new(true).write(true).mode(0o600).open(&target).map_err(io(&target))?;
-        let mut tee = Tee { inner: &mut entry, out: &mut out };
-        let (sha, n) = archive::sha256(&mut tee).map_err(|e| corrupt(format!("{name}: {e}")))?;
-        sums.insert(name, (sha, n));
-    }
-    // The tar reader stops at the end-of-archive blocks; read on to the
-    // gzip trailer, whose CRC covers the whole stream.
+        Ok(())
+    })();
+    // The tar reader stops at the end-of-archive blocks (or at what it
+    // could not read); read on to the gzip trailer, whose CRC covers the
+    // whole stream. A broken stream makes any oddity found above damage,
+    // not a foreign file.
     let mut rest = tar.into_inner();
-    std::io::copy(&mut rest, &mut std::io::sink()).map_err(|e| corrupt(e.to_string()))?;
+    let drained = std::io::copy(&mut rest, &mut std::io::sink());
+    match (read, drained) {
+        (Ok(()) | Err(RestoreError::Foreign { .. }), Err(e)) => return Err(corrupt(e.to_string())),
+        (Err(e), _) => return Err(e),
+        (Ok(()), Ok(_)) => {}
+    }
     let Some(_) = sums.remove(MANIFEST) else {
         return Err(foreign("no manifest.json".into()));
     };
@@ -161,6 +175,18 @@ fn unpack(file: File, path: &Path, dir: &Path) -> Result<Manifest, RestoreError>
         return Err(foreign(format!("{extra} is not in the manifest")));
     }
     Ok(manifest)
+}
+
+/// A reader's error text (which may quote the archive's bytes) as one
+/// short printable line.
+fn one_line(s: &str) -> String {
+    let clean: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let words: Vec<&str> = clean.split_whitespace().collect();
+    let mut out = words.join(" ");
+    if out.chars().count() > 120 {
+        out = out.chars().take(117).collect::<String>() + "...";
+    }
+    out
 }
 
 /// Copies what passes through into `out`.

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 
 use crate::state::State;
 
-/// How often the timer re-reads config.json while it has nothing to do.
+/// How often the timer re-reads config.json at least.
 const RECHECK: Duration = Duration::from_secs(60);
 
 pub async fn run(state: State) {
@@ -49,8 +49,9 @@ pub async fn run(state: State) {
             tracing::warn!(error = %e, "scheduled backups are paused until the backup block is fixed");
             reported = e;
         }
+        // Woken at least every RECHECK to see a hand edit of config.json.
         let wait = match next {
-            Some(t) => (t - now).to_std().unwrap_or(Duration::ZERO),
+            Some(t) => (t - now).to_std().unwrap_or(Duration::ZERO).min(RECHECK),
             None => RECHECK,
         };
         tokio::select! {
