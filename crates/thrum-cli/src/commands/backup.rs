@@ -93,7 +93,13 @@ pub struct ScheduleArgs {
 }
 
 pub fn run(ctx: &mut Ctx, a: BackupArgs) -> Result<u8> {
-    let dir = a.dir.unwrap_or_default();
+    let given = a.dir.unwrap_or_default();
+    // A relative --dir is from here (the daemon would take it from the
+    // repository root); `schedule --dir` stores it as typed, like config.json.
+    let dir = match (&a.cmd, given.is_empty()) {
+        (Some(BackupCmd::Schedule(_)), _) | (_, true) => given,
+        _ => std::path::absolute(&given).map(|p| p.display().to_string()).unwrap_or(given),
+    };
     match a.cmd {
         None => create(ctx, &dir),
         Some(BackupCmd::Status) => status(ctx, &dir),
