@@ -136,9 +136,11 @@ def main():
             pauses.append(r["pause_ms"])
             sizes.append(r["bytes"])
             archive = r["path"]
+        sync_dir = os.path.join(repo, ".git", "thrum-sync", "a-sync")
         log_bytes = sum(os.path.getsize(os.path.join(dp, f))
-                        for dp, _, fs in os.walk(os.path.join(repo, ".git", "thrum-sync", "a-sync"))
-                        if ".git" not in dp.split(os.sep) for f in fs if f.endswith(".jsonl"))
+                        for dp, _, fs in os.walk(sync_dir)
+                        if ".git" not in os.path.relpath(dp, sync_dir).split(os.sep)
+                        for f in fs if f.endswith(".jsonl"))
         print(f"thrum backup:  median {statistics.median(backups):7.0f} ms "
               f"(runs: {', '.join(f'{x:.0f}' for x in backups)}); archive {sizes[-1] / 1e6:.1f} MB "
               f"from {log_bytes / 1e6:.1f} MB of log; writer paused median {statistics.median(pauses):.2f} ms")

@@ -218,9 +218,9 @@ fn month_bucket(t: DateTime<Utc>) -> i64 {
 /// The archives retention removes, given every archive's name and time
 /// (safety backups left out by the caller) and the time now.
 ///
-/// Grandfather-father-son: the daily tier keeps the newest archive of each
-/// of the last `daily` days (today included), the weekly tier the newest
-/// of each of the last `weekly` ISO weeks, the monthly tier the newest of
+/// Grandfather-father-son: the daily tier keeps every archive of the last
+/// `daily` days (today included), the weekly tier the newest archive of
+/// each of the last `weekly` ISO weeks, the monthly tier the newest of
 /// each of the last `monthly` months; -1 makes a tier reach back forever,
 /// 0 turns it off. The newest archive of all is always kept (it is the
 /// current backup). Everything else is removed.
@@ -232,8 +232,10 @@ pub fn plan_prune(archives: &[(String, DateTime<Utc>)], now: DateTime<Utc>, r: R
     if let Some(first) = sorted.first() {
         keep.insert(first.0.clone());
     }
-    let tiers: [(i64, Bucket); 3] = [(r.daily, day_bucket), (r.weekly, week_bucket), (r.monthly, month_bucket)];
-    for (count, bucket) in tiers {
+    // (buckets kept, bucket of a time, every archive of a bucket or its newest)
+    let tiers: [(i64, Bucket, bool); 3] =
+        [(r.daily, day_bucket, true), (r.weekly, week_bucket, false), (r.monthly, month_bucket, false)];
+    for (count, bucket, all) in tiers {
         if count == 0 {
             continue;
         }
@@ -247,7 +249,7 @@ pub fn plan_prune(archives: &[(String, DateTime<Utc>)], now: DateTime<Utc>, r: R
             if count != -1 && age >= count {
                 continue;
             }
-            if seen.insert(b) {
+            if all || seen.insert(b) {
                 keep.insert(name.clone());
             }
         }
@@ -328,11 +330,11 @@ mod tests {
     }
 
     #[test]
-    fn retention_keeps_newest_per_bucket_in_each_window() {
+    fn retention_keeps_days_whole_and_the_newest_of_weeks_and_months() {
         let now = at("2026-03-20T12:00:00Z");
         let all = names(&[
             "2026-03-20T10:00:00Z",
-            "2026-03-20T08:00:00Z", // same day as a newer one
+            "2026-03-20T08:00:00Z", // same day as a newer one: days keep all
             "2026-03-19T10:00:00Z",
             "2026-03-14T10:00:00Z", // outside 5 days, own week
             "2026-03-02T10:00:00Z",
@@ -343,16 +345,13 @@ mod tests {
         let r = Retention { daily: 5, weekly: 2, monthly: -1 };
         let mut gone = plan_prune(&all, now, r);
         gone.sort();
-        // Days: 20 (10:00), 19. Weeks (this and last): 20, 14.
-        // Months: March newest (20th), January newest (15th).
-        assert_eq!(
-            gone,
-            vec!["2026-01-10T10:00:00Z", "2026-03-01T10:00:00Z", "2026-03-02T10:00:00Z", "2026-03-20T08:00:00Z"]
-        );
+        // Days (16th to 20th): all three. Weeks (this and last): 20th, 14th.
+        // Months: March's newest (20th), January's newest (15th).
+        assert_eq!(gone, vec!["2026-01-10T10:00:00Z", "2026-03-01T10:00:00Z", "2026-03-02T10:00:00Z"]);
     }
 
     #[test]
-    fn retention_zero_keeps_only_the_newest_and_minus_one_keeps_every_bucket() {
+    fn retention_zero_keeps_only_the_newest_and_minus_one_reaches_back_forever() {
         let now = at("2026-03-20T12:00:00Z");
         let all = names(&["2026-03-20T10:00:00Z", "2026-03-19T10:00:00Z", "2025-01-01T10:00:00Z"]);
         let none = Retention { daily: 0, weekly: 0, monthly: 0 };
@@ -361,6 +360,9 @@ mod tests {
         assert_eq!(gone, vec!["2025-01-01T10:00:00Z", "2026-03-19T10:00:00Z"]);
         let every_day = Retention { daily: -1, weekly: 0, monthly: 0 };
         assert!(plan_prune(&all, now, every_day).is_empty());
+        // Weeks keep one each: the older archive of this week goes.
+        let weeks = Retention { daily: 0, weekly: -1, monthly: 0 };
+        assert_eq!(plan_prune(&all, now, weeks), vec!["2026-03-19T10:00:00Z"]);
         assert!(plan_prune(&[], now, none).is_empty());
     }
 

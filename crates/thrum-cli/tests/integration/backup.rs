@@ -294,7 +294,7 @@ fn the_daemon_backs_up_on_schedule() {
     // Writes go on between and during scheduled backups.
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut sent = 0;
-    while archives(&dir).len() + pruned_seen(&env) < 2 && Instant::now() < deadline {
+    while archives(&dir).len() < 2 && Instant::now() < deadline {
         env.json(Some("alice"), &["send", &format!("tick {sent}"), "--to", "@bob"]);
         sent += 1;
     }
@@ -307,15 +307,6 @@ fn the_daemon_backs_up_on_schedule() {
     assert_eq!(env.json(None, &["backup", "config"])["schedule"], json!("off"));
     let inbox = env.json(Some("bob"), &["inbox", "--all", "--unread", "--page-size", "500"]);
     assert_eq!(inbox["total"].as_u64(), Some(sent), "{inbox}");
-}
-
-/// Scheduled runs on one day prune each other (newest per day): count the
-/// runs the daemon reports instead of the files left.
-fn pruned_seen(env: &TestEnv) -> usize {
-    let log = std::fs::read_to_string(env.thrum_dir().join("var/daemon.log")).unwrap_or_default();
-    log.matches("scheduled backup written")
-        .count()
-        .saturating_sub(archives(&env.thrum_dir().join("backup/remote")).len())
 }
 
 #[test]
@@ -345,16 +336,27 @@ fn retention_prunes_by_the_archives_times() {
         .map(|p| Path::new(p.as_str().unwrap()).file_name().unwrap().to_string_lossy().into_owned())
         .collect();
     pruned.sort();
-    // Kept: the new one, yesterday's, the safety backup, the unrelated file.
-    // Gone: 40 and 10 days old (outside 3 days), and today's older one.
-    let mut expected = vec![old[0].clone(), old[1].clone(), old[3].clone()];
+    // Kept: the new one, today's older one and yesterday's (the last 3
+    // days keep all theirs), the safety backup, the unrelated file.
+    // Gone: 40 and 10 days old.
+    let mut expected = vec![old[0].clone(), old[1].clone()];
     expected.sort();
     assert_eq!(pruned, expected, "{made}");
-    assert!(dir.join(&old[2]).exists() && dir.join(&keep_safety).exists() && dir.join("notes.txt").exists());
-    // -1 keeps every day.
-    env.ok(None, &["config", "set", "backup.retention.daily", "-1"]);
+    assert!(dir.join(&old[2]).exists() && dir.join(&old[3]).exists());
+    assert!(dir.join(&keep_safety).exists() && dir.join("notes.txt").exists());
+    // Weekly only: one archive per week, so this week keeps only the newest.
+    env.ok(None, &["config", "set", "backup.retention.daily", "0"]);
+    env.ok(None, &["config", "set", "backup.retention.weekly", "-1"]);
     let made = env.json(None, &["backup"]);
-    assert_eq!(made["pruned"].as_array().map(Vec::len), Some(1), "{made}");
+    let left = archives(&dir);
+    assert!(
+        left.len() <= 2
+            && left.contains(
+                &Path::new(made["path"].as_str().unwrap()).file_name().unwrap().to_string_lossy().into_owned()
+            ),
+        "{left:?}"
+    );
+    assert!(!made["pruned"].as_array().unwrap().is_empty(), "{made}");
 }
 
 #[test]

@@ -18,7 +18,7 @@ use super::archive::{Entry, Source};
 use crate::error::HResult;
 use crate::state::State;
 
-/// Files of `.thrum/` kept, as (folder, archive folder).
+/// Folders of `.thrum/` kept (as `thrum/<folder>/` in the archive).
 const THRUM_DIRS: &[&str] = &["identities", "context", "restart", "role_templates"];
 /// Daemon-local files of `.thrum/var/` kept (not in the log, not rebuilt).
 pub const VAR_FILES: &[&str] = &["peers.json", "peer_key", "subscriptions.json", "tmux-reminders.json"];
