@@ -151,11 +151,12 @@ def main():
         print(f"message.send during a backup: {len(lat)} sends, median {statistics.median(lat):.2f} ms, "
               f"max {lat[-1]:.2f} ms")
 
-        restores, ready = [], []
+        restores, ready, phases = [], [], []
         safety_dir = os.path.dirname(archive)
         for _ in range(a.runs):
-            ms, _ = timed([thrum, "backup", "restore", archive, "--yes", "--json"], repo, env)
+            ms, out = timed([thrum, "backup", "restore", archive, "--yes", "--json"], repo, env)
             restores.append(ms)
+            phases.append(json.loads(out)["timings_ms"])
             t = time.perf_counter()
             got = total_inbox(thrum, repo, env, "agent_1")
             ready.append((time.perf_counter() - t) * 1000)
@@ -167,6 +168,8 @@ def main():
                     os.remove(os.path.join(safety_dir, f))
         print(f"thrum backup restore (safety backup + stop + restore + start with rebuild): "
               f"median {statistics.median(restores):7.0f} ms (runs: {', '.join(f'{x:.0f}' for x in restores)})")
+        names = list(phases[0])
+        print("  of which (medians): " + ", ".join(f"{k} {statistics.median(p[k] for p in phases):.0f} ms" for k in names))
         print(f"first inbox after the restore: median {statistics.median(ready):.0f} ms")
     finally:
         subprocess.run([thrum, "daemon", "stop", "-q"], cwd=repo, env=env, capture_output=True)

@@ -309,12 +309,16 @@ fn restore(ctx: &mut Ctx, dir: &str, a: RestoreArgs) -> Result<u8> {
         }
     };
     // Checked in full before anything changes: a bad archive stops here.
+    let ms = |t: std::time::Instant| (t.elapsed().as_secs_f64() * 1000.0).round();
+    let t = std::time::Instant::now();
     let staged = crate::commands::daemon::restore_stage(&archive, &layout.var_dir()).map_err(user)?;
+    let check_ms = ms(t);
     if !a.yes && !confirm(&archive, &staged.manifest.timestamp, staged.manifest.counts.events)? {
         out.line("Restore cancelled; nothing changed.");
         return Ok(1);
     }
     ctx.client()?.set_timeout(BACKUP_TIMEOUT)?;
+    let t = std::time::Instant::now();
     let safety = ctx
         .call::<bm::Create>(&bm::CreateParams { dir: dir.to_string(), safety: true })
         .map_err(|e| anyhow!("the safety backup failed, so nothing was restored: {e:#}"))?;
@@ -323,12 +327,16 @@ fn restore(ctx: &mut Ctx, dir: &str, a: RestoreArgs) -> Result<u8> {
     }
     // Nothing may start the daemon while its files are replaced: hold the
     // lock every autostart takes.
+    let safety_ms = ms(t);
+    let t = std::time::Instant::now();
     let lock = start_lock(&layout)?;
     let stopped = thrum_client::stop_daemon(&layout, None, thrum_client::STOP_TIMEOUT)?;
     ctx.set_layout(layout.clone());
     if stopped.is_some() && !out.json {
         out.line("Daemon stopped for restore.");
     }
+    let stop_ms = ms(t);
+    let t = std::time::Instant::now();
     let log_dir = crate::commands::daemon::prepare_log_dir(&layout, &layout.repo_root());
     let done = crate::commands::daemon::restore_apply(&staged, &layout, &log_dir).map_err(|e| {
         anyhow!(
@@ -338,7 +346,10 @@ fn restore(ctx: &mut Ctx, dir: &str, a: RestoreArgs) -> Result<u8> {
     })?;
     drop(lock);
     drop(staged);
+    let put_back_ms = ms(t);
+    let t = std::time::Instant::now();
     let started = thrum_client::start_daemon(&layout, None);
+    let start_ms = ms(t);
     if out.json {
         out.json(&json!({
             "restored_from": archive,
@@ -347,6 +358,10 @@ fn restore(ctx: &mut Ctx, dir: &str, a: RestoreArgs) -> Result<u8> {
             "events": done.events,
             "removed": done.removed,
             "daemon_started": started.is_ok(),
+            "timings_ms": {
+                "check": check_ms, "safety_backup": safety_ms, "stop": stop_ms,
+                "put_back": put_back_ms, "start": start_ms,
+            },
         }));
     } else {
         out.ok(format!("Restored from: {} ({} events, {} files)", archive.display(), done.events, done.files));
