@@ -114,7 +114,13 @@ fn write_to(tmp: &Path, entries: Vec<Entry>, manifest: &mut Manifest) -> std::io
         let (reader, len): (Box<dyn Read>, u64) = match e.source {
             Source::Prefix(f, len) => (Box::new(f.take(len)), len),
             Source::Path(p) => {
-                let f = File::open(&p)?;
+                let f = match File::open(&p) {
+                    Ok(f) => f,
+                    // Removed since it was listed (an agent cleared its
+                    // context meanwhile): it is simply not in this backup.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e),
+                };
                 let len = f.metadata()?.len();
                 (Box::new(f.take(len)), len)
             }
