@@ -102,7 +102,9 @@ fn unpack(file: File, path: &Path, dir: &Path) -> Result<Manifest, RestoreError>
     let mut magic = [0u8; 2];
     let mut f = file;
     if f.read_exact(&mut magic).is_err() || magic != [0x1f, 0x8b] {
-        return Err(foreign("not a .tar.gz archive".into()));
+        // The original thrum's backups are zip files of another layout.
+        let why = if magic == *b"PK" { "a zip file, as the original thrum writes" } else { "not a .tar.gz archive" };
+        return Err(foreign(why.into()));
     }
     let file = {
         use std::io::{Seek, SeekFrom};
