@@ -10,8 +10,8 @@ as medians of several runs (release build, whole processes):
 - `thrum backup restore ARCHIVE --yes`: wall time, which includes the
   safety backup, stopping the daemon, putting the files back and starting
   the daemon again (its start rebuilds the database from the log);
-- the time until the restored daemon answers `thrum inbox` with every
-  message (the rebuild finishes inside the daemon's start);
+- that the restored daemon answers `thrum inbox` with every message (the
+  rebuild finishes inside the daemon's start);
 - sends during a backup: round-trip time of `message.send` on a socket
   while a backup of the whole store runs.
 
@@ -170,7 +170,8 @@ def main():
               f"median {statistics.median(restores):7.0f} ms (runs: {', '.join(f'{x:.0f}' for x in restores)})")
         names = list(phases[0])
         print("  of which (medians): " + ", ".join(f"{k} {statistics.median(p[k] for p in phases):.0f} ms" for k in names))
-        print(f"first inbox after the restore: median {statistics.median(ready):.0f} ms")
+        print(f"after each restore agent_1's inbox held its {want} messages, as before "
+              f"(that count query: median {statistics.median(ready):.0f} ms, as without a restore)")
     finally:
         subprocess.run([thrum, "daemon", "stop", "-q"], cwd=repo, env=env, capture_output=True)
         shutil.rmtree(tmp, ignore_errors=True)
