@@ -138,7 +138,7 @@ pub enum Command {
     /// Agents in thrum-managed tmux sessions: create, launch, status, restart, queue…
     #[command(subcommand)]
     Tmux(commands::tmux::TmuxCmd),
-    /// Back up thrum's data (events, messages, identities, context, config, peers); status, config, restore, schedule.
+    /// Back up thrum's data (events, messages, identities, context, config, peers); status, config, restore, schedule, plugin.
     Backup(commands::backup::BackupArgs),
     /// Move data from the old in-repo layout to the a-sync branch.
     Migrate,
