@@ -144,6 +144,8 @@ pub enum Command {
     /// Monitor jobs: run a command and send its output lines matching a regex to an agent.
     #[command(subcommand)]
     Monitor(commands::monitor::MonitorCmd),
+    /// Back up thrum's data (events, messages, identities, context, config, peers); status, config, restore, schedule, plugin.
+    Backup(commands::backup::BackupArgs),
     /// Move data from the old in-repo layout to the a-sync branch.
     Migrate,
     /// Show version information.

@@ -7,6 +7,7 @@
 //! microseconds. (It reads a redirect file, config text and a PID file; the
 //! one thing it writes is a private file, atomically: [`fs`].)
 
+pub mod backup;
 pub mod config;
 pub mod delivery;
 pub mod env;

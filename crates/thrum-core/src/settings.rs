@@ -50,6 +50,11 @@ pub enum Kind {
     List,
     /// Not stored in config.json: only the environment (or a flag) sets it.
     EnvOnly,
+    /// An interval such as `24h` or `6h30m`, or `off`
+    /// ([`crate::backup::parse_schedule`]).
+    Interval,
+    /// How many archives a retention tier keeps: -1 (all) or more.
+    Retention,
 }
 
 const fn s(key: &'static str, env: Option<&'static str>, default: &'static str, about: &'static str) -> Setting {
@@ -137,6 +142,23 @@ pub const SETTINGS: &[Setting] = &[
         "true",
         "dial the paired peers when the daemon starts (off: a link starts when a message goes to or comes from the peer)",
     ),
+    s(
+        "backup.dir",
+        None,
+        "\".thrum/backup\"",
+        "where `thrum backup` writes archives (relative: from the repository root)",
+    )
+    .kind(Kind::Text),
+    s("backup.schedule", None, "\"off\"", "interval between the daemon's automatic backups (24h, 6h30m), or off")
+        .kind(Kind::Interval),
+    s("backup.retention.daily", None, "5", "days that keep their newest backup (-1: every day; 0: none)")
+        .kind(Kind::Retention),
+    s("backup.retention.weekly", None, "4", "weeks that keep their newest backup (-1: every week; 0: none)")
+        .kind(Kind::Retention),
+    s("backup.retention.monthly", None, "-1", "months that keep their newest backup (-1: every month; 0: none)")
+        .kind(Kind::Retention),
+    s("backup.post_backup", None, "\"\"", "shell command run after each backup (THRUM_BACKUP_* in its environment)")
+        .kind(Kind::Text),
     s("orchestration.merge_target", None, "\"(remote default branch, else main)\"", "branch work is compared with"),
     s(
         "worktrees.base_path",
@@ -261,6 +283,15 @@ impl Setting {
                 let names: Vec<&str> = crate::runtimes::REGISTRY.iter().map(|r| r.name).collect();
                 if names.contains(&t) { Ok(Value::String(t.to_string())) } else { Err(bad(or_list(&names))) }
             }
+            Kind::Interval => match crate::backup::parse_schedule(t) {
+                Ok(None) => Ok(Value::String("off".into())),
+                Ok(Some(_)) => Ok(Value::String(t.to_string())),
+                Err(_) => Err(bad("an interval such as 24h, 6h30m or 90s, or off".into())),
+            },
+            Kind::Retention => match t.parse::<i64>() {
+                Ok(n) if n >= -1 => Ok(Value::from(n)),
+                _ => Err(bad("a whole number ≥ 0, or -1 to keep all".into())),
+            },
             Kind::Text | Kind::FromDefault => {
                 if t.is_empty() {
                     Err(bad("a non-empty value".into()))

@@ -11,6 +11,7 @@
 //! - `subscriptions`, `logging`, `state` — as named.
 
 pub mod background;
+pub mod backup;
 pub mod caller;
 pub mod error;
 pub mod gitwatch;
@@ -299,6 +300,7 @@ fn run_inner(layout: &Layout, local: Option<bool>, mut ready: Option<ReadyFn>) -
         let doorbell = tokio::spawn(tmux::doorbell::run(state.clone()));
         let queue = tokio::spawn(tmux::queue::dispatch::run(state.clone()));
         let permission = tokio::spawn(tmux::permission::run(state.clone()));
+        let backups = tokio::spawn(backup::schedule::run(state.clone()));
         tokio::select! {
             _ = wait_for_signal() => {}
             _ = state.stop.notified() => {}
@@ -314,6 +316,7 @@ fn run_inner(layout: &Layout, local: Option<bool>, mut ready: Option<ReadyFn>) -
         let _ = doorbell.await;
         let _ = queue.await;
         let _ = permission.await;
+        let _ = backups.await;
         let _ = web.await;
         let _ = std::fs::remove_file(&port_file);
         // In-flight requests finish (their writes included) before exit.

@@ -32,6 +32,8 @@ pub struct DaemonState {
     pub monitors: crate::monitor::Monitors,
     /// The thrum-managed tmux sessions.
     pub tmux: crate::tmux::Manager,
+    /// Backups: one at a time, and the schedule.
+    pub backup: crate::backup::Backups,
     /// Paired daemons (`.thrum/var/peers.json`).
     pub peers: crate::peers::Registry,
     /// The pairing `peer add` is waiting on.
@@ -95,6 +97,7 @@ impl DaemonState {
             prepared: Default::default(),
             monitors,
             tmux,
+            backup: Default::default(),
             peers,
             pairing: Default::default(),
             links: Default::default(),

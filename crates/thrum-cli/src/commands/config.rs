@@ -195,6 +195,7 @@ pub struct SetArgs {
     pub key: String,
     /// The new value: true/false (or on/off) for a switch, a number, a
     /// word, or for a list a JSON array or words separated by commas.
+    #[arg(allow_hyphen_values = true)]
     pub value: String,
 }
 

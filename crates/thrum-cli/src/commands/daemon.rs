@@ -1,6 +1,6 @@
 //! `thrum daemon start|stop|status|restart|logs|run`, and the daemon's
 //! own code the CLI runs outside it (the identity `thrum init` writes, the
-//! import `thrum migrate` does).
+//! import `thrum migrate` does, the files `thrum backup restore` puts back).
 //!
 //! The one module that uses `thrum_daemon`: the CLI binary hosts the
 //! daemon (`daemon run`); every other command is a client.
@@ -366,4 +366,23 @@ pub(crate) fn migrate_legacy(
     log_dir: &Path,
 ) -> Result<thrum_daemon::legacy::Migration, thrum_daemon::DaemonError> {
     thrum_daemon::legacy::migrate(layout, log_dir)
+}
+
+/// A backup archive unpacked and checked (`thrum backup restore`'s first
+/// step; nothing is changed yet).
+pub(crate) fn restore_stage(
+    archive: &Path,
+    work_dir: &Path,
+) -> Result<thrum_daemon::backup::restore::Staged, thrum_daemon::backup::restore::RestoreError> {
+    thrum_daemon::backup::restore::stage(archive, work_dir)
+}
+
+/// Puts a checked archive's files in place: it rewrites the store, so it
+/// is the daemon's code, run here with the daemon stopped.
+pub(crate) fn restore_apply(
+    staged: &thrum_daemon::backup::restore::Staged,
+    layout: &Layout,
+    log_dir: &Path,
+) -> Result<thrum_daemon::backup::restore::Restored, thrum_daemon::backup::restore::RestoreError> {
+    thrum_daemon::backup::restore::apply(staged, layout, log_dir)
 }

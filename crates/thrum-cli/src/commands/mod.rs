@@ -2,6 +2,7 @@
 
 pub mod agent;
 pub mod agent_docs;
+pub mod backup;
 pub mod config;
 pub mod config_file;
 pub mod context;
@@ -85,6 +86,7 @@ pub fn run(ctx: &mut Ctx, cmd: Command) -> Result<u8> {
         Command::Tmux(c) => tmux::run(ctx, c),
         Command::Worktree(c) => worktree::run(ctx, c),
         Command::Monitor(c) => monitor::run(ctx, c),
+        Command::Backup(a) => backup::run(ctx, a),
     }
 }
 

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod backup;
 mod browser;
 mod claude;
 mod claude_delivery;

@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use thrum_proto::methods::{self, Method, Served, agent as am, group as gm, message as mm, peer as pm};
-use thrum_proto::methods::{monitor as mo, session as sm, system as ym, tmux as tm};
+use thrum_proto::methods::{backup as bm, monitor as mo, session as sm, system as ym, tmux as tm};
 
 use crate::tmux as tmx;
 use thrum_core::guard::Guard;
@@ -137,6 +137,9 @@ router! {
         mo::Stop => crate::monitor::rpc::stop,
         mo::Logs => crate::monitor::rpc::logs,
         mo::Restart => crate::monitor::rpc::restart,
+        bm::Create => crate::backup::rpc::create,
+        bm::Status => crate::backup::rpc::status,
+        bm::Schedule => crate::backup::rpc::schedule,
     }
 }
 

@@ -14,6 +14,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub mod agent;
+pub mod backup;
 pub mod group;
 pub mod message;
 pub mod monitor;
@@ -177,6 +178,7 @@ pub const FAMILIES: &[(&str, &[MethodInfo])] = &[
     ("peer link", peer_link::METHODS),
     ("tmux", tmux::METHODS),
     ("monitor", monitor::METHODS),
+    ("backup", backup::METHODS),
 ];
 
 /// Every push notification.
