@@ -19,48 +19,76 @@ pub fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
 }
 
+/// Go's duration units, in seconds.
+const GO_UNITS: &[(&str, f64)] =
+    &[("ns", 1e-9), ("us", 1e-6), ("µs", 1e-6), ("ms", 1e-3), ("s", 1.0), ("m", 60.0), ("h", 3600.0)];
+/// Ours add days and weeks.
+const UNITS: &[(&str, f64)] =
+    &[("ms", 1e-3), ("s", 1.0), ("m", 60.0), ("h", 3600.0), ("d", 86_400.0), ("w", 604_800.0)];
+
+/// The seconds in a run of `<number><unit>` pairs (`1h30m`, `1.5s`), each
+/// unit from `units`; None for anything else.
+fn seconds(s: &str, units: &[(&str, f64)]) -> Option<f64> {
+    let mut rest = s;
+    let mut total = 0f64;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let n = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let value: f64 = rest[..n].parse().ok()?;
+        rest = &rest[n..];
+        let u = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let scale = units.iter().find(|(name, _)| *name == &rest[..u])?.1;
+        rest = &rest[u..];
+        total += value * scale;
+    }
+    (total.is_finite() && total < 1e12).then_some(total)
+}
+
 /// Parses a duration such as `30s`, `5m`, `2h`, `7d`, `1w`, `1h30m` or a
 /// bare number of seconds.
 pub fn parse_duration(s: &str) -> Option<std::time::Duration> {
     let s = s.trim();
-    if s.is_empty() {
-        return None;
-    }
     if let Ok(n) = s.parse::<u64>() {
         return Some(std::time::Duration::from_secs(n));
     }
-    let mut total_ms: u128 = 0;
-    let mut num = String::new();
-    let mut chars = s.chars().peekable();
-    let mut saw_unit = false;
-    while let Some(c) = chars.next() {
-        if c.is_ascii_digit() || c == '.' {
-            num.push(c);
-            continue;
-        }
-        let mut unit = c.to_string();
-        if c == 'm' && chars.peek() == Some(&'s') {
-            chars.next();
-            unit = "ms".into();
-        }
-        let n: f64 = num.parse().ok()?;
-        num.clear();
-        let ms_per = match unit.as_str() {
-            "ms" => 1.0,
-            "s" => 1_000.0,
-            "m" => 60_000.0,
-            "h" => 3_600_000.0,
-            "d" => 86_400_000.0,
-            "w" => 604_800_000.0,
-            _ => return None,
-        };
-        total_ms += (n * ms_per) as u128;
-        saw_unit = true;
+    seconds(s, UNITS).map(|t| std::time::Duration::from_millis((t * 1000.0) as u64))
+}
+
+/// Parses a duration as Go's `time.ParseDuration` does (the original's
+/// flags and config): `300ms`, `1.5s`, `2m`, `1h30m`, units ns, us, µs,
+/// ms, s, m, h; a bare `0` is zero, any other bare number is refused.
+pub fn parse_go_duration(s: &str) -> Option<std::time::Duration> {
+    let s = s.trim();
+    if s == "0" {
+        return Some(std::time::Duration::ZERO);
     }
-    if !num.is_empty() || !saw_unit {
-        return None;
+    seconds(s, GO_UNITS).map(std::time::Duration::from_secs_f64)
+}
+
+/// A duration as Go's `time.Duration` prints it (the original's wire
+/// form, to the millisecond): `500ms`, `1.5s`, `30s`, `1m0s`, `1h30m0s`.
+pub fn go_format(d: std::time::Duration) -> String {
+    let ms = d.as_millis() as u64;
+    if ms == 0 {
+        return "0s".into();
     }
-    Some(std::time::Duration::from_millis(total_ms as u64))
+    if ms < 1000 {
+        return format!("{ms}ms");
+    }
+    let (h, m) = (ms / 3_600_000, (ms / 60_000) % 60);
+    let rest = ms % 60_000;
+    let secs = if rest.is_multiple_of(1000) {
+        format!("{}s", rest / 1000)
+    } else {
+        format!("{}s", format!("{}.{:03}", rest / 1000, rest % 1000).trim_end_matches('0'))
+    };
+    match (h, m) {
+        (0, 0) => secs,
+        (0, m) => format!("{m}m{secs}"),
+        (h, m) => format!("{h}h{m}m{secs}"),
+    }
 }
 
 /// Parses the `--before` forms of `thrum purge`: a duration ago (`2d`), a
@@ -80,6 +108,24 @@ pub fn parse_before(s: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn go_durations_parse_and_print_as_go_does() {
+        assert_eq!(parse_go_duration("60s"), Some(Duration::from_secs(60)));
+        assert_eq!(parse_go_duration("1m30s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_go_duration("1.5h"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_go_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_go_duration("0"), Some(Duration::ZERO));
+        for bad in ["", "60", "s", "1x", "-1s", "1s2", "2d"] {
+            assert_eq!(parse_go_duration(bad), None, "{bad}");
+        }
+        assert_eq!(go_format(Duration::from_secs(90)), "1m30s");
+        assert_eq!(go_format(Duration::from_secs(60)), "1m0s");
+        assert_eq!(go_format(Duration::from_secs(30)), "30s");
+        assert_eq!(go_format(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(go_format(Duration::from_secs(5400)), "1h30m0s");
+        assert_eq!(go_format(Duration::from_millis(250)), "250ms");
+    }
 
     #[test]
     fn durations() {

@@ -494,7 +494,7 @@ fn handle(m: &Mon, deb: &mut Debounce, sends: &mut Vec<String>, split: &mut dyn 
 }
 
 fn summary_text(m: &Mon, s: &debounce::Summary) -> String {
-    let w = spec::human(m.window);
+    let w = thrum_core::time::go_format(m.window);
     if s.count == 1 {
         format!("{}\n(held back by the {w} debounce window)", s.first)
     } else {

@@ -131,7 +131,7 @@ pub async fn show(state: &State, _: &Caller, p: IdParams) -> HResult<MonitorDeta
         summary,
         argv: m.spec.argv.clone(),
         cwd: m.spec.cwd.clone(),
-        debounce: spec::human(Duration::from_millis(m.spec.debounce_ms)),
+        debounce: thrum_core::time::go_format(Duration::from_millis(m.spec.debounce_ms)),
         env: m.spec.env.keys().map(|k| (k.clone(), REDACTED.to_string())).collect(),
         match_count: r.match_count,
         recent_matches: r.recent.iter().map(|l| m.redact(l.clone())).collect(),
@@ -235,7 +235,9 @@ fn summary(m: &Mon) -> MonitorSummary {
         status: r.status.as_str().into(),
         pid: if running { r.pid } else { 0 },
         uptime: match (running, r.started) {
-            (true, Some(t)) => spec::human(Duration::from_secs(Instant::now().duration_since(t).as_secs())),
+            (true, Some(t)) => {
+                thrum_core::time::go_format(Duration::from_secs(Instant::now().duration_since(t).as_secs()))
+            }
             _ => String::new(),
         },
         pattern: m.spec.pattern.clone(),

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
+use thrum_core::time::{go_format, parse_go_duration};
 
 use serde::{Deserialize, Serialize};
 
@@ -45,7 +46,7 @@ struct File {
 pub fn min_debounce() -> Duration {
     std::env::var(MIN_DEBOUNCE_ENV)
         .ok()
-        .and_then(|v| parse_duration(&v))
+        .and_then(|v| parse_go_duration(&v))
         .map(|d| d.min(MIN_DEBOUNCE))
         .unwrap_or(MIN_DEBOUNCE)
 }
@@ -85,10 +86,13 @@ pub fn debounce(raw: &str, min: Duration) -> Result<Duration, String> {
     if raw.trim().is_empty() {
         return Ok(DEFAULT_DEBOUNCE);
     }
-    let d = parse_duration(raw)
+    let d = parse_go_duration(raw)
         .ok_or_else(|| format!("invalid debounce {raw:?}: use a duration such as 60s, 2m or 1m30s"))?;
     if d < min {
-        return Err(format!("debounce below minimum ({}): {raw} is too short; use --debounce {0} or more", human(min)));
+        return Err(format!(
+            "debounce below minimum ({}): {raw} is too short; use --debounce {0} or more",
+            go_format(min)
+        ));
     }
     if d > Duration::from_secs(7 * 24 * 3600) {
         return Err(format!("debounce {raw} is too long: use at most 168h"));
@@ -107,65 +111,6 @@ pub fn check_env(env: &BTreeMap<String, String>) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// A Go-style duration: `300ms`, `1.5s`, `2m`, `1h30m` (units ns, us, µs,
-/// ms, s, m, h; a bare `0` is zero).
-pub fn parse_duration(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    if s == "0" {
-        return Some(Duration::ZERO);
-    }
-    let mut rest = s;
-    let mut total = 0f64;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let n = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-        if n == 0 {
-            return None;
-        }
-        let value: f64 = rest[..n].parse().ok()?;
-        rest = &rest[n..];
-        let u = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
-        let scale = match &rest[..u] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
-        };
-        rest = &rest[u..];
-        total += value * scale;
-    }
-    (total.is_finite() && total < 1e12).then(|| Duration::from_secs_f64(total))
-}
-
-/// A duration as Go's `time.Duration` prints it (the original's wire
-/// form): `500ms`, `1.5s`, `30s`, `1m0s`, `1h30m0s`.
-pub fn human(d: Duration) -> String {
-    let ms = d.as_millis() as u64;
-    if ms == 0 {
-        return "0s".into();
-    }
-    if ms < 1000 {
-        return format!("{ms}ms");
-    }
-    let (h, m) = (ms / 3_600_000, (ms / 60_000) % 60);
-    let rest = ms % 60_000;
-    let secs = if rest.is_multiple_of(1000) {
-        format!("{}s", rest / 1000)
-    } else {
-        format!("{}s", format!("{}.{:03}", rest / 1000, rest % 1000).trim_end_matches('0'))
-    };
-    match (h, m) {
-        (0, 0) => secs,
-        (0, m) => format!("{m}m{secs}"),
-        (h, m) => format!("{h}h{m}m{secs}"),
-    }
 }
 
 /// Loads the saved specs (none when the file does not exist).
@@ -188,23 +133,6 @@ pub fn save(path: &Path, specs: Vec<Spec>) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_parse_as_go_writes_them() {
-        assert_eq!(parse_duration("60s"), Some(Duration::from_secs(60)));
-        assert_eq!(parse_duration("1m30s"), Some(Duration::from_secs(90)));
-        assert_eq!(parse_duration("1.5h"), Some(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
-        for bad in ["", "60", "s", "1x", "-1s", "1s2"] {
-            assert_eq!(parse_duration(bad), None, "{bad}");
-        }
-        assert_eq!(human(Duration::from_secs(90)), "1m30s");
-        assert_eq!(human(Duration::from_secs(60)), "1m0s");
-        assert_eq!(human(Duration::from_secs(30)), "30s");
-        assert_eq!(human(Duration::from_millis(1500)), "1.5s");
-        assert_eq!(human(Duration::from_secs(5400)), "1h30m0s");
-        assert_eq!(human(Duration::from_millis(250)), "250ms");
-    }
 
     #[test]
     fn debounce_has_a_default_and_a_minimum() {
