@@ -130,6 +130,21 @@ impl Out {
         let _ = self.write_line(msg.as_ref());
     }
 
+    /// A table: the header, then each row, columns padded to their widest
+    /// cell (by characters) two spaces apart; an empty cell shows as `-`.
+    pub fn table<S: AsRef<str>>(&self, header: &[&str], rows: &[Vec<S>]) {
+        let cell = |c: &str| if c.is_empty() { "-".to_string() } else { c.to_string() };
+        let rows: Vec<Vec<String>> = std::iter::once(header.iter().map(|h| cell(h)).collect())
+            .chain(rows.iter().map(|r| r.iter().map(|c| cell(c.as_ref())).collect()))
+            .collect();
+        let width = |i: usize| rows.iter().filter_map(|r| r.get(i)).map(|c| c.chars().count()).max().unwrap_or(0);
+        let widths: Vec<usize> = (0..header.len()).map(width).collect();
+        for r in &rows {
+            let cells: Vec<String> = r.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+            self.line(cells.join("  ").trim_end());
+        }
+    }
+
     /// Human output as it is, without adding a newline.
     pub fn text(&self, s: impl AsRef<str>) {
         let _ = self.write(s.as_ref());

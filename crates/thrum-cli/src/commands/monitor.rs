@@ -142,21 +142,22 @@ fn list(ctx: &mut Ctx, a: ListArgs) -> Result<u8> {
         out.line(if a.all { "No monitors." } else { "No monitors running (--all shows stopped ones)." });
         return Ok(0);
     }
-    let w = |f: &dyn Fn(&mo::MonitorSummary) -> usize, min: usize| r.monitors.iter().map(f).max().unwrap_or(0).max(min);
-    let (wi, wn) = (w(&|m| m.id.len(), 2), w(&|m| m.name.len(), 4));
-    out.line(format!("{:<wi$}  {:<wn$}  {:<8}  {:<8}  {:<7}  MATCH", "ID", "NAME", "STATUS", "UPTIME", "PID"));
-    for m in &r.monitors {
-        let dash = |s: String| if s.is_empty() || s == "0" { "—".to_string() } else { s };
-        out.line(format!(
-            "{:<wi$}  {:<wn$}  {:<8}  {:<8}  {:<7}  {}",
-            m.id,
-            m.name,
-            m.status,
-            dash(m.uptime.clone()),
-            dash(m.pid.to_string()),
-            m.pattern
-        ));
-    }
+    let zero_empty = |s: String| if s == "0" { String::new() } else { s };
+    let rows: Vec<Vec<String>> = r
+        .monitors
+        .iter()
+        .map(|m| {
+            vec![
+                m.id.clone(),
+                m.name.clone(),
+                m.status.clone(),
+                m.uptime.clone(),
+                zero_empty(m.pid.to_string()),
+                m.pattern.clone(),
+            ]
+        })
+        .collect();
+    out.table(&["ID", "NAME", "STATUS", "UPTIME", "PID", "MATCH"], &rows);
     Ok(0)
 }
 

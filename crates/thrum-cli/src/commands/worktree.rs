@@ -446,7 +446,7 @@ pub fn list(ctx: &mut Ctx) -> Result<u8> {
         out.json(&json!({ "worktrees": rows }));
         return Ok(0);
     }
-    let mut table: Vec<[String; 5]> = Vec::new();
+    let mut table: Vec<Vec<String>> = Vec::new();
     for r in &rows {
         let e = &r.entry;
         let branch = match (&e.branch, e.missing) {
@@ -455,23 +455,15 @@ pub fn list(ctx: &mut Ctx) -> Result<u8> {
             (None, _) => "(detached)".to_string(),
         };
         let head: String = e.head.chars().take(7).collect();
-        let cell = |v: &serde_json::Value, k: &str| {
-            v[k].as_str().filter(|s| !s.is_empty()).map_or_else(|| "-".to_string(), str::to_string)
-        };
+        let cell = |v: &serde_json::Value, k: &str| v[k].as_str().unwrap_or_default().to_string();
         if r.agents.is_empty() {
-            table.push([e.path.clone(), branch.clone(), head.clone(), "-".into(), "-".into()]);
+            table.push(vec![e.path.clone(), branch.clone(), head.clone(), String::new(), String::new()]);
         }
         for ag in &r.agents {
-            table.push([e.path.clone(), branch.clone(), head.clone(), cell(ag, "name"), cell(ag, "status")]);
+            table.push(vec![e.path.clone(), branch.clone(), head.clone(), cell(ag, "name"), cell(ag, "status")]);
         }
     }
-    let header = ["WORKTREE", "BRANCH", "HEAD", "AGENT", "STATUS"].map(String::from);
-    let widths: Vec<usize> =
-        (0..5).map(|i| table.iter().chain([&header]).map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
-    for row in [&header].into_iter().chain(table.iter()) {
-        let cells: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
-        out.line(cells.join("  ").trim_end());
-    }
+    out.table(&["WORKTREE", "BRANCH", "HEAD", "AGENT", "STATUS"], &table);
     Ok(0)
 }
 

@@ -154,30 +154,12 @@ pub fn status(ctx: &mut Ctx, _a: StatusArgs) -> Result<u8> {
         out.line("No thrum-managed tmux sessions. Create one with: thrum tmux create NAME --cwd DIR --name AGENT --role ROLE --module MODULE");
         return Ok(0);
     }
-    let rows: Vec<[&str; 5]> = r
+    let rows: Vec<Vec<&str>> = r
         .sessions
         .iter()
-        .map(|s| [s.name.as_str(), s.agent.as_str(), s.state.as_str(), s.runtime.as_str(), s.branch.as_str()])
+        .map(|s| vec![s.name.as_str(), s.agent.as_str(), s.state.as_str(), s.runtime.as_str(), s.branch.as_str()])
         .collect();
-    let header = ["SESSION", "AGENT", "STATE", "RUNTIME", "BRANCH"];
-    let widths: Vec<usize> =
-        (0..5).map(|i| rows.iter().map(|r| r[i].chars().count()).chain([header[i].len()]).max().unwrap_or(0)).collect();
-    let fmt = |cells: [&str; 5]| {
-        let mut line = String::new();
-        for (i, c) in cells.iter().enumerate() {
-            let c = if c.is_empty() { "-" } else { c };
-            if i == 4 {
-                line.push_str(c);
-            } else {
-                line.push_str(&format!("{c:<w$}  ", w = widths[i]));
-            }
-        }
-        line
-    };
-    out.line(fmt(header));
-    for r in rows {
-        out.line(fmt(r));
-    }
+    out.table(&["SESSION", "AGENT", "STATE", "RUNTIME", "BRANCH"], &rows);
     Ok(0)
 }
 
