@@ -50,6 +50,9 @@ pub struct StartArgs {
     /// never shown.
     #[arg(long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,
+    /// The command's working directory (default: the current directory).
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<std::path::PathBuf>,
     /// Words before `--`: refused, the command goes after `--`.
     #[arg(hide = true, allow_hyphen_values = true)]
     pub stray: Vec<String>,
@@ -110,7 +113,13 @@ fn start(ctx: &mut Ctx, a: StartArgs) -> Result<u8> {
         };
         env.insert(k.to_string(), v.to_string());
     }
-    let cwd = ctx.start_dir()?.display().to_string();
+    let cwd = match &a.cwd {
+        Some(d) => d
+            .canonicalize()
+            .map_err(|_| anyhow::anyhow!("--cwd {}: no such directory: pass an existing one", d.display()))?,
+        None => ctx.start_dir()?,
+    };
+    let cwd = cwd.display().to_string();
     let params = mo::StartParams {
         name,
         pattern: pattern.clone(),

@@ -129,6 +129,12 @@ fn a_matching_line_reaches_the_target_from_monitor_name() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // --cwd: where the command runs.
+    let dir = env.dir.path().join("elsewhere");
+    std::fs::create_dir_all(&dir).unwrap();
+    let flags = ["--name", "where", "--match", "elsewhere", "--to", "@bob", "--cwd", dir.to_str().unwrap()];
+    start(&env, &flags, &["sh", "-c", "pwd; exec sleep 30"]);
+    assert_eq!(wait_messages(&env, "where", 1)[0], dir.canonicalize().unwrap().display().to_string());
     // The sender is no agent: it is not in the team.
     let team = env.ok(Some("alice"), &["team", "--json"]);
     assert!(!team.contains("monitor:"), "{team}");
@@ -171,6 +177,7 @@ fn bad_input_gets_a_one_line_error_and_starts_nothing() {
         v
     };
     let cases: Vec<(Vec<&str>, &str)> = vec![
+        (with(&["--cwd", "/no/such/dir", "--", "true"]), "no such directory"),
         (
             vec!["monitor", "start", "--name", "new", "--match", "(oops", "--to", "bob", "--", "true"],
             "invalid regex \"(oops\"",
