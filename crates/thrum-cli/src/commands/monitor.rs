@@ -160,13 +160,14 @@ fn list(ctx: &mut Ctx, a: ListArgs) -> Result<u8> {
                 m.id.clone(),
                 m.name.clone(),
                 m.status.clone(),
+                format!("@{}", m.to),
                 m.uptime.clone(),
                 zero_empty(m.pid.to_string()),
-                m.pattern.clone(),
             ]
         })
         .collect();
-    out.table(&["ID", "NAME", "STATUS", "UPTIME", "PID", "MATCH"], &rows);
+    // The original's columns.
+    out.table(&["ID", "NAME", "STATUS", "TARGET", "UPTIME", "PID"], &rows);
     Ok(0)
 }
 
