@@ -18,6 +18,7 @@ use thrum_core::layout::THRUM_DIR;
 use thrum_core::settings::WorktreeSettings;
 use thrum_git::Git;
 use thrum_proto::methods::Empty;
+use thrum_proto::methods::monitor as mo;
 use thrum_proto::methods::tmux as tm;
 
 use super::tmux::sessions::Registration;
@@ -530,8 +531,8 @@ pub fn teardown(ctx: &mut Ctx, a: TeardownArgs) -> Result<u8> {
         }
     }
 
-    // The agents' sessions first: a runtime left running in a deleted
-    // folder fails confusingly.
+    // The agents' sessions and the monitors running there first: a process
+    // left running in a deleted folder fails confusingly.
     let ids = identities(&path);
     let names: Vec<String> = ids.iter().map(|(_, id)| id.agent.name.clone()).collect();
     let mut killed = Vec::new();
@@ -543,6 +544,16 @@ pub fn teardown(ctx: &mut Ctx, a: TeardownArgs) -> Result<u8> {
             ctx.call::<tm::Kill>(&tm::NameParams { name: s.name.clone() })
                 .with_context(|| format!("ending tmux session {} failed; nothing was removed", s.name))?;
             killed.push(s.name);
+        }
+    }
+    // Monitors running a command in it: their folder is about to go.
+    let mut stopped = Vec::new();
+    for m in ctx.call::<mo::List>(&mo::ListParams { all: false })?.monitors {
+        let detail = ctx.call::<mo::Show>(&mo::IdParams { id: m.id.clone() })?;
+        if normalize(Path::new(&detail.cwd)).starts_with(&canon) {
+            ctx.call::<mo::Stop>(&mo::IdParams { id: m.id.clone() })
+                .with_context(|| format!("stopping monitor {} failed; nothing was removed", m.name))?;
+            stopped.push(m.name);
         }
     }
     for (file, _) in &ids {
@@ -568,6 +579,7 @@ pub fn teardown(ctx: &mut Ctx, a: TeardownArgs) -> Result<u8> {
             "path": entry.path,
             "branch": entry.branch,
             "sessions_killed": killed,
+            "monitors_stopped": stopped,
             "identities_removed": names,
             "branch_deleted": deleted.is_some(),
             "head": entry.head,
@@ -576,6 +588,9 @@ pub fn teardown(ctx: &mut Ctx, a: TeardownArgs) -> Result<u8> {
     }
     for s in &killed {
         out.ok(format!("Killed tmux session {s}"));
+    }
+    for m in &stopped {
+        out.ok(format!("Stopped monitor {m} (its command ran in the worktree)"));
     }
     out.ok(format!("Cleaned up {} identity file(s)", names.len()));
     out.ok(format!("Worktree removed: {}", entry.path));

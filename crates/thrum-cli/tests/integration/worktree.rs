@@ -67,8 +67,23 @@ fn a_worktree_is_created_wired_used_listed_and_torn_down() {
     assert!(wt.join("notes.txt").exists() && wt.join(".thrum/identities/impl_api.json").exists(), "nothing removed");
     std::fs::remove_file(wt.join("notes.txt")).unwrap();
 
+    // A monitor running a command in the worktree is stopped with it; one
+    // elsewhere is left alone.
+    let monitor = |name: &str, dir: &Path| {
+        let flags =
+            ["monitor", "start", "--name", name, "--match", "x", "--to", "@lead", "--cwd", dir.to_str().unwrap()];
+        env.ok(Some("lead"), &[&flags[..], &["--", "sleep", "60"]].concat());
+    };
+    monitor("in-wt", &wt);
+    monitor("in-main", &env.repo());
+
     let gone = env.json(Some("lead"), &["worktree", "teardown", "api", "--delete-branch"]);
     assert_eq!(gone["identities_removed"], serde_json::json!(["impl_api"]), "{gone}");
+    assert_eq!(gone["monitors_stopped"], serde_json::json!(["in-wt"]), "{gone}");
+    let running = env.json(Some("lead"), &["monitor", "list"]);
+    let names: Vec<&str> =
+        running["monitors"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
+    assert_eq!(names, vec!["in-main"]);
     assert_eq!(gone["branch_deleted"], true);
     assert!(!wt.exists(), "the worktree's folder is gone");
     assert!(!branches(&env).lines().any(|b| b == "feature/api"));
