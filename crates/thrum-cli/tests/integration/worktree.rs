@@ -107,11 +107,13 @@ fn base_path_branches_beads_and_force() {
     let beads = env.repo().canonicalize().unwrap().join(".beads");
     assert_eq!(std::fs::read_to_string(wt.join(".beads/redirect")).unwrap().trim(), beads.to_str().unwrap());
 
-    // Detached, and without beads when it is turned off.
+    // Detached, and without beads or thrum wiring when they are turned off.
     env.ok(Some("lead"), &["config", "set", "worktrees.beads_enabled", "false"]);
+    env.ok(Some("lead"), &["config", "set", "worktrees.thrum_enabled", "off"]);
     let made = env.json(Some("lead"), &["worktree", "create", "look", "--detach"]);
     assert_eq!((made["branch"].clone(), made["detached"].clone()), (Value::Null, Value::Bool(true)), "{made}");
     assert!(!base.join("look/.beads/redirect").exists());
+    assert!(!base.join("look/.thrum").exists() && made.get("thrum_redirect").is_none(), "{made}");
     let text = env.ok(Some("lead"), &["worktree", "list"]);
     assert!(text.contains("(detached)"), "{text}");
 
