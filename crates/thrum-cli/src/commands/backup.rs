@@ -357,6 +357,7 @@ fn restore(ctx: &mut Ctx, dir: &str, a: RestoreArgs) -> Result<u8> {
             "files": done.files,
             "events": done.events,
             "removed": done.removed,
+            "missing_worktrees": done.missing_worktrees,
             "daemon_started": started.is_ok(),
             "timings_ms": {
                 "check": check_ms, "safety_backup": safety_ms, "stop": stop_ms,
@@ -365,6 +366,12 @@ fn restore(ctx: &mut Ctx, dir: &str, a: RestoreArgs) -> Result<u8> {
         }));
     } else {
         out.ok(format!("Restored from: {} ({} events, {} files)", archive.display(), done.events, done.files));
+        for wt in &done.missing_worktrees {
+            out.warn(format!(
+                "the identities of worktree {} were left out: it is not here; recreate it (thrum worktree create) and restore again, or register its agents anew",
+                wt.display()
+            ));
+        }
         match &started {
             Ok(_) => out.line("Daemon started again; it rebuilt its database from the restored log."),
             Err(e) => out.warn(format!("the daemon did not start again ({e}): run `thrum daemon start`")),

@@ -136,6 +136,38 @@ fn restore_into_a_fresh_clone_answers_as_before() {
 }
 
 #[test]
+fn identities_of_linked_worktrees_are_backed_up_and_restored_where_the_worktree_is() {
+    let env = TestEnv::with_agents(BIN, &[("lead", "coordinator", "all")]);
+    let trees = env.dir.path().join("trees");
+    env.ok(Some("lead"), &["config", "set", "worktrees.base_path", trees.to_str().unwrap()]);
+    env.ok(Some("lead"), &["worktree", "create", "api"]);
+    let wt = trees.join("api");
+    env.ok_in(&wt, None, &["quickstart", "--name", "impl_api", "--role", "implementer", "--module", "api"]);
+    let id_file = wt.join(".thrum/identities/impl_api.json");
+    let saved = std::fs::read(&id_file).unwrap();
+
+    let made = env.json(None, &["backup"]);
+    let archive = archive_of(&made);
+    std::fs::remove_file(&id_file).unwrap();
+    let r = env.json(None, &["backup", "restore", archive.to_str().unwrap(), "--yes"]);
+    assert_eq!(r["missing_worktrees"], json!([]), "{r}");
+    assert_eq!(std::fs::read(&id_file).unwrap(), saved, "the worktree's identity came back");
+    let me = env.json_in(&wt, None, &["whoami"]);
+    assert!(me.to_string().contains("impl_api"), "{me}");
+
+    // A fresh clone has no such worktree: its identities are left out, and said so.
+    let clone = env.clone_repo("clone");
+    env.ok_in(&clone, None, &["init"]);
+    let gone = env.dir.path().join("gone");
+    std::fs::rename(&wt, &gone).unwrap();
+    let r = env.json_in(&clone, None, &["backup", "restore", archive.to_str().unwrap(), "--yes"]);
+    assert_eq!(r["missing_worktrees"], json!([wt.to_str().unwrap()]), "{r}");
+    let out = env.thrum_in(&clone, &["backup", "restore", archive.to_str().unwrap(), "--yes"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && err.contains("left out") && err.contains(wt.to_str().unwrap()), "{err}");
+}
+
+#[test]
 fn restore_needs_yes_without_a_terminal_and_the_default_is_the_newest_backup() {
     let (env, agents) = busy_store();
     env.json(None, &["backup"]);

@@ -22,8 +22,9 @@ pub const FORMAT: &str = "thrum-backup";
 /// The manifest version this build writes and reads.
 pub const VERSION: u32 = 1;
 pub const MANIFEST: &str = "manifest.json";
-/// Top-level folders an archive may hold.
-pub const ROOTS: &[&str] = &["log", "thrum", "var", "plugins"];
+/// Top-level folders an archive may hold (`worktrees/<hex path>/` holds a
+/// linked worktree's own identity files).
+pub const ROOTS: &[&str] = &["log", "thrum", "var", "plugins", "worktrees"];
 
 /// One file's record in the manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -63,6 +63,9 @@ pub struct Restored {
     pub files: usize,
     pub events: u64,
     pub removed: usize,
+    /// Linked worktrees whose identities the backup holds but which are
+    /// not there (or not set up for thrum) now: left out.
+    pub missing_worktrees: Vec<PathBuf>,
 }
 
 /// Unpacks `archive` into a new folder under `work_dir` and checks it.
@@ -257,6 +260,20 @@ pub fn apply(staged: &Staged, layout: &Layout, log_dir: &Path) -> Result<Restore
             place(&src(&format!("{prefix}{n}")), &target.join(n), mode)?;
             done.files += 1;
         }
+    }
+    // Linked worktrees' identities go back into those worktrees that are
+    // still there (a fresh clone has none of them).
+    for n in names.iter().filter_map(|n| n.strip_prefix("worktrees/")) {
+        let Some((key, file)) = n.split_once('/') else { continue };
+        let Some(wt) = super::snapshot::worktree_of(key) else { continue };
+        if !wt.join(".thrum").is_dir() {
+            if !done.missing_worktrees.contains(&wt) {
+                done.missing_worktrees.push(wt);
+            }
+            continue;
+        }
+        place(&src(&format!("worktrees/{n}")), &wt.join(".thrum").join("identities").join(file), 0o600)?;
+        done.files += 1;
     }
     let var = layout.var_dir();
     for f in VAR_FILES {

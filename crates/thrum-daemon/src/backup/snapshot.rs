@@ -80,6 +80,13 @@ pub fn entries(
             out.push(Entry { name, source: Source::Path(path) });
         }
     }
+    for (dir, key) in linked_worktrees(&state.repo_root) {
+        let ids = dir.join(".thrum").join("identities");
+        for (name, path) in files_in(&ids, &format!("worktrees/{key}"))? {
+            counts.config_files += 1;
+            out.push(Entry { name, source: Source::Path(path) });
+        }
+    }
     for f in VAR_FILES {
         let p = layout.var_dir().join(f);
         if p.is_file() {
@@ -91,6 +98,38 @@ pub fn entries(
         out.push(Entry { name, source: Source::Path(path) });
     }
     Ok((out, counts))
+}
+
+/// The repository's linked git worktrees (not the main one, not thrum's
+/// sync worktree inside `.git/`), each with its archive key: its absolute
+/// path in hex, one path component that needs no escaping. Their agents'
+/// identity files live in each worktree's own `.thrum/identities/`.
+fn linked_worktrees(repo_root: &Path) -> Vec<(PathBuf, String)> {
+    let Ok(text) = thrum_git::Git::new(repo_root).run(&["worktree", "list", "--porcelain"]) else {
+        return Vec::new();
+    };
+    let git_dir = repo_root.join(".git");
+    text.lines()
+        .filter_map(|l| l.strip_prefix("worktree "))
+        .skip(1)
+        .map(PathBuf::from)
+        .filter(|p| !p.starts_with(&git_dir))
+        .map(|p| {
+            let key = p.to_string_lossy().bytes().map(|b| format!("{b:02x}")).collect();
+            (p, key)
+        })
+        .collect()
+}
+
+/// The worktree path an archive key stands for (see [`linked_worktrees`]).
+pub fn worktree_of(key: &str) -> Option<PathBuf> {
+    if key.is_empty() || !key.len().is_multiple_of(2) {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> =
+        (0..key.len()).step_by(2).map(|i| u8::from_str_radix(key.get(i..i + 2)?, 16).ok()).collect();
+    let path = PathBuf::from(String::from_utf8(bytes?).ok()?);
+    path.is_absolute().then_some(path)
 }
 
 /// The regular files directly in `dir` (none when it is missing), as
