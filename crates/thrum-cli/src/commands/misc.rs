@@ -39,9 +39,19 @@ pub const BUILD_HASH: &str = env!("THRUM_BUILD_HASH");
 /// build.rs).
 pub const REPOSITORY: &str = env!("THRUM_REPOSITORY");
 
-/// The documentation: the README is the manual.
+/// The README of the source this binary was built from (a `cargo install
+/// --path` build keeps its checkout).
+const SOURCE_README: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md");
+
+/// The documentation: the README is the manual, on the published
+/// repository, else in the source it was built from when that is still
+/// here.
 fn docs_url() -> Option<String> {
-    (!REPOSITORY.is_empty()).then(|| format!("{REPOSITORY}#readme"))
+    if !REPOSITORY.is_empty() {
+        return Some(format!("{REPOSITORY}#readme"));
+    }
+    let readme = std::path::Path::new(SOURCE_README).canonicalize().ok().filter(|p| p.is_file())?;
+    Some(format!("file://{}", readme.display()))
 }
 
 pub fn version(ctx: &mut Ctx) -> Result<u8> {
@@ -61,16 +71,15 @@ pub fn version(ctx: &mut Ctx) -> Result<u8> {
             thrum_core::VERSION,
             thrum_proto::PROTOCOL_VERSION
         ));
+        // Nothing made up: an unknown repository is said to be unknown.
+        if REPOSITORY.is_empty() {
+            out.line("  Repository: unknown (built without THRUM_REPOSITORY_URL or a public origin)");
+        } else {
+            out.line(format!("  Repository: {REPOSITORY}"));
+        }
         match docs_url() {
-            Some(docs) => {
-                out.line(format!("  Repository: {REPOSITORY}"));
-                out.line(format!("  Docs:       {docs}"));
-            }
-            // Nothing made up: say where the manual is instead.
-            None => {
-                out.line("  Repository: unknown (built without THRUM_REPOSITORY_URL or a public origin)");
-                out.line("  Docs:       README.md in the source; `thrum --help` and `thrum COMMAND --help`");
-            }
+            Some(docs) => out.line(format!("  Docs:       {docs}")),
+            None => out.line("  Docs:       README.md in the source; `thrum --help` and `thrum COMMAND --help`"),
         }
     }
     Ok(0)
