@@ -95,9 +95,36 @@ pub fn dotenv_pairs() -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// A path as users write it in settings and flags: `~` and `~/…` are the
+/// home folder (`$HOME`); anything else is taken as it is. None when it
+/// names the home folder and `HOME` is unset or empty.
+pub fn expand_home(path: &str) -> Option<PathBuf> {
+    expand_home_in(path, std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from))
+}
+
+fn expand_home_in(path: &str, home: Option<PathBuf>) -> Option<PathBuf> {
+    match path.strip_prefix('~') {
+        Some("") => home,
+        Some(rest) if rest.starts_with('/') => Some(home?.join(&rest[1..])),
+        _ => Some(PathBuf::from(path)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn home_paths_are_expanded_and_others_kept() {
+        let home = || Some(PathBuf::from("/home/ann"));
+        assert_eq!(expand_home_in("~", home()), Some(PathBuf::from("/home/ann")));
+        assert_eq!(expand_home_in("~/wt/x", home()), Some(PathBuf::from("/home/ann/wt/x")));
+        assert_eq!(expand_home_in("/abs", home()), Some(PathBuf::from("/abs")));
+        assert_eq!(expand_home_in("rel/~x", home()), Some(PathBuf::from("rel/~x")));
+        assert_eq!(expand_home_in("~bob/x", home()), Some(PathBuf::from("~bob/x")));
+        assert_eq!(expand_home_in("~/x", None), None);
+        assert_eq!(expand_home_in("/abs", None), Some(PathBuf::from("/abs")));
+    }
 
     #[test]
     fn dotenv_lines() {

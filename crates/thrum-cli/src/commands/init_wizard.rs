@@ -208,12 +208,7 @@ fn given(what: &str, value: &str, flag: &str) {
 /// A worktrees root as written to config.json: `~/…` expanded, absolute,
 /// not the repository itself or inside it.
 pub(crate) fn worktrees_root(v: &str, repo: &Path) -> Result<String, String> {
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
-    let path = match v.trim() {
-        "~" => home,
-        t if t.starts_with("~/") => home.join(&t[2..]),
-        t => PathBuf::from(t),
-    };
+    let path = thrum_core::env::expand_home(v.trim()).unwrap_or_default();
     if !path.is_absolute() {
         return Err(format!("the worktrees root must be an absolute path (or ~/…), not {v:?}"));
     }

@@ -106,24 +106,17 @@ fn check_name(name: &str) -> Result<()> {
 /// Where new worktrees go: `worktrees.base_path` (absolute, or `~/…`), else
 /// `~/.thrum/worktrees/<repository folder>`.
 fn base_path(settings: &WorktreeSettings, main_root: &Path) -> Result<PathBuf> {
-    let home = || {
-        std::env::var_os("HOME")
-            .filter(|h| !h.is_empty())
-            .map(PathBuf::from)
-            .ok_or_else(|| anyhow::anyhow!("HOME is not set: set worktrees.base_path to an absolute path"))
-    };
-    let path = match settings.base_path.as_deref().map(str::trim) {
-        None => {
-            let repo = main_root.file_name().map_or_else(|| "repo".into(), |n| n.to_string_lossy().into_owned());
-            home()?.join(".thrum").join("worktrees").join(repo)
-        }
-        Some("~") => home()?,
-        Some(p) if p.starts_with("~/") => home()?.join(&p[2..]),
-        Some(p) if Path::new(p).is_absolute() => PathBuf::from(p),
-        Some(p) => bail!(
-            "worktrees.base_path {p:?} is not an absolute path: set one with `thrum config set worktrees.base_path /abs/path`"
-        ),
-    };
+    let repo = main_root.file_name().map_or_else(|| "repo".into(), |n| n.to_string_lossy().into_owned());
+    let written = settings.base_path.as_deref().map(str::trim);
+    let path = thrum_core::env::expand_home(written.unwrap_or("~/.thrum/worktrees"))
+        .ok_or_else(|| anyhow::anyhow!("HOME is not set: set worktrees.base_path to an absolute path"))?;
+    let path = if written.is_none() { path.join(repo) } else { path };
+    if !path.is_absolute() {
+        bail!(
+            "worktrees.base_path {:?} is not an absolute path: set one with `thrum config set worktrees.base_path /abs/path`",
+            written.unwrap_or_default()
+        );
+    }
     Ok(normalize(&path))
 }
 

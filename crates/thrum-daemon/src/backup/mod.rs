@@ -78,16 +78,9 @@ pub fn settings(state: &State) -> HResult<BackupSettings> {
 pub fn backup_dir(state: &State, dir: &str, s: &BackupSettings) -> PathBuf {
     let chosen =
         [dir.trim(), s.dir.as_str()].into_iter().find(|d| !d.is_empty()).unwrap_or(thrum_core::backup::DEFAULT_DIR);
-    let p = expand_home(chosen);
+    // Without a home, `~/x` stays a folder of the repository named `~`.
+    let p = thrum_core::env::expand_home(chosen).unwrap_or_else(|| PathBuf::from(chosen));
     if p.is_absolute() { p } else { state.repo_root.join(p) }
-}
-
-/// `~/x` as the home folder's `x`.
-fn expand_home(p: &str) -> PathBuf {
-    match (p.strip_prefix("~/"), std::env::var_os("HOME")) {
-        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
-        _ => PathBuf::from(p),
-    }
 }
 
 /// This repository's folder name inside the backup directory.
